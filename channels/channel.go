@@ -9,9 +9,10 @@ package channels
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"time"
+
+	"lindungi/store"
 )
 
 // Channel names used in the database, metrics and config.
@@ -64,7 +65,7 @@ type Inbound struct {
 	// InTx, if set, runs inside the same database transaction that stores the
 	// message: adapters use it to advance their cursor (e.g. the IMAP UID) so
 	// that message and cursor commit together or not at all.
-	InTx func(ctx context.Context, tx *sql.Tx) error
+	InTx func(ctx context.Context, tx *store.Tx) error
 }
 
 // Outbound is one message to a citizen, handed to a Channel by the outbox.

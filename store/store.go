@@ -1,0 +1,275 @@
+// Package store owns the database: opening SQLite (the embedded default) or
+// PostgreSQL (scale-out), the embedded versioned migrations for both dialects,
+// the transaction helper every domain package writes through, and the leader
+// lock that keeps singletons (WhatsApp connection, mailboxes, cron) on one
+// replica.
+//
+// SQL is written once with `?` placeholders; Tx and DB rebind them to `$n` for
+// PostgreSQL, so domain packages stay dialect-agnostic except where the two
+// really differ (full-text search, SKIP LOCKED), where they ask Dialect().
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	_ "github.com/mattn/go-sqlite3"    // registers "sqlite3"
+)
+
+// Dialect names the SQL flavour. The values are the names whatsmeow's sqlstore
+// expects, so they can be passed to it unchanged.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite3"
+	Postgres Dialect = "postgres"
+)
+
+// ErrNotFound is returned by lookups that find no row.
+var ErrNotFound = errors.New("not found")
+
+// DB is the gateway's one database handle.
+type DB struct {
+	SQL     *sql.DB
+	dialect Dialect
+	// Path is the SQLite file (empty on PostgreSQL).
+	Path string
+
+	rebindMu sync.RWMutex
+	rebound  map[string]string
+}
+
+// Options for Open.
+type Options struct {
+	// URL is a postgres:// URL; empty means SQLite in DataDir.
+	URL string
+	// DataDir holds lindungi.db for SQLite.
+	DataDir string
+	// MaxOpenConns caps the pool (0: a sensible default per dialect).
+	MaxOpenConns int
+}
+
+// Open connects and pings, but does not migrate (see Migrate).
+func Open(ctx context.Context, opt Options) (*DB, error) {
+	if opt.URL != "" && !strings.HasPrefix(opt.URL, "sqlite:") {
+		u, err := url.Parse(opt.URL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return nil, fmt.Errorf("store: database URL must start with postgres:// (got scheme %q)", schemeOf(opt.URL))
+		}
+		sdb, err := sql.Open("pgx", opt.URL)
+		if err != nil {
+			return nil, fmt.Errorf("store: open postgres: %w", err)
+		}
+		n := opt.MaxOpenConns
+		if n == 0 {
+			n = 20
+		}
+		sdb.SetMaxOpenConns(n)
+		sdb.SetMaxIdleConns(n)
+		sdb.SetConnMaxIdleTime(5 * time.Minute)
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := sdb.PingContext(pctx); err != nil {
+			sdb.Close()
+			return nil, fmt.Errorf("store: cannot connect to PostgreSQL at %s: %w", redactURL(opt.URL), err)
+		}
+		return &DB{SQL: sdb, dialect: Postgres, rebound: map[string]string{}}, nil
+	}
+
+	path := strings.TrimPrefix(opt.URL, "sqlite:")
+	if path == "" {
+		if opt.DataDir == "" {
+			opt.DataDir = "data"
+		}
+		if err := os.MkdirAll(opt.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("store: create data directory %s: %w", opt.DataDir, err)
+		}
+		path = filepath.Join(opt.DataDir, "lindungi.db")
+	}
+	if err := checkWritable(filepath.Dir(path)); err != nil {
+		return nil, err
+	}
+	// WAL lets readers (console, API) run beside the writer; immediate
+	// transactions take the write lock at BEGIN so two writers queue on the
+	// busy timeout instead of failing with SQLITE_BUSY on upgrade; foreign
+	// keys are required by whatsmeow's store.
+	dsn := "file:" + path + "?_journal_mode=WAL&_foreign_keys=on&_busy_timeout=15000&_txlock=immediate&_synchronous=NORMAL&cache=private"
+	sdb, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open sqlite: %w", err)
+	}
+	n := opt.MaxOpenConns
+	if n == 0 {
+		n = 8
+	}
+	sdb.SetMaxOpenConns(n)
+	sdb.SetMaxIdleConns(n)
+	if err := sdb.PingContext(ctx); err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
+	return &DB{SQL: sdb, dialect: SQLite, Path: path, rebound: map[string]string{}}, nil
+}
+
+func checkWritable(dir string) error {
+	f, err := os.CreateTemp(dir, ".writecheck-*")
+	if err != nil {
+		return fmt.Errorf("store: data directory %s is not writable (set --data or LINDUNGI_DATA_DIR to a writable directory): %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	os.Remove(name)
+	return nil
+}
+
+func schemeOf(s string) string {
+	if i := strings.Index(s, "://"); i > 0 {
+		return s[:i]
+	}
+	return ""
+}
+
+// redactURL drops the password from a DSN for error messages.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Redacted()
+}
+
+// Dialect reports which database this is.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// Close closes the pool.
+func (db *DB) Close() error { return db.SQL.Close() }
+
+// Rebind turns `?` placeholders into `$1…` for PostgreSQL. Results are cached:
+// the same few hundred query strings are rebound millions of times.
+func (db *DB) Rebind(q string) string {
+	if db.dialect != Postgres {
+		return q
+	}
+	db.rebindMu.RLock()
+	r, ok := db.rebound[q]
+	db.rebindMu.RUnlock()
+	if ok {
+		return r
+	}
+	r = rebind(q)
+	db.rebindMu.Lock()
+	db.rebound[q] = r
+	db.rebindMu.Unlock()
+	return r
+}
+
+func rebind(q string) string {
+	var b strings.Builder
+	b.Grow(len(q) + 8)
+	n := 0
+	inStr := false
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		if c == '\'' {
+			inStr = !inStr
+		}
+		if c == '?' && !inStr {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// Exec runs a statement outside a transaction.
+func (db *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return db.SQL.ExecContext(ctx, db.Rebind(q), args...)
+}
+
+// Query runs a query outside a transaction.
+func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return db.SQL.QueryContext(ctx, db.Rebind(q), args...)
+}
+
+// QueryRow runs a one-row query outside a transaction.
+func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return db.SQL.QueryRowContext(ctx, db.Rebind(q), args...)
+}
+
+// Tx is a transaction that rebinds placeholders like DB.
+type Tx struct {
+	Tx *sql.Tx
+	db *DB
+	// afterCommit hooks run after a successful commit (e.g. waking the
+	// outbox worker); never inside the transaction.
+	afterCommit []func()
+}
+
+// Dialect reports which database this is.
+func (tx *Tx) Dialect() Dialect { return tx.db.dialect }
+
+// Exec runs a statement in the transaction.
+func (tx *Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return tx.Tx.ExecContext(ctx, tx.db.Rebind(q), args...)
+}
+
+// Query runs a query in the transaction.
+func (tx *Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return tx.Tx.QueryContext(ctx, tx.db.Rebind(q), args...)
+}
+
+// QueryRow runs a one-row query in the transaction.
+func (tx *Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return tx.Tx.QueryRowContext(ctx, tx.db.Rebind(q), args...)
+}
+
+// AfterCommit registers f to run once the transaction has committed.
+func (tx *Tx) AfterCommit(f func()) { tx.afterCommit = append(tx.afterCommit, f) }
+
+// InTx runs fn in a transaction, committing when it returns nil and rolling
+// back otherwise. On SQLite the transaction is IMMEDIATE (write lock at
+// BEGIN), which is what every write path here wants.
+func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	stx, err := db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	tx := &Tx{Tx: stx, db: db}
+	if err := fn(tx); err != nil {
+		_ = stx.Rollback()
+		return err
+	}
+	if err := stx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	for _, f := range tx.afterCommit {
+		f()
+	}
+	return nil
+}
+
+// Now is the database clock's notion of "now" for rows: UTC, truncated to
+// microseconds so SQLite and PostgreSQL round-trip the same value.
+func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// IsUniqueViolation reports whether err is a unique-constraint failure.
+func IsUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	s := err.Error()
+	return strings.Contains(s, "UNIQUE constraint failed") || strings.Contains(s, "SQLSTATE 23505")
+}
