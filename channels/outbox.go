@@ -1,0 +1,467 @@
+package channels
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+
+	"lindungi/store"
+)
+
+// OutboxConfig tunes delivery.
+type OutboxConfig struct {
+	MaxAttempts int
+	BaseBackoff time.Duration
+	MaxBackoff  time.Duration
+	// Rate is messages per second per channel name (0 or absent: unlimited).
+	Rate      map[string]float64
+	BatchSize int
+	// ClaimTTL is how long a claimed row stays with one worker before another
+	// worker (or this one after a crash) may take it again.
+	ClaimTTL time.Duration
+	// Poll is the fallback wake-up when no Enqueue signalled (other replicas'
+	// rows, retries coming due).
+	Poll time.Duration
+	// SendTimeout bounds one Channel.Send.
+	SendTimeout time.Duration
+}
+
+func (c *OutboxConfig) defaults() {
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 8
+	}
+	if c.BaseBackoff <= 0 {
+		c.BaseBackoff = 2 * time.Second
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 10 * time.Minute
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 64
+	}
+	if c.ClaimTTL <= 0 {
+		c.ClaimTTL = 2 * time.Minute
+	}
+	if c.Poll <= 0 {
+		c.Poll = time.Second
+	}
+	if c.SendTimeout <= 0 {
+		c.SendTimeout = 90 * time.Second
+	}
+}
+
+// Outbox is the one durable queue every citizen-bound message goes through:
+// rows are written in the same transaction as the ticket change that caused
+// them, then a worker per channel claims and sends them, retrying with
+// exponential backoff and jitter, rate-limited per channel, dead-lettering
+// after MaxAttempts. Each row's ID is stable and travels to the channel as
+// the wire message ID, so a resend after a crash is the same message.
+type Outbox struct {
+	db  *store.DB
+	cfg OutboxConfig
+	log *slog.Logger
+
+	mu       sync.Mutex
+	channels map[string]Channel
+	wake     map[string]chan struct{}
+
+	// OnDead, if set, runs in the transaction that dead-letters a row (the
+	// bot flags the ticket so an operator sees the failure).
+	OnDead func(ctx context.Context, tx *store.Tx, row Outbound, reason string) error
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+
+	sent, failed, dead *prometheus.CounterVec
+	latency            *prometheus.HistogramVec
+	depth              *prometheus.GaugeVec
+}
+
+// NewOutbox makes an outbox; register channels, then Run it.
+func NewOutbox(db *store.DB, cfg OutboxConfig, log *slog.Logger, reg prometheus.Registerer) *Outbox {
+	cfg.defaults()
+	o := &Outbox{
+		db: db, cfg: cfg, log: log, channels: map[string]Channel{}, wake: map[string]chan struct{}{}, Now: store.Now,
+		sent:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lindungi_outbox_sent_total", Help: "Messages handed to a channel successfully."}, []string{"channel"}),
+		failed:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lindungi_outbox_failures_total", Help: "Send attempts that failed, by reason (retry, not_ready, permanent)."}, []string{"channel", "reason"}),
+		dead:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lindungi_outbox_dead_total", Help: "Messages dead-lettered."}, []string{"channel"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "lindungi_outbox_queue_seconds", Help: "Time from enqueue to successful send.", Buckets: prometheus.ExponentialBuckets(0.001, 4, 10)}, []string{"channel"}),
+		depth:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lindungi_outbox_depth", Help: "Rows queued or sending, sampled by the worker."}, []string{"channel"}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{o.sent, o.failed, o.dead, o.latency, o.depth} {
+			if err := reg.Register(c); err != nil {
+				var are prometheus.AlreadyRegisteredError
+				if !errors.As(err, &are) {
+					log.Warn("outbox metric not registered", "err", err)
+				}
+			}
+		}
+	}
+	return o
+}
+
+// Register adds a channel the outbox delivers to.
+func (o *Outbox) Register(ch Channel) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.channels[ch.Name()] = ch
+	if _, ok := o.wake[ch.Name()]; !ok {
+		o.wake[ch.Name()] = make(chan struct{}, 1)
+	}
+}
+
+// Channel returns a registered channel.
+func (o *Outbox) Channel(name string) (Channel, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	ch, ok := o.channels[name]
+	return ch, ok
+}
+
+// Channels returns the registered channels.
+func (o *Outbox) Channels() []Channel {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []Channel
+	for _, c := range o.channels {
+		out = append(out, c)
+	}
+	return out
+}
+
+// NewID makes a stable outbound ID. The shape (3EB0 + 16 upper-case hex)
+// is what WhatsApp Web clients use, so it is a valid WhatsApp message ID and
+// a valid Message-ID local part.
+func NewID() string {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		panic("channels: no randomness: " + err.Error())
+	}
+	return "3EB0" + strings.ToUpper(hex.EncodeToString(b))
+}
+
+type payload struct {
+	Subject     string            `json:"subject,omitempty"`
+	Text        string            `json:"text"`
+	InReplyTo   string            `json:"inReplyTo,omitempty"`
+	References  []string          `json:"references,omitempty"`
+	From        string            `json:"from,omitempty"`
+	Meta        map[string]string `json:"meta,omitempty"`
+	Attachments []Attachment      `json:"attachments,omitempty"`
+}
+
+// Enqueue writes m in tx and returns its ID; the channel's worker is woken
+// once tx commits. m.ID may be preset (idempotent re-enqueue is a no-op).
+func (o *Outbox) Enqueue(ctx context.Context, tx *store.Tx, m Outbound) (string, error) {
+	if m.ID == "" {
+		m.ID = NewID()
+	}
+	if m.Channel == "" || m.To == "" {
+		return "", fmt.Errorf("outbox: message needs a channel and a recipient")
+	}
+	if m.Kind == "" {
+		m.Kind = "reply"
+	}
+	p, err := json.Marshal(payload{Subject: m.Subject, Text: m.Text, InReplyTo: m.InReplyTo, References: m.References, From: m.From, Meta: m.Meta, Attachments: m.Attachments})
+	if err != nil {
+		return "", fmt.Errorf("outbox: encode: %w", err)
+	}
+	var tid any
+	if m.TicketID != 0 {
+		tid = m.TicketID
+	}
+	now := o.Now()
+	if _, err := tx.Exec(ctx, `INSERT INTO outbox (id, channel, recipient, ticket_id, kind, payload, status, attempts, next_attempt_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?) ON CONFLICT (id) DO NOTHING`, m.ID, m.Channel, m.To, tid, m.Kind, string(p), now, now); err != nil {
+		return "", fmt.Errorf("outbox: enqueue: %w", err)
+	}
+	ch := m.Channel
+	tx.AfterCommit(func() { o.Wake(ch) })
+	return m.ID, nil
+}
+
+// Wake nudges a channel's worker.
+func (o *Outbox) Wake(channel string) {
+	o.mu.Lock()
+	w := o.wake[channel]
+	o.mu.Unlock()
+	if w != nil {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Run starts one worker per registered channel and blocks until ctx ends
+// and every worker has finished its in-flight send.
+func (o *Outbox) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, ch := range o.Channels() {
+		wg.Add(1)
+		go func(ch Channel) {
+			defer wg.Done()
+			o.work(ctx, ch)
+		}(ch)
+	}
+	wg.Wait()
+	return nil
+}
+
+type claimed struct {
+	msg       Outbound
+	attempts  int
+	createdAt time.Time
+}
+
+func (o *Outbox) work(ctx context.Context, ch Channel) {
+	name := ch.Name()
+	var lim *rate.Limiter
+	if r := o.cfg.Rate[name]; r > 0 {
+		burst := int(r)
+		if burst < 1 {
+			burst = 1
+		}
+		lim = rate.NewLimiter(rate.Limit(r), burst)
+	}
+	o.mu.Lock()
+	wake := o.wake[name]
+	o.mu.Unlock()
+	lastDepth := time.Time{}
+	backoff := time.Duration(0)
+	for ctx.Err() == nil {
+		if time.Since(lastDepth) > 10*time.Second {
+			o.sampleDepth(ctx, name)
+			lastDepth = time.Now()
+		}
+		batch, err := o.claim(ctx, name)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			o.log.Error("outbox claim failed", "channel", name, "err", err)
+			backoff = min(max(backoff*2, 100*time.Millisecond), 10*time.Second)
+			sleep(ctx, backoff)
+			continue
+		}
+		backoff = 0
+		if len(batch) == 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-wake:
+			case <-time.After(o.cfg.Poll):
+			}
+			continue
+		}
+		o.deliver(ctx, ch, lim, batch)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// claim takes up to BatchSize due rows for this channel. Rows left in
+// "sending" by a crashed worker become due again when their claim expires.
+func (o *Outbox) claim(ctx context.Context, channel string) ([]claimed, error) {
+	now := o.Now()
+	lock := ""
+	if o.db.Dialect() == store.Postgres {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	var out []claimed
+	err := o.db.InTx(ctx, func(tx *store.Tx) error {
+		rows, err := tx.Query(ctx, `UPDATE outbox SET status = 'sending', claimed_until = ?
+			WHERE id IN (SELECT id FROM outbox WHERE channel = ? AND ((status = 'queued' AND next_attempt_at <= ?) OR (status = 'sending' AND claimed_until < ?))
+			             ORDER BY next_attempt_at, created_at LIMIT ?`+lock+`)
+			RETURNING id, recipient, COALESCE(ticket_id, 0), kind, payload, attempts, created_at`,
+			now.Add(o.cfg.ClaimTTL), channel, now, now, o.cfg.BatchSize)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c claimed
+			var p string
+			if err := rows.Scan(&c.msg.ID, &c.msg.To, &c.msg.TicketID, &c.msg.Kind, &p, &c.attempts, &c.createdAt); err != nil {
+				return err
+			}
+			var pl payload
+			if err := json.Unmarshal([]byte(p), &pl); err != nil {
+				return fmt.Errorf("outbox: row %s payload: %w", c.msg.ID, err)
+			}
+			c.msg.Channel = channel
+			c.msg.Subject, c.msg.Text, c.msg.InReplyTo, c.msg.References = pl.Subject, pl.Text, pl.InReplyTo, pl.References
+			c.msg.From, c.msg.Meta, c.msg.Attachments = pl.From, pl.Meta, pl.Attachments
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
+	// RETURNING gives no order guarantee; keep queue order so one citizen's
+	// messages arrive in the order they were written.
+	sortClaimed(out)
+	return out, err
+}
+
+func sortClaimed(cs []claimed) {
+	for i := 1; i < len(cs); i++ {
+		for j := i; j > 0 && cs[j].createdAt.Before(cs[j-1].createdAt); j-- {
+			cs[j], cs[j-1] = cs[j-1], cs[j]
+		}
+	}
+}
+
+type result struct {
+	c      claimed
+	err    error
+	sentAt time.Time
+}
+
+func (o *Outbox) deliver(ctx context.Context, ch Channel, lim *rate.Limiter, batch []claimed) {
+	name := ch.Name()
+	var results []result
+	notReady := false
+	for i, c := range batch {
+		if ctx.Err() != nil || notReady {
+			// Not attempted: hand the rest back untouched.
+			for _, rest := range batch[i:] {
+				results = append(results, result{c: rest, err: ErrNotReady})
+			}
+			break
+		}
+		if lim != nil {
+			if err := lim.Wait(ctx); err != nil {
+				for _, rest := range batch[i:] {
+					results = append(results, result{c: rest, err: ErrNotReady})
+				}
+				break
+			}
+		}
+		// A send in flight finishes even during shutdown: cancelling it
+		// half-way would leave the citizen guessing whether it arrived.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.cfg.SendTimeout)
+		err := ch.Send(sctx, c.msg)
+		cancel()
+		results = append(results, result{c: c, err: err, sentAt: o.Now()})
+		if errors.Is(err, ErrNotReady) {
+			notReady = true
+		}
+	}
+	// Record outcomes even when shutting down.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := o.record(rctx, name, results); err != nil {
+		o.log.Error("outbox record failed; rows will be retried after their claim expires", "channel", name, "err", err)
+	}
+	if notReady {
+		sleep(ctx, 2*time.Second)
+	}
+}
+
+func (o *Outbox) record(ctx context.Context, channel string, results []result) error {
+	now := o.Now()
+	return o.db.InTx(ctx, func(tx *store.Tx) error {
+		for _, r := range results {
+			id := r.c.msg.ID
+			switch {
+			case r.err == nil:
+				if _, err := tx.Exec(ctx, `UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = '' WHERE id = ?`, r.sentAt, id); err != nil {
+					return err
+				}
+				o.sent.WithLabelValues(channel).Inc()
+				o.latency.WithLabelValues(channel).Observe(r.sentAt.Sub(r.c.createdAt).Seconds())
+			case errors.Is(r.err, ErrNotReady):
+				if _, err := tx.Exec(ctx, `UPDATE outbox SET status = 'queued', claimed_until = NULL, next_attempt_at = ? WHERE id = ?`, now.Add(2*time.Second), id); err != nil {
+					return err
+				}
+				o.failed.WithLabelValues(channel, "not_ready").Inc()
+			case errors.Is(r.err, ErrPermanent) || r.c.attempts+1 >= o.cfg.MaxAttempts:
+				reason := "permanent"
+				if !errors.Is(r.err, ErrPermanent) {
+					reason = "attempts_exhausted"
+				}
+				msg := truncate(r.err.Error(), 500)
+				if _, err := tx.Exec(ctx, `UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ?, claimed_until = NULL WHERE id = ?`, msg, id); err != nil {
+					return err
+				}
+				o.failed.WithLabelValues(channel, reason).Inc()
+				o.dead.WithLabelValues(channel).Inc()
+				o.log.Warn("outbox message dead-lettered", "channel", channel, "outbox_id", id, "ticket_id", r.c.msg.TicketID, "reason", reason, "attempts", r.c.attempts+1)
+				if o.OnDead != nil {
+					if err := o.OnDead(ctx, tx, r.c.msg, msg); err != nil {
+						return err
+					}
+				}
+			default:
+				next := now.Add(o.backoff(r.c.attempts + 1))
+				if _, err := tx.Exec(ctx, `UPDATE outbox SET status = 'queued', attempts = attempts + 1, last_error = ?, claimed_until = NULL, next_attempt_at = ? WHERE id = ?`,
+					truncate(r.err.Error(), 500), next, id); err != nil {
+					return err
+				}
+				o.failed.WithLabelValues(channel, "retry").Inc()
+				o.log.Info("outbox send failed; will retry", "channel", channel, "outbox_id", id, "attempt", r.c.attempts+1, "next_in", next.Sub(now).Round(time.Millisecond), "err", r.err)
+			}
+		}
+		return nil
+	})
+}
+
+// backoff is exponential with full jitter in [d/2, d], so a burst of failures
+// does not retry in lock-step.
+func (o *Outbox) backoff(attempt int) time.Duration {
+	d := o.cfg.BaseBackoff
+	for i := 1; i < attempt && d < o.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, o.cfg.MaxBackoff)
+	half := d / 2
+	return half + time.Duration(mrand.Int64N(int64(half)+1))
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+func (o *Outbox) sampleDepth(ctx context.Context, channel string) {
+	var n int64
+	if err := o.db.QueryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE channel = ? AND status IN ('queued', 'sending')`, channel).Scan(&n); err == nil {
+		o.depth.WithLabelValues(channel).Set(float64(n))
+	}
+}
+
+// Stats counts rows by status for one channel (readiness and the console).
+func (o *Outbox) Stats(ctx context.Context, channel string) (map[string]int64, error) {
+	rows, err := o.db.Query(ctx, `SELECT status, COUNT(*) FROM outbox WHERE channel = ? GROUP BY status`, channel)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var s string
+		var n int64
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, err
+		}
+		out[s] = n
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,459 @@
+// Package config owns the gateway's one typed configuration: defaults that
+// run with nothing configured, an optional YAML file, LINDUNGI_* environment
+// variables on top, *_FILE twins for secrets, Validate() with messages that
+// name the key and the fix, and a masked dump.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is everything the gateway reads at start. YAML keys are the `yaml`
+// tags; the environment variable of a key is LINDUNGI_ + its path in upper
+// case joined by "_" (whatsapp.enabled → LINDUNGI_WHATSAPP_ENABLED) unless an
+// `env` tag names another. Fields tagged secret:"true" also read NAME_FILE and
+// are masked in dumps.
+type Config struct {
+	DataDir     string `yaml:"data_dir"`
+	Listen      string `yaml:"listen"`
+	DatabaseURL string `yaml:"database_url" secret:"true"`
+	// DataKey seals personal data at rest (hex, 32 bytes). Empty: a key file
+	// is generated in DataDir on first start.
+	DataKey   string `yaml:"data_key" secret:"true"`
+	LogLevel  string `yaml:"log_level"`
+	LogFormat string `yaml:"log_format"` // text | json
+	PublicURL string `yaml:"public_url"`
+	// MaxBodyBytes caps HTTP request bodies except tracing uploads.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+
+	Simulator Simulator `yaml:"simulator"`
+	Outbox    Outbox    `yaml:"outbox"`
+	Bot       Bot       `yaml:"bot"`
+	Tickets   Tickets   `yaml:"tickets"`
+	WhatsApp  WhatsApp  `yaml:"whatsapp"`
+	Email     Email     `yaml:"email"`
+	Tracing   Tracing   `yaml:"tracing"`
+	Jobs      Jobs      `yaml:"jobs"`
+}
+
+// Simulator is the in-process channel for `lindungi chat`, demos and tests.
+type Simulator struct {
+	Enabled bool `yaml:"enabled" env:"LINDUNGI_SIMULATOR"`
+}
+
+// Outbox tunes delivery.
+type Outbox struct {
+	MaxAttempts int      `yaml:"max_attempts"`
+	BaseBackoff Duration `yaml:"base_backoff"`
+	MaxBackoff  Duration `yaml:"max_backoff"`
+	// Rate is messages per second per channel (0: unlimited), e.g.
+	// {whatsapp: 20, email: 50}.
+	Rate      map[string]float64 `yaml:"rate"`
+	BatchSize int                `yaml:"batch_size"`
+}
+
+// Bot tunes the conversation engine.
+type Bot struct {
+	StateTTL Duration `yaml:"state_ttl"`
+	// FloodLimit is how many messages per minute one sender may send before
+	// the bot stops answering each one (messages are still stored).
+	FloodLimit   int  `yaml:"flood_limit"`
+	AllowGroups  bool `yaml:"allow_groups"`
+	MaxTextBytes int  `yaml:"max_text_bytes"`
+}
+
+// Tickets tunes the ticket desk.
+type Tickets struct {
+	SLA               Duration `yaml:"sla"`
+	MaxAttachmentSize int64    `yaml:"max_attachment_bytes"`
+}
+
+// WhatsApp configures the linked-device connection.
+type WhatsApp struct {
+	Enabled bool `yaml:"enabled"`
+	// Phone is the account the gateway should be paired with (E.164).
+	Phone         string   `yaml:"phone"`
+	SendRate      float64  `yaml:"send_rate"`
+	RecipientGap  Duration `yaml:"recipient_gap"`
+	MaxMediaBytes int64    `yaml:"max_media_bytes"`
+}
+
+// Email lists the mailboxes to read and answer from.
+type Email struct {
+	Mailboxes       []Mailbox `yaml:"mailboxes"`
+	MaxMessageBytes int64     `yaml:"max_message_bytes"`
+	AckRatePerHour  int       `yaml:"ack_rate_per_hour"`
+}
+
+// Mailbox is one IMAP mailbox with its SMTP submission route. These key
+// names are a public contract.
+type Mailbox struct {
+	Address         string `yaml:"address"`
+	IMAPURL         string `yaml:"imap_url"`
+	Username        string `yaml:"username"`
+	Password        string `yaml:"password" secret:"true"`
+	PasswordFile    string `yaml:"password_file"`
+	OAuth2TokenFile string `yaml:"oauth2_token_file"`
+	Folder          string `yaml:"folder"`
+	AfterImport     string `yaml:"after_import"`
+	SMTPURL         string `yaml:"smtp_url"`
+	Retired         bool   `yaml:"retired"`
+	Notice          string `yaml:"notice"`
+}
+
+// Tracing configures Sijejak.
+type Tracing struct {
+	Enabled bool   `yaml:"enabled"`
+	Channel string `yaml:"channel"`
+	// Key seals tracing secrets (hex 32 bytes); empty: derived from DataKey.
+	CalibrationFile string  `yaml:"calibration_file"`
+	MinMinutes      float64 `yaml:"min_minutes"`
+	NearDB          float64 `yaml:"near_db"`
+	MediumDB        float64 `yaml:"medium_db"`
+	NearWeight      float64 `yaml:"near_weight"`
+	MediumWeight    float64 `yaml:"medium_weight"`
+	// WhatsAppNumber goes into the wa.me registration link.
+	WhatsAppNumber string `yaml:"whatsapp_number"`
+}
+
+// Jobs configures the scheduler: cron specs by job name.
+type Jobs struct {
+	Enabled  bool              `yaml:"enabled"`
+	Timezone string            `yaml:"timezone"`
+	Schedule map[string]string `yaml:"schedule"`
+	// Retention periods.
+	TicketRetention Duration `yaml:"ticket_retention"`
+	OutboxRetention Duration `yaml:"outbox_retention"`
+}
+
+// Default returns the zero-configuration setup: SQLite in ./data, console
+// on 127.0.0.1:8080, simulator on, WhatsApp on (it waits to be paired).
+func Default() Config {
+	return Config{
+		DataDir:      "data",
+		Listen:       "127.0.0.1:8080",
+		LogLevel:     "info",
+		LogFormat:    "text",
+		PublicURL:    "http://127.0.0.1:8080",
+		MaxBodyBytes: 1 << 20,
+		Simulator:    Simulator{Enabled: true},
+		Outbox: Outbox{
+			MaxAttempts: 8,
+			BaseBackoff: Duration(2 * time.Second),
+			MaxBackoff:  Duration(10 * time.Minute),
+			Rate:        map[string]float64{"whatsapp": 20, "email": 20},
+			BatchSize:   64,
+		},
+		Bot: Bot{
+			StateTTL:     Duration(30 * time.Minute),
+			FloodLimit:   20,
+			MaxTextBytes: 4096,
+		},
+		Tickets: Tickets{
+			SLA:               Duration(24 * time.Hour),
+			MaxAttachmentSize: 10 << 20,
+		},
+		WhatsApp: WhatsApp{
+			Enabled:       true,
+			Phone:         "+6281110500567",
+			SendRate:      20,
+			RecipientGap:  Duration(time.Second),
+			MaxMediaBytes: 16 << 20,
+		},
+		Email: Email{
+			MaxMessageBytes: 25 << 20,
+			AckRatePerHour:  3,
+		},
+		Tracing: Tracing{
+			Enabled:        true,
+			Channel:        "whatsapp",
+			MinMinutes:     15,
+			NearDB:         55,
+			MediumDB:       63,
+			NearWeight:     1.0,
+			MediumWeight:   0.5,
+			WhatsAppNumber: "6281110500567",
+		},
+		Jobs: Jobs{
+			Enabled:         true,
+			Timezone:        "Asia/Jakarta",
+			TicketRetention: Duration(365 * 24 * time.Hour),
+			OutboxRetention: Duration(30 * 24 * time.Hour),
+		},
+	}
+}
+
+// Load builds the configuration: defaults, then the YAML file (if path is
+// not empty; unknown keys are an error), then the environment.
+func Load(path string, environ []string) (Config, error) {
+	c := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("config: read %s: %w", path, err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return c, fmt.Errorf("config: %s: %w", path, err)
+		}
+	}
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "LINDUNGI_") {
+			env[k] = v
+		}
+	}
+	if err := applyEnv(reflect.ValueOf(&c).Elem(), "LINDUNGI", env); err != nil {
+		return c, err
+	}
+	for i := range c.Email.Mailboxes {
+		mb := &c.Email.Mailboxes[i]
+		if mb.PasswordFile != "" && mb.Password == "" {
+			b, err := os.ReadFile(mb.PasswordFile)
+			if err != nil {
+				return c, fmt.Errorf("config: email.mailboxes[%d].password_file: %w", i, err)
+			}
+			mb.Password = strings.TrimSpace(string(b))
+		}
+		if mb.Folder == "" {
+			mb.Folder = "INBOX"
+		}
+		if mb.AfterImport == "" {
+			mb.AfterImport = "seen"
+		}
+	}
+	return c, nil
+}
+
+// envKnown lists every variable applyEnv understands, so unknown LINDUNGI_*
+// variables (typos) can be reported.
+func applyEnv(v reflect.Value, prefix string, env map[string]string) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		key := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if key == "" || key == "-" {
+			continue
+		}
+		name := prefix + "_" + strings.ToUpper(key)
+		fv := v.Field(i)
+		if fv.Kind() == reflect.Struct && f.Type != reflect.TypeOf(Duration(0)) {
+			if err := applyEnv(fv, name, env); err != nil {
+				return err
+			}
+			if e := f.Tag.Get("env"); e != "" {
+				name = e
+			} else {
+				continue
+			}
+			// A struct with an env tag: the tag sets its Enabled field.
+			if val, ok := env[name]; ok {
+				if ef := fv.FieldByName("Enabled"); ef.IsValid() {
+					if err := setValue(ef, val); err != nil {
+						return fmt.Errorf("config: %s=%q: %w", name, val, err)
+					}
+				}
+			}
+			continue
+		}
+		if e := f.Tag.Get("env"); e != "" {
+			name = e
+		}
+		val, ok := env[name]
+		if f.Tag.Get("secret") == "true" {
+			if p, ok2 := env[name+"_FILE"]; ok2 {
+				b, err := os.ReadFile(p)
+				if err != nil {
+					return fmt.Errorf("config: %s_FILE: %w", name, err)
+				}
+				val, ok = strings.TrimSpace(string(b)), true
+			}
+		}
+		if !ok {
+			continue
+		}
+		if err := setValue(fv, val); err != nil {
+			return fmt.Errorf("config: %s=%q: %w", name, val, err)
+		}
+	}
+	return nil
+}
+
+func setValue(fv reflect.Value, val string) error {
+	switch {
+	case fv.Type() == reflect.TypeOf(Duration(0)):
+		d, err := time.ParseDuration(val)
+		if err != nil {
+			return fmt.Errorf("not a duration (use e.g. 30s, 15m, 24h)")
+		}
+		fv.SetInt(int64(d))
+	case fv.Kind() == reflect.String:
+		fv.SetString(val)
+	case fv.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(val)
+		if err != nil {
+			return fmt.Errorf("not a boolean (use true or false)")
+		}
+		fv.SetBool(b)
+	case fv.Kind() == reflect.Int || fv.Kind() == reflect.Int64:
+		n, err := strconv.ParseInt(val, 10, 64)
+		if err != nil {
+			return fmt.Errorf("not an integer")
+		}
+		fv.SetInt(n)
+	case fv.Kind() == reflect.Float64:
+		n, err := strconv.ParseFloat(val, 64)
+		if err != nil {
+			return fmt.Errorf("not a number")
+		}
+		fv.SetFloat(n)
+	default:
+		return fmt.Errorf("cannot be set from the environment; use the config file")
+	}
+	return nil
+}
+
+// Validate checks the values and says what to change.
+func (c Config) Validate() error {
+	var errs []string
+	add := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
+	if c.Listen == "" {
+		add("listen is empty: set listen (LINDUNGI_LISTEN) to an address like 127.0.0.1:8080")
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") && !strings.HasPrefix(c.DatabaseURL, "sqlite:") {
+		add("database_url must be a postgres:// URL (or empty for SQLite in data_dir)")
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		add("log_format %q: use text or json", c.LogFormat)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log_level %q: use debug, info, warn or error", c.LogLevel)
+	}
+	if c.Outbox.MaxAttempts < 1 {
+		add("outbox.max_attempts must be at least 1")
+	}
+	if c.Outbox.BaseBackoff <= 0 || c.Outbox.MaxBackoff < c.Outbox.BaseBackoff {
+		add("outbox.base_backoff must be > 0 and ≤ outbox.max_backoff")
+	}
+	switch c.Tracing.Channel {
+	case "whatsapp", "simulator", "email":
+	default:
+		add("tracing.channel %q (LINDUNGI_TRACING_CHANNEL): use whatsapp or simulator", c.Tracing.Channel)
+	}
+	if c.Tracing.NearDB > c.Tracing.MediumDB {
+		add("tracing.near_db must not exceed tracing.medium_db")
+	}
+	if _, err := time.LoadLocation(c.Jobs.Timezone); err != nil {
+		add("jobs.timezone %q is not a known time zone (e.g. Asia/Jakarta)", c.Jobs.Timezone)
+	}
+	for i, mb := range c.Email.Mailboxes {
+		if !strings.Contains(mb.Address, "@") {
+			add("email.mailboxes[%d].address %q is not an e-mail address", i, mb.Address)
+		}
+		if mb.IMAPURL == "" {
+			add("email.mailboxes[%d].imap_url is empty (imaps://host:993)", i)
+		}
+		if a := mb.AfterImport; a != "seen" && a != "keep" && !strings.HasPrefix(a, "move:") {
+			add("email.mailboxes[%d].after_import %q: use seen, keep or move:FOLDER", i, a)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("config: %s", strings.Join(errs, "; "))
+}
+
+// Dump writes the effective configuration as YAML with secrets masked.
+func (c Config) Dump(w io.Writer) error {
+	m := mask(reflect.ValueOf(c))
+	b, err := yaml.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+func mask(v reflect.Value) any {
+	switch v.Kind() {
+	case reflect.Struct:
+		if v.Type() == reflect.TypeOf(Duration(0)) {
+			return time.Duration(v.Int()).String()
+		}
+		out := map[string]any{}
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			key := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if key == "" {
+				continue
+			}
+			if f.Tag.Get("secret") == "true" {
+				if v.Field(i).String() != "" {
+					out[key] = "********"
+				} else {
+					out[key] = ""
+				}
+				continue
+			}
+			out[key] = mask(v.Field(i))
+		}
+		return out
+	case reflect.Slice:
+		var out []any
+		for i := 0; i < v.Len(); i++ {
+			out = append(out, mask(v.Index(i)))
+		}
+		return out
+	case reflect.Map:
+		out := map[string]any{}
+		keys := v.MapKeys()
+		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+		for _, k := range keys {
+			out[k.String()] = mask(v.MapIndex(k))
+		}
+		return out
+	case reflect.Int64:
+		if v.Type() == reflect.TypeOf(Duration(0)) {
+			return time.Duration(v.Int()).String()
+		}
+		return v.Int()
+	default:
+		return v.Interface()
+	}
+}
+
+// Duration is a time.Duration written as "30s", "15m", "24h" in YAML.
+type Duration time.Duration
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// UnmarshalYAML accepts a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (use e.g. 30s, 15m, 24h)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as a string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }

@@ -1,0 +1,634 @@
+// Package tickets owns the service desk's records: contacts (one per channel
+// address, linkable across channels into one person), tickets with human
+// numbers PL-YYYY-NNNNNN, the conversation log (messages in and out, with
+// attachments sealed at rest), categories, the status workflow, SLA
+// timestamps and full-text search.
+//
+// Writes take a *store.Tx so that the bot can store a message, its ticket and
+// the outbox rows for the reply in one transaction.
+package tickets
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"lindungi/coded"
+	"lindungi/store"
+)
+
+// Categories from what citizens actually wrote (MISSION.md).
+var Categories = []string{
+	"certificate_missing", "change_data", "nik_misuse", "vaccination_status",
+	"certificate_download", "login_problem", "sijejak", "other",
+}
+
+// Statuses in workflow order.
+const (
+	Open     = "open"
+	Pending  = "pending"
+	Resolved = "resolved"
+	Closed   = "closed"
+)
+
+// allowed lists the status changes an operator may make. Closed is final; a
+// citizen reply reopens a resolved ticket (Reopen, not a PATCH).
+var allowed = map[string][]string{
+	Open:     {Pending, Resolved, Closed},
+	Pending:  {Open, Resolved, Closed},
+	Resolved: {Open, Closed},
+	Closed:   {},
+}
+
+// Store reads and writes tickets.
+type Store struct {
+	db     *store.DB
+	sealer *store.Sealer
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+}
+
+// New makes a Store.
+func New(db *store.DB, sealer *store.Sealer) *Store {
+	return &Store{db: db, sealer: sealer, Now: store.Now}
+}
+
+// DB exposes the database for packages that share a transaction.
+func (s *Store) DB() *store.DB { return s.db }
+
+// Contact is one channel address of a citizen.
+type Contact struct {
+	ID       int64  `json:"id"`
+	Channel  string `json:"channel"`
+	Address  string `json:"address"`
+	Name     string `json:"name"`
+	Lang     string `json:"lang"`
+	PersonID int64  `json:"personId"`
+}
+
+// UpsertContact finds or creates the contact for (channel, address) and
+// refreshes its display name.
+func (s *Store) UpsertContact(ctx context.Context, tx *store.Tx, channel, address, name string) (Contact, error) {
+	now := s.Now()
+	c := Contact{Channel: channel, Address: address}
+	err := tx.QueryRow(ctx, `SELECT id, name, lang, COALESCE(person_id, 0) FROM contacts WHERE channel = ? AND address = ?`, channel, address).
+		Scan(&c.ID, &c.Name, &c.Lang, &c.PersonID)
+	switch {
+	case err == nil:
+		if name != "" && name != c.Name {
+			if _, err := tx.Exec(ctx, `UPDATE contacts SET name = ?, updated_at = ? WHERE id = ?`, name, now, c.ID); err != nil {
+				return c, fmt.Errorf("tickets: update contact: %w", err)
+			}
+			c.Name = name
+		}
+		return c, nil
+	case errors.Is(err, sql.ErrNoRows):
+	default:
+		return c, fmt.Errorf("tickets: find contact: %w", err)
+	}
+	c.Name, c.Lang = name, "id"
+	if err := tx.QueryRow(ctx, `INSERT INTO contacts (channel, address, name, lang, created_at, updated_at) VALUES (?, ?, ?, 'id', ?, ?) RETURNING id`,
+		channel, address, name, now, now).Scan(&c.ID); err != nil {
+		return c, fmt.Errorf("tickets: create contact: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE contacts SET person_id = id WHERE id = ?`, c.ID); err != nil {
+		return c, fmt.Errorf("tickets: create contact: %w", err)
+	}
+	c.PersonID = c.ID
+	return c, nil
+}
+
+// SetContactLang remembers the language a citizen chose.
+func (s *Store) SetContactLang(ctx context.Context, tx *store.Tx, contactID int64, lang string) error {
+	_, err := tx.Exec(ctx, `UPDATE contacts SET lang = ?, updated_at = ? WHERE id = ?`, lang, s.Now(), contactID)
+	return err
+}
+
+// LinkContacts makes two contacts one person (e.g. the same citizen on
+// WhatsApp and e-mail), so exports and deletions cover both.
+func (s *Store) LinkContacts(ctx context.Context, tx *store.Tx, a, b int64) error {
+	var pa, pb int64
+	if err := tx.QueryRow(ctx, `SELECT person_id FROM contacts WHERE id = ?`, a).Scan(&pa); err != nil {
+		return fmt.Errorf("tickets: link: %w", err)
+	}
+	if err := tx.QueryRow(ctx, `SELECT person_id FROM contacts WHERE id = ?`, b).Scan(&pb); err != nil {
+		return fmt.Errorf("tickets: link: %w", err)
+	}
+	_, err := tx.Exec(ctx, `UPDATE contacts SET person_id = ? WHERE person_id = ?`, pa, pb)
+	return err
+}
+
+// ContactByAddress looks a contact up.
+func (s *Store) ContactByAddress(ctx context.Context, channel, address string) (Contact, error) {
+	c := Contact{Channel: channel, Address: address}
+	err := s.db.QueryRow(ctx, `SELECT id, name, lang, COALESCE(person_id, 0) FROM contacts WHERE channel = ? AND address = ?`, channel, address).
+		Scan(&c.ID, &c.Name, &c.Lang, &c.PersonID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, store.ErrNotFound
+	}
+	return c, err
+}
+
+// Ticket is a complaint and its workflow state.
+type Ticket struct {
+	ID              int64             `json:"-"`
+	Number          string            `json:"id"`
+	ContactID       int64             `json:"-"`
+	Channel         string            `json:"channel"`
+	Contact         string            `json:"contact"` // the channel address
+	ContactName     string            `json:"contactName"`
+	Subject         string            `json:"subject"`
+	Category        string            `json:"category"`
+	Status          string            `json:"status"`
+	Assignee        string            `json:"assignee"`
+	HandedOff       bool              `json:"handedOff"`
+	Flags           []string          `json:"flags"`
+	NIKMasked       string            `json:"nik,omitempty"`
+	Fields          map[string]string `json:"fields,omitempty"` // only in detail views
+	Rating          int               `json:"rating,omitempty"`
+	ThreadRef       string            `json:"-"`
+	CreatedAt       time.Time         `json:"createdAt"`
+	UpdatedAt       time.Time         `json:"updatedAt"`
+	FirstResponseAt *time.Time        `json:"firstResponseAt,omitempty"`
+	ResolvedAt      *time.Time        `json:"resolvedAt,omitempty"`
+	ClosedAt        *time.Time        `json:"closedAt,omitempty"`
+}
+
+// NewTicket is what Create needs.
+type NewTicket struct {
+	ContactID int64
+	Channel   string
+	Subject   string
+	Category  string
+	Fields    map[string]string // name, nik, dob, phone … sealed at rest
+	Flags     []string
+	ThreadRef string
+	HandedOff bool
+}
+
+// MaskNIK shows the region and serial, hiding the birth date and district:
+// 3174********0001. Anything that is not 16 digits is fully masked.
+func MaskNIK(nik string) string {
+	if len(nik) != 16 {
+		if nik == "" {
+			return ""
+		}
+		return "****************"
+	}
+	return nik[:4] + "********" + nik[12:]
+}
+
+// Create opens a ticket with the next number of the year.
+func (s *Store) Create(ctx context.Context, tx *store.Tx, nt NewTicket) (Ticket, error) {
+	now := s.Now()
+	if nt.Category == "" {
+		nt.Category = "other"
+	}
+	year := now.In(jakarta).Year()
+	var seq int64
+	err := tx.QueryRow(ctx, `UPDATE ticket_counters SET last = last + 1 WHERE year = ? RETURNING last`, year).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		seq = 1
+		_, err = tx.Exec(ctx, `INSERT INTO ticket_counters (year, last) VALUES (?, 1)`, year)
+	}
+	if err != nil {
+		return Ticket{}, fmt.Errorf("tickets: next number: %w", err)
+	}
+	t := Ticket{
+		Number: fmt.Sprintf("PL-%d-%06d", year, seq), ContactID: nt.ContactID, Channel: nt.Channel,
+		Subject: nt.Subject, Category: nt.Category, Status: Open, Flags: nt.Flags, HandedOff: nt.HandedOff,
+		NIKMasked: MaskNIK(nt.Fields["nik"]), ThreadRef: nt.ThreadRef, CreatedAt: now, UpdatedAt: now,
+	}
+	sealed, err := s.sealFields(nt.Fields)
+	if err != nil {
+		return t, err
+	}
+	err = tx.QueryRow(ctx, `INSERT INTO tickets (number, contact_id, channel, subject, category, status, handed_off, flags, fields_sealed, nik_masked, thread_ref, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		t.Number, t.ContactID, t.Channel, t.Subject, t.Category, t.Status, t.HandedOff, strings.Join(t.Flags, ","), sealed, t.NIKMasked, t.ThreadRef, now, now).Scan(&t.ID)
+	if err != nil {
+		return t, fmt.Errorf("tickets: create: %w", err)
+	}
+	return t, nil
+}
+
+var jakarta = func() *time.Location {
+	l, err := time.LoadLocation("Asia/Jakarta")
+	if err != nil {
+		return time.FixedZone("WIB", 7*3600)
+	}
+	return l
+}()
+
+func (s *Store) sealFields(f map[string]string) ([]byte, error) {
+	if len(f) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		return nil, err
+	}
+	return s.sealer.Seal(b), nil
+}
+
+// UpdateFields merges fields into a ticket's sealed fields.
+func (s *Store) UpdateFields(ctx context.Context, tx *store.Tx, ticketID int64, add map[string]string) error {
+	var sealed []byte
+	if err := tx.QueryRow(ctx, `SELECT fields_sealed FROM tickets WHERE id = ?`, ticketID).Scan(&sealed); err != nil {
+		return fmt.Errorf("tickets: fields: %w", err)
+	}
+	f, err := s.openFields(sealed)
+	if err != nil {
+		return err
+	}
+	if f == nil {
+		f = map[string]string{}
+	}
+	for k, v := range add {
+		f[k] = v
+	}
+	ns, err := s.sealFields(f)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `UPDATE tickets SET fields_sealed = ?, nik_masked = ?, updated_at = ? WHERE id = ?`, ns, MaskNIK(f["nik"]), s.Now(), ticketID)
+	return err
+}
+
+func (s *Store) openFields(sealed []byte) (map[string]string, error) {
+	if len(sealed) == 0 {
+		return nil, nil
+	}
+	b, err := s.sealer.Open(sealed)
+	if err != nil {
+		return nil, fmt.Errorf("tickets: open fields: %w", err)
+	}
+	var f map[string]string
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("tickets: fields: %w", err)
+	}
+	return f, nil
+}
+
+const ticketCols = `t.id, t.number, t.contact_id, t.channel, c.address, c.name, t.subject, t.category, t.status, t.assignee, t.handed_off, t.flags,
+	t.nik_masked, t.rating, t.thread_ref, t.created_at, t.updated_at, t.first_response_at, t.resolved_at, t.closed_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanTicket(r scanner) (Ticket, error) {
+	var t Ticket
+	var flags string
+	var fr, rs, cl sql.NullTime
+	err := r.Scan(&t.ID, &t.Number, &t.ContactID, &t.Channel, &t.Contact, &t.ContactName, &t.Subject, &t.Category, &t.Status, &t.Assignee,
+		&t.HandedOff, &flags, &t.NIKMasked, &t.Rating, &t.ThreadRef, &t.CreatedAt, &t.UpdatedAt, &fr, &rs, &cl)
+	if err != nil {
+		return t, err
+	}
+	t.Flags = splitFlags(flags)
+	t.FirstResponseAt, t.ResolvedAt, t.ClosedAt = ptr(fr), ptr(rs), ptr(cl)
+	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
+	return t, nil
+}
+
+func splitFlags(s string) []string {
+	if s == "" {
+		return []string{}
+	}
+	return strings.Split(s, ",")
+}
+
+func ptr(n sql.NullTime) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := n.Time.UTC()
+	return &t
+}
+
+// ActiveFor returns the contact's newest ticket that is not closed, or nil.
+func (s *Store) ActiveFor(ctx context.Context, tx *store.Tx, contactID int64) (*Ticket, error) {
+	t, err := scanTicket(tx.QueryRow(ctx, `SELECT `+ticketCols+` FROM tickets t JOIN contacts c ON c.id = t.contact_id
+		WHERE t.contact_id = ? AND t.status <> 'closed' ORDER BY t.id DESC LIMIT 1`, contactID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tickets: active ticket: %w", err)
+	}
+	return &t, nil
+}
+
+// ByNumberTx finds a ticket by number inside a transaction.
+func (s *Store) ByNumberTx(ctx context.Context, tx *store.Tx, number string) (*Ticket, error) {
+	t, err := scanTicket(tx.QueryRow(ctx, `SELECT `+ticketCols+` FROM tickets t JOIN contacts c ON c.id = t.contact_id WHERE t.number = ?`, number))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tickets: by number: %w", err)
+	}
+	return &t, nil
+}
+
+// ByExternalMessage finds the ticket of a message by its channel ID (e-mail
+// threading: In-Reply-To/References point at earlier Message-IDs).
+func (s *Store) ByExternalMessage(ctx context.Context, tx *store.Tx, channel string, externalIDs ...string) (*Ticket, error) {
+	for _, id := range externalIDs {
+		if id == "" {
+			continue
+		}
+		var tid int64
+		err := tx.QueryRow(ctx, `SELECT ticket_id FROM messages WHERE channel = ? AND external_id = ? AND ticket_id IS NOT NULL ORDER BY id DESC LIMIT 1`, channel, id).Scan(&tid)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("tickets: by message: %w", err)
+		}
+		t, err := scanTicket(tx.QueryRow(ctx, `SELECT `+ticketCols+` FROM tickets t JOIN contacts c ON c.id = t.contact_id WHERE t.id = ?`, tid))
+		if err != nil {
+			return nil, fmt.Errorf("tickets: by message: %w", err)
+		}
+		return &t, nil
+	}
+	return nil, nil
+}
+
+// Resolve finds a ticket by number (PL-…) or internal ID, as the API's {id}.
+func (s *Store) Resolve(ctx context.Context, ref string) (Ticket, error) {
+	q := `SELECT ` + ticketCols + ` FROM tickets t JOIN contacts c ON c.id = t.contact_id WHERE t.number = ?`
+	var arg any = strings.ToUpper(ref)
+	if n, err := strconv.ParseInt(ref, 10, 64); err == nil {
+		q = `SELECT ` + ticketCols + ` FROM tickets t JOIN contacts c ON c.id = t.contact_id WHERE t.id = ?`
+		arg = n
+	}
+	t, err := scanTicket(s.db.QueryRow(ctx, q, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, coded.New(coded.NotFound, "ticket_not_found", "no ticket %s", safeRef(ref))
+	}
+	if err != nil {
+		return t, fmt.Errorf("tickets: get: %w", err)
+	}
+	return t, nil
+}
+
+func safeRef(ref string) string {
+	if len(ref) > 40 {
+		ref = ref[:40]
+	}
+	return strconv.Quote(ref)
+}
+
+// Detail returns a ticket with its unsealed fields and its messages.
+func (s *Store) Detail(ctx context.Context, ref string) (Ticket, []Message, error) {
+	t, err := s.Resolve(ctx, ref)
+	if err != nil {
+		return t, nil, err
+	}
+	var sealed []byte
+	if err := s.db.QueryRow(ctx, `SELECT fields_sealed FROM tickets WHERE id = ?`, t.ID).Scan(&sealed); err != nil {
+		return t, nil, fmt.Errorf("tickets: detail: %w", err)
+	}
+	if t.Fields, err = s.openFields(sealed); err != nil {
+		return t, nil, err
+	}
+	msgs, err := s.Messages(ctx, t.ID)
+	return t, msgs, err
+}
+
+// Filter selects tickets for List.
+type Filter struct {
+	Status, Category, Channel, Q, Assignee string
+	Cursor                                 string
+	Limit                                  int
+}
+
+// List returns tickets newest first, with a cursor for the next page.
+func (s *Store) List(ctx context.Context, f Filter) ([]Ticket, string, error) {
+	if f.Limit <= 0 || f.Limit > 200 {
+		f.Limit = 50
+	}
+	var where []string
+	var args []any
+	add := func(cond string, a any) { where = append(where, cond); args = append(args, a) }
+	if f.Status != "" {
+		add("t.status = ?", f.Status)
+	}
+	if f.Category != "" {
+		add("t.category = ?", f.Category)
+	}
+	if f.Channel != "" {
+		add("t.channel = ?", f.Channel)
+	}
+	if f.Assignee != "" {
+		add("t.assignee = ?", f.Assignee)
+	}
+	if f.Cursor != "" {
+		n, err := strconv.ParseInt(f.Cursor, 10, 64)
+		if err != nil {
+			return nil, "", coded.New(coded.Invalid, "bad_cursor", "cursor is not valid")
+		}
+		add("t.id < ?", n)
+	}
+	if q := strings.TrimSpace(f.Q); q != "" {
+		if strings.HasPrefix(strings.ToUpper(q), "PL-") {
+			add("t.number = ?", strings.ToUpper(q))
+		} else if s.db.Dialect() == store.Postgres {
+			add(`t.id IN (SELECT ticket_id FROM messages WHERE ticket_id IS NOT NULL AND to_tsvector('simple', subject || ' ' || body) @@ plainto_tsquery('simple', ?))`, q)
+		} else {
+			add(`t.id IN (SELECT ticket_id FROM messages WHERE ticket_id IS NOT NULL AND id IN (SELECT docid FROM messages_fts WHERE messages_fts MATCH ?))`, ftsQuery(q))
+		}
+	}
+	q := `SELECT ` + ticketCols + ` FROM tickets t JOIN contacts c ON c.id = t.contact_id`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += fmt.Sprintf(" ORDER BY t.id DESC LIMIT %d", f.Limit+1)
+	rows, err := s.db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("tickets: list: %w", err)
+	}
+	defer rows.Close()
+	out := []Ticket{}
+	for rows.Next() {
+		t, err := scanTicket(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("tickets: list: %w", err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("tickets: list: %w", err)
+	}
+	next := ""
+	if len(out) > f.Limit {
+		out = out[:f.Limit]
+		next = strconv.FormatInt(out[len(out)-1].ID, 10)
+	}
+	return out, next, nil
+}
+
+// ftsQuery turns free text into an FTS4 query of quoted terms (all must
+// match), so user input can never be FTS syntax.
+func ftsQuery(q string) string {
+	var terms []string
+	for _, w := range strings.Fields(q) {
+		w = strings.Map(func(r rune) rune {
+			if r == '"' || r == '*' || r == '^' {
+				return -1
+			}
+			return r
+		}, w)
+		if w != "" {
+			terms = append(terms, `"`+w+`"`)
+		}
+	}
+	if len(terms) == 0 {
+		return `""`
+	}
+	return strings.Join(terms, " ")
+}
+
+// Patch changes an operator may make.
+type Patch struct {
+	Status   *string `json:"status"`
+	Category *string `json:"category"`
+	Assignee *string `json:"assignee"`
+}
+
+// Update applies an operator's patch, enforcing the workflow.
+func (s *Store) Update(ctx context.Context, tx *store.Tx, t Ticket, p Patch) (Ticket, error) {
+	now := s.Now()
+	if p.Category != nil {
+		if !validCategory(*p.Category) {
+			return t, coded.New(coded.Invalid, "bad_category", "unknown category %q; use one of %s", *p.Category, strings.Join(Categories, ", "))
+		}
+		t.Category = *p.Category
+	}
+	if p.Assignee != nil {
+		if len(*p.Assignee) > 100 {
+			return t, coded.New(coded.Invalid, "bad_assignee", "assignee is too long")
+		}
+		t.Assignee = *p.Assignee
+	}
+	if p.Status != nil && *p.Status != t.Status {
+		if !canMove(t.Status, *p.Status) {
+			return t, coded.New(coded.Conflict, "invalid_transition", "a %s ticket cannot become %s", t.Status, strconv.Quote(*p.Status))
+		}
+		if err := s.setStatus(ctx, tx, &t, *p.Status, now); err != nil {
+			return t, err
+		}
+	}
+	_, err := tx.Exec(ctx, `UPDATE tickets SET category = ?, assignee = ?, updated_at = ? WHERE id = ?`, t.Category, t.Assignee, now, t.ID)
+	if err != nil {
+		return t, fmt.Errorf("tickets: update: %w", err)
+	}
+	t.UpdatedAt = now
+	return t, nil
+}
+
+func validCategory(c string) bool {
+	for _, k := range Categories {
+		if k == c {
+			return true
+		}
+	}
+	return false
+}
+
+func canMove(from, to string) bool {
+	for _, s := range allowed[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Store) setStatus(ctx context.Context, tx *store.Tx, t *Ticket, status string, now time.Time) error {
+	q := `UPDATE tickets SET status = ?, updated_at = ?`
+	args := []any{status, now}
+	switch status {
+	case Resolved:
+		q += `, resolved_at = ?, handed_off = ?`
+		args = append(args, now, false)
+		t.ResolvedAt, t.HandedOff = &now, false
+	case Closed:
+		q += `, closed_at = ?, handed_off = ?`
+		args = append(args, now, false)
+		t.ClosedAt, t.HandedOff = &now, false
+		if t.ResolvedAt == nil {
+			q += `, resolved_at = ?`
+			args = append(args, now)
+			t.ResolvedAt = &now
+		}
+	case Open:
+		q += `, resolved_at = NULL`
+		t.ResolvedAt = nil
+	}
+	q += ` WHERE id = ?`
+	args = append(args, t.ID)
+	if _, err := tx.Exec(ctx, q, args...); err != nil {
+		return fmt.Errorf("tickets: status: %w", err)
+	}
+	t.Status = status
+	return nil
+}
+
+// SetStatus moves a ticket without operator rules (bot: citizen closes with
+// "selesai", citizen reply reopens a resolved ticket).
+func (s *Store) SetStatus(ctx context.Context, tx *store.Tx, t *Ticket, status string) error {
+	if t.Status == status {
+		return nil
+	}
+	return s.setStatus(ctx, tx, t, status, s.Now())
+}
+
+// SetHandedOff marks whether the bot must stay quiet on the ticket.
+func (s *Store) SetHandedOff(ctx context.Context, tx *store.Tx, ticketID int64, on bool) error {
+	_, err := tx.Exec(ctx, `UPDATE tickets SET handed_off = ?, updated_at = ? WHERE id = ?`, on, s.Now(), ticketID)
+	return err
+}
+
+// SetRating stores the citizen's satisfaction (1–5).
+func (s *Store) SetRating(ctx context.Context, tx *store.Tx, ticketID int64, rating int) error {
+	if rating < 1 || rating > 5 {
+		return coded.New(coded.Invalid, "bad_rating", "rating must be 1 to 5")
+	}
+	_, err := tx.Exec(ctx, `UPDATE tickets SET rating = ?, updated_at = ? WHERE id = ?`, rating, s.Now(), ticketID)
+	return err
+}
+
+// AddFlag adds a flag (unparseable, sla_breached, delivery_failed) once.
+func (s *Store) AddFlag(ctx context.Context, tx *store.Tx, ticketID int64, flag string) error {
+	var flags string
+	if err := tx.QueryRow(ctx, `SELECT flags FROM tickets WHERE id = ?`, ticketID).Scan(&flags); err != nil {
+		return fmt.Errorf("tickets: flag: %w", err)
+	}
+	fs := splitFlags(flags)
+	for _, f := range fs {
+		if f == flag {
+			return nil
+		}
+	}
+	fs = append(fs, flag)
+	_, err := tx.Exec(ctx, `UPDATE tickets SET flags = ?, updated_at = ? WHERE id = ?`, strings.Join(fs, ","), s.Now(), ticketID)
+	return err
+}
+
+// MarkFirstResponse records the first operator answer (the SLA clock stops).
+func (s *Store) MarkFirstResponse(ctx context.Context, tx *store.Tx, ticketID int64) error {
+	_, err := tx.Exec(ctx, `UPDATE tickets SET first_response_at = ? WHERE id = ? AND first_response_at IS NULL`, s.Now(), ticketID)
+	return err
+}
+
+// Touch bumps updated_at (a new message arrived).
+func (s *Store) Touch(ctx context.Context, tx *store.Tx, ticketID int64) error {
+	_, err := tx.Exec(ctx, `UPDATE tickets SET updated_at = ? WHERE id = ?`, s.Now(), ticketID)
+	return err
+}
