@@ -1,0 +1,140 @@
+package email
+
+import (
+	"regexp"
+	"strings"
+
+	"github.com/microcosm-cc/bluemonday"
+	"golang.org/x/net/html"
+)
+
+// htmlPolicy keeps structure and links but nothing that loads remote
+// content: images only from cid: (the mail's own inline parts), no style
+// attributes (url() backgrounds), no forms, scripts or iframes.
+var htmlPolicy = func() *bluemonday.Policy {
+	p := bluemonday.NewPolicy()
+	p.AllowStandardURLs()
+	p.AllowURLSchemes("http", "https", "mailto", "cid")
+	p.RequireNoFollowOnLinks(true)
+	p.RequireNoReferrerOnLinks(true)
+	p.AddTargetBlankToFullyQualifiedLinks(true)
+	p.AllowAttrs("href").OnElements("a")
+	p.AllowAttrs("src").Matching(regexp.MustCompile(`(?i)^cid:`)).OnElements("img")
+	p.AllowAttrs("alt", "title", "width", "height").OnElements("img")
+	p.AllowElements("p", "br", "div", "span", "b", "strong", "i", "em", "u", "s", "small", "sub", "sup",
+		"blockquote", "pre", "code", "hr", "h1", "h2", "h3", "h4", "h5", "h6",
+		"ul", "ol", "li", "dl", "dt", "dd", "font", "center")
+	p.AllowTables()
+	p.AllowAttrs("colspan", "rowspan", "align", "valign").OnElements("td", "th")
+	return p
+}()
+
+func sanitizeHTML(s string) string {
+	return strings.TrimSpace(htmlPolicy.Sanitize(s))
+}
+
+var blankLines = regexp.MustCompile(`\n{3,}`)
+
+// htmlToText renders HTML as readable plain text for the ticket: block
+// elements become line breaks, links keep their target, script/style vanish.
+func htmlToText(s string) string {
+	z := html.NewTokenizer(strings.NewReader(s))
+	var b strings.Builder
+	skip := 0
+	pre := 0
+	var href []string
+	nl := func() {
+		if b.Len() > 0 && !strings.HasSuffix(b.String(), "\n") {
+			b.WriteByte('\n')
+		}
+	}
+	for steps := 0; steps < 2_000_000; steps++ {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			break
+		}
+		name, hasAttr := z.TagName()
+		tag := string(name)
+		switch tt {
+		case html.StartTagToken, html.SelfClosingTagToken:
+			attrs := map[string]string{}
+			for hasAttr {
+				var k, v []byte
+				k, v, hasAttr = z.TagAttr()
+				attrs[string(k)] = string(v)
+			}
+			switch tag {
+			case "script", "style", "head", "title", "noscript", "template":
+				if tt == html.StartTagToken {
+					skip++
+				}
+			case "br":
+				b.WriteByte('\n')
+			case "p", "div", "tr", "table", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "ul", "ol", "dl", "dt", "dd", "section", "article", "header", "footer":
+				nl()
+			case "li":
+				nl()
+				b.WriteString("- ")
+			case "hr":
+				nl()
+				b.WriteString("----\n")
+			case "td", "th":
+				b.WriteByte('\t')
+			case "pre":
+				nl()
+				pre++
+			case "img":
+				if alt := strings.TrimSpace(attrs["alt"]); alt != "" {
+					b.WriteString("[" + alt + "]")
+				}
+			case "a":
+				if tt == html.StartTagToken {
+					href = append(href, attrs["href"])
+				}
+			}
+		case html.EndTagToken:
+			switch tag {
+			case "script", "style", "head", "title", "noscript", "template":
+				if skip > 0 {
+					skip--
+				}
+			case "p", "div", "tr", "table", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "li", "ul", "ol", "section", "article":
+				nl()
+			case "pre":
+				if pre > 0 {
+					pre--
+				}
+				nl()
+			case "a":
+				if n := len(href); n > 0 {
+					h := href[n-1]
+					href = href[:n-1]
+					if (strings.HasPrefix(h, "http://") || strings.HasPrefix(h, "https://")) && !strings.HasSuffix(b.String(), h) {
+						b.WriteString(" (" + h + ")")
+					}
+				}
+			}
+		case html.TextToken:
+			if skip > 0 {
+				continue
+			}
+			t := string(z.Text())
+			if pre == 0 {
+				t = strings.Join(strings.Fields(t), " ")
+				if t == "" {
+					continue
+				}
+				cur := b.String()
+				if len(cur) > 0 && !strings.HasSuffix(cur, "\n") && !strings.HasSuffix(cur, " ") && !strings.HasSuffix(cur, "\t") {
+					b.WriteByte(' ')
+				}
+			}
+			b.WriteString(t)
+		}
+	}
+	lines := strings.Split(b.String(), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimSpace(l)
+	}
+	return strings.TrimSpace(blankLines.ReplaceAllString(strings.Join(lines, "\n"), "\n\n"))
+}
