@@ -1,0 +1,176 @@
+// Package accounts owns operator accounts: users with one role each,
+// passwords (bcrypt), API tokens and console sessions (both stored only as
+// SHA-256 hashes, so a database leak does not leak a credential).
+package accounts
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"lindungi/coded"
+	"lindungi/store"
+)
+
+// Roles. Operators answer tickets; supervisors also watch queues; health
+// officers mark Sijejak cases; admins do everything.
+const (
+	Operator      = "operator"
+	Supervisor    = "supervisor"
+	HealthOfficer = "health_officer"
+	Admin         = "admin"
+)
+
+// Roles lists the valid roles.
+var Roles = []string{Operator, Supervisor, HealthOfficer, Admin}
+
+// User is an authenticated operator.
+type User struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+	Role string `json:"role"`
+	// Via says how they authenticated: "token:ID" or "session".
+	Via string `json:"-"`
+}
+
+// Has reports whether the user holds one of the roles (admin holds all).
+func (u User) Has(roles ...string) bool {
+	if u.Role == Admin {
+		return true
+	}
+	for _, r := range roles {
+		if u.Role == r {
+			return true
+		}
+	}
+	return false
+}
+
+// Actor names the user in audit rows.
+func (u User) Actor() string { return "user:" + u.Name }
+
+// Store manages accounts.
+type Store struct{ db *store.DB }
+
+// New makes a Store.
+func New(db *store.DB) *Store { return &Store{db: db} }
+
+var validName = regexp.MustCompile(`^[a-zA-Z0-9._@-]{2,64}$`)
+
+// Created is what Add returns: shown once, never stored in clear.
+type Created struct {
+	User     User
+	Password string
+	Token    string
+}
+
+// Add creates a user with a generated password and API token.
+func (s *Store) Add(ctx context.Context, name, role string) (Created, error) {
+	if !validName.MatchString(name) {
+		return Created{}, coded.New(coded.Invalid, "bad_name", "user name must be 2–64 letters, digits or . _ @ -")
+	}
+	ok := false
+	for _, r := range Roles {
+		ok = ok || r == role
+	}
+	if !ok {
+		return Created{}, coded.New(coded.Invalid, "bad_role", "role %q is not one of operator, supervisor, health_officer, admin", role)
+	}
+	pw := randomString(18)
+	hash, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+	if err != nil {
+		return Created{}, err
+	}
+	token := "lgw_" + randomString(30)
+	c := Created{User: User{Name: name, Role: role}, Password: pw, Token: token}
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := tx.QueryRow(ctx, `INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
+			name, role, string(hash), store.Now()).Scan(&c.User.ID); err != nil {
+			if store.IsUniqueViolation(err) {
+				return coded.New(coded.Conflict, "user_exists", "a user named %q already exists", name)
+			}
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO api_tokens (user_id, token_hash, created_at) VALUES (?, ?, ?)`, c.User.ID, HashSecret(token), store.Now())
+		return err
+	})
+	return c, err
+}
+
+// HashSecret is how tokens and session IDs are stored.
+func HashSecret(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)[:n]
+}
+
+// ErrUnauthenticated is returned for a wrong or unknown credential.
+var ErrUnauthenticated = coded.New(coded.Unauthorized, "unauthenticated", "missing or invalid credentials")
+
+// ByToken authenticates an API token.
+func (s *Store) ByToken(ctx context.Context, token string) (User, error) {
+	var u User
+	var tid int64
+	var disabled bool
+	err := s.db.QueryRow(ctx, `SELECT u.id, u.name, u.role, u.disabled, t.id FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?`,
+		HashSecret(token)).Scan(&u.ID, &u.Name, &u.Role, &disabled, &tid)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && disabled) {
+		return u, ErrUnauthenticated
+	}
+	if err != nil {
+		return u, fmt.Errorf("accounts: token: %w", err)
+	}
+	u.Via = fmt.Sprintf("token:%d", tid)
+	return u, nil
+}
+
+// Login checks a password and opens a console session.
+func (s *Store) Login(ctx context.Context, name, password string, ttl time.Duration) (sessionID, csrf string, u User, err error) {
+	var hash string
+	var disabled bool
+	err = s.db.QueryRow(ctx, `SELECT id, name, role, password_hash, disabled FROM users WHERE name = ?`, name).Scan(&u.ID, &u.Name, &u.Role, &hash, &disabled)
+	if err != nil || disabled || bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
+		// Same error whatever failed: no user enumeration.
+		return "", "", u, ErrUnauthenticated
+	}
+	sessionID, csrf = randomString(32), randomString(24)
+	_, err = s.db.Exec(ctx, `INSERT INTO sessions (token_hash, user_id, csrf, expires_at) VALUES (?, ?, ?, ?)`, HashSecret(sessionID), u.ID, csrf, store.Now().Add(ttl))
+	u.Via = "session"
+	return sessionID, csrf, u, err
+}
+
+// BySession authenticates a console session cookie.
+func (s *Store) BySession(ctx context.Context, sessionID string) (User, string, error) {
+	var u User
+	var csrf string
+	var exp time.Time
+	err := s.db.QueryRow(ctx, `SELECT u.id, u.name, u.role, s.csrf, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND u.disabled = ?`,
+		HashSecret(sessionID), false).Scan(&u.ID, &u.Name, &u.Role, &csrf, &exp)
+	if err != nil || store.Now().After(exp) {
+		return u, "", ErrUnauthenticated
+	}
+	u.Via = "session"
+	return u, csrf, nil
+}
+
+// Logout ends a session.
+func (s *Store) Logout(ctx context.Context, sessionID string) error {
+	_, err := s.db.Exec(ctx, `DELETE FROM sessions WHERE token_hash = ?`, HashSecret(sessionID))
+	return err
+}
