@@ -1,0 +1,349 @@
+package email
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/mail"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-message"
+	gomail "github.com/emersion/go-message/mail"
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"lindungi/channels"
+)
+
+// Send delivers one outbox message over SMTP from the mailbox named by
+// msg.From (or the first mailbox with an smtp_url).
+//
+// Acknowledgements and notices (Kind "ack", "notice") are rate-limited per
+// recipient (Config.AutoReplyLimit per AutoReplyWindow, in this process):
+// over the limit Send returns nil without sending, so the outbox marks the
+// row done — an autoresponder loop ends here even if the loop guard missed
+// it. Replies written by people are never limited.
+func (c *Channel) Send(ctx context.Context, msg channels.Outbound) error {
+	to, err := mail.ParseAddress(msg.To)
+	if err != nil || !strings.Contains(to.Address, "@") {
+		return fmt.Errorf("email: recipient is not an e-mail address: %w", channels.ErrPermanent)
+	}
+	box, ok := c.sendingMailbox(msg.From)
+	if !ok {
+		return fmt.Errorf("email: no mailbox with smtp_url configured: %w", channels.ErrNotReady)
+	}
+	if isAutoKind(msg.Kind) && !c.limiter.allow(strings.ToLower(to.Address), c.now()) {
+		c.log.Info("email: auto-reply rate limit reached, not sending", "channel", channels.Email, "kind", msg.Kind, "to_hash", hashAddr(to.Address), "outbox_id", msg.ID)
+		return nil
+	}
+	raw, err := c.BuildMessage(msg, box.Address)
+	if err != nil {
+		return fmt.Errorf("email: build message: %w: %w", err, channels.ErrPermanent)
+	}
+	if err := c.submit(ctx, box, to.Address, raw); err != nil {
+		return err
+	}
+	c.log.Info("email: sent", "channel", channels.Email, "kind", msg.Kind, "outbox_id", msg.ID, "ticket", msg.TicketID)
+	return nil
+}
+
+func isAutoKind(k string) bool { return k == "ack" || k == "notice" }
+
+func (c *Channel) sendingMailbox(from string) (MailboxConfig, bool) {
+	from = strings.ToLower(strings.TrimSpace(from))
+	if a, err := mail.ParseAddress(from); err == nil {
+		from = strings.ToLower(a.Address)
+	}
+	var first *MailboxConfig
+	for i := range c.cfg.Mailboxes {
+		m := &c.cfg.Mailboxes[i]
+		if m.SMTPURL == "" {
+			continue
+		}
+		if m.Address == from {
+			return *m, true
+		}
+		if first == nil && !m.Retired {
+			first = m
+		}
+	}
+	if first == nil {
+		return MailboxConfig{}, false
+	}
+	return *first, true
+}
+
+var idUnsafe = regexp.MustCompile(`[^A-Za-z0-9!#$%&'*+/=?^_{|}~.-]`)
+
+// OutboundMessageID is the Message-ID (without brackets) Send gives an
+// outbox row: "<outboxID>.<ticket number>@<domain>", or "<outboxID>@<domain>"
+// when the message is not about a ticket. It is the same on every resend.
+func OutboundMessageID(outboxID, ticketNumber, domain string) string {
+	left := idUnsafe.ReplaceAllString(outboxID, "-")
+	if left == "" {
+		left = "x"
+	}
+	if ticketNumber != "" {
+		left += "." + idUnsafe.ReplaceAllString(ticketNumber, "-")
+	}
+	return left + "@" + domain
+}
+
+// BuildMessage renders msg as an RFC 5322 message sent from fromAddr.
+func (c *Channel) BuildMessage(msg channels.Outbound, fromAddr string) ([]byte, error) {
+	ticket := msg.Meta["ticket_number"]
+	var h gomail.Header
+	h.SetDate(c.now())
+	h.SetAddressList("From", []*gomail.Address{{Name: c.cfg.FromName, Address: fromAddr}})
+	to, err := mail.ParseAddress(msg.To)
+	if err != nil {
+		return nil, err
+	}
+	h.SetAddressList("To", []*gomail.Address{{Name: to.Name, Address: to.Address}})
+	h.SetSubject(replySubject(msg.Subject, msg.InReplyTo != "", ticket))
+	h.SetMessageID(OutboundMessageID(msg.ID, ticket, c.cfg.Domain))
+	if msg.InReplyTo != "" {
+		h.SetMsgIDList("In-Reply-To", []string{strings.Trim(msg.InReplyTo, "<> ")})
+	}
+	var refs []string
+	seen := map[string]bool{}
+	for _, r := range append(append([]string(nil), msg.References...), msg.InReplyTo) {
+		r = strings.Trim(strings.TrimSpace(r), "<>")
+		if r != "" && !seen[r] {
+			seen[r] = true
+			refs = append(refs, r)
+		}
+	}
+	if len(refs) > 0 {
+		h.SetMsgIDList("References", refs)
+	}
+	switch msg.Kind {
+	case "ack":
+		h.Set("Auto-Submitted", "auto-replied")
+	case "notice", "otp", "prompt", "export":
+		h.Set("Auto-Submitted", "auto-generated")
+	}
+	// Ask Exchange/Outlook not to answer with out-of-office or receipts.
+	h.Set("X-Auto-Response-Suppress", "All")
+	if ticket != "" {
+		h.Set("X-Lindungi-Ticket", ticket)
+	}
+
+	var buf bytes.Buffer
+	text := strings.ReplaceAll(msg.Text, "\r\n", "\n")
+	textHeader := func() gomail.InlineHeader {
+		var th gomail.InlineHeader
+		th.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
+		th.Set("Content-Transfer-Encoding", "quoted-printable")
+		return th
+	}
+	if len(msg.Attachments) == 0 {
+		th := textHeader()
+		for f := th.Fields(); f.Next(); {
+			h.Set(f.Key(), f.Value())
+		}
+		w, err := gomail.CreateSingleInlineWriter(&buf, h)
+		if err != nil {
+			return nil, err
+		}
+		io.WriteString(w, text)
+		if err := w.Close(); err != nil {
+			return nil, err
+		}
+		return buf.Bytes(), nil
+	}
+	mw, err := gomail.CreateWriter(&buf, h)
+	if err != nil {
+		return nil, err
+	}
+	tw, err := mw.CreateSingleInline(textHeader())
+	if err != nil {
+		return nil, err
+	}
+	io.WriteString(tw, text)
+	tw.Close()
+	for _, a := range msg.Attachments {
+		var ah gomail.AttachmentHeader
+		ct := a.ContentType
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		ah.SetContentType(ct, nil)
+		ah.SetFilename(safeFileName(a.Name, ct, 1))
+		ah.Set("Content-Transfer-Encoding", "base64")
+		aw, err := mw.CreateAttachment(ah)
+		if err != nil {
+			return nil, err
+		}
+		aw.Write(a.Data)
+		aw.Close()
+	}
+	if err := mw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+var rePrefix = regexp.MustCompile(`(?i)^\s*(re|aw|balas|sv|antw)\s*:`)
+
+// replySubject is "Re: <subject> [PL-…]": one Re:, one tag.
+func replySubject(s string, reply bool, ticket string) string {
+	s = oneLine(s)
+	if s == "" {
+		s = "Pengaduan PeduliLindungi"
+	}
+	if reply && !rePrefix.MatchString(s) {
+		s = "Re: " + s
+	}
+	if ticket != "" && TicketTag(s) != ticket {
+		s += " [" + ticket + "]"
+	}
+	return s
+}
+
+// submit runs one SMTP session under the context and the command timeout.
+func (c *Channel) submit(ctx context.Context, box MailboxConfig, rcpt string, raw []byte) error {
+	su, err := parseServerURL(box.SMTPURL, "smtp")
+	if err != nil {
+		return fmt.Errorf("email: smtp_url: %w", channels.ErrNotReady)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.CommandTimeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", su.Addr)
+	if err != nil {
+		return fmt.Errorf("email: connect to SMTP server: %w", err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	tlsCfg := c.tlsConfig(su.Host)
+	var cl *smtp.Client
+	switch {
+	case su.TLS:
+		cl = smtp.NewClient(tls.Client(conn, tlsCfg))
+	case su.StartTLS:
+		cl, err = smtp.NewClientStartTLS(conn, tlsCfg)
+		if err != nil {
+			conn.Close()
+			return fmt.Errorf("email: SMTP STARTTLS: %w", err)
+		}
+	default:
+		cl = smtp.NewClient(conn)
+	}
+	defer cl.Close()
+	if err := cl.Hello(c.cfg.Domain); err != nil {
+		return fmt.Errorf("email: SMTP hello: %w", err)
+	}
+	if auth, err := c.smtpAuth(box, su); err != nil {
+		return fmt.Errorf("email: %v: %w", err, channels.ErrNotReady)
+	} else if auth != nil {
+		if err := cl.Auth(auth); err != nil {
+			// A rejected login is our configuration, not the recipient:
+			// keep the message queued.
+			return fmt.Errorf("email: SMTP login failed: %v: %w", err, channels.ErrNotReady)
+		}
+	}
+	if err := cl.Mail(box.Address, &smtp.MailOptions{Size: int64(len(raw))}); err != nil {
+		return smtpErr("MAIL FROM", err)
+	}
+	if err := cl.Rcpt(rcpt, nil); err != nil {
+		return smtpErr("RCPT TO", err)
+	}
+	w, err := cl.Data()
+	if err != nil {
+		return smtpErr("DATA", err)
+	}
+	if _, err := w.Write(raw); err != nil {
+		return smtpErr("DATA", err)
+	}
+	if err := w.Close(); err != nil {
+		return smtpErr("DATA", err)
+	}
+	_ = cl.Quit()
+	return nil
+}
+
+// smtpErr maps a 5xx reply to ErrPermanent; 4xx and network errors retry.
+func smtpErr(stage string, err error) error {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) && se.Code >= 500 && se.Code < 600 {
+		return fmt.Errorf("email: %s rejected (%d): %w", stage, se.Code, channels.ErrPermanent)
+	}
+	return fmt.Errorf("email: %s: %w", stage, err)
+}
+
+func (c *Channel) smtpAuth(box MailboxConfig, su serverURL) (sasl.Client, error) {
+	user, pass := box.Username, ""
+	if su.User != "" {
+		user, pass = su.User, su.Pass
+	}
+	p, tok, err := box.secret()
+	if err != nil {
+		return nil, err
+	}
+	if pass == "" {
+		pass = p
+	}
+	switch {
+	case tok != "":
+		return xoauth2{user, tok}, nil
+	case pass != "":
+		return sasl.NewPlainClient("", user, pass), nil
+	}
+	return nil, nil
+}
+
+func (c *Channel) tlsConfig(host string) *tls.Config {
+	if c.cfg.TLS != nil {
+		t := c.cfg.TLS.Clone()
+		if t.ServerName == "" {
+			t.ServerName = host
+		}
+		return t
+	}
+	return &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+}
+
+// replyLimiter counts automatic replies per recipient in a sliding window.
+type replyLimiter struct {
+	mu     sync.Mutex
+	limit  int
+	window time.Duration
+	sent   map[string][]time.Time
+}
+
+func (l *replyLimiter) allow(addr string, now time.Time) bool {
+	if l.limit < 0 {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.sent) > 100000 {
+		l.sent = map[string][]time.Time{} // bound memory under a flood
+	}
+	ts := l.sent[addr]
+	keep := ts[:0]
+	for _, t := range ts {
+		if now.Sub(t) < l.window {
+			keep = append(keep, t)
+		}
+	}
+	if len(keep) >= l.limit {
+		l.sent[addr] = keep
+		return false
+	}
+	l.sent[addr] = append(keep, now)
+	return true
+}
+
+var _ = message.Header{}
