@@ -101,10 +101,36 @@ func Parse(raw []byte, opts ParseOptions) (in channels.Inbound) {
 			// A bug here must not stop the mailbox: fall back to the scan.
 			in = fallbackParse(raw, opts)
 			in.Meta["parser_panic"] = "1"
+			scrub(&in)
 		}
 	}()
 	p.parse(raw)
+	scrub(&in)
 	return in
+}
+
+// scrub is the last line of defence for the Inbound contract: every string
+// valid UTF-8 and free of NUL (PostgreSQL TEXT rejects it).
+func scrub(in *channels.Inbound) {
+	clean := func(s string) string {
+		s = repairUTF8([]byte(s))
+		if strings.IndexByte(s, 0) >= 0 {
+			s = strings.ReplaceAll(s, "\x00", "")
+		}
+		return s
+	}
+	in.Text, in.HTML, in.Subject, in.Name = clean(in.Text), clean(in.HTML), clean(in.Subject), clean(in.Name)
+	in.From, in.ReplyTo, in.ExternalID = clean(in.From), clean(in.ReplyTo), clean(in.ExternalID)
+	for i := range in.References {
+		in.References[i] = clean(in.References[i])
+	}
+	for k, v := range in.Meta {
+		in.Meta[k] = clean(v)
+	}
+	for i := range in.Attachments {
+		in.Attachments[i].Name = clean(in.Attachments[i].Name)
+		in.Attachments[i].ContentID = clean(in.Attachments[i].ContentID)
+	}
 }
 
 type parser struct {
