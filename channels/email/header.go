@@ -16,6 +16,9 @@ import (
 type header struct {
 	fields []field
 	bad    int // lines that were neither a field nor a continuation
+	// firstBad: the block did not even start with a field, so it is most
+	// likely not a header at all.
+	firstBad bool
 }
 
 type field struct {
@@ -76,6 +79,9 @@ func parseHeader(b []byte, max int) (h header, truncated bool) {
 		}
 		i := bytes.IndexByte(content, ':')
 		if i <= 0 || !validKey(bytes.TrimRight(content[:i], " \t")) {
+			if len(h.fields) == 0 {
+				h.firstBad = true
+			}
 			h.bad++
 			cur = nil
 			continue

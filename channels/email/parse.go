@@ -152,7 +152,7 @@ func (p *parser) parse(raw []byte) {
 	if trunc {
 		p.in.Meta["header_truncated"] = "1"
 	}
-	if len(h.fields) == 0 {
+	if len(h.fields) == 0 || h.firstBad || h.bad > len(h.fields) {
 		*p.in = fallbackParse(raw, p.opts)
 		return
 	}
