@@ -1,0 +1,315 @@
+// Package privacy owns data-subject rights under UU 27/2022 and ticket
+// retention: Export (everything held about a citizen, readable), Delete
+// (erase or anonymise it, keeping only statistics and PII-free audit rows),
+// the dsr_requests register with its 3×24 h deadline, and the anonymisation
+// of closed tickets past their retention period.
+//
+// A citizen is a person: every contact (channel address) linked by
+// contacts.person_id. Data held by other packages (Sijejak registrations and
+// consents, the WhatsApp device store) is reached through the Holder
+// interface so this package never depends on their tables.
+package privacy
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"lindungi/audit"
+	"lindungi/store"
+)
+
+// Subject identifies one citizen's records across tables.
+type Subject struct {
+	PersonID   int64
+	ContactIDs []int64
+	// Addresses are every address the citizen is known by: channel
+	// addresses, alternative addresses (WhatsApp LID) and WhatsApp JIDs of
+	// phone numbers. Recipients in the outbox use these.
+	Addresses []string
+	// Phones are the E.164 numbers among the addresses (Sijejak registers
+	// devices by phone).
+	Phones     []string
+	TicketIDs  []int64
+	MessageIDs []int64
+}
+
+// Holder is another package's store of personal data (tracing, WhatsApp
+// device store). Export returns something JSON-encodable and readable;
+// Erase removes the subject's data inside the deletion transaction and
+// returns the rows changed.
+type Holder interface {
+	Name() string
+	Export(ctx context.Context, s Subject) (any, error)
+	Erase(ctx context.Context, tx *store.Tx, s Subject) (int64, error)
+}
+
+// Service answers data-subject requests.
+type Service struct {
+	db      *store.DB
+	sealer  *store.Sealer
+	holders []Holder
+	log     *slog.Logger
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+}
+
+// New makes a Service. sealer opens tickets' sealed fields for exports.
+func New(db *store.DB, sealer *store.Sealer, log *slog.Logger, holders ...Holder) *Service {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{db: db, sealer: sealer, holders: holders, log: log.With("component", "privacy"), Now: store.Now}
+}
+
+// AddHolder registers another package's data store (before serving).
+func (s *Service) AddHolder(h Holder) { s.holders = append(s.holders, h) }
+
+// Request kinds and statuses in dsr_requests.
+const (
+	KindExport = "export"
+	KindDelete = "delete"
+
+	Pending   = "pending"
+	Completed = "completed"
+	FailedReq = "failed"
+)
+
+// Deadline is how long a data-subject request may stay open (UU 27/2022).
+const Deadline = 72 * time.Hour
+
+// ErrNoContact is returned for a contact ID that does not exist.
+var ErrNoContact = errors.New("privacy: no such contact")
+
+// Request records a data-subject request that will be answered later (an
+// operator must first verify the requester) and returns its ID. Export and
+// Delete record their own requests; use Complete for ones made here.
+func (s *Service) Request(ctx context.Context, kind string, contactID int64, actor string) (int64, error) {
+	if kind != KindExport && kind != KindDelete {
+		return 0, fmt.Errorf("privacy: request kind must be export or delete")
+	}
+	var exists int
+	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM contacts WHERE id = ?`, contactID).Scan(&exists); err != nil {
+		return 0, fmt.Errorf("privacy: request: %w", err)
+	}
+	if exists == 0 {
+		return 0, ErrNoContact
+	}
+	var id int64
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := tx.QueryRow(ctx, `INSERT INTO dsr_requests (kind, contact_id, actor, status, requested_at) VALUES (?, ?, ?, 'pending', ?) RETURNING id`,
+			kind, contactID, actor, s.Now().UTC()).Scan(&id); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, actor, "privacy."+kind+".requested", "dsr_request", fmt.Sprint(id), fmt.Sprintf("contact %d", contactID))
+	})
+	if err != nil {
+		return 0, fmt.Errorf("privacy: request: %w", err)
+	}
+	return id, nil
+}
+
+func (s *Service) finish(ctx context.Context, q audit.Execer, id int64, kind, actor string, failure error, detail string) error {
+	status, msg := Completed, ""
+	if failure != nil {
+		status, msg = FailedReq, failure.Error()
+	}
+	if _, err := q.Exec(ctx, `UPDATE dsr_requests SET status = ?, completed_at = ?, error = ? WHERE id = ?`, status, s.Now().UTC(), audit.Redact(msg), id); err != nil {
+		return fmt.Errorf("privacy: finish request: %w", err)
+	}
+	return audit.Record(ctx, q, actor, "privacy."+kind+"."+status, "dsr_request", fmt.Sprint(id), detail)
+}
+
+// DSRRequest is a row of dsr_requests.
+type DSRRequest struct {
+	ID          int64      `json:"id"`
+	Kind        string     `json:"kind"`
+	ContactID   int64      `json:"contactId"`
+	Actor       string     `json:"actor"`
+	Status      string     `json:"status"`
+	RequestedAt time.Time  `json:"requestedAt"`
+	CompletedAt *time.Time `json:"completedAt,omitempty"`
+	EscalatedAt *time.Time `json:"escalatedAt,omitempty"`
+	Error       string     `json:"error,omitempty"`
+}
+
+// Requests lists requests, newest first; status "" means all.
+func (s *Service) Requests(ctx context.Context, status string, limit int) ([]DSRRequest, error) {
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	q := `SELECT id, kind, contact_id, actor, status, requested_at, completed_at, escalated_at, error FROM dsr_requests`
+	var args []any
+	if status != "" {
+		q += ` WHERE status = ?`
+		args = append(args, status)
+	}
+	q += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, limit)
+	return queryRequests(ctx, s.db, q, args...)
+}
+
+type querier interface {
+	Query(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+func queryRequests(ctx context.Context, db querier, q string, args ...any) ([]DSRRequest, error) {
+	rows, err := db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("privacy: requests: %w", err)
+	}
+	defer rows.Close()
+	out := []DSRRequest{}
+	for rows.Next() {
+		var r DSRRequest
+		var c, e sql.NullTime
+		if err := rows.Scan(&r.ID, &r.Kind, &r.ContactID, &r.Actor, &r.Status, &r.RequestedAt, &c, &e, &r.Error); err != nil {
+			return nil, fmt.Errorf("privacy: requests: %w", err)
+		}
+		r.RequestedAt = r.RequestedAt.UTC()
+		if c.Valid {
+			t := c.Time.UTC()
+			r.CompletedAt = &t
+		}
+		if e.Valid {
+			t := e.Time.UTC()
+			r.EscalatedAt = &t
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// EscalateOverdue marks pending requests older than Deadline at now
+// (requested_at < now − 72 h; a request exactly 72 h old is still on time)
+// as escalated, with an audit row each, and returns their IDs. Each request
+// is escalated once.
+func (s *Service) EscalateOverdue(ctx context.Context, now time.Time) ([]DSRRequest, error) {
+	cutoff := now.UTC().Add(-Deadline)
+	var due []DSRRequest
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		due, err = queryRequests(ctx, tx, `SELECT id, kind, contact_id, actor, status, requested_at, completed_at, escalated_at, error
+			FROM dsr_requests WHERE status = 'pending' AND escalated_at IS NULL AND requested_at < ? ORDER BY id`, cutoff)
+		if err != nil {
+			return err
+		}
+		for _, r := range due {
+			if _, err := tx.Exec(ctx, `UPDATE dsr_requests SET escalated_at = ? WHERE id = ?`, now.UTC(), r.ID); err != nil {
+				return err
+			}
+			if err := audit.Record(ctx, tx, "system:dsr-deadline", "privacy.request.overdue", "dsr_request", fmt.Sprint(r.ID),
+				fmt.Sprintf("%s request for contact %d open since %s", r.Kind, r.ContactID, r.RequestedAt.Format(time.RFC3339))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("privacy: escalate: %w", err)
+	}
+	return due, nil
+}
+
+// subject gathers everything that identifies the person of contactID.
+func subject(ctx context.Context, q querier, contactID int64) (Subject, error) {
+	var sub Subject
+	rows, err := q.Query(ctx, `SELECT id, COALESCE(person_id, id), channel, address, alt_address FROM contacts
+		WHERE id = ? OR person_id = (SELECT person_id FROM contacts WHERE id = ?) ORDER BY id`, contactID, contactID)
+	if err != nil {
+		return sub, fmt.Errorf("privacy: contacts: %w", err)
+	}
+	seen := map[string]bool{}
+	addAddr := func(a string) {
+		if a != "" && !seen[a] {
+			seen[a] = true
+			sub.Addresses = append(sub.Addresses, a)
+		}
+	}
+	for rows.Next() {
+		var id, person int64
+		var channel, addr, alt string
+		if err := rows.Scan(&id, &person, &channel, &addr, &alt); err != nil {
+			rows.Close()
+			return sub, err
+		}
+		if id == contactID {
+			sub.PersonID = person
+		}
+		sub.ContactIDs = append(sub.ContactIDs, id)
+		addAddr(addr)
+		addAddr(alt)
+		if phone, ok := e164(addr); ok {
+			if !seen["phone:"+phone] {
+				seen["phone:"+phone] = true
+				sub.Phones = append(sub.Phones, phone)
+			}
+			addAddr(strings.TrimPrefix(phone, "+") + "@s.whatsapp.net")
+			addAddr(phone)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return sub, err
+	}
+	if len(sub.ContactIDs) == 0 {
+		return sub, ErrNoContact
+	}
+	in, args := inList(sub.ContactIDs)
+	if sub.TicketIDs, err = ids(ctx, q, `SELECT id FROM tickets WHERE contact_id IN (`+in+`) ORDER BY id`, args...); err != nil {
+		return sub, err
+	}
+	if sub.MessageIDs, err = ids(ctx, q, `SELECT id FROM messages WHERE contact_id IN (`+in+`) ORDER BY id`, args...); err != nil {
+		return sub, err
+	}
+	return sub, nil
+}
+
+// e164 recognises a phone address (+62…, or a WhatsApp JID of one).
+func e164(addr string) (string, bool) {
+	a := strings.TrimSuffix(addr, "@s.whatsapp.net")
+	a = strings.TrimPrefix(a, "+")
+	if len(a) < 8 || len(a) > 15 {
+		return "", false
+	}
+	for _, c := range a {
+		if c < '0' || c > '9' {
+			return "", false
+		}
+	}
+	return "+" + a, true
+}
+
+func ids(ctx context.Context, q querier, query string, args ...any) ([]int64, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("privacy: %w", err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// inList makes "?, ?, ?" and its arguments.
+func inList[T any](vals []T) (string, []any) {
+	if len(vals) == 0 {
+		// Matches nothing, keeps the SQL valid.
+		return "NULL", nil
+	}
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = v
+	}
+	return strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", "), args
+}
