@@ -28,13 +28,14 @@ type memSink struct {
 	db    *store.DB
 	mu    sync.Mutex
 	got   map[string]channels.Inbound
+	uids  map[string]int // "uidvalidity/uid" → deliveries that committed
 	calls int
 	fail  func(in channels.Inbound) error
 	seen  chan channels.Inbound
 }
 
 func newMemSink(db *store.DB) *memSink {
-	return &memSink{db: db, got: map[string]channels.Inbound{}, seen: make(chan channels.Inbound, 10000)}
+	return &memSink{db: db, got: map[string]channels.Inbound{}, uids: map[string]int{}, seen: make(chan channels.Inbound, 10000)}
 }
 
 func (s *memSink) Deliver(ctx context.Context, in channels.Inbound) error {
@@ -59,6 +60,7 @@ func (s *memSink) Deliver(ctx context.Context, in channels.Inbound) error {
 	s.mu.Lock()
 	_, dup := s.got[in.ExternalID]
 	s.got[in.ExternalID] = in
+	s.uids[in.Meta[MetaUIDValidity]+"/"+in.Meta[MetaUID]]++
 	s.mu.Unlock()
 	if !dup {
 		s.seen <- in
@@ -70,6 +72,12 @@ func (s *memSink) count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.got)
+}
+
+func (s *memSink) uidCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.uids)
 }
 
 // waitFor waits until n distinct messages arrived.

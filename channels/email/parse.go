@@ -875,7 +875,7 @@ func contentHash(h header, body []byte) string {
 		if traceHeader(f.key) {
 			continue
 		}
-		s.Write(bytes.TrimRight(f.raw, "\r\n"))
+		s.Write(bytes.ReplaceAll(bytes.TrimRight(f.raw, "\r\n"), []byte("\r\n"), []byte("\n")))
 		s.Write([]byte{'\n'})
 	}
 	s.Write([]byte{0})
@@ -912,7 +912,7 @@ func fallbackParse(raw []byte, opts ParseOptions) channels.Inbound {
 	if m := scanMsgID.FindSubmatch(head); m != nil {
 		id = firstMsgID(string(m[1]))
 	}
-	sum := sha256.Sum256(raw)
+	sum := sha256.Sum256(bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n")))
 	hash := hex.EncodeToString(sum[:])
 	in.ExternalID = id + ":" + hash[:16]
 	in.Meta[MetaContentHash] = hash

@@ -24,7 +24,7 @@ func TestSendSMTP(t *testing.T) {
 		ID: "01JDQ7", Channel: channels.Email, To: "Budi <budi@example.com>", Kind: "ack",
 		Subject: "Sertifikat vaksin", Text: "Terima kasih, pengaduan Anda kami terima.\nSalam",
 		InReplyTo: "abc@mail.example.com", References: []string{"root@mail.example.com"},
-		Meta: map[string]string{"ticket_number": "PL-2026-000123"},
+		Meta:        map[string]string{"ticket_number": "PL-2026-000123"},
 		Attachments: []channels.Attachment{{Name: "../ringkasan.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.4")}},
 	}
 	if err := ch.Send(ctx, out); err != nil {
