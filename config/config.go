@@ -237,8 +237,8 @@ func Load(path string, environ []string) (Config, error) {
 	return c, nil
 }
 
-// envKnown lists every variable applyEnv understands, so unknown LINDUNGI_*
-// variables (typos) can be reported.
+// applyEnv sets fields from LINDUNGI_* variables (and NAME_FILE twins for
+// secrets), walking the struct by yaml tag.
 func applyEnv(v reflect.Value, prefix string, env map[string]string) error {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
