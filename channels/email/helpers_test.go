@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"testing"
@@ -212,3 +213,7 @@ func startSMTP(t testing.TB) (*smtpCapture, string) {
 	t.Cleanup(func() { srv.Close() })
 	return cap, ln.Addr().String()
 }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func imapUID(u uint32) imap.UID { return imap.UID(u) }
