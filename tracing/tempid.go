@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -260,12 +261,20 @@ func (k *KeyRing) Decrypt(msg string) (Payload, error) {
 	}
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
+	return decrypt(msg, sc, k.snap.Load())
+}
+
+func decrypt(msg string, sc *scratch, snap *keySnapshot) (Payload, error) {
+	var p Payload
+	if msg == "" {
+		return p, errNoMsg
+	}
 	if !decodeWire(msg, &sc.raw) {
 		return p, errFailedDecryption
 	}
 	raw := sc.raw[:]
 	id := raw[0]
-	aead := k.snap.Load().keys[id]
+	aead := snap.keys[id]
 	if aead == nil {
 		return p, errUnknownKey
 	}
@@ -293,21 +302,42 @@ type ValidateParams struct {
 // Validate decrypts msg and checks it against the record's timestamp (Unix
 // seconds), the uploader's own user ID and the retention horizon.
 func (k *KeyRing) Validate(msg string, ts int64, uploader UserID, now time.Time, vp ValidateParams) (Payload, error) {
-	p, err := k.Decrypt(msg)
+	return k.Validator(uploader, now, vp).Check(msg, ts)
+}
+
+// Validator checks one upload's records: it holds the key snapshot taken
+// when the upload started and its own scratch space. Not for concurrent use.
+type Validator struct {
+	snap          *keySnapshot
+	sc            scratch
+	uploader      UserID
+	grace, oldest int64
+	latest        int64
+}
+
+// Validator starts checking records uploaded by uploader at now.
+func (k *KeyRing) Validator(uploader UserID, now time.Time, vp ValidateParams) *Validator {
+	v := &Validator{snap: k.snap.Load(), uploader: uploader, grace: int64(vp.Grace / time.Second), oldest: math.MinInt64}
+	if vp.Retention > 0 {
+		v.oldest = now.Add(-vp.Retention).Unix()
+	}
+	v.latest = now.Unix() + v.grace
+	return v
+}
+
+// Check decrypts one record's TempID and validates its timestamp.
+func (v *Validator) Check(msg string, ts int64) (Payload, error) {
+	p, err := decrypt(msg, &v.sc, v.snap)
 	if err != nil {
 		return p, err
 	}
-	g := int64(vp.Grace / time.Second)
-	if ts < int64(p.Start)-g || ts > int64(p.Expiry)+g {
+	if ts < int64(p.Start)-v.grace || ts > int64(p.Expiry)+v.grace || ts > v.latest {
 		return p, errExpiredID
 	}
-	if vp.Retention > 0 && ts < now.Add(-vp.Retention).Unix() {
+	if ts < v.oldest {
 		return p, errTooOld
 	}
-	if ts > now.Unix()+g {
-		return p, errExpiredID
-	}
-	if p.UserID == uploader {
+	if p.UserID == v.uploader {
 		return p, errSelf
 	}
 	return p, nil
