@@ -44,6 +44,9 @@ type Config struct {
 	AutoReplyWindow time.Duration
 	// PollInterval is used when the server lacks IDLE (default 1 min).
 	PollInterval time.Duration
+	// PollOnly polls every PollInterval even when the server offers IDLE
+	// (for servers whose IDLE is unreliable).
+	PollOnly bool
 	// IdleRestart re-issues IDLE before servers drop it (default 25 min,
 	// RFC 2177 allows servers to end it after 29).
 	IdleRestart time.Duration

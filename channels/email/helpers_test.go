@@ -103,7 +103,7 @@ func checkUTF8(t testing.TB, in channels.Inbound) {
 }
 
 // memIMAP starts go-imap's in-memory server with user/pass and INBOX.
-func memIMAP(t testing.TB) (addr string) {
+func memIMAP(t testing.TB, caps ...imap.Cap) (addr string) {
 	t.Helper()
 	mem := imapmemserver.New()
 	u := imapmemserver.NewUser("user", "pass")
@@ -114,7 +114,7 @@ func memIMAP(t testing.TB) (addr string) {
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 			return mem.NewSession(), nil, nil
 		},
-		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
+		Caps:         capSet(caps),
 		InsecureAuth: true,
 		Logger:       nopLogger{},
 	})
@@ -217,3 +217,31 @@ func startSMTP(t testing.TB) (*smtpCapture, string) {
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func imapUID(u uint32) imap.UID { return imap.UID(u) }
+
+func capSet(caps []imap.Cap) imap.CapSet {
+	if len(caps) == 0 {
+		caps = []imap.Cap{imap.CapIMAP4rev1, imap.CapIMAP4rev2}
+	}
+	s := imap.CapSet{}
+	for _, c := range caps {
+		s[c] = struct{}{}
+	}
+	return s
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

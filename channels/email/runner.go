@@ -211,8 +211,8 @@ func (r *Runner) session(ctx context.Context, sink channels.Sink) error {
 		return fmt.Errorf("select: %w", err)
 	}
 	r.setState(channels.StateUp)
-	r.log.Info("email: mailbox connected", "messages", sel.NumMessages, "idle", c.Caps().Has(imap.CapIdle))
-	idle := c.Caps().Has(imap.CapIdle) || c.Caps().Has(imap.CapIMAP4rev2)
+	idle := (c.Caps().Has(imap.CapIdle) || c.Caps().Has(imap.CapIMAP4rev2)) && !r.cfg.PollOnly
+	r.log.Info("email: mailbox connected", "messages", sel.NumMessages, "idle", idle)
 	for {
 		if err := r.pass(ctx, c, sel.UIDValidity, sink); err != nil {
 			return err
@@ -229,11 +229,9 @@ func (r *Runner) session(ctx context.Context, sink channels.Sink) error {
 // wait blocks until the server reports new mail, the IDLE restart or poll
 // interval passes, or the connection dies.
 func (r *Runner) wait(ctx context.Context, c *imapclient.Client, idle bool) error {
-	// Drain a wake-up that arrived during the pass: the pass saw that mail.
-	select {
-	case <-r.wake:
-	default:
-	}
+	// A wake-up left over from the pass is kept on purpose: the mail it
+	// announced may have arrived after the pass's FETCH. The cost is one
+	// extra, usually empty, pass.
 	if !idle {
 		select {
 		case <-ctx.Done():

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -149,5 +151,31 @@ func TestRunnerOversized(t *testing.T) {
 		if in.Meta[MetaOversized] != "1" || in.From != "warga9@example.com" || in.Subject != "Pengaduan 9" || len(in.Raw) > 1024 {
 			t.Errorf("oversized: meta=%v from=%q raw=%d", in.Meta, in.From, len(in.Raw))
 		}
+	}
+}
+
+// TestRunnerPolls: without IDLE (go-imap's server always offers it, so
+// PollOnly forces the same path) new mail is found by polling.
+func TestRunnerPolls(t *testing.T) {
+	addr := memIMAP(t)
+	db := storetest.SQLite(t)
+	var logs syncBuffer
+	cfg := fastCfg()
+	cfg.PollOnly = true
+	r, err := NewRunner(MailboxConfig{Address: "a@kemkes.go.id", IMAPURL: "imap://" + addr, Username: "user", Password: "pass"}, cfg, db, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := newMemSink(db)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx, sink); close(done) }()
+	defer func() { cancel(); <-done }()
+	appendMsgs(t, addr, "user", "pass", "INBOX", testMail(1))
+	sink.waitFor(t, 1, 10*time.Second)
+	appendMsgs(t, addr, "user", "pass", "INBOX", testMail(2))
+	sink.waitFor(t, 2, 10*time.Second)
+	if l := logs.String(); !strings.Contains(l, "idle=false") || strings.Contains(l, "@") {
+		t.Errorf("logs should show polling and no addresses:\n%s", l)
 	}
 }
