@@ -117,7 +117,7 @@ func (c *Channel) lead(ctx context.Context, r *Runner, sink channels.Sink) {
 	l := c.db.NewLeader("email:" + r.box.Address + "/" + r.box.Folder)
 	for ctx.Err() == nil {
 		r.setState(channels.StateStandby)
-		lctx, cancel, err := l.Hold(ctx, 15*time.Second)
+		lctx, cancel, err := l.Hold(ctx, c.cfg.LeaderInterval)
 		if err != nil {
 			return
 		}

@@ -119,3 +119,62 @@ func TestCursorSQL(t *testing.T) {
 		}
 	})
 }
+
+// TestChannelReplicasPostgres: two replicas on one PostgreSQL database read
+// the mailbox through the leader lock: every message is delivered once, and
+// when the leader stops the standby takes over.
+func TestChannelReplicasPostgres(t *testing.T) {
+	db := storetest.Postgres(t)
+	addr := memIMAP(t)
+	cfg := fastCfg()
+	cfg.LeaderInterval = 100 * time.Millisecond
+	cfg.Mailboxes = []MailboxConfig{{Address: "pedulilindungi@kemkes.go.id", IMAPURL: "imap://" + addr, Username: "user", Password: "pass"}}
+	sink := newMemSink(db)
+	type replica struct {
+		ch     *Channel
+		cancel context.CancelFunc
+		done   chan struct{}
+	}
+	var rs []*replica
+	for i := 0; i < 2; i++ {
+		ch, err := New(cfg, db, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		r := &replica{ch: ch, cancel: cancel, done: make(chan struct{})}
+		go func() { ch.Run(ctx, sink); close(r.done) }()
+		rs = append(rs, r)
+	}
+	defer func() {
+		for _, r := range rs {
+			r.cancel()
+			<-r.done
+		}
+	}()
+	appendMsgs(t, addr, "user", "pass", "INBOX", testMail(1), testMail(2))
+	sink.waitFor(t, 2, 10*time.Second)
+	var leader, standby *replica
+	for _, r := range rs {
+		switch r.ch.State() {
+		case channels.StateUp:
+			leader = r
+		case channels.StateStandby:
+			standby = r
+		}
+	}
+	if leader == nil || standby == nil {
+		t.Fatalf("want one leader and one standby, got %s and %s", rs[0].ch.State(), rs[1].ch.State())
+	}
+	leader.cancel()
+	<-leader.done
+	appendMsgs(t, addr, "user", "pass", "INBOX", testMail(3))
+	sink.waitFor(t, 3, 10*time.Second)
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	for uid, n := range sink.uids {
+		if n != 1 {
+			t.Errorf("UID %s delivered %d times", uid, n)
+		}
+	}
+}

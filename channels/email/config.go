@@ -55,6 +55,9 @@ type Config struct {
 	CommandTimeout time.Duration
 	// MaxBackoff caps the reconnect backoff (default 5 min).
 	MaxBackoff time.Duration
+	// LeaderInterval is how often a standby replica tries to take a
+	// mailbox over on PostgreSQL (default 15 s).
+	LeaderInterval time.Duration
 	// TLS, if set, is used for imaps/STARTTLS/smtps (tests: a private CA).
 	TLS *tls.Config
 	// Parse tunes the MIME parser.
@@ -90,6 +93,9 @@ func (c *Config) defaults() {
 	}
 	if c.CommandTimeout <= 0 {
 		c.CommandTimeout = 2 * time.Minute
+	}
+	if c.LeaderInterval <= 0 {
+		c.LeaderInterval = 15 * time.Second
 	}
 	if c.MaxBackoff <= 0 {
 		c.MaxBackoff = 5 * time.Minute
