@@ -284,7 +284,9 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	}
 	s.stopped = true
 	s.mu.Unlock()
-	<-s.cron.Stop().Done() // no new ticks; cron's own wait is only for tick() to hand over
+	// No new ticks. cron's own context would wait for every tick without a
+	// deadline; s.inflight (ticks and RunOnce) is what we wait for instead.
+	s.cron.Stop()
 	done := make(chan struct{})
 	go func() { s.inflight.Wait(); close(done) }()
 	var err error
