@@ -385,3 +385,10 @@ func decodeWire(s string, dst *[tempIDRawLen]byte) bool {
 	dst[60], dst[61] = byte(v>>16), byte(v>>8)
 	return bad&0xC0 == 0 && c&0x03 == 0
 }
+
+// replace swaps in another ring's keys (after a reload from the database).
+func (k *KeyRing) replace(o *KeyRing) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.snap.Store(o.snap.Load())
+}

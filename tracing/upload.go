@@ -1,0 +1,512 @@
+package tracing
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"lindungi/audit"
+	"lindungi/channels"
+	"lindungi/store"
+	"lindungi/tracing/score"
+)
+
+// Record is one encounter as the app uploads it (BlueTrace/OpenTrace).
+type Record struct {
+	V         int      `json:"v"`
+	Msg       string   `json:"msg"`
+	Org       string   `json:"org"`
+	ModelP    string   `json:"modelP"`
+	ModelC    string   `json:"modelC"`
+	RSSI      float64  `json:"rssi"`
+	TxPower   *float64 `json:"txPower,omitempty"`
+	Timestamp float64  `json:"timestamp"` // Unix seconds
+}
+
+// UploadResult says what happened to an upload. Rejected counts records per
+// reason (no_msg, failed_decryption, unknown_key, expired_id,
+// self_encounter, too_old, before_infectious). Contacts and Notified are
+// for the server's own metrics and tests: the uploader is not told how many
+// people were prompted.
+type UploadResult struct {
+	UploadID int64          `json:"-"`
+	Received int            `json:"received"`
+	Accepted int            `json:"accepted"`
+	Rejected map[string]int `json:"rejected"`
+	Replay   bool           `json:"replay,omitempty"`
+	Contacts int            `json:"-"`
+	Notified int            `json:"-"`
+}
+
+const (
+	maxFieldLen = 128
+	recordBytes = 64 // numbers and JSON punctuation per record, for the size cap
+)
+
+// checkRecord validates shape only; cryptographic checks come after.
+func checkRecord(r *Record) bool {
+	if r.V < 1 || r.V > 2 {
+		return false
+	}
+	for _, f := range [...]string{r.Msg, r.Org, r.ModelP, r.ModelC} {
+		if len(f) > maxFieldLen || !utf8.ValidString(f) {
+			return false
+		}
+	}
+	if math.IsNaN(r.RSSI) || r.RSSI < -127 || r.RSSI > 20 {
+		return false
+	}
+	if r.TxPower != nil && (math.IsNaN(*r.TxPower) || *r.TxPower < -127 || *r.TxPower > 127) {
+		return false
+	}
+	if math.IsNaN(r.Timestamp) || r.Timestamp <= 0 || r.Timestamp > math.MaxUint32 {
+		return false
+	}
+	return true
+}
+
+// Upload validates and stores a positive citizen's encounter records, then
+// matches them. A refused upload (no open window, rate limit, too many
+// records, too large, malformed) stores nothing. Records failing
+// decryption or validation are counted and dropped. The same upload again
+// is recognised (Replay) and notifies no one; overlapping uploads cannot
+// notify a contact twice for one day.
+func (s *Service) Upload(ctx context.Context, d Device, records []Record) (UploadResult, error) {
+	res := UploadResult{Received: len(records), Rejected: map[string]int{}}
+	now := s.now()
+	actor := fmt.Sprintf("device:%d", d.ID)
+	refuse := func(err error, why string) (UploadResult, error) {
+		if aerr := audit.Record(ctx, s.db, actor, "upload_refused", "tracing_device", fmt.Sprint(d.ID), why); aerr != nil {
+			return res, aerr
+		}
+		return res, err
+	}
+	w, err := s.openWindow(ctx, s.db, d, now)
+	if errors.Is(err, ErrNotAuthorised) {
+		return refuse(err, "not_authorised")
+	}
+	if err != nil {
+		return res, err
+	}
+	if err := s.allowAll(ctx, now, fmt.Sprintf("upload:device:%d", d.ID), s.cfg.UploadsPerDevice); err != nil {
+		return refuse(err, "rate_limited")
+	}
+	if len(records) == 0 {
+		return refuse(ErrBadUpload, "empty")
+	}
+	if len(records) > s.cfg.MaxRecords {
+		return refuse(ErrTooManyRecords, fmt.Sprintf("records=%d", len(records)))
+	}
+	size := 0
+	for i := range records {
+		r := &records[i]
+		size += len(r.Msg) + len(r.Org) + len(r.ModelP) + len(r.ModelC) + recordBytes
+	}
+	if size > s.cfg.MaxUploadBytes {
+		return refuse(ErrUploadTooLarge, fmt.Sprintf("bytes=%d", size))
+	}
+	bad := 0
+	for i := range records {
+		if !checkRecord(&records[i]) {
+			bad++
+		}
+	}
+	if bad > 0 {
+		res.Rejected[ReasonBadRecord] = bad
+		return refuse(ErrBadUpload, fmt.Sprintf("bad_records=%d", bad))
+	}
+
+	if err := s.refreshKeys(ctx, false); err != nil {
+		return res, err
+	}
+	vp := ValidateParams{Grace: s.cfg.Grace, Retention: s.cfg.RecordRetention}
+	acc, unknown := s.validate(records, d, now, vp, w.infectious.Unix(), res.Rejected)
+	if unknown > 0 {
+		// Another replica may have rotated since we loaded: reload once.
+		if err := s.refreshKeys(ctx, true); err != nil {
+			return res, err
+		}
+		clear(res.Rejected)
+		acc, _ = s.validate(records, d, now, vp, w.infectious.Unix(), res.Rejected)
+	}
+	res.Accepted = len(acc.recs)
+	counts, _ := json.Marshal(res.Rejected)
+	if res.Accepted == 0 {
+		if err := audit.Record(ctx, s.db, actor, "upload_rejected", "tracing_case", fmt.Sprint(w.caseID), fmt.Sprintf("received=%d rejected=%s", res.Received, counts)); err != nil {
+			return res, err
+		}
+		return res, nil
+	}
+	digest := digestRecords(records)
+	raw := s.sealer.Seal(acc.encode())
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		var prev int64
+		err := tx.QueryRow(ctx, `SELECT id FROM tracing_uploads WHERE case_id = ? AND digest = ?`, w.caseID, digest).Scan(&prev)
+		if err == nil {
+			res.Replay = true
+			res.UploadID = prev
+			return audit.Record(ctx, tx, actor, "upload_replayed", "tracing_upload", fmt.Sprint(prev), "")
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `INSERT INTO tracing_uploads (case_id, device_id, window_id, digest, received, accepted, rejected, raw_sealed, received_at, purge_after)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			w.caseID, d.ID, w.id, digest, res.Received, res.Accepted, string(counts), raw, now, now.Add(s.cfg.Retention)).Scan(&res.UploadID); err != nil {
+			return fmt.Errorf("tracing: store upload: %w", err)
+		}
+		return audit.Record(ctx, tx, actor, "upload_received", "tracing_upload", fmt.Sprint(res.UploadID), fmt.Sprintf("received=%d accepted=%d rejected=%s", res.Received, res.Accepted, counts))
+	})
+	if err != nil {
+		if store.IsUniqueViolation(err) { // the same upload, concurrently
+			res.Replay = true
+			return res, nil
+		}
+		return res, err
+	}
+	if res.Replay {
+		return res, nil
+	}
+	res.Contacts, res.Notified, err = s.Match(ctx, res.UploadID)
+	return res, err
+}
+
+// accepted holds validated records compactly until matching.
+type accepted struct {
+	strs  []string
+	index map[string]uint32
+	recs  []encounter
+}
+
+type encounter struct {
+	contact UserID
+	ts      float64
+	rssi    float32
+	tx      float32
+	modelC  uint32
+	modelP  uint32
+}
+
+func (a *accepted) str(s string) uint32 {
+	if i, ok := a.index[s]; ok {
+		return i
+	}
+	i := uint32(len(a.strs))
+	a.strs = append(a.strs, s)
+	a.index[s] = i
+	return i
+}
+
+func (s *Service) validate(records []Record, d Device, now time.Time, vp ValidateParams, infectious int64, rejected map[string]int) (acc accepted, unknown int) {
+	acc.index = map[string]uint32{}
+	acc.recs = make([]encounter, 0, len(records))
+	v := s.keys.Validator(d.UserID, now, vp)
+	for i := range records {
+		r := &records[i]
+		ts := int64(r.Timestamp)
+		p, err := v.Check(r.Msg, ts)
+		if err != nil {
+			reason := ReasonOf(err)
+			if reason == "" {
+				reason = ReasonFailedDecryption
+			}
+			if reason == ReasonUnknownKey {
+				unknown++
+			}
+			rejected[reason]++
+			continue
+		}
+		if ts < infectious {
+			rejected[ReasonBeforeInfectious]++
+			continue
+		}
+		e := encounter{contact: p.UserID, ts: r.Timestamp, rssi: float32(r.RSSI), modelC: acc.str(r.ModelC), modelP: acc.str(r.ModelP)}
+		if r.TxPower != nil {
+			e.tx = float32(*r.TxPower)
+		}
+		acc.recs = append(acc.recs, e)
+	}
+	return acc, unknown
+}
+
+// encode: uvarint n, n × (uvarint len, bytes), uvarint m, m × fixed 37-byte
+// record + two uvarint string indexes.
+func (a *accepted) encode() []byte {
+	n := 16
+	for _, s := range a.strs {
+		n += len(s) + 2
+	}
+	b := make([]byte, 0, n+len(a.recs)*(UserIDLen+16+4))
+	b = binary.AppendUvarint(b, uint64(len(a.strs)))
+	for _, s := range a.strs {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	b = binary.AppendUvarint(b, uint64(len(a.recs)))
+	for _, e := range a.recs {
+		b = append(b, e.contact[:]...)
+		b = binary.BigEndian.AppendUint64(b, math.Float64bits(e.ts))
+		b = binary.BigEndian.AppendUint32(b, math.Float32bits(e.rssi))
+		b = binary.BigEndian.AppendUint32(b, math.Float32bits(e.tx))
+		b = binary.AppendUvarint(b, uint64(e.modelC))
+		b = binary.AppendUvarint(b, uint64(e.modelP))
+	}
+	return b
+}
+
+var errCorrupt = errors.New("tracing: corrupt stored upload")
+
+func decodeAccepted(b []byte) (accepted, error) {
+	var a accepted
+	next := func() (uint64, error) {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			return 0, errCorrupt
+		}
+		b = b[n:]
+		return v, nil
+	}
+	ns, err := next()
+	if err != nil || ns > uint64(len(b)) {
+		return a, errCorrupt
+	}
+	for i := uint64(0); i < ns; i++ {
+		l, err := next()
+		if err != nil || l > uint64(len(b)) {
+			return a, errCorrupt
+		}
+		a.strs = append(a.strs, string(b[:l]))
+		b = b[l:]
+	}
+	nr, err := next()
+	if err != nil || nr > uint64(len(b)) {
+		return a, errCorrupt
+	}
+	a.recs = make([]encounter, 0, nr)
+	for i := uint64(0); i < nr; i++ {
+		if len(b) < UserIDLen+16 {
+			return a, errCorrupt
+		}
+		var e encounter
+		copy(e.contact[:], b)
+		b = b[UserIDLen:]
+		e.ts = math.Float64frombits(binary.BigEndian.Uint64(b))
+		e.rssi = math.Float32frombits(binary.BigEndian.Uint32(b[8:]))
+		e.tx = math.Float32frombits(binary.BigEndian.Uint32(b[12:]))
+		b = b[16:]
+		c, err1 := next()
+		p, err2 := next()
+		if err1 != nil || err2 != nil || c >= ns || p >= ns {
+			return a, errCorrupt
+		}
+		e.modelC, e.modelP = uint32(c), uint32(p)
+		a.recs = append(a.recs, e)
+	}
+	return a, nil
+}
+
+// digestRecords fingerprints an upload as sent, to recognise a replay.
+func digestRecords(records []Record) string {
+	h := sha256.New()
+	var buf [8]byte
+	for i := range records {
+		r := &records[i]
+		h.Write([]byte(r.Msg))
+		h.Write([]byte{0})
+		h.Write([]byte(r.ModelC))
+		h.Write([]byte{0})
+		h.Write([]byte(r.ModelP))
+		h.Write([]byte{0})
+		binary.BigEndian.PutUint64(buf[:], math.Float64bits(r.Timestamp))
+		h.Write(buf[:])
+		binary.BigEndian.PutUint64(buf[:], math.Float64bits(r.RSSI))
+		h.Write(buf[:])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Match scores a stored upload per contact per day, records exposures and
+// prompts each newly exposed contact once, then deletes the raw records.
+// Idempotent: a matched upload is skipped, and an exposure that exists
+// already is never notified again.
+func (s *Service) Match(ctx context.Context, uploadID int64) (contacts, notified int, err error) {
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		contacts, notified = 0, 0
+		lock := ""
+		if tx.Dialect() == store.Postgres {
+			lock = " FOR UPDATE"
+		}
+		var raw []byte
+		var caseID int64
+		err := tx.QueryRow(ctx, `SELECT case_id, raw_sealed FROM tracing_uploads WHERE id = ? AND matched_at IS NULL AND raw_sealed IS NOT NULL`+lock, uploadID).Scan(&caseID, &raw)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		plain, err := s.sealer.Open(raw)
+		if err != nil {
+			return err
+		}
+		acc, err := decodeAccepted(plain)
+		if err != nil {
+			return err
+		}
+		byContact := map[UserID][]encounter{}
+		for _, e := range acc.recs {
+			byContact[e.contact] = append(byContact[e.contact], e)
+		}
+		ids := make([]string, 0, len(byContact))
+		for u := range byContact {
+			ids = append(ids, hex.EncodeToString(u[:]))
+		}
+		sort.Strings(ids)
+		devs, err := s.devicesByUserID(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		for _, uid := range ids {
+			dev, ok := devs[uid]
+			if !ok {
+				continue // unregistered or purged since
+			}
+			contacts++
+			u, _ := parseUserID(uid)
+			days := map[string][]score.Reading{}
+			for _, e := range byContact[u] {
+				day := time.Unix(int64(e.ts), 0).In(s.cfg.Location).Format("2006-01-02")
+				days[day] = append(days[day], score.Reading{Timestamp: e.ts, RSSI: float64(e.rssi), TxPower: float64(e.tx), ModelC: acc.strs[e.modelC], ModelP: acc.strs[e.modelP]})
+			}
+			var newIDs []int64
+			var latest string
+			dayKeys := make([]string, 0, len(days))
+			for day := range days {
+				dayKeys = append(dayKeys, day)
+			}
+			sort.Strings(dayKeys)
+			for _, day := range dayKeys {
+				wm := s.scorer.WeightedMinutes(days[day])
+				if wm < s.scorer.Params().MinMinutes {
+					continue
+				}
+				until := s.quarantineUntil(day)
+				var eid int64
+				err := tx.QueryRow(ctx, `INSERT INTO tracing_exposures (device_id, day, weighted_minutes, upload_id, quarantine_until, created_at, purge_after)
+					VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, day) DO NOTHING RETURNING id`,
+					dev.id, day, math.Round(wm*100)/100, uploadID, until.Format("2006-01-02"), now, until.Add(s.cfg.Retention)).Scan(&eid)
+				if errors.Is(err, sql.ErrNoRows) {
+					continue // already exposed that day: notified then
+				}
+				if err != nil {
+					return fmt.Errorf("tracing: insert exposure: %w", err)
+				}
+				newIDs = append(newIDs, eid)
+				latest = day
+			}
+			if len(newIDs) == 0 {
+				continue
+			}
+			phone, err := s.sealer.Open(dev.phoneSealed)
+			if err != nil {
+				return err
+			}
+			lang := s.langOfTx(ctx, tx, string(phone))
+			text := Text(lang, "exposure_prompt", map[string]string{"until": formatDate(lang, s.quarantineUntil(latest))})
+			msgID, err := s.sender.Enqueue(ctx, tx, channels.Outbound{Channel: s.cfg.Channel, To: string(phone), Kind: "prompt", Text: text, Meta: map[string]string{"tracing": "exposure"}})
+			if err != nil {
+				return err
+			}
+			for _, eid := range newIDs {
+				if _, err := tx.Exec(ctx, `UPDATE tracing_exposures SET notified_at = ?, notice_id = ? WHERE id = ?`, now, msgID, eid); err != nil {
+					return err
+				}
+				if err := audit.Record(ctx, tx, "system:tracing", "exposure_notified", "tracing_exposure", fmt.Sprint(eid), "upload="+fmt.Sprint(uploadID)); err != nil {
+					return err
+				}
+			}
+			notified++
+		}
+		if _, err := tx.Exec(ctx, `UPDATE tracing_uploads SET matched_at = ?, raw_sealed = NULL WHERE id = ?`, now, uploadID); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, "system:tracing", "upload_matched", "tracing_upload", fmt.Sprint(uploadID), fmt.Sprintf("contacts=%d notified=%d", contacts, notified))
+	})
+	return contacts, notified, err
+}
+
+func (s *Service) quarantineUntil(day string) time.Time {
+	d, _ := time.ParseInLocation("2006-01-02", day, s.cfg.Location)
+	return d.AddDate(0, 0, s.cfg.QuarantineDays)
+}
+
+type contactDevice struct {
+	id          int64
+	phoneSealed []byte
+}
+
+func (s *Service) devicesByUserID(ctx context.Context, tx *store.Tx, ids []string) (map[string]contactDevice, error) {
+	out := map[string]contactDevice{}
+	const chunk = 500
+	for i := 0; i < len(ids); i += chunk {
+		part := ids[i:min(i+chunk, len(ids))]
+		args := make([]any, len(part))
+		for j, id := range part {
+			args[j] = id
+		}
+		rows, err := tx.Query(ctx, `SELECT id, user_id, phone_sealed FROM tracing_devices WHERE user_id IN (?`+strings.Repeat(", ?", len(part)-1)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var d contactDevice
+			var uid string
+			if err := rows.Scan(&d.id, &uid, &d.phoneSealed); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[uid] = d
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// MatchPending matches uploads stored but not yet matched (a crash between
+// the two steps); the jobs author can run it every few minutes.
+func (s *Service) MatchPending(ctx context.Context) (int, error) {
+	rows, err := s.db.Query(ctx, `SELECT id FROM tracing_uploads WHERE matched_at IS NULL AND raw_sealed IS NOT NULL ORDER BY id LIMIT 100`)
+	if err != nil {
+		return 0, err
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		if _, _, err := s.Match(ctx, id); err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
+}
