@@ -8,8 +8,8 @@ import (
 	"lindungi/channels"
 )
 
-// Address is one parsed mailbox.
-type Address struct {
+// address is one parsed mailbox.
+type address struct {
 	Name    string
 	Address string // lower-cased
 }
@@ -19,18 +19,18 @@ var addrRe = regexp.MustCompile(`[^\s<>()\[\]@,;:"']+@[^\s<>()\[\]@,;:"']+`)
 // parseAddresses parses an address list leniently: the standard parser for
 // the whole list, then address by address (one bad address must not drop
 // the others), then a plain scan for anything like local@domain.
-func parseAddresses(v string) []Address {
+func parseAddresses(v string) []address {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return nil
 	}
-	conv := func(l []*mail.Address) []Address {
-		out := make([]Address, 0, len(l))
+	conv := func(l []*mail.Address) []address {
+		out := make([]address, 0, len(l))
 		for _, a := range l {
 			if a == nil || !strings.Contains(a.Address, "@") {
 				continue
 			}
-			out = append(out, Address{Name: decodeText(a.Name), Address: normAddr(a.Address)})
+			out = append(out, address{Name: decodeText(a.Name), Address: normAddr(a.Address)})
 		}
 		return out
 	}
@@ -40,7 +40,7 @@ func parseAddresses(v string) []Address {
 			return out
 		}
 	}
-	var out []Address
+	var out []address
 	for _, part := range splitAddrList(v) {
 		if a, err := p.Parse(part); err == nil {
 			out = append(out, conv([]*mail.Address{a})...)
@@ -57,7 +57,7 @@ func parseAddresses(v string) []Address {
 			name = strings.Replace(name, m, "", 1)
 		}
 		name = strings.Trim(strings.TrimSpace(name), `"'()`)
-		out = append(out, Address{Name: decodeText(name), Address: normAddr(m)})
+		out = append(out, address{Name: decodeText(name), Address: normAddr(m)})
 	}
 	return out
 }

@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/emersion/go-message"
 	gomail "github.com/emersion/go-message/mail"
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -345,5 +344,3 @@ func (l *replyLimiter) allow(addr string, now time.Time) bool {
 	l.sent[addr] = append(keep, now)
 	return true
 }
-
-var _ = message.Header{}
