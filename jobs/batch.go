@@ -107,6 +107,12 @@ func (b *Batcher) Loop(ctx context.Context, step func(tx *store.Tx, limit int) (
 // placeholders; it is trusted SQL from this package, never user input.
 func (b *Batcher) Delete(ctx context.Context, table, key, where string, args ...any) (int64, error) {
 	q := fmt.Sprintf(`DELETE FROM %s WHERE %s IN (SELECT %s FROM %s WHERE %s LIMIT ?)`, table, key, key, table, where)
+	if b.DB.Dialect() == store.Postgres {
+		// PostgreSQL plans "IN (subquery)" as a hash semi-join over a
+		// sequential scan of the whole table — each batch would read every
+		// row. "= ANY(ARRAY(subquery))" makes it an index lookup by key.
+		q = fmt.Sprintf(`DELETE FROM %s WHERE %s = ANY(ARRAY(SELECT %s FROM %s WHERE %s LIMIT ?))`, table, key, key, table, where)
+	}
 	return b.Loop(ctx, func(tx *store.Tx, limit int) (int64, error) {
 		res, err := tx.Exec(ctx, q, append(append([]any{}, args...), limit)...)
 		if err != nil {
