@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"mime"
 	"net/textproto"
+	"regexp"
 	"strings"
 
 	"github.com/emersion/go-message/charset"
@@ -156,6 +157,8 @@ func decodeText(s string) string {
 				}
 				if d, err := wordDecoder.Decode(w); err == nil {
 					b.WriteString(d)
+				} else if d, ok := decodeWordLenient(w); ok {
+					b.WriteString(d)
 				} else {
 					b.WriteString(w)
 				}
@@ -163,8 +166,19 @@ func decodeText(s string) string {
 			s = b.String()
 		}
 	}
+	if strings.Contains(s, "=?") {
+		// Words the standard decoder left alone (bad padding, odd charset).
+		s = looseWord.ReplaceAllStringFunc(s, func(w string) string {
+			if d, ok := decodeWordLenient(w); ok {
+				return d
+			}
+			return w
+		})
+	}
 	return oneLine(repairUTF8([]byte(s)))
 }
+
+var looseWord = regexp.MustCompile(`=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=`)
 
 // oneLine makes s safe as a single-line field: no control characters (NUL
 // included, which PostgreSQL rejects in TEXT), collapsed spaces.
@@ -176,4 +190,26 @@ func oneLine(s string) string {
 		return r
 	}, s)
 	return strings.Join(strings.Fields(s), " ")
+}
+
+var encodedWord = regexp.MustCompile(`^=\?([^?]+)\?([bBqQ])\?([^?]*)\?=$`)
+
+// decodeWordLenient decodes an RFC 2047 word the standard decoder refuses
+// (extra base64 padding, unknown-to-stdlib charsets, stray characters).
+func decodeWordLenient(w string) (string, bool) {
+	m := encodedWord.FindStringSubmatch(w)
+	if m == nil {
+		return "", false
+	}
+	cs, enc, text := m[1], strings.ToLower(m[2]), m[3]
+	if i := strings.IndexByte(cs, '*'); i >= 0 {
+		cs = cs[:i] // RFC 2231 language suffix
+	}
+	var data []byte
+	if enc == "b" {
+		data = decodeBase64([]byte(text))
+	} else {
+		data = lenientQP([]byte(strings.ReplaceAll(text, "_", " ")))
+	}
+	return decodeCharset(cs, data), true
 }

@@ -318,7 +318,11 @@ func (p *parser) leaf(h *header, mt string, params map[string]string, body []byt
 		name = params["name"]
 	}
 	isText := mt == "text/plain" || mt == "text/html" || mt == "message/delivery-status" || mt == ""
-	if isText && disp != "attachment" {
+	// A named text part after the body is a file the sender attached (mail
+	// clients show it inline, but it is still a file).
+	name = strings.TrimSpace(name)
+	namedFile := name != "" && p.hasBody()
+	if isText && disp != "attachment" && !namedFile {
 		data := decodeCTE(h.Get("Content-Transfer-Encoding"), body)
 		s := decodeCharset(params["charset"], data)
 		if mt == "text/html" {
@@ -351,6 +355,15 @@ func (p *parser) leaf(h *header, mt string, params map[string]string, body []byt
 		Inline:      disp == "inline" || (disp == "" && cid != "" && strings.HasPrefix(mt, "image/")),
 		ContentID:   oneLine(repairUTF8([]byte(cid))),
 	})
+}
+
+func (p *parser) hasBody() bool {
+	for _, t := range append(p.plain, p.html...) {
+		if strings.TrimSpace(t) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
@@ -388,6 +401,12 @@ func disposition(v string) (string, map[string]string) {
 	if err != nil {
 		d = strings.TrimSpace(strings.SplitN(v, ";", 2)[0])
 		params = looseParams(v)
+	} else if strings.Contains(strings.ToLower(v), "filename*") {
+		// The standard library drops (or half-decodes) RFC 2231 values in
+		// charsets other than UTF-8 and ASCII.
+		if f := looseParams(v)["filename"]; f != "" {
+			params["filename"] = f
+		}
 	}
 	return strings.ToLower(d), params
 }
@@ -428,6 +447,7 @@ func looseParams(v string) map[string]string {
 	}
 	for k, ps := range cont {
 		var b strings.Builder
+		cs := ""
 		for i := 0; i < len(ps)+1 && i < 100; i++ {
 			for _, p := range ps {
 				if p.n == i {
@@ -435,7 +455,7 @@ func looseParams(v string) map[string]string {
 					if p.ext {
 						if i == 0 {
 							if parts := strings.SplitN(s, "'", 3); len(parts) == 3 {
-								s = parts[2]
+								cs, s = parts[0], parts[2]
 							}
 						}
 						if u, err := pctDecode(s); err == nil {
@@ -447,7 +467,8 @@ func looseParams(v string) map[string]string {
 			}
 		}
 		if _, ok := out[k]; !ok || out[k] == "" {
-			out[k] = b.String()
+			// RFC 2231 values carry their own charset (ISO-2022-JP, …).
+			out[k] = decodeCharset(cs, []byte(b.String()))
 		}
 	}
 	return out
@@ -665,6 +686,7 @@ func uudecode(b []byte) []byte {
 // unknown or lying label falls back to UTF-8-or-windows-1252.
 func decodeCharset(cs string, data []byte) string {
 	cs = strings.ToLower(strings.Trim(strings.TrimSpace(cs), `"'`))
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	switch cs {
 	case "", "utf-8", "us-ascii":
 		return repairUTF8(data)
