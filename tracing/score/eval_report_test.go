@@ -8,8 +8,9 @@ import (
 // Profiles evaluated on DP-3T experiment 34. Thresholds were chosen on
 // scenarios 01–03 only; 04–06 are held out and only ever evaluated.
 var (
-	// Raw readings, deployed buckets: what a naive implementation does.
-	profileBaseline = Params{MinMinutes: 10, Window: -1, MaxGap: DefaultMaxGap}
+	// Raw readings, deployed buckets, each reading standing for the time to
+	// the next: what a naive implementation does.
+	profileBaseline = Params{MinMinutes: 10, Window: -1, MaxGap: DefaultMaxGap, Durations: DurationsForward}
 	// This package's defaults (burst-maximum smoothing, gap-aware
 	// durations) with the deployed 55/63 dB buckets.
 	profileDefault = Params{MinMinutes: 10}
@@ -18,7 +19,9 @@ var (
 	profileTuned = Params{MinMinutes: 10, NearDB: TunedNearDB, MediumDB: TunedMediumDB}
 	// A plain threshold grid-searched for the best pooled F1 on 01–03
 	// without smoothing: kept to show how it generalises.
-	profilePlainGrid = Params{MinMinutes: 10, Window: -1, MaxGap: 8 * time.Minute, NearDB: 67, MediumDB: 69}
+	profilePlainGrid = Params{MinMinutes: 10, Window: -1, MaxGap: 8 * time.Minute, NearDB: 67, MediumDB: 69, Durations: DurationsForward}
+	// The earlier forward-duration scorer with the same tuned thresholds.
+	profileForwardTuned = Params{MinMinutes: 10, NearDB: TunedNearDB, MediumDB: TunedMediumDB, Durations: DurationsForward}
 )
 
 func TestEvaluateDP3T(t *testing.T) {
@@ -33,6 +36,7 @@ func TestEvaluateDP3T(t *testing.T) {
 		{"default (smoothed, 55/63)", profileDefault},
 		{"tuned (smoothed, 63/67)", profileTuned},
 		{"plain grid (raw, 67/69)", profilePlainGrid},
+		{"forward durations, 63/67", profileForwardTuned},
 	}
 	f1 := map[string]float64{}
 	for _, pr := range profiles {

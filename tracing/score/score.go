@@ -42,18 +42,40 @@ type Params struct {
 	// pockets, multipath — only ever weakens a signal, so the strongest recent
 	// reading is the best estimate of the true path loss. Negative disables.
 	Window time.Duration
-	// MaxGap caps how long one reading stands for: a reading covers the time
-	// until the contact's next reading, but no longer than MaxGap (a phone
-	// scans every few minutes; a longer silence means the contact left).
-	// The last reading covers min(MaxGap, typical gap).
+	// MaxGap caps how long one scan (or reading) stands for, whatever the
+	// gap to its neighbour: a phone scans every few minutes, so a longer
+	// silence means the contact was away (see Durations).
 	MaxGap time.Duration
 	// Calibration per device model; nil uses DefaultDevice for everyone.
 	Calibration *Calibration
+	// Durations chooses how time is attributed to readings: DurationsScan
+	// (default) or DurationsForward.
+	Durations Durations
 }
 
-// Defaults. The buckets are the deployed exposure apps' (DP-3T, CWA); the
-// window and gap were chosen on DP-3T experiment 34 scenarios 01–03 only
-// (see score_eval_test.go and the package's report).
+// Durations is a rule for turning reading times into exposure time.
+type Durations int
+
+const (
+	// DurationsScan is GAEN's rule: readings closer than a minute are one
+	// scan; each scan in which the contact was heard stands for the time
+	// since the previous scan (capped at MaxGap); the first stands for the
+	// contact's typical scan interval. A phone that is heard in a scan was
+	// around since the scan before.
+	DurationsScan Durations = iota
+	// DurationsForward: each reading stands for the time until the next one
+	// (capped at MaxGap); the last for the typical interval.
+	DurationsForward
+)
+
+// burstGap separates scans: readings within one scan come a fraction of a
+// second apart, scans minutes apart.
+const burstGap = 60.0
+
+// Defaults. The buckets are the deployed exposure apps' (DP-3T, CWA). The
+// window is one scan burst (GAEN scans for a few seconds every 3.5–5
+// minutes; within a burst only fading separates readings); the gap cap is
+// GAEN's longest scan interval. Neither was fitted to data.
 const (
 	DefaultMinMinutes   = 15
 	DefaultNearDB       = 55
@@ -176,27 +198,14 @@ func (s *Scorer) weightedMinutes(rs []Reading, cache map[string]cached) float64 
 	smooth := windowMin(rs, att, s.p.Window.Seconds()/2)
 
 	maxGap := s.p.MaxGap.Seconds()
+	if s.p.Durations == DurationsScan {
+		return s.scanMinutes(rs, smooth, maxGap)
+	}
 	gaps := make([]float64, 0, n)
 	for i := 0; i+1 < n; i++ {
 		gaps = append(gaps, rs[i+1].Timestamp-rs[i].Timestamp)
 	}
-	last := maxGap
-	if len(gaps) > 0 {
-		// The last reading stands for one typical gap; median of the gaps
-		// longer than a second, since readings come in bursts per scan.
-		var long []float64
-		for _, g := range gaps {
-			if g > 1 {
-				long = append(long, g)
-			}
-		}
-		if len(long) > 0 {
-			sort.Float64s(long)
-			last = math.Min(long[len(long)/2], maxGap)
-		} else {
-			last = math.Min(gaps[len(gaps)-1], maxGap)
-		}
-	}
+	last := typicalInterval(gaps, maxGap)
 	var secs float64
 	for i := 0; i < n; i++ {
 		d := last
@@ -257,3 +266,47 @@ const (
 	TunedNearDB   = 63
 	TunedMediumDB = 67
 )
+
+// typicalInterval is the median gap between scans (gaps longer than a
+// burst), capped; maxGap when there is none.
+func typicalInterval(gaps []float64, maxGap float64) float64 {
+	var long []float64
+	for _, g := range gaps {
+		if g > burstGap {
+			long = append(long, g)
+		}
+	}
+	if len(long) == 0 {
+		return maxGap
+	}
+	sort.Float64s(long)
+	return math.Min(long[(len(long)-1)/2], maxGap) // lower median: conservative
+}
+
+func (s *Scorer) scanMinutes(rs []Reading, smooth []float64, maxGap float64) float64 {
+	type scan struct{ start, att float64 }
+	var scans []scan
+	for i, r := range rs {
+		if len(scans) == 0 || r.Timestamp-rs[i-1].Timestamp > burstGap {
+			scans = append(scans, scan{start: r.Timestamp, att: smooth[i]})
+			continue
+		}
+		if last := &scans[len(scans)-1]; smooth[i] < last.att {
+			last.att = smooth[i]
+		}
+	}
+	gaps := make([]float64, 0, len(scans))
+	for k := 1; k < len(scans); k++ {
+		gaps = append(gaps, scans[k].start-scans[k-1].start)
+	}
+	first := typicalInterval(gaps, maxGap)
+	var secs float64
+	for k, sc := range scans {
+		d := first
+		if k > 0 {
+			d = math.Min(gaps[k-1], maxGap)
+		}
+		secs += d * s.weight(sc.att)
+	}
+	return secs / 60
+}

@@ -24,11 +24,15 @@ func TestTune(t *testing.T) {
 		line          string
 	}
 	var out []row
-	for _, w := range []time.Duration{-1, time.Minute, 8 * time.Minute, 12 * time.Minute} {
-		for _, g := range []time.Duration{5 * time.Minute, 8 * time.Minute, 15 * time.Minute} {
+	mode := DurationsScan
+	if os.Getenv("LINDUNGI_SCORE_TUNE") == "forward" {
+		mode = DurationsForward
+	}
+	for _, w := range []time.Duration{-1, time.Minute, 8 * time.Minute} {
+		for _, g := range []time.Duration{5 * time.Minute, 8 * time.Minute} {
 			for near := 55.0; near <= 67; near += 2 {
 				for med := near; med <= 75; med += 2 {
-					p := Params{MinMinutes: 10, Window: w, MaxGap: g, NearDB: near, MediumDB: med, Calibration: cal}
+					p := Params{Durations: mode, MinMinutes: 10, Window: w, MaxGap: g, NearDB: near, MediumDB: med, Calibration: cal}
 					worst := 1.0
 					line := ""
 					for _, sc := range scs {
