@@ -40,6 +40,7 @@ type Config struct {
 	MaxMessageBytes int64
 	// AutoReplyLimit acknowledgements/notices per recipient per
 	// AutoReplyWindow (defaults 3 per hour); more are skipped silently.
+	// Negative: no limit. The count is per process (per replica).
 	AutoReplyLimit  int
 	AutoReplyWindow time.Duration
 	// PollInterval is used when the server lacks IDLE (default 1 min).

@@ -275,7 +275,15 @@ func (c *Channel) submit(ctx context.Context, box MailboxConfig, rcpt string, ra
 // smtpErr maps a 5xx reply to ErrPermanent; 4xx and network errors retry.
 func smtpErr(stage string, err error) error {
 	var se *smtp.SMTPError
-	if errors.As(err, &se) && se.Code >= 500 && se.Code < 600 {
+	if errors.As(err, &se) {
+		switch se.Code {
+		case 530, 534, 535, 538:
+			// Authentication required/failed: our configuration, not the
+			// recipient. Keep the message queued.
+			return fmt.Errorf("email: %s: server wants authentication (%d): %w", stage, se.Code, channels.ErrNotReady)
+		}
+	}
+	if se != nil && se.Code >= 500 && se.Code < 600 {
 		return fmt.Errorf("email: %s rejected (%d): %w", stage, se.Code, channels.ErrPermanent)
 	}
 	return fmt.Errorf("email: %s: %w", stage, err)

@@ -92,6 +92,12 @@ func TestSendSMTP(t *testing.T) {
 	if err := ch.Send(ctx, out); err == nil || errors.Is(err, channels.ErrPermanent) {
 		t.Errorf("451: %v, want a retryable error", err)
 	}
+	capt.mu.Lock()
+	capt.reject = 530
+	capt.mu.Unlock()
+	if err := ch.Send(ctx, out); !errors.Is(err, channels.ErrNotReady) {
+		t.Errorf("530: %v, want ErrNotReady (configuration, not recipient)", err)
+	}
 	if err := ch.Send(ctx, channels.Outbound{ID: "x", To: "not an address"}); !errors.Is(err, channels.ErrPermanent) {
 		t.Errorf("bad address: %v", err)
 	}
@@ -106,5 +112,12 @@ func TestConfigValidate(t *testing.T) {
 	good := Config{Mailboxes: []MailboxConfig{{Address: "a@b.c", IMAPURL: "imaps://mail.example.com", Password: "x", SMTPURL: "smtp+starttls://mail.example.com", AfterImport: "move:Processed"}}}
 	if err := good.Validate(); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestXOAUTH2(t *testing.T) {
+	mech, ir, err := xoauth2{"pedulilindungi@kemkes.go.id", "tok"}.Start()
+	if err != nil || mech != "XOAUTH2" || string(ir) != "user=pedulilindungi@kemkes.go.id\x01auth=Bearer tok\x01\x01" {
+		t.Errorf("%s %q %v", mech, ir, err)
 	}
 }
