@@ -152,6 +152,11 @@ func RetentionTickets(db *store.DB, p *privacy.Service, retention time.Duration)
 				return p.RetentionStep(ctx, tx, cutoff, env.Now, limit)
 			})
 			st := b.Stats()
+			if n > 0 && err == nil {
+				t0 := time.Now()
+				err = p.PurgeSearchIndex(ctx)
+				env.Log.Info("search index purged of anonymised text", "took", time.Since(t0).Round(time.Millisecond))
+			}
 			env.Log.Info("ticket retention", "anonymised", n, "batches", st.Batches, "longest_tx", st.MaxTx.Round(time.Microsecond))
 			return n, err
 		}}

@@ -240,6 +240,20 @@ func TestTicketRetentionBoundaries(t *testing.T) {
 		if name != "Nama at" {
 			t.Errorf("contact of the kept ticket: %q", name)
 		}
+		// The blanked words are gone from the SQLite full-text index's own
+		// tables too, not only from messages.
+		if !storetest.IsPostgres(db) {
+			for _, q := range []string{`SELECT COUNT(*) FROM messages_fts_segdir WHERE instr(root, CAST('before' AS BLOB)) > 0`,
+				`SELECT COUNT(*) FROM messages_fts_segments WHERE instr(block, CAST('before' AS BLOB)) > 0`} {
+				if n := count(t, db, q); n != 0 {
+					t.Errorf("full-text index still holds erased words: %s → %d", q, n)
+				}
+			}
+			if n := count(t, db, `SELECT COUNT(*) FROM messages_fts_segdir WHERE instr(root, CAST('after' AS BLOB)) > 0`) +
+				count(t, db, `SELECT COUNT(*) FROM messages_fts_segments WHERE instr(block, CAST('after' AS BLOB)) > 0`); n == 0 {
+				t.Error("full-text index lost the words of a kept ticket")
+			}
+		}
 		// Idempotent: nothing more is due.
 		if run, err := s.RunOnce(ctx, "retention-tickets"); err != nil || run.Rows != 0 {
 			t.Errorf("second run: %+v %v", run, err)

@@ -156,13 +156,8 @@ func (s *Service) CompleteDelete(ctx context.Context, requestID int64) error {
 		}
 		return err
 	}
-	if s.db.Dialect() == store.SQLite {
-		// The full-text index keeps deleted terms in old segments until they
-		// are merged; merge now so the erased words are gone from the file's
-		// live pages too.
-		if _, err := s.db.Exec(ctx, `INSERT INTO messages_fts(messages_fts) VALUES ('optimize')`); err != nil {
-			s.log.Warn("full-text index optimise after deletion failed", "request", requestID, "err", err)
-		}
+	if err := s.PurgeSearchIndex(ctx); err != nil {
+		s.log.Warn("full-text index purge after deletion failed", "request", requestID, "err", err)
 	}
 	s.log.Info("deletion done", "request", requestID, "contact_id", req.ContactID, "detail", detail)
 	return nil
@@ -227,4 +222,22 @@ func ownAddresses(ctx context.Context, tx *store.Tx, contactID int64) []string {
 		out = append(out, p, p[1:]+"@s.whatsapp.net")
 	}
 	return out
+}
+
+// PurgeSearchIndex drops erased words from the SQLite full-text index.
+// FTS4 keeps a deleted document's terms in older index segments (with a
+// delete marker) until the segments are merged, so blanked message text
+// would still be readable in messages_fts_segdir/_segments; "optimize"
+// merges everything into one segment without them. It rewrites the whole
+// index, so callers run it once per deletion or retention run, not per
+// batch. On PostgreSQL the GIN index is maintained by the server (dead
+// entries go with VACUUM) and this does nothing.
+func (s *Service) PurgeSearchIndex(ctx context.Context) error {
+	if s.db.Dialect() != store.SQLite {
+		return nil
+	}
+	if _, err := s.db.Exec(ctx, `INSERT INTO messages_fts(messages_fts) VALUES ('optimize')`); err != nil {
+		return fmt.Errorf("privacy: optimise full-text index: %w", err)
+	}
+	return nil
 }

@@ -1,0 +1,321 @@
+package privacy_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"lindungi/audit"
+	"lindungi/privacy"
+	"lindungi/store"
+	"lindungi/store/storetest"
+	"lindungi/tickets"
+)
+
+// What identifies the citizen whose data is exported and then deleted.
+// Every form a value can take in storage is covered by a substring: the
+// phone in E.164, JID and 08… forms all contain "1234567890".
+var sitiNeedles = []string{"Siti", "Rahmawati", "1234567890", "siti.rahma@", "3174014506900002", "450690"}
+
+// fakeTracing stands in for the Sijejak package: a table keyed by phone.
+type fakeTracing struct{}
+
+func (fakeTracing) Name() string { return "sijejak" }
+
+func (fakeTracing) Export(ctx context.Context, s privacy.Subject) (any, error) {
+	return map[string]any{"registeredPhones": s.Phones, "consents": []string{"upload: yes"}}, nil
+}
+
+func (fakeTracing) Erase(ctx context.Context, tx *store.Tx, s privacy.Subject) (int64, error) {
+	var n int64
+	for _, p := range s.Phones {
+		res, err := tx.Exec(ctx, `DELETE FROM fake_tracing_devices WHERE phone = ?`, p)
+		if err != nil {
+			return n, err
+		}
+		k, _ := res.RowsAffected()
+		n += k
+	}
+	return n, nil
+}
+
+type citizen struct {
+	waContact, mailContact int64
+	tickets                []int64
+}
+
+func seed(t *testing.T, db *store.DB, ts *tickets.Store, name, phone, mail, nik string) citizen {
+	t.Helper()
+	ctx := context.Background()
+	var c citizen
+	ts.Now = func() time.Time { return time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC) }
+	jid := strings.TrimPrefix(phone, "+") + "@s.whatsapp.net"
+	err := db.InTx(ctx, func(tx *store.Tx) error {
+		wa, err := ts.UpsertContact(ctx, tx, "whatsapp", phone, name)
+		if err != nil {
+			return err
+		}
+		em, err := ts.UpsertContact(ctx, tx, "email", mail, name)
+		if err != nil {
+			return err
+		}
+		if err := ts.LinkContacts(ctx, tx, wa.ID, em.ID); err != nil {
+			return err
+		}
+		c.waContact, c.mailContact = wa.ID, em.ID
+		// Bot chatter before a ticket existed.
+		if _, err := ts.AddMessage(ctx, tx, tickets.NewMessage{ContactID: wa.ID, Direction: "in", Channel: "whatsapp", ExternalID: "WA1" + nik[:4], Text: "halo, saya " + name}); err != nil {
+			return err
+		}
+		tk, err := ts.Create(ctx, tx, tickets.NewTicket{ContactID: wa.ID, Channel: "whatsapp", Subject: "Data salah: " + name, Category: "change_data",
+			Fields: map[string]string{"name": name, "nik": nik, "dob": "1990-06-05", "phone": phone, "email": mail}})
+		if err != nil {
+			return err
+		}
+		in, err := ts.AddMessage(ctx, tx, tickets.NewMessage{TicketID: tk.ID, ContactID: wa.ID, Direction: "in", Channel: "whatsapp", ExternalID: "WA2" + nik[:4],
+			Text: "Nama " + name + " NIK " + nik + " HP " + phone, Attachments: []tickets.NewAttachment{{Name: "KTP " + name + ".jpg", ContentType: "image/jpeg", Data: []byte("jpeg " + nik)}}})
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO inbound_keys (channel, external_id, message_id, received_at) VALUES ('whatsapp', ?, ?, ?)`, "WA2"+nik[:4], in, ts.Now()); err != nil {
+			return err
+		}
+		if _, err := ts.AddMessage(ctx, tx, tickets.NewMessage{TicketID: tk.ID, ContactID: wa.ID, Direction: "out", Channel: "whatsapp", Author: "operator ani", Text: "Baik Ibu " + name + ", data sedang diperbaiki."}); err != nil {
+			return err
+		}
+		mt, err := ts.Create(ctx, tx, tickets.NewTicket{ContactID: em.ID, Channel: "email", Subject: "Sertifikat " + name, Category: "certificate_missing",
+			Fields: map[string]string{"name": name, "nik": nik}, ThreadRef: "<x1." + mail + ">"})
+		if err != nil {
+			return err
+		}
+		mid, err := ts.AddMessage(ctx, tx, tickets.NewMessage{TicketID: mt.ID, ContactID: em.ID, Direction: "in", Channel: "email", ExternalID: "<x1." + mail + ">",
+			Subject: "Sertifikat " + name, Text: "Yth. Kemenkes, saya " + name + " (" + mail + ")", HTML: "<p>saya " + name + "</p>"})
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO inbound_keys (channel, external_id, message_id, received_at) VALUES ('email', ?, ?, ?)`, "<x1."+mail+">", mid, ts.Now()); err != nil {
+			return err
+		}
+		if err := ts.SetRating(ctx, tx, mt.ID, 5); err != nil {
+			return err
+		}
+		c.tickets = []int64{tk.ID, mt.ID}
+		now := ts.Now()
+		for i, o := range []struct{ to, status string }{{jid, "queued"}, {phone, "sent"}, {mail, "dead"}} {
+			if _, err := tx.Exec(ctx, `INSERT INTO outbox (id, channel, recipient, ticket_id, kind, payload, status, next_attempt_at, created_at) VALUES (?, 'whatsapp', ?, ?, 'reply', ?, ?, ?, ?)`,
+				fmt.Sprintf("ob-%s-%d", nik[:6], i), o.to, tk.ID, `{"text":"Halo `+name+`"}`, o.status, now, now); err != nil {
+				return err
+			}
+		}
+		// A notice not tied to a ticket (the deletion confirmation kind).
+		if _, err := tx.Exec(ctx, `INSERT INTO outbox (id, channel, recipient, kind, payload, status, next_attempt_at, created_at) VALUES (?, 'email', ?, 'notice', '{}', 'queued', ?, ?)`,
+			"notice-"+nik[:6], mail, now, now); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO bot_state (contact_id, state, updated_at) VALUES (?, ?, ?)`, wa.ID, `{"step":"confirm_name","name":"`+name+`"}`, now); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO simulator_deliveries (id, recipient, kind, body, delivered_at) VALUES (?, ?, 'reply', ?, ?)`, "sim-"+nik[:6], phone, "Halo "+name, now); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO fake_tracing_devices (phone, device) VALUES (?, ?)`, phone, "dev-"+nik[:6]); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, "user:ani", "ticket.update", "ticket", tk.Number, "category change_data")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestExportThenDeleteLeavesNoTrace(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		if _, err := db.Exec(ctx, `CREATE TABLE fake_tracing_devices (phone TEXT NOT NULL, device TEXT NOT NULL)`); err != nil {
+			t.Fatal(err)
+		}
+		sealer := storetest.Sealer(t)
+		ts := tickets.New(db, sealer)
+		siti := seed(t, db, ts, "Siti Rahmawati", "+6281234567890", "siti.rahma@example.com", "3174014506900002")
+		bambang := seed(t, db, ts, "Bambang Sutrisno", "+6285711112222", "bambang.s@example.org", "3275011203850003")
+		p := privacy.New(db, sealer, nil, fakeTracing{})
+
+		// Export: everything, readable, with the sealed fields opened.
+		ex, err := p.Export(ctx, siti.waContact)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ex.Contacts) != 2 || len(ex.Tickets) != 2 || len(ex.Messages) != 1 || len(ex.Outbox) != 4 || len(ex.BotState) != 1 {
+			t.Fatalf("export: %d contacts, %d tickets, %d loose messages, %d outbox, %d bot state", len(ex.Contacts), len(ex.Tickets), len(ex.Messages), len(ex.Outbox), len(ex.BotState))
+		}
+		if ex.Tickets[0].Fields["nik"] != "3174014506900002" || len(ex.Tickets[0].Messages) != 2 || len(ex.Tickets[0].Messages[0].Attachments) != 1 {
+			t.Errorf("export ticket: %+v", ex.Tickets[0])
+		}
+		if ex.Other["sijejak"] == nil {
+			t.Error("tracing holder not exported")
+		}
+		txt := ex.Text()
+		for _, want := range []string{"Siti Rahmawati", "3174014506900002", "siti.rahma@example.com", "+6281234567890", "KTP Siti Rahmawati.jpg", "data sedang diperbaiki", "sijejak", "upload: yes"} {
+			if !strings.Contains(txt, want) {
+				t.Errorf("text export lacks %q", want)
+			}
+		}
+		if strings.Contains(txt, "Bambang") {
+			t.Error("export contains another citizen's data")
+		}
+		js, err := ex.JSON()
+		if err != nil || !json.Valid(js) {
+			t.Fatalf("json: %v", err)
+		}
+		doc, err := privacy.Documents{S: p}.Export(ctx, siti.mailContact)
+		if err != nil || !strings.Contains(doc, "Siti Rahmawati") {
+			t.Errorf("documents export: %v", err)
+		}
+		t.Logf("text export is %d bytes", len(txt))
+
+		// Delete, requested from the other linked contact.
+		if err := p.Delete(ctx, siti.mailContact, fmt.Sprintf("citizen:%d", siti.mailContact)); err != nil {
+			t.Fatal(err)
+		}
+
+		// Every table of the schema, found by enumeration, is searched for
+		// every form of the citizen's identity.
+		tables := allTables(t, db)
+		if len(tables) < 12 {
+			t.Fatalf("only %d tables found: %v", len(tables), tables)
+		}
+		for _, table := range tables {
+			for _, hit := range search(t, db, table, sitiNeedles) {
+				t.Errorf("after deletion, table %s still holds %q: %s", table, hit.needle, hit.row)
+			}
+		}
+		t.Logf("searched %d tables: %s", len(tables), strings.Join(tables, " "))
+
+		// The other citizen is untouched.
+		bex, err := p.Export(ctx, bambang.waContact)
+		if err != nil || len(bex.Tickets) != 2 || bex.Tickets[0].Fields["nik"] != "3275011203850003" || len(bex.Outbox) != 4 {
+			t.Errorf("the other citizen's data was touched: %v %+v", err, bex.Tickets)
+		}
+		if hits := search(t, db, "contacts", []string{"Bambang Sutrisno"}); len(hits) != 2 {
+			t.Errorf("other citizen's contacts: %d", len(hits))
+		}
+
+		// Statistics survive: tickets with category, channel, rating,
+		// timestamps, now closed and anonymised; message counts.
+		for _, id := range siti.tickets {
+			var cat, ch, status string
+			var rating, msgs int
+			var anon, created *time.Time
+			if err := db.QueryRow(ctx, `SELECT category, channel, status, rating, anonymised_at, created_at, (SELECT COUNT(*) FROM messages WHERE ticket_id = t.id) FROM tickets t WHERE id = ?`, id).
+				Scan(&cat, &ch, &status, &rating, &anon, &created, &msgs); err != nil {
+				t.Fatal(err)
+			}
+			if cat == "" || ch == "" || status != "closed" || anon == nil || created == nil || msgs == 0 {
+				t.Errorf("ticket %d statistics: %s %s %s rating %d anonymised %v messages %d", id, cat, ch, status, rating, anon, msgs)
+			}
+		}
+		// The requests and their audit trail.
+		reqs, err := p.Requests(ctx, "", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kinds := map[string]int{}
+		for _, r := range reqs {
+			if r.Status != privacy.Completed || r.CompletedAt == nil {
+				t.Errorf("request %+v not completed", r)
+			}
+			kinds[r.Kind]++
+		}
+		if kinds["export"] != 3 || kinds["delete"] != 1 {
+			t.Errorf("requests by kind: %v", kinds)
+		}
+		es, _, err := audit.List(ctx, db, audit.Filter{Action: "privacy."}, "", 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acts := map[string]int{}
+		for _, e := range es {
+			acts[e.Action]++
+		}
+		if acts["privacy.delete.requested"] != 1 || acts["privacy.delete.completed"] != 1 || acts["privacy.export.requested"] != 3 || acts["privacy.export.completed"] != 3 {
+			t.Errorf("audit trail: %v", acts)
+		}
+		// The person is gone: another export finds anonymised shells only.
+		after, err := p.Export(ctx, siti.waContact)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(after.Contacts) != 1 || after.Contacts[0].Name != "" || len(after.Outbox) != 0 || after.BotState != nil {
+			t.Errorf("export after deletion: %+v", after)
+		}
+	})
+}
+
+func allTables(t *testing.T, db *store.DB) []string {
+	t.Helper()
+	q := `SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`
+	if storetest.IsPostgres(db) {
+		q = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`
+	}
+	rows, err := db.Query(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		out = append(out, n)
+	}
+	return out
+}
+
+type hit struct{ needle, row string }
+
+// search reads every row of table and reports values containing a needle
+// (case-insensitive), text and binary columns alike.
+func search(t *testing.T, db *store.DB, table string, needles []string) []hit {
+	t.Helper()
+	rows, err := db.Query(context.Background(), `SELECT * FROM "`+table+`"`)
+	if err != nil {
+		t.Fatalf("read %s: %v", table, err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var hits []hit
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatalf("scan %s: %v", table, err)
+		}
+		var b bytes.Buffer
+		for i, v := range vals {
+			switch v := v.(type) {
+			case []byte:
+				fmt.Fprintf(&b, "%s=%s ", cols[i], v)
+			default:
+				fmt.Fprintf(&b, "%s=%v ", cols[i], v)
+			}
+		}
+		row := strings.ToLower(b.String())
+		for _, n := range needles {
+			if strings.Contains(row, strings.ToLower(n)) {
+				hits = append(hits, hit{n, b.String()})
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("read %s: %v", table, err)
+	}
+	return hits
+}
