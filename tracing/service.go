@@ -68,6 +68,7 @@ type Service struct {
 	log    *slog.Logger
 	scorer *score.Scorer
 
+	m          *metrics
 	keys       *KeyRing
 	keysMu     sync.Mutex
 	keysLoaded time.Time
@@ -83,7 +84,7 @@ func NewService(ctx context.Context, db *store.DB, sealer *store.Sealer, sender 
 		log = slog.Default()
 	}
 	cfg = cfg.withDefaults()
-	s := &Service{db: db, sealer: sealer, sender: sender, cfg: cfg, log: log, scorer: score.New(cfg.Score), keys: NewKeyRing()}
+	s := &Service{db: db, sealer: sealer, sender: sender, cfg: cfg, log: log, scorer: score.New(cfg.Score), keys: NewKeyRing(), m: newMetrics()}
 	if err := s.ensureKey(ctx); err != nil {
 		return nil, err
 	}

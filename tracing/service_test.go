@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"lindungi/channels"
 	"lindungi/store"
 	"lindungi/store/storetest"
@@ -504,4 +506,54 @@ func TestKeyRotation(t *testing.T) {
 			t.Fatalf("%d keys kept", n)
 		}
 	})
+}
+
+func TestDecodeUploadAndMetrics(t *testing.T) {
+	db := storetest.SQLite(t)
+	f := newFixture(t, db, Config{MaxUploadBytes: 2000})
+	recs, err := f.svc.DecodeUpload(strings.NewReader(`{"records":[{"v":2,"msg":"x","org":"ID_MOH","modelP":"A","modelC":"B","rssi":-60,"txPower":-8,"timestamp":1780000000123}]}`))
+	if err != nil || len(recs) != 1 || recs[0].TxPower == nil || *recs[0].TxPower != -8 {
+		t.Fatalf("%+v %v", recs, err)
+	}
+	if _, err := f.svc.DecodeUpload(strings.NewReader(`{"records":[` + strings.Repeat(`{"v":2},`, 400) + `{}]}`)); !errors.Is(err, ErrUploadTooLarge) {
+		t.Fatalf("too large: %v", err)
+	}
+	if _, err := f.svc.DecodeUpload(strings.NewReader(`{"records":"nope"}`)); !errors.Is(err, ErrBadUpload) {
+		t.Fatalf("garbage: %v", err)
+	}
+	reg := prometheus.NewRegistry()
+	if err := f.svc.RegisterMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMillisecondTimestamps(t *testing.T) {
+	db := storetest.SQLite(t)
+	ctx := context.Background()
+	f := newFixture(t, db, Config{Score: score.Params{MinMinutes: 5}})
+	a := f.register(t, phoneA)
+	b := f.register(t, phoneB)
+	meet := f.clk.Now()
+	batch, _ := f.svc.TempIDs(ctx, b, meet)
+	recs := encounters(batch, meet.Add(time.Minute), 20, -60)
+	for i := range recs {
+		recs[i].Timestamp *= 1000
+	}
+	f.clk.Advance(time.Hour)
+	f.svc.MarkPositive(ctx, "dr.budi", phoneA, meet, time.Time{})
+	if err := db.InTx(ctx, func(tx *store.Tx) error { return f.svc.RecordConsent(ctx, tx, phoneA, true, "") }); err != nil {
+		t.Fatal(err)
+	}
+	// B wrote to the bot in English before: the prompt is in English.
+	if _, err := db.Exec(ctx, `INSERT INTO contacts (channel, address, lang, created_at, updated_at) VALUES ('whatsapp', ?, 'en', ?, ?)`, phoneB, store.Now(), store.Now()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.svc.Upload(ctx, a, recs)
+	if err != nil || res.Accepted != 20 || res.Notified != 1 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	p := f.sender.to(phoneB, "exposure")
+	if len(p) != 1 || !strings.Contains(p[0].Text, "self-quarantine until 25 November 2026") {
+		t.Fatalf("English prompt: %+v", p)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"sort"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"lindungi/audit"
 	"lindungi/channels"
+	"lindungi/coded"
 	"lindungi/store"
 	"lindungi/tracing/score"
 )
@@ -75,17 +77,45 @@ func checkRecord(r *Record) bool {
 	return true
 }
 
+// DecodeUpload reads the JSON body of POST /api/tracing/v1/uploads
+// ({"records":[…]}), refusing more than MaxUploadBytes or unknown shapes
+// with the coded errors Upload uses.
+func (s *Service) DecodeUpload(r io.Reader) ([]Record, error) {
+	lr := &io.LimitedReader{R: r, N: int64(s.cfg.MaxUploadBytes) + 1}
+	var body struct {
+		Records []Record `json:"records"`
+	}
+	dec := json.NewDecoder(lr)
+	if err := dec.Decode(&body); err != nil {
+		if lr.N <= 0 {
+			return nil, ErrUploadTooLarge
+		}
+		return nil, ErrBadUpload
+	}
+	if lr.N <= 0 {
+		return nil, ErrUploadTooLarge
+	}
+	return body.Records, nil
+}
+
 // Upload validates and stores a positive citizen's encounter records, then
 // matches them. A refused upload (no open window, rate limit, too many
 // records, too large, malformed) stores nothing. Records failing
 // decryption or validation are counted and dropped. The same upload again
 // is recognised (Replay) and notifies no one; overlapping uploads cannot
-// notify a contact twice for one day.
+// notify a contact twice for one day. Millisecond timestamps are turned
+// into seconds in place.
 func (s *Service) Upload(ctx context.Context, d Device, records []Record) (UploadResult, error) {
 	res := UploadResult{Received: len(records), Rejected: map[string]int{}}
 	now := s.now()
+	t0 := time.Now()
 	actor := fmt.Sprintf("device:%d", d.ID)
 	refuse := func(err error, why string) (UploadResult, error) {
+		outcome := "refused"
+		if c, ok := coded.As(err); ok {
+			outcome = "refused_" + c.Code
+		}
+		s.m.uploads.WithLabelValues(outcome).Inc()
 		if aerr := audit.Record(ctx, s.db, actor, "upload_refused", "tracing_device", fmt.Sprint(d.ID), why); aerr != nil {
 			return res, aerr
 		}
@@ -117,6 +147,11 @@ func (s *Service) Upload(ctx context.Context, d Device, records []Record) (Uploa
 	}
 	bad := 0
 	for i := range records {
+		// BlueTrace sends seconds; some builds send milliseconds. No
+		// encounter is dated after the year 33658, so the unit is certain.
+		if records[i].Timestamp >= 1e12 {
+			records[i].Timestamp /= 1000
+		}
 		if !checkRecord(&records[i]) {
 			bad++
 		}
@@ -140,8 +175,13 @@ func (s *Service) Upload(ctx context.Context, d Device, records []Record) (Uploa
 		acc, _ = s.validate(records, d, now, vp, w.infectious.Unix(), res.Rejected)
 	}
 	res.Accepted = len(acc.recs)
+	s.m.records.WithLabelValues("accepted").Add(float64(res.Accepted))
+	for reason, n := range res.Rejected {
+		s.m.records.WithLabelValues(reason).Add(float64(n))
+	}
 	counts, _ := json.Marshal(res.Rejected)
 	if res.Accepted == 0 {
+		s.m.uploads.WithLabelValues("rejected").Inc()
 		if err := audit.Record(ctx, s.db, actor, "upload_rejected", "tracing_case", fmt.Sprint(w.caseID), fmt.Sprintf("received=%d rejected=%s", res.Received, counts)); err != nil {
 			return res, err
 		}
@@ -170,13 +210,17 @@ func (s *Service) Upload(ctx context.Context, d Device, records []Record) (Uploa
 	if err != nil {
 		if store.IsUniqueViolation(err) { // the same upload, concurrently
 			res.Replay = true
+			s.m.uploads.WithLabelValues("replay").Inc()
 			return res, nil
 		}
 		return res, err
 	}
 	if res.Replay {
+		s.m.uploads.WithLabelValues("replay").Inc()
 		return res, nil
 	}
+	s.m.uploads.WithLabelValues("stored").Inc()
+	s.m.duration.WithLabelValues("upload").Observe(time.Since(t0).Seconds())
 	res.Contacts, res.Notified, err = s.Match(ctx, res.UploadID)
 	return res, err
 }
@@ -340,6 +384,13 @@ func digestRecords(records []Record) string {
 // Idempotent: a matched upload is skipped, and an exposure that exists
 // already is never notified again.
 func (s *Service) Match(ctx context.Context, uploadID int64) (contacts, notified int, err error) {
+	t0 := time.Now()
+	defer func() {
+		if err == nil {
+			s.m.exposures.Add(float64(notified))
+			s.m.duration.WithLabelValues("match").Observe(time.Since(t0).Seconds())
+		}
+	}()
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		contacts, notified = 0, 0
 		lock := ""
