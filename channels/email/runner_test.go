@@ -30,7 +30,8 @@ func testMail(i int) []byte {
 }
 
 func fastCfg() Config {
-	return Config{PollInterval: 200 * time.Millisecond, CommandTimeout: 10 * time.Second, MaxBackoff: 200 * time.Millisecond}
+	// IdleRestart is short so every test also goes through IDLE restarts.
+	return Config{PollInterval: 200 * time.Millisecond, IdleRestart: 300 * time.Millisecond, CommandTimeout: 10 * time.Second, MaxBackoff: 200 * time.Millisecond}
 }
 
 func TestRunnerMemServer(t *testing.T) {
@@ -177,5 +178,49 @@ func TestRunnerPolls(t *testing.T) {
 	sink.waitFor(t, 2, 10*time.Second)
 	if l := logs.String(); !strings.Contains(l, "idle=false") || strings.Contains(l, "@") {
 		t.Errorf("logs should show polling and no addresses:\n%s", l)
+	}
+}
+
+// TestRunnerUIDValidityChange: the folder is recreated (new UIDVALIDITY,
+// UIDs restart at 1). The runner rescans it; the content dedupe drops what
+// was already imported and nothing new is lost.
+func TestRunnerUIDValidityChange(t *testing.T) {
+	addr := memIMAP(t)
+	db := storetest.SQLite(t)
+	admin, err := imapclient.DialInsecure(addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	admin.Login("user", "pass").Wait()
+	if err := admin.Create("Aduan", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	appendMsgs(t, addr, "user", "pass", "Aduan", testMail(1), testMail(2))
+	box := MailboxConfig{Address: "pedulilindungi@kemkes.go.id", Folder: "Aduan", IMAPURL: "imap://" + addr, Username: "user", Password: "pass", AfterImport: "keep"}
+	sink := newMemSink(db)
+	run := func(want int) {
+		r, err := NewRunner(box, fastCfg(), db, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := runRunner(t, r, sink)
+		sink.waitFor(t, want, 10*time.Second)
+		stop()
+	}
+	run(2)
+	if err := admin.Delete("Aduan").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond) // memserver derives UIDVALIDITY from the clock
+	if err := admin.Create("Aduan", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	appendMsgs(t, addr, "user", "pass", "Aduan", testMail(1), testMail(2), testMail(3))
+	run(3)
+	var gens int
+	db.QueryRow(context.Background(), `SELECT COUNT(*) FROM email_cursors WHERE mailbox = ? AND folder = ?`, box.Address, "Aduan").Scan(&gens)
+	if gens != 2 {
+		t.Errorf("cursor generations %d, want 2", gens)
 	}
 }
