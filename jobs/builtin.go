@@ -72,6 +72,23 @@ func (f TaskFunc) ExpireUploadWindows(ctx context.Context, now time.Time) (int64
 	return f(ctx, now)
 }
 
+// SumCounts adapts a task that reports rows per table (tracing.Service.Purge).
+func SumCounts(f func(ctx context.Context, now time.Time) (map[string]int64, error)) TaskFunc {
+	return func(ctx context.Context, now time.Time) (int64, error) {
+		m, err := f(ctx, now)
+		var n int64
+		for _, v := range m {
+			n += v
+		}
+		return n, err
+	}
+}
+
+// NoCount adapts a task that reports no row count (tracing.Service.RotateKeys).
+func NoCount(f func(ctx context.Context, now time.Time) error) TaskFunc {
+	return func(ctx context.Context, now time.Time) (int64, error) { return 0, f(ctx, now) }
+}
+
 // Deps are the other packages the standard jobs delegate to; nil ones leave
 // their job out.
 type Deps struct {
