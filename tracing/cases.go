@@ -67,10 +67,7 @@ func (s *Service) MarkPositive(ctx context.Context, officer, phone string, onset
 			return err
 		}
 		lang := s.langOfTx(ctx, tx, phone)
-		text := Text(lang, "consent_request", map[string]string{
-			"days":  fmt.Sprint(int(s.cfg.RecordRetention / (24 * time.Hour))),
-			"hours": fmt.Sprint(int(s.cfg.UploadWindow / time.Hour)),
-		})
+		text := s.CitizenText(lang, "consent_request")
 		msgID, err := s.sender.Enqueue(ctx, tx, channels.Outbound{Channel: s.cfg.Channel, To: phone, Kind: "prompt", Text: text, Meta: map[string]string{"tracing": "consent_request"}})
 		if err != nil {
 			return err
@@ -114,16 +111,12 @@ func (s *Service) PendingConsent(ctx context.Context, tx *store.Tx, phone string
 // RecordConsent stores the citizen's answer (the bot calls it inside the
 // transaction that stores their message). textShown is the question as the
 // bot showed it; empty keeps the request's text. A yes opens one upload
-// window; either answer is acknowledged on the same channel.
+// window. The bot answers the citizen itself, e.g. with
+// CitizenText(lang, "consent_thanks_yes"/"consent_thanks_no").
 func (s *Service) RecordConsent(ctx context.Context, tx *store.Tx, phone string, yes bool, textShown string) error {
 	now := s.now()
 	id, caseID, deviceID, err := s.pendingConsent(ctx, tx, phone, now)
 	if err != nil {
-		return err
-	}
-	phone, _ = NormalisePhone(phone)
-	var lang string
-	if err := tx.QueryRow(ctx, `SELECT lang FROM tracing_consents WHERE id = ?`, id).Scan(&lang); err != nil {
 		return err
 	}
 	purge := now.Add(s.cfg.Retention)
@@ -143,7 +136,6 @@ func (s *Service) RecordConsent(ctx context.Context, tx *store.Tx, phone string,
 	if err := audit.Record(ctx, tx, actor, map[bool]string{true: "consent_given", false: "consent_refused"}[yes], "tracing_consent", fmt.Sprint(id), ""); err != nil {
 		return err
 	}
-	key := "consent_thanks_no"
 	if yes {
 		var wid int64
 		closes := now.Add(s.cfg.UploadWindow)
@@ -157,11 +149,20 @@ func (s *Service) RecordConsent(ctx context.Context, tx *store.Tx, phone string,
 		if err := audit.Record(ctx, tx, actor, "upload_window_opened", "tracing_upload_window", fmt.Sprint(wid), ""); err != nil {
 			return err
 		}
-		key = "consent_thanks_yes"
 	}
-	text := Text(lang, key, map[string]string{"hours": fmt.Sprint(int(s.cfg.UploadWindow / time.Hour))})
-	_, err = s.sender.Enqueue(ctx, tx, channels.Outbound{Channel: s.cfg.Channel, To: phone, Kind: "reply", Text: text, Meta: map[string]string{"tracing": key}})
-	return err
+	return nil
+}
+
+// CitizenText is a citizen-facing text (texts.json) in lang ("id", "en";
+// anything else gets Indonesian) with this deployment's numbers filled in.
+// Keys: consent_request, consent_thanks_yes, consent_thanks_no,
+// exposure_prompt, otp, registration_confirmed, registration_failed.
+func (s *Service) CitizenText(lang, key string) string {
+	return Text(normLang(lang), key, map[string]string{
+		"days":    fmt.Sprint(int(s.cfg.RecordRetention / (24 * time.Hour))),
+		"hours":   fmt.Sprint(int(s.cfg.UploadWindow / time.Hour)),
+		"minutes": fmt.Sprint(int(s.cfg.OTPTTL / time.Minute)),
+	})
 }
 
 // Authorisation answers GET /api/tracing/v1/upload-authorisation.

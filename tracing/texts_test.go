@@ -56,3 +56,19 @@ func sorted(s []string) []string {
 	}
 	return out
 }
+
+func TestCitizenTextFilled(t *testing.T) {
+	s := &Service{cfg: Config{}.withDefaults()}
+	for _, lang := range append(Languages, "id-ID", "EN", "jv") {
+		for key := range texts["id"] {
+			got := s.CitizenText(lang, key)
+			got = strings.NewReplacer("{code}", "", "{until}", "").Replace(got)
+			if strings.ContainsAny(got, "{}") {
+				t.Errorf("%s/%s: unfilled placeholder in %q", lang, key, got)
+			}
+		}
+	}
+	if !strings.Contains(s.CitizenText("en", "consent_request"), "14 days") || !strings.Contains(s.CitizenText("id", "consent_request"), "24 jam") {
+		t.Error("numbers not filled")
+	}
+}
