@@ -331,13 +331,22 @@ func (p *parser) leaf(h *header, mt string, params map[string]string, body []byt
 			if strings.Contains(strings.ToLower(params["format"]), "flowed") {
 				s = unflow(s, strings.EqualFold(params["delsp"], "yes"))
 			}
+			if strings.Contains(s, "begin ") {
+				s = p.extractUU(s)
+			}
 			p.plain = append(p.plain, s)
 		}
 		return
 	}
+	data := decodeCTE(h.Get("Content-Transfer-Encoding"), body)
+	cid := strings.Trim(strings.TrimSpace(h.Get("Content-Id")), "<>")
+	p.attach(name, mt, data, disp == "inline" || (disp == "" && cid != "" && strings.HasPrefix(mt, "image/")), cid)
+}
+
+// attach adds a file within the size caps, or a note in the text.
+func (p *parser) attach(name, mt string, data []byte, inline bool, cid string) {
 	p.nAtt++
 	fname := safeFileName(name, mt, p.nAtt)
-	data := decodeCTE(h.Get("Content-Transfer-Encoding"), body)
 	if len(data) > p.opts.MaxAttachmentBytes || p.total+len(data) > p.opts.MaxTotalBytes {
 		p.notes = append(p.notes, fmt.Sprintf("[Lampiran %q (%s) tidak disimpan: melebihi batas ukuran / attachment not kept: too large]", fname, humanSize(len(data))))
 		p.in.Meta["attachments_dropped"] = strconv.Itoa(atoi(p.in.Meta["attachments_dropped"]) + 1)
@@ -347,14 +356,50 @@ func (p *parser) leaf(h *header, mt string, params map[string]string, body []byt
 	if mt == "" {
 		mt = "application/octet-stream"
 	}
-	cid := strings.Trim(strings.TrimSpace(h.Get("Content-Id")), "<>")
 	p.in.Attachments = append(p.in.Attachments, channels.Attachment{
 		Name:        fname,
 		ContentType: mt,
 		Data:        data,
-		Inline:      disp == "inline" || (disp == "" && cid != "" && strings.HasPrefix(mt, "image/")),
+		Inline:      inline,
 		ContentID:   oneLine(repairUTF8([]byte(cid))),
 	})
+}
+
+var uuBegin = regexp.MustCompile(`(?m)^begin [0-7]{3,4} ([^\r\n]+)\r?$`)
+
+// extractUU moves uuencoded files embedded in plain text (Lotus Notes and
+// other old clients do this) into attachments.
+func (p *parser) extractUU(s string) string {
+	for n := 0; n < 20; n++ {
+		loc := uuBegin.FindStringSubmatchIndex(s)
+		if loc == nil {
+			return s
+		}
+		rest := s[loc[1]:]
+		end := strings.Index(rest, "\nend")
+		if end < 0 {
+			return s
+		}
+		stop := loc[1] + end + len("\nend")
+		if i := strings.IndexByte(s[stop:], '\n'); i >= 0 {
+			stop += i + 1
+		} else {
+			stop = len(s)
+		}
+		name := strings.TrimSpace(s[loc[2]:loc[3]])
+		data := uudecode([]byte(s[loc[0]:stop]))
+		p.attach(name, mimeByExt(name), data, false, "")
+		s = s[:loc[0]] + s[stop:]
+	}
+	return s
+}
+
+func mimeByExt(name string) string {
+	if t := mime.TypeByExtension(strings.ToLower(path.Ext(name))); t != "" {
+		t, _, _ = strings.Cut(t, ";")
+		return t
+	}
+	return "application/octet-stream"
 }
 
 func (p *parser) hasBody() bool {

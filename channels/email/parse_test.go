@@ -166,3 +166,14 @@ func TestParseUnparseableAndDedupe(t *testing.T) {
 		t.Errorf("split %q", id)
 	}
 }
+
+func TestParseUUEncodedInText(t *testing.T) {
+	raw := msg("From: a@example.com", "Subject: uu", "", "Lihat lampiran:", "", "begin 644 hi.txt", "#:&D*", "`", "end", "", "Terima kasih")
+	in := Parse(raw, ParseOptions{})
+	if len(in.Attachments) != 1 || in.Attachments[0].Name != "hi.txt" || string(in.Attachments[0].Data) != "hi\n" {
+		t.Fatalf("attachments %+v", in.Attachments)
+	}
+	if strings.Contains(in.Text, "begin 644") || !strings.Contains(in.Text, "Terima kasih") {
+		t.Errorf("text %q", in.Text)
+	}
+}
