@@ -68,7 +68,10 @@ type Service struct {
 	log    *slog.Logger
 	scorer *score.Scorer
 
-	m          *metrics
+	m *metrics
+	// crashBeforeMatch lets tests stop Upload between storing and matching.
+	crashBeforeMatch bool
+
 	keys       *KeyRing
 	keysMu     sync.Mutex
 	keysLoaded time.Time

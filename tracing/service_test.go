@@ -557,3 +557,34 @@ func TestMillisecondTimestamps(t *testing.T) {
 		t.Fatalf("English prompt: %+v", p)
 	}
 }
+
+func TestMatchPendingAfterCrash(t *testing.T) {
+	db := storetest.SQLite(t)
+	ctx := context.Background()
+	f := newFixture(t, db, Config{Score: score.Params{MinMinutes: 5}})
+	a := f.register(t, phoneA)
+	b := f.register(t, phoneB)
+	meet := f.clk.Now()
+	batch, _ := f.svc.TempIDs(ctx, b, meet)
+	f.clk.Advance(time.Hour)
+	f.svc.MarkPositive(ctx, "dr.budi", phoneA, meet, time.Time{})
+	db.InTx(ctx, func(tx *store.Tx) error { return f.svc.RecordConsent(ctx, tx, phoneA, true, "") })
+	f.svc.crashBeforeMatch = true
+	res, err := f.svc.Upload(ctx, a, encounters(batch, meet, 20, -60))
+	if err != nil || res.Notified != 0 || res.UploadID == 0 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	f.svc.crashBeforeMatch = false
+	if got := count(t, db, `SELECT COUNT(*) FROM tracing_uploads WHERE raw_sealed IS NOT NULL AND matched_at IS NULL`); got != 1 {
+		t.Fatalf("%d pending", got)
+	}
+	if n, err := f.svc.ExpireUploadWindows(ctx, f.clk.Now()); err != nil || n != 1 {
+		t.Fatalf("pending matched: %d %v", n, err)
+	}
+	if n, err := f.svc.ExpireUploadWindows(ctx, f.clk.Now()); err != nil || n != 0 {
+		t.Fatalf("second run: %d %v", n, err)
+	}
+	if got := len(f.sender.to(phoneB, "exposure")); got != 1 {
+		t.Fatalf("B prompted %d times", got)
+	}
+}
