@@ -196,3 +196,18 @@ func BenchmarkDecodeWire(b *testing.B) {
 		decodeWire(enc, &got)
 	}
 }
+
+// FuzzDecrypt: arbitrary strings never panic and never decrypt.
+func FuzzDecrypt(f *testing.F) {
+	k := testRing(f, 1)
+	ids, _, _ := k.Issue(NewUserID(), time.Now(), IssueParams{Count: 2})
+	f.Add(ids[0].TempID)
+	f.Add("")
+	f.Add(strings.Repeat("A", TempIDWireLen-1) + "=")
+	f.Fuzz(func(t *testing.T, msg string) {
+		p, err := k.Decrypt(msg)
+		if err == nil && msg != ids[0].TempID && msg != ids[1].TempID {
+			t.Fatalf("forged %q decrypted to %+v", msg, p)
+		}
+	})
+}

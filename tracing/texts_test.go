@@ -72,3 +72,22 @@ func TestCitizenTextFilled(t *testing.T) {
 		t.Error("numbers not filled")
 	}
 }
+
+func TestNormalisePhone(t *testing.T) {
+	for in, want := range map[string]string{
+		"0811 10 500 567":   "+6281110500567",
+		"+62 811-1050-0567": "+6281110500567",
+		"6281110500567":     "+6281110500567",
+		"+6281234567890":    "+6281234567890",
+		"(0857) 1234.5678":  "+6285712345678",
+	} {
+		if got, err := NormalisePhone(in); err != nil || got != want {
+			t.Errorf("NormalisePhone(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0211234567", "+1 555 0100", "08123", "0812345678901234", "0812-abc-4567", "081234567890+"} {
+		if got, err := NormalisePhone(in); err == nil {
+			t.Errorf("NormalisePhone(%q) = %q, want an error", in, got)
+		}
+	}
+}
