@@ -147,3 +147,28 @@ func oneLine(s string, n int) string {
 	}
 	return s
 }
+
+// Command runs `lindungi jobs list` (args ["list"]) and `lindungi jobs run
+// NAME` (args ["run", NAME]) against a scheduler that has its jobs
+// registered but is not started, writing human output to w. A failed run
+// prints its record and returns the error (exit status 1).
+func Command(ctx context.Context, s *Scheduler, args []string, w io.Writer) error {
+	switch {
+	case len(args) == 0 || (len(args) == 1 && args[0] == "list"):
+		infos, err := s.List(ctx)
+		if err != nil {
+			return err
+		}
+		return WriteList(w, infos, s.opt.Location)
+	case len(args) == 2 && args[0] == "run":
+		r, err := s.RunOnce(ctx, args[1])
+		if r.ID != 0 {
+			if werr := WriteRun(w, r); werr != nil && err == nil {
+				err = werr
+			}
+		}
+		return err
+	default:
+		return fmt.Errorf("usage: lindungi jobs list | lindungi jobs run NAME")
+	}
+}

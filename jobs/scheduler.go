@@ -248,6 +248,7 @@ func (s *Scheduler) Start() error {
 		return fmt.Errorf("jobs: already started")
 	}
 	s.started = true
+	s.closeAbandoned()
 	for _, e := range s.entries {
 		if e.sched == nil {
 			continue
@@ -553,4 +554,24 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// closeAbandoned marks runs left "running" by a process that died (no
+// finish was recorded and their timeout has long passed) as failed, so
+// history and RunOnce's busy check do not trust them forever.
+func (s *Scheduler) closeAbandoned() {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	now := store.Now()
+	for _, e := range s.entries {
+		res, err := s.db.Exec(ctx, `UPDATE job_runs SET outcome = 'failed', finished_at = ?, error = 'abandoned: the process running it stopped before it finished'
+			WHERE job = ? AND outcome = 'running' AND started_at < ?`, now, e.job.Name, now.Add(-e.job.Timeout-s.opt.Grace))
+		if err != nil {
+			s.log.Warn("cannot close abandoned runs", "job", e.job.Name, "err", err)
+			continue
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			s.log.Warn("runs abandoned by a stopped process marked failed", "job", e.job.Name, "runs", n)
+		}
+	}
 }

@@ -457,3 +457,35 @@ func TestTwoReplicasOneRunPerTickAndFailover(t *testing.T) {
 	}
 	t.Logf("runs before failover A=%d; B took over %s after A's database closed; job_runs per node %v", nA, takeover.Round(time.Millisecond), per)
 }
+
+func TestCommandAndAbandonedRuns(t *testing.T) {
+	db := storetest.SQLite(t)
+	ctx := context.Background()
+	// A run left "running" by a process that died an hour ago.
+	mustExec(t, db, `INSERT INTO job_runs (job, source, node, started_at, outcome) VALUES ('x', 'schedule', 'dead', ?, 'running')`, time.Now().UTC().Add(-time.Hour))
+	s, _, _ := newScheduler(t, db, jobs.Options{})
+	s.MustRegister(jobs.Job{Name: "x", Spec: "@daily", Timeout: time.Minute, Run: func(ctx context.Context, env jobs.Env) (int64, error) { return 5, nil }})
+	var out bytes.Buffer
+	s.Start()
+	defer s.Stop(ctx)
+	// Start closed the abandoned run …
+	if rs := runs(t, db, "x"); rs[0].Outcome != jobs.Failed || !strings.Contains(rs[0].Error, "abandoned") {
+		t.Errorf("abandoned run: %+v", rs[0])
+	}
+	if err := jobs.Command(ctx, s, []string{"run", "x"}, &out); err != nil || !strings.Contains(out.String(), "x: ok, 5 rows") {
+		t.Errorf("run: %v %q", err, out.String())
+	}
+	// … while a run recorded running within its timeout (on another
+	// replica) makes a manual run refuse.
+	mustExec(t, db, `INSERT INTO job_runs (job, source, node, started_at, outcome) VALUES ('x', 'schedule', 'other', ?, 'running')`, time.Now().UTC().Add(-10*time.Second))
+	if err := jobs.Command(ctx, s, []string{"run", "x"}, &out); !errors.Is(err, jobs.ErrBusy) {
+		t.Fatalf("running elsewhere: %v", err)
+	}
+	out.Reset()
+	if err := jobs.Command(ctx, s, []string{"list"}, &out); err != nil || !strings.Contains(out.String(), "@daily") {
+		t.Errorf("list: %v %q", err, out.String())
+	}
+	if err := jobs.Command(ctx, s, []string{"frobnicate"}, &out); err == nil {
+		t.Error("bad usage accepted")
+	}
+}
