@@ -232,7 +232,7 @@ func stripAffix(w string) (int, bool) {
 }
 
 func (m *Matcher) correct(w string) (int, bool) {
-	if len(w) < 5 || !isLetters(w) {
+	if len(w) < 5 || len(w) > 20 || !isLetters(w) {
 		return 0, false
 	}
 	if fix, ok := m.fuzzy.lookup(w); ok {

@@ -170,7 +170,7 @@ var lexicon = map[string]int{
 	"mau": stop, "ingin": stop, "pengen": stop, "want": stop, "would": stop, "like": stop, "i": stop, "to": stop,
 	"untuk": stop, "dengan": stop, "karena": stop, "tapi": stop, "dan": stop, "atau": stop, "and": stop, "or": stop,
 	"do": stop, "you": stop, "can": stop, "bisa": stop, "lagi": stop, "terus": stop, "sudah": stop, "masih": stop,
-	"padahal": stop, "kalian": stop, "anda": stop, "your": stop, "it": stop, "pas": stop, "katanya": stop,
+	"padahal": stop, "kalian": stop, "maaf": stop, "tanya": stop, "juga": stop, "aja": stop, "saja": stop, "anda": stop, "your": stop, "it": stop, "pas": stop, "katanya": stop,
 }
 
 // phrases are two-word expressions with one meaning, checked before the

@@ -9,6 +9,9 @@ import "strings"
 // not a "yes".
 
 func only(text string, set map[string]bool) bool {
+	if len(text) > 100 {
+		return false
+	}
 	var stack [8]string
 	ws := words(text, stack[:0])
 	if len(ws) == 0 || len(ws) > 4 {
