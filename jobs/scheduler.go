@@ -35,6 +35,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/robfig/cron/v3"
 
+	"lindungi/audit"
 	"lindungi/store"
 )
 
@@ -498,7 +499,9 @@ func (s *Scheduler) execute(parent context.Context, e *entry, source string, sch
 	fin := store.Now()
 	r.FinishedAt, r.Rows = &fin, res.rows
 	if res.err != nil {
-		r.Outcome, r.Error = Failed, res.err.Error()
+		// Errors can quote values (a driver echoing a row); keep personal
+		// data out of job_runs and the log.
+		r.Outcome, r.Error = Failed, audit.Redact(res.err.Error())
 	} else {
 		r.Outcome = OK
 	}
