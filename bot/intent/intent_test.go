@@ -36,23 +36,26 @@ func TestAccuracyOnUtteranceTable(t *testing.T) {
 	}
 }
 
-// TestHeldOut reports accuracy on utterances written after the lexicon, to
-// show how the matcher does on text it was not built against. It does not
-// fail below a threshold; it is printed so regressions are visible.
+// TestHeldOut reports accuracy on two tables written after the lexicon
+// (heldout.jsonl, then blind.jsonl, each scored once before any change made
+// because of it: 94.3% and 91.1%). They show how the matcher does on text it
+// was not built against; the test fails only on a large regression.
 func TestHeldOut(t *testing.T) {
-	f, err := os.Open("testdata/heldout.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rep, err := Evaluate(f, NewMatcher())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	rep.Write(&b)
-	t.Logf("\n%s", b.String())
-	if rep.Accuracy < 0.80 {
-		t.Errorf("held-out accuracy %.1f%% fell below 80%%", 100*rep.Accuracy)
+	for _, name := range []string{"heldout", "blind"} {
+		f, err := os.Open("testdata/" + name + ".jsonl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := Evaluate(f, NewMatcher())
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		rep.Write(&b)
+		t.Logf("%s:\n%s", name, b.String())
+		if rep.Accuracy < 0.85 {
+			t.Errorf("%s accuracy %.1f%% fell below 85%%", name, 100*rep.Accuracy)
+		}
 	}
 }

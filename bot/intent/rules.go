@@ -29,6 +29,7 @@ var rules = []rule{
 	{CertificateMissing, []int{cVax, cNeg, cCert}, 24},
 	{CertificateMissing, []int{cCert, cAppear, cWhy}, 24},
 	{CertificateMissing, []int{cVax, cNeg, cAda}, 21},
+	{CertificateMissing, []int{cVax, cNeg, cAppear}, 21},
 
 	{ChangeData, []int{cChange, cName}, 28},
 	{ChangeData, []int{cWrong, cName}, 28},
@@ -37,6 +38,7 @@ var rules = []rule{
 	{ChangeData, []int{cChange, cPhone}, 28},
 	{ChangeData, []int{cPhone, cNeg, cActive}, 28},
 	{ChangeData, []int{cPhone, cLost}, 26},
+	{ChangeData, []int{cPhone, cWrong}, 26},
 	{ChangeData, []int{cChange, cData}, 27},
 	{ChangeData, []int{cWrong, cData}, 27},
 	{ChangeData, []int{cWrong, cNik}, 24},
