@@ -365,25 +365,74 @@ func decodeWire(s string, dst *[tempIDRawLen]byte) bool {
 	if len(s) != TempIDWireLen || s[TempIDWireLen-1] != '=' {
 		return false
 	}
+	_ = s[TempIDWireLen-1]
 	var bad byte
-	// Ten blocks of 8 characters → 6 bytes each, written with one 8-byte
-	// store into a buffer with slack.
-	var buf [64]byte
-	for q := 0; q < 10; q++ {
-		in := s[q*8 : q*8+8]
-		c0, c1, c2, c3 := b64[in[0]], b64[in[1]], b64[in[2]], b64[in[3]]
-		c4, c5, c6, c7 := b64[in[4]], b64[in[5]], b64[in[6]], b64[in[7]]
-		bad |= c0 | c1 | c2 | c3 | c4 | c5 | c6 | c7
-		v := uint64(c0)<<58 | uint64(c1)<<52 | uint64(c2)<<46 | uint64(c3)<<40 |
-			uint64(c4)<<34 | uint64(c5)<<28 | uint64(c6)<<22 | uint64(c7)<<16
-		binary.BigEndian.PutUint64(buf[q*6:q*6+8], v)
-	}
-	copy(dst[:60], buf[:60])
-	a, b, c := b64[s[80]], b64[s[81]], b64[s[82]]
-	bad |= a | b | c
-	v := uint32(a)<<18 | uint32(b)<<12 | uint32(c)<<6
-	dst[60], dst[61] = byte(v>>16), byte(v>>8)
-	return bad&0xC0 == 0 && c&0x03 == 0
+	var c0, c1, c2, c3 byte
+	// Unrolled with constant offsets (generated): no bounds checks, no loop.
+	c0, c1, c2, c3 = b64[s[0]], b64[s[1]], b64[s[2]], b64[s[3]]
+	bad |= c0 | c1 | c2 | c3
+	dst[0], dst[1], dst[2] = c0<<2|c1>>4, c1<<4|c2>>2, c2<<6|c3
+	c0, c1, c2, c3 = b64[s[4]], b64[s[5]], b64[s[6]], b64[s[7]]
+	bad |= c0 | c1 | c2 | c3
+	dst[3], dst[4], dst[5] = c0<<2|c1>>4, c1<<4|c2>>2, c2<<6|c3
+	c0, c1, c2, c3 = b64[s[8]], b64[s[9]], b64[s[10]], b64[s[11]]
+	bad |= c0 | c1 | c2 | c3
+	dst[6], dst[7], dst[8] = c0<<2|c1>>4, c1<<4|c2>>2, c2<<6|c3
+	c0, c1, c2, c3 = b64[s[12]], b64[s[13]], b64[s[14]], b64[s[15]]
+	bad |= c0 | c1 | c2 | c3
+	dst[9], dst[10], dst[11] = c0<<2|c1>>4, c1<<4|c2>>2, c2<<6|c3
+	c0, c1, c2, c3 = b64[s[16]], b64[s[17]], b64[s[18]], b64[s[19]]
+	bad |= c0 | c1 | c2 | c3
+	dst[12], dst[13], dst[14] = c0<<2|c1>>4, c1<<4|c2>>2, c2<<6|c3
+	c0, c1, c2, c3 = b64[s[20]], b64[s[21]], b64[s[22]], b64[s[23]]
+	bad |= c0 | c1 | c2 | c3
+	dst[15], dst[16], dst[17] = c0<<2|c1>>4, c1<<4|c2>>2, c2<<6|c3
+	c0, c1, c2, c3 = b64[s[24]], b64[s[25]], b64[s[26]], b64[s[27]]
+	bad |= c0 | c1 | c2 | c3
+	dst[18], dst[19], dst[20] = c0<<2|c1>>4, c1<<4|c2>>2, c2<<6|c3
+	c0, c1, c2, c3 = b64[s[28]], b64[s[29]], b64[s[30]], b64[s[31]]
+	bad |= c0 | c1 | c2 | c3
+	dst[21], dst[22], dst[23] = c0<<2|c1>>4, c1<<4|c2>>2, c2<<6|c3
+	c0, c1, c2, c3 = b64[s[32]], b64[s[33]], b64[s[34]], b64[s[35]]
+	bad |= c0 | c1 | c2 | c3
+	dst[24], dst[25], dst[26] = c0<<2|c1>>4, c1<<4|c2>>2, c2<<6|c3
+	c0, c1, c2, c3 = b64[s[36]], b64[s[37]], b64[s[38]], b64[s[39]]
+	bad |= c0 | c1 | c2 | c3
+	dst[27], dst[28], dst[29] = c0<<2|c1>>4, c1<<4|c2>>2, c2<<6|c3
+	c0, c1, c2, c3 = b64[s[40]], b64[s[41]], b64[s[42]], b64[s[43]]
+	bad |= c0 | c1 | c2 | c3
+	dst[30], dst[31], dst[32] = c0<<2|c1>>4, c1<<4|c2>>2, c2<<6|c3
+	c0, c1, c2, c3 = b64[s[44]], b64[s[45]], b64[s[46]], b64[s[47]]
+	bad |= c0 | c1 | c2 | c3
+	dst[33], dst[34], dst[35] = c0<<2|c1>>4, c1<<4|c2>>2, c2<<6|c3
+	c0, c1, c2, c3 = b64[s[48]], b64[s[49]], b64[s[50]], b64[s[51]]
+	bad |= c0 | c1 | c2 | c3
+	dst[36], dst[37], dst[38] = c0<<2|c1>>4, c1<<4|c2>>2, c2<<6|c3
+	c0, c1, c2, c3 = b64[s[52]], b64[s[53]], b64[s[54]], b64[s[55]]
+	bad |= c0 | c1 | c2 | c3
+	dst[39], dst[40], dst[41] = c0<<2|c1>>4, c1<<4|c2>>2, c2<<6|c3
+	c0, c1, c2, c3 = b64[s[56]], b64[s[57]], b64[s[58]], b64[s[59]]
+	bad |= c0 | c1 | c2 | c3
+	dst[42], dst[43], dst[44] = c0<<2|c1>>4, c1<<4|c2>>2, c2<<6|c3
+	c0, c1, c2, c3 = b64[s[60]], b64[s[61]], b64[s[62]], b64[s[63]]
+	bad |= c0 | c1 | c2 | c3
+	dst[45], dst[46], dst[47] = c0<<2|c1>>4, c1<<4|c2>>2, c2<<6|c3
+	c0, c1, c2, c3 = b64[s[64]], b64[s[65]], b64[s[66]], b64[s[67]]
+	bad |= c0 | c1 | c2 | c3
+	dst[48], dst[49], dst[50] = c0<<2|c1>>4, c1<<4|c2>>2, c2<<6|c3
+	c0, c1, c2, c3 = b64[s[68]], b64[s[69]], b64[s[70]], b64[s[71]]
+	bad |= c0 | c1 | c2 | c3
+	dst[51], dst[52], dst[53] = c0<<2|c1>>4, c1<<4|c2>>2, c2<<6|c3
+	c0, c1, c2, c3 = b64[s[72]], b64[s[73]], b64[s[74]], b64[s[75]]
+	bad |= c0 | c1 | c2 | c3
+	dst[54], dst[55], dst[56] = c0<<2|c1>>4, c1<<4|c2>>2, c2<<6|c3
+	c0, c1, c2, c3 = b64[s[76]], b64[s[77]], b64[s[78]], b64[s[79]]
+	bad |= c0 | c1 | c2 | c3
+	dst[57], dst[58], dst[59] = c0<<2|c1>>4, c1<<4|c2>>2, c2<<6|c3
+	c0, c1, c2 = b64[s[80]], b64[s[81]], b64[s[82]]
+	bad |= c0 | c1 | c2
+	dst[60], dst[61] = c0<<2|c1>>4, c1<<4|c2>>2
+	return bad&0xC0 == 0 && c2&0x03 == 0
 }
 
 // replace swaps in another ring's keys (after a reload from the database).
