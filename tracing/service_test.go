@@ -588,3 +588,27 @@ func TestMatchPendingAfterCrash(t *testing.T) {
 		t.Fatalf("B prompted %d times", got)
 	}
 }
+
+func TestPurgeBatches(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db, Config{PurgeBatch: 10, RegisterPerPhone: 100, RegisterPerIP: 100})
+		for i := 0; i < 25; i++ {
+			if _, _, err := f.svc.Register(ctx, phoneFor(i), "10.1.1.1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Codes live 15 minutes and are kept 48 hours after.
+		got, err := f.svc.Purge(ctx, f.clk.Now().Add(48*time.Hour))
+		if err != nil || got["tracing_registrations"] != 0 {
+			t.Fatalf("early: %v %v", got, err)
+		}
+		got, err = f.svc.Purge(ctx, f.clk.Now().Add(49*time.Hour))
+		if err != nil || got["tracing_registrations"] != 25 || got["tracing_rate_limits"] == 0 {
+			t.Fatalf("purge: %v %v", got, err)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM audit_log WHERE action = 'purged'`); n != 1 {
+			t.Fatalf("%d purge audit rows", n)
+		}
+	})
+}
