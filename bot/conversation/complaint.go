@@ -63,6 +63,9 @@ func (t *turn) complaint(text string) {
 			// Keep what they typed; an operator will sort it out.
 			f[step] = truncate(cleanText(text, maxOther), 40)
 			addCheck(f, step+"_unverified")
+		} else if step == "attachment" {
+			t.say("attachment_waiting")
+			return
 		} else {
 			f["_tries"] = strconv.Itoa(tries)
 			t.say("ask_" + invalidKey(step, f))
@@ -70,6 +73,7 @@ func (t *turn) complaint(text string) {
 		}
 	}
 	delete(f, "_tries")
+	delete(f, "_waiting")
 	var pre string
 	if step == "attachment" && f["attachment"] == "yes" {
 		pre = t.t("attachment_received", nil) + "\n\n"
@@ -188,6 +192,11 @@ func (t *turn) take(step, text string) bool {
 	case "attachment":
 		if f["attachment"] == "yes" {
 			return true
+		}
+		if intent.Yes(text) && f["_waiting"] == "" {
+			// "ya" (I have one): wait for it, once.
+			f["_waiting"] = "1"
+			return false
 		}
 		f["attachment"] = "no"
 		if !intent.Skip(text) && len(strings.Fields(text)) > 3 {

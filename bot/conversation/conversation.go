@@ -251,19 +251,6 @@ func (t *turn) run() {
 		}
 		return
 	}
-	res := t.e.m.Match(text)
-	// Handed off: silent until the operator resolves it or the citizen
-	// asks for the menu.
-	if open != nil && open.HandedOff && open.Status != "resolved" && t.st.Resumed != open.Number {
-		if res.Intent == intent.Menu && short(text) {
-			t.st.Resumed = open.Number
-			t.idle("menu")
-			t.sayText(t.t("handoff_ended", nil) + "\n\n" + t.t("menu", nil))
-			return
-		}
-		t.act(Action{Kind: KindAppend})
-		return
-	}
 	// The app's registration message can arrive at any point.
 	if code, isCmd, ok := intent.SijejakCode(text); isCmd {
 		if ok {
@@ -274,10 +261,11 @@ func (t *turn) run() {
 		}
 		return
 	}
+	handedOff := open != nil && open.HandedOff && open.Status != "resolved" && t.st.Resumed != open.Number
 	if in.PendingConsent {
-		// Mid-flow, "ya" answers the flow's question; only SETUJU/TOLAK
-		// are taken as consent then.
-		if agree, ok := intent.Consent(text, t.st.Flow != ""); ok {
+		// Mid-flow or in a hand-off, "ya" answers the other question;
+		// only SETUJU/TOLAK are taken as consent then.
+		if agree, ok := intent.Consent(text, t.st.Flow != "" || handedOff); ok {
 			t.act(Action{Kind: KindSijejakConsent, Consent: agree, Text: t.t("sijejak_consent_request", nil)})
 			if agree {
 				t.say("sijejak_consent_yes")
@@ -286,6 +274,20 @@ func (t *turn) run() {
 			}
 			return
 		}
+	}
+	res := t.e.m.Match(text)
+	// Handed off: silent until the operator resolves it or the citizen
+	// asks for the menu. (Sijejak messages above are for the system, not
+	// for the operator, so they are still handled.)
+	if handedOff {
+		if res.Intent == intent.Menu && short(text) {
+			t.st.Resumed = open.Number
+			t.idle("menu")
+			t.sayText(t.t("handoff_ended", nil) + "\n\n" + t.t("menu", nil))
+			return
+		}
+		t.act(Action{Kind: KindAppend})
+		return
 	}
 	// Never trapped: menu and cancel work everywhere.
 	if res.Intent == intent.Menu && short(text) {
