@@ -49,8 +49,7 @@ var (
 	ErrTooManyRecords  = coded.New(coded.TooLarge, "too_many_records", "Terlalu banyak catatan / too many records")
 	ErrUploadTooLarge  = coded.New(coded.TooLarge, "upload_too_large", "Unggahan terlalu besar / upload too large")
 	ErrBadUpload       = coded.New(coded.Invalid, "bad_upload", "Format unggahan tidak valid / malformed upload")
-	ErrNoKey           = errors.New("tracing: no TempID key")
-	errAttemptsExhaust = coded.New(coded.TooMany, "too_many_attempts", "Terlalu banyak percobaan, minta kode baru / too many attempts, request a new code")
+	ErrTooManyAttempts = coded.New(coded.TooMany, "too_many_attempts", "Terlalu banyak percobaan, minta kode baru / too many attempts, request a new code")
 )
 
 // Device is an authenticated phone.
@@ -448,7 +447,7 @@ func (s *Service) Verify(ctx context.Context, phone, code, otp string) (token st
 				return err
 			}
 			if attempts >= s.cfg.OTPMaxAttempts {
-				outcome = errAttemptsExhaust
+				outcome = ErrTooManyAttempts
 				return nil
 			}
 			// The attempt counts whether or not it is right, and commits.

@@ -407,8 +407,8 @@ func TestOTPAndRateLimits(t *testing.T) {
 				t.Fatalf("guess %d: %v", i, err)
 			}
 		}
-		if _, err := svc.Verify(ctx, phoneB, "", otp); err == nil {
-			t.Fatal("OTP accepted after 5 wrong guesses")
+		if _, err := svc.Verify(ctx, phoneB, "", otp); !errors.Is(err, ErrTooManyAttempts) {
+			t.Fatalf("right OTP after 5 wrong guesses: %v", err)
 		}
 		// A fresh OTP works, once.
 		svc.SendOTP(ctx, phoneB, "10.0.0.2")
