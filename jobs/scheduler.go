@@ -416,7 +416,7 @@ func (s *Scheduler) execute(parent context.Context, e *entry, source string, sch
 		r.Outcome, r.Error = Skipped, "previous run still running"
 		fin := r.StartedAt
 		r.FinishedAt = &fin
-		if _, err := s.insertRun(&r); err != nil && !store.IsUniqueViolation(err) {
+		if err := s.insertRun(&r); err != nil && !store.IsUniqueViolation(err) {
 			log.Error("cannot record skipped run", "err", err)
 		}
 		s.m.runs.WithLabelValues(name, Skipped).Inc()
@@ -431,8 +431,7 @@ func (s *Scheduler) execute(parent context.Context, e *entry, source string, sch
 	}()
 
 	r.Outcome = Running
-	claimed, err := s.insertRun(&r)
-	if err != nil {
+	if err := s.insertRun(&r); err != nil {
 		if store.IsUniqueViolation(err) {
 			log.Debug("tick already claimed by another replica")
 			r.Outcome = Skipped
@@ -448,8 +447,6 @@ func (s *Scheduler) execute(parent context.Context, e *entry, source string, sch
 		s.m.failures.WithLabelValues(name, "error").Inc()
 		return r
 	}
-	_ = claimed
-
 	s.m.running.WithLabelValues(name).Set(1)
 	ctx, cancel := context.WithTimeout(parent, e.job.Timeout)
 	defer cancel()
@@ -528,7 +525,7 @@ func (s *Scheduler) execute(parent context.Context, e *entry, source string, sch
 	return r
 }
 
-func (s *Scheduler) insertRun(r *Run) (bool, error) {
+func (s *Scheduler) insertRun(r *Run) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	var sch any
@@ -539,9 +536,8 @@ func (s *Scheduler) insertRun(r *Run) (bool, error) {
 	if r.FinishedAt != nil {
 		fin = *r.FinishedAt
 	}
-	err := s.db.QueryRow(ctx, `INSERT INTO job_runs (job, source, scheduled_at, node, started_at, finished_at, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+	return s.db.QueryRow(ctx, `INSERT INTO job_runs (job, source, scheduled_at, node, started_at, finished_at, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		r.Job, r.Source, sch, r.Node, r.StartedAt, fin, r.Outcome, r.Error).Scan(&r.ID)
-	return err == nil, err
 }
 
 func (s *Scheduler) finishRun(r Run) error {

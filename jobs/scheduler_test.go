@@ -489,3 +489,56 @@ func TestCommandAndAbandonedRuns(t *testing.T) {
 		t.Error("bad usage accepted")
 	}
 }
+
+// The claim row is a fence of its own: even two schedulers that both think
+// they lead (different lock names here) run each tick once.
+func TestClaimFenceWithoutLock(t *testing.T) {
+	ctx := context.Background()
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		t.Run(dialect, func(t *testing.T) {
+			var dbA, dbB *store.DB
+			if dialect == "sqlite" {
+				dbA = storetest.SQLite(t)
+				var err error
+				dbB, err = store.Open(ctx, store.Options{URL: "sqlite:" + dbA.Path})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { dbB.Close() })
+			} else {
+				url := storetest.PostgresURL(t)
+				for _, p := range []**store.DB{&dbA, &dbB} {
+					db, err := store.Open(ctx, store.Options{URL: url})
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { db.Close() })
+					*p = db
+				}
+				if _, err := dbA.Migrate(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var ran atomic.Int32
+			mk := func(db *store.DB, node string) *jobs.Scheduler {
+				s, _, _ := newScheduler(t, db, jobs.Options{Node: node}) // own lock name each
+				s.MustRegister(jobs.Job{Name: "fenced", Spec: "* * * * * *", Run: func(ctx context.Context, env jobs.Env) (int64, error) {
+					ran.Add(1)
+					return 0, nil
+				}})
+				s.Start()
+				return s
+			}
+			a, b := mk(dbA, "A"), mk(dbB, "B")
+			time.Sleep(3500 * time.Millisecond)
+			a.Stop(ctx)
+			b.Stop(ctx)
+			var ticks, dup int
+			dbA.QueryRow(ctx, `SELECT COUNT(DISTINCT scheduled_at) FROM job_runs WHERE job = 'fenced'`).Scan(&ticks)
+			dbA.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT scheduled_at FROM job_runs WHERE job = 'fenced' GROUP BY scheduled_at HAVING COUNT(*) > 1) d`).Scan(&dup)
+			if ticks < 3 || dup != 0 || int(ran.Load()) != ticks {
+				t.Errorf("%d ticks, %d claimed twice, body ran %d times", ticks, dup, ran.Load())
+			}
+		})
+	}
+}
