@@ -220,3 +220,51 @@ func TestCategorise(t *testing.T) {
 		}
 	}
 }
+
+func TestMenuTextMatchesMenuChoices(t *testing.T) {
+	want := map[string]string{ // a word each menu line must contain, per language
+		"1": "1. ", "2": "2. ", "3": "3. ", "4": "4. ", "5": "5. ", "6": "6. ", "7": "7. ", "8": "8. ", "9": "9. ",
+	}
+	words := map[string][2]string{
+		intent.CertificateMissing:  {"Sertifikat vaksin belum muncul", "certificate not showing"},
+		intent.ChangeData:          {"Ubah data", "Change data"},
+		intent.NIKMisuse:           {"NIK dipakai orang lain", "NIK is used by someone else"},
+		intent.TalkToOperator:      {"petugas", "operator"},
+		intent.VaccinationStatus:   {"Status vaksinasi", "Vaccination status"},
+		intent.CertificateDownload: {"Unduh sertifikat", "Download the vaccine certificate"},
+		intent.LoginProblem:        {"OTP", "OTP"},
+		intent.Sijejak:             {"Sijejak", "Sijejak"},
+		intent.MyData:              {"Data pribadi saya", "My personal data"},
+	}
+	for i, lang := range []string{"id", "en"} {
+		menu := catalog.T(lang, "menu", nil)
+		for n, prefix := range want {
+			it := intent.MenuChoices[n]
+			line := ""
+			for _, l := range strings.Split(menu, "\n") {
+				if strings.HasPrefix(l, prefix) {
+					line = l
+				}
+			}
+			if !strings.Contains(line, words[it][i]) {
+				t.Errorf("%s menu line %s is %q; intent.MenuChoices says %s", lang, n, line, it)
+			}
+		}
+	}
+}
+
+func BenchmarkStep(b *testing.B) {
+	e := New(Config{})
+	msgs := []string{"halo", "1", "Budi Santoso", "3171011708850001", "17-08-1985", "0812 3456 7890",
+		"sertifikat dosis 2 belum muncul", "lewati", "ya"}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		st := State{}
+		for _, m := range msgs {
+			st, _ = e.Step(st, Input{Text: m, Now: ScriptStart})
+			n++
+		}
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "turns/s/core")
+}

@@ -39,6 +39,7 @@ var rules = []rule{
 	{ChangeData, []int{cPhone, cNeg, cActive}, 28},
 	{ChangeData, []int{cPhone, cLost}, 26},
 	{ChangeData, []int{cPhone, cWrong}, 26},
+	{ChangeData, []int{cDelete, cPhone}, 26},
 	{ChangeData, []int{cChange, cData}, 27},
 	{ChangeData, []int{cWrong, cData}, 27},
 	{ChangeData, []int{cWrong, cNik}, 24},
