@@ -23,6 +23,7 @@ type Config struct {
 	OutboxRetention time.Duration // jobs.outbox_retention: sent outbox rows deleted after
 	SLA             time.Duration // tickets.sla: first response due within
 	AuditRetention  time.Duration // jobs.audit_retention: audit rows deleted after (≥ 5 years)
+	JobHistory      time.Duration // jobs.history_retention: job_runs rows deleted after
 	// WhatsAppGrace is how long the channel may stay logged out before the
 	// alert fires (jobs.whatsapp_logged_out_grace).
 	WhatsAppGrace time.Duration
@@ -35,6 +36,7 @@ func DefaultConfig() Config {
 		OutboxRetention: 30 * 24 * time.Hour,
 		SLA:             24 * time.Hour,
 		AuditRetention:  AuditFloor,
+		JobHistory:      90 * 24 * time.Hour,
 		WhatsAppGrace:   5 * time.Minute,
 	}
 }
@@ -117,6 +119,9 @@ func Standard(db *store.DB, cfg Config, d Deps) []Job {
 	if cfg.WhatsAppGrace <= 0 {
 		cfg.WhatsAppGrace = def.WhatsAppGrace
 	}
+	if cfg.JobHistory <= 0 {
+		cfg.JobHistory = def.JobHistory
+	}
 	var out []Job
 	if d.Tracing != nil {
 		out = append(out, PurgeTracing(d.Tracing))
@@ -130,7 +135,8 @@ func Standard(db *store.DB, cfg Config, d Deps) []Job {
 	if d.Privacy != nil {
 		out = append(out, RetentionTickets(db, d.Privacy, cfg.TicketRetention), DSRDeadline(d.Privacy))
 	}
-	out = append(out, SLAEscalation(db, cfg.SLA), OutboxCleanup(db, cfg.OutboxRetention), AuditRetention(db, cfg.AuditRetention))
+	out = append(out, SLAEscalation(db, cfg.SLA), OutboxCleanup(db, cfg.OutboxRetention), AuditRetention(db, cfg.AuditRetention),
+		JobHistoryCleanup(db, cfg.JobHistory))
 	if d.WhatsApp != nil {
 		out = append(out, WhatsAppHealth(db, d.WhatsApp, cfg.WhatsAppGrace))
 	}
@@ -158,24 +164,49 @@ func ExpireUploadWindows(x UploadWindowExpirer) Job {
 		Run:         func(ctx context.Context, env Env) (int64, error) { return x.ExpireUploadWindows(ctx, env.Now) }}
 }
 
-// RetentionTickets anonymises closed tickets older than retention.
+// RetentionTickets anonymises closed tickets older than retention (closed_at
+// before now − retention), then deletes conversation messages that never
+// joined a ticket and are as old, then anonymises contacts with nothing
+// left inside the period. Rows counts all three.
 func RetentionTickets(db *store.DB, p *privacy.Service, retention time.Duration) Job {
 	return Job{Name: "retention-tickets", Spec: "0 30 2 * * *", Timeout: time.Hour,
-		Description: fmt.Sprintf("anonymise tickets closed more than %s ago", human(retention)),
+		Description: fmt.Sprintf("anonymise tickets closed (and conversations idle) more than %s ago", human(retention)),
 		Run: func(ctx context.Context, env Env) (int64, error) {
 			cutoff := env.Now.Add(-retention)
 			b := &Batcher{DB: db, Size: 500}
-			n, err := b.Loop(ctx, func(tx *store.Tx, limit int) (int64, error) {
+			tks, err := b.Loop(ctx, func(tx *store.Tx, limit int) (int64, error) {
 				return p.RetentionStep(ctx, tx, cutoff, env.Now, limit)
 			})
-			st := b.Stats()
+			if err != nil {
+				return tks, err
+			}
+			chat, err := (&Batcher{DB: db}).Loop(ctx, func(tx *store.Tx, limit int) (int64, error) {
+				return p.ChatterRetentionStep(ctx, tx, cutoff, limit)
+			})
+			if err != nil {
+				return tks + chat, err
+			}
+			cts, err := b.Loop(ctx, func(tx *store.Tx, limit int) (int64, error) {
+				return p.ContactRetentionStep(ctx, tx, cutoff, env.Now, limit)
+			})
+			n := tks + chat + cts
 			if n > 0 && err == nil {
 				t0 := time.Now()
 				err = p.PurgeSearchIndex(ctx)
 				env.Log.Info("search index purged of anonymised text", "took", time.Since(t0).Round(time.Millisecond))
 			}
-			env.Log.Info("ticket retention", "anonymised", n, "batches", st.Batches, "longest_tx", st.MaxTx.Round(time.Microsecond))
+			st := b.Stats()
+			env.Log.Info("ticket retention", "tickets", tks, "messages", chat, "contacts", cts, "longest_tx", st.MaxTx.Round(time.Microsecond))
 			return n, err
+		}}
+}
+
+// JobHistoryCleanup deletes job_runs rows older than keep.
+func JobHistoryCleanup(db *store.DB, keep time.Duration) Job {
+	return Job{Name: "job-history-cleanup", Spec: "0 50 3 * * *", Timeout: 10 * time.Minute,
+		Description: fmt.Sprintf("delete job run history older than %s", human(keep)),
+		Run: func(ctx context.Context, env Env) (int64, error) {
+			return (&Batcher{DB: db}).Delete(ctx, "job_runs", "id", "started_at < ? AND outcome <> 'running'", env.Now.Add(-keep).UTC())
 		}}
 }
 

@@ -431,3 +431,80 @@ func newSchedulerWithClock(t *testing.T, db *store.DB, clock *time.Time) (*jobs.
 	s, reg, logs := newScheduler(t, db, jobs.Options{Now: func() time.Time { return *clock }})
 	return s, logs, func(name string, l map[string]string) float64 { return metric(t, reg, name, l) }
 }
+
+// Conversation messages that never became a ticket, and contacts with
+// nothing left inside the period, follow the same cut-off.
+func TestChatterAndContactRetentionBoundaries(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		sealer := storetest.Sealer(t)
+		ts := tickets.New(db, sealer)
+		ret := 365 * 24 * time.Hour
+		cut := now.Add(-ret)
+		chat := func(who string, at time.Time) (contact, msg int64) {
+			ts.Now = func() time.Time { return at }
+			err := db.InTx(ctx, func(tx *store.Tx) error {
+				c, err := ts.UpsertContact(ctx, tx, "whatsapp", who, "Nama "+who)
+				if err != nil {
+					return err
+				}
+				contact = c.ID
+				msg, err = ts.AddMessage(ctx, tx, tickets.NewMessage{ContactID: c.ID, Direction: "in", Channel: "whatsapp", ExternalID: "wa-" + who, Text: "NIK saya 3174011201900001",
+					Attachments: []tickets.NewAttachment{{Name: "ktp.jpg", Data: []byte("x")}}})
+				if err != nil {
+					return err
+				}
+				_, err = tx.Exec(ctx, `INSERT INTO inbound_keys (channel, external_id, message_id, received_at) VALUES ('whatsapp', ?, ?, ?)`, "wa-"+who, msg, at)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		oldC, oldM := chat("+6281100000001", cut.Add(-time.Second))
+		atC, atM := chat("+6281100000002", cut)
+		newC, newM := chat("+6281100000003", cut.Add(time.Second))
+		// Old chatter, but the contact wrote again recently.
+		mixC, mixOld := chat("+6281100000004", cut.Add(-time.Hour))
+		ts.Now = func() time.Time { return now.Add(-time.Minute) }
+		var mixNew int64
+		db.InTx(ctx, func(tx *store.Tx) error {
+			var err error
+			mixNew, err = ts.AddMessage(ctx, tx, tickets.NewMessage{ContactID: mixC, Direction: "in", Channel: "whatsapp", Text: "halo lagi"})
+			return err
+		})
+
+		s, _, _ := fixedScheduler(t, db, now)
+		s.MustRegister(jobs.RetentionTickets(db, privacy.New(db, sealer, nil), ret), jobs.JobHistoryCleanup(db, 24*time.Hour))
+		run, err := s.RunOnce(ctx, "retention-tickets")
+		if err != nil || run.Rows != 3 { // 2 messages + 1 contact
+			t.Fatalf("run: %+v %v", run, err)
+		}
+		for m, gone := range map[int64]bool{oldM: true, mixOld: true, atM: false, newM: false, mixNew: false} {
+			n := count(t, db, `SELECT COUNT(*) FROM messages WHERE id = ?`, m)
+			k := count(t, db, `SELECT COUNT(*) FROM inbound_keys WHERE message_id = ?`, m) + count(t, db, `SELECT COUNT(*) FROM attachments WHERE message_id = ?`, m)
+			if gone && (n != 0 || k != 0) {
+				t.Errorf("message %d due but kept (%d, keys+attachments %d)", m, n, k)
+			}
+			if !gone && n != 1 {
+				t.Errorf("message %d not due but deleted", m)
+			}
+		}
+		for c, erased := range map[int64]bool{oldC: true, atC: false, newC: false, mixC: false} {
+			var addr string
+			db.QueryRow(ctx, `SELECT address FROM contacts WHERE id = ?`, c).Scan(&addr)
+			if strings.HasPrefix(addr, "erased:") != erased {
+				t.Errorf("contact %d address %q, erased want %v", c, addr, erased)
+			}
+		}
+
+		// Job history older than its period goes; newer stays.
+		mustExec(t, db, `INSERT INTO job_runs (job, source, node, started_at, finished_at, outcome) VALUES ('old', 'manual', 'x', ?, ?, 'ok'), ('at', 'manual', 'x', ?, ?, 'ok')`,
+			now.Add(-24*time.Hour-time.Second), now, now.Add(-24*time.Hour), now)
+		run, err = s.RunOnce(ctx, "job-history-cleanup")
+		if err != nil || run.Rows != 1 || count(t, db, `SELECT COUNT(*) FROM job_runs WHERE job = 'at'`) != 1 {
+			t.Errorf("job history cleanup: %+v %v", run, err)
+		}
+	})
+}

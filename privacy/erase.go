@@ -241,3 +241,50 @@ func (s *Service) PurgeSearchIndex(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ChatterRetentionStep deletes up to limit messages that never became part
+// of a ticket (greetings, menu choices — often with a NIK typed into the
+// bot) created before cutoff, with their attachments and dedupe keys.
+func (s *Service) ChatterRetentionStep(ctx context.Context, tx *store.Tx, cutoff time.Time, limit int) (int64, error) {
+	mids, err := ids(ctx, tx, `SELECT id FROM messages WHERE ticket_id IS NULL AND created_at < ? ORDER BY id LIMIT ?`, cutoff.UTC(), limit)
+	if err != nil || len(mids) == 0 {
+		return 0, err
+	}
+	in, args := inList(mids)
+	for _, q := range []string{
+		`DELETE FROM attachments WHERE message_id IN (` + in + `)`,
+		`DELETE FROM inbound_keys WHERE message_id IN (` + in + `)`,
+		`DELETE FROM messages WHERE id IN (` + in + `)`,
+	} {
+		if _, err := tx.Exec(ctx, q, args...); err != nil {
+			return 0, fmt.Errorf("privacy: chatter retention: %w", err)
+		}
+	}
+	return int64(len(mids)), nil
+}
+
+// ContactRetentionStep anonymises up to limit contacts that have nothing
+// left within retention: not touched since cutoff, no ticket that is not
+// anonymised, no message at or after cutoff.
+func (s *Service) ContactRetentionStep(ctx context.Context, tx *store.Tx, cutoff, now time.Time, limit int) (int64, error) {
+	cutoff = cutoff.UTC()
+	cids, err := ids(ctx, tx, `SELECT c.id FROM contacts c WHERE c.address NOT LIKE '`+ErasedAddressPrefix+`%' AND c.updated_at < ?
+		AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.contact_id = c.id AND t.anonymised_at IS NULL)
+		AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.contact_id = c.id AND m.created_at >= ?)
+		ORDER BY c.id LIMIT ?`, cutoff, cutoff, limit)
+	if err != nil || len(cids) == 0 {
+		return 0, err
+	}
+	var addrs []string
+	for _, cid := range cids {
+		addrs = append(addrs, ownAddresses(ctx, tx, cid)...)
+	}
+	if err := anonymiseContacts(ctx, tx, cids, addrs, now); err != nil {
+		return 0, err
+	}
+	if err := audit.Record(ctx, tx, "system:retention-tickets", "contact.anonymised", "contact", fmt.Sprintf("%d..%d", cids[0], cids[len(cids)-1]),
+		fmt.Sprintf("%d contacts idle since before %s", len(cids), cutoff.Format(time.RFC3339))); err != nil {
+		return 0, err
+	}
+	return int64(len(cids)), nil
+}
