@@ -430,6 +430,10 @@ func (s *Service) Match(ctx context.Context, uploadID int64) (contacts, notified
 		if err != nil {
 			return err
 		}
+		exposed, err := s.exposedDays(ctx, tx, devs)
+		if err != nil {
+			return err
+		}
 		now := s.now()
 		for _, uid := range ids {
 			dev, ok := devs[uid]
@@ -451,6 +455,9 @@ func (s *Service) Match(ctx context.Context, uploadID int64) (contacts, notified
 			}
 			sort.Strings(dayKeys)
 			for _, day := range dayKeys {
+				if exposed[exposureKey{dev.id, day}] {
+					continue // notified then; the unique key still guards races
+				}
 				wm := s.scorer.WeightedMinutes(days[day])
 				if wm < s.scorer.Params().MinMinutes {
 					continue
@@ -503,6 +510,43 @@ func (s *Service) Match(ctx context.Context, uploadID int64) (contacts, notified
 func (s *Service) quarantineUntil(day string) time.Time {
 	d, _ := time.ParseInLocation("2006-01-02", day, s.cfg.Location)
 	return d.AddDate(0, 0, s.cfg.QuarantineDays)
+}
+
+type exposureKey struct {
+	device int64
+	day    string
+}
+
+// exposedDays lists the days on which these devices already have an
+// exposure, so a replayed or overlapping upload costs one query instead of
+// an insert attempt per contact per day.
+func (s *Service) exposedDays(ctx context.Context, tx *store.Tx, devs map[string]contactDevice) (map[exposureKey]bool, error) {
+	out := map[exposureKey]bool{}
+	ids := make([]any, 0, len(devs))
+	for _, d := range devs {
+		ids = append(ids, d.id)
+	}
+	const chunk = 500
+	for i := 0; i < len(ids); i += chunk {
+		part := ids[i:min(i+chunk, len(ids))]
+		rows, err := tx.Query(ctx, `SELECT device_id, day FROM tracing_exposures WHERE device_id IN (?`+strings.Repeat(", ?", len(part)-1)+`)`, part...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var k exposureKey
+			if err := rows.Scan(&k.device, &k.day); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[k] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 type contactDevice struct {
