@@ -171,9 +171,65 @@ func New(cfg Config) *Engine {
 	return &Engine{cfg: cfg, m: m}
 }
 
-// Categorise files free text (an e-mail) under a ticket category.
+// Categorise files free text (an e-mail: subject, newline, body) under a
+// ticket category. Mail often follows the required complaint form ("Nama
+// lengkap: …", "NIK: …", "No. HP terdaftar: …"); the form's labels and
+// values say nothing about the complaint, so such lines are skipped except
+// the ones that carry it (Keluhan, Perihal, Subject…).
 func Categorise(text string) string {
-	return categoryOf(defaultMatcher.Match(text).Intent)
+	var b strings.Builder
+	for _, line := range strings.Split(text, "\n") {
+		if b.Len() > intent.MaxInput {
+			break
+		}
+		if label, value, ok := strings.Cut(line, ":"); ok && isFormLabel(label) {
+			if !complaintLabels[strings.ToLower(strings.TrimSpace(label))] {
+				continue
+			}
+			line = value
+		}
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	return categoryOf(defaultMatcher.Match(b.String()).Intent)
+}
+
+// complaintLabels are form labels whose value is the complaint itself.
+var complaintLabels = map[string]bool{
+	"keluhan": true, "isi keluhan": true, "pengaduan": true, "isi pengaduan": true, "masalah": true,
+	"perihal": true, "hal": true, "subject": true, "subjek": true, "complaint": true, "problem": true,
+	"keterangan": true, "re": true, "fwd": true, "fw": true, "aw": true,
+}
+
+// isFormLabel: at most five words before a colon, one of them a word of
+// the complaint form (nama, NIK, lahir, HP, …). "Sertifikat saya belum
+// muncul: tolong" is a sentence, not a label.
+func isFormLabel(s string) bool {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" || len(s) > 40 {
+		return false
+	}
+	if complaintLabels[s] {
+		return true
+	}
+	ws := strings.FieldsFunc(s, func(r rune) bool { return !(r >= 'a' && r <= 'z') })
+	if len(ws) == 0 || len(ws) > 5 {
+		return false
+	}
+	for _, w := range ws {
+		if formWords[w] {
+			return true
+		}
+	}
+	return false
+}
+
+var formWords = map[string]bool{
+	"nama": true, "name": true, "nik": true, "ktp": true, "kk": true, "lahir": true, "ttl": true, "birth": true,
+	"dob": true, "hp": true, "telepon": true, "telp": true, "phone": true, "wa": true, "whatsapp": true,
+	"alamat": true, "address": true, "email": true, "tanggal": true, "date": true, "nomor": true, "no": true,
+	"umur": true, "usia": true, "kelamin": true, "gender": true, "kota": true, "provinsi": true, "kabupaten": true,
+	"pekerjaan": true, "lokasi": true, "faskes": true, "dosis": true, "tempat": true,
 }
 
 var defaultMatcher = intent.NewMatcher()

@@ -203,10 +203,13 @@ func TestFieldCaps(t *testing.T) {
 
 func TestCategorise(t *testing.T) {
 	for text, want := range map[string]string{
-		"Sertifikat vaksin saya belum muncul\nNama: Budi": "certificate_missing",
-		"Permohonan perubahan tanggal lahir":              "change_data",
-		"NIK saya digunakan orang lain":                   "nik_misuse",
-		"Lowongan kerja":                                  "other",
+		"Sertifikat vaksin saya belum muncul\nNama: Budi":    "certificate_missing",
+		"Permohonan perubahan tanggal lahir":                 "change_data",
+		"NIK saya digunakan orang lain":                      "nik_misuse",
+		"Lowongan kerja":                                     "other",
+		"Halo\nSertifikat saya belum muncul: tolong dibantu": "certificate_missing",
+		"Pengaduan\nNama lengkap: Budi\nNIK: 3171011708850001\nTempat/tanggal lahir: Jakarta, 17-08-1985\nNo. HP terdaftar: 0812\nKeluhan: sertifikat dosis 2 belum muncul": "certificate_missing",
+		"Re: Sertifikat vaksin\nNama: Ani\nNomor HP yang terdaftar: 0813\nKeluhan: nama di sertifikat salah":                                                                "change_data",
 	} {
 		if got := Categorise(text); got != want {
 			t.Errorf("Categorise(%q) = %s, want %s", text, got, want)
