@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -42,16 +43,51 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.runs, m.failures, m.alerts, m.duration, m.rows, m.running, m.lastSuccess, m.lastFailed, m.leader} {
-		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				continue
-			}
-			return nil, err
-		}
+	// A second scheduler on the same registry (tests, a CLI run inside a
+	// serving process) shares the first one's series.
+	var err error
+	m.runs, err = register(reg, m.runs)
+	if err == nil {
+		m.failures, err = register(reg, m.failures)
+	}
+	if err == nil {
+		m.alerts, err = register(reg, m.alerts)
+	}
+	if err == nil {
+		m.duration, err = register(reg, m.duration)
+	}
+	if err == nil {
+		m.rows, err = register(reg, m.rows)
+	}
+	if err == nil {
+		m.running, err = register(reg, m.running)
+	}
+	if err == nil {
+		m.lastSuccess, err = register(reg, m.lastSuccess)
+	}
+	if err == nil {
+		m.lastFailed, err = register(reg, m.lastFailed)
+	}
+	if err == nil {
+		m.leader, err = register(reg, m.leader)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jobs: metrics: %w", err)
 	}
 	return m, nil
+}
+
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing, nil
+			}
+		}
+		return c, err
+	}
+	return c, nil
 }
 
 // init makes a job's series exist at zero so rate() and alerts work from the

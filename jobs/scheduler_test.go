@@ -542,3 +542,21 @@ func TestClaimFenceWithoutLock(t *testing.T) {
 		})
 	}
 }
+
+func TestTwoSchedulersShareARegistry(t *testing.T) {
+	db := storetest.SQLite(t)
+	reg := prometheus.NewRegistry()
+	for i := 0; i < 2; i++ {
+		s, err := jobs.New(db, jobs.Options{Registerer: reg, LockName: lockName()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.MustRegister(jobs.Job{Name: "j", Run: func(context.Context, jobs.Env) (int64, error) { return 1, nil }})
+		if _, err := s.RunOnce(context.Background(), "j"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v := metric(t, reg, "lindungi_job_runs_total", map[string]string{"job": "j", "outcome": "ok"}); v != 2 {
+		t.Errorf("shared metric %v", v)
+	}
+}
