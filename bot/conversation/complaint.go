@@ -1,6 +1,7 @@
 package conversation
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -44,6 +45,12 @@ func (t *turn) complaint(text string) {
 		f["attachment"] = "yes"
 	}
 	step := t.st.Step
+	if step != "confirm" && !slices.Contains(Flows[t.st.Flow], step) {
+		// A state from an older engine, or damaged: ask again from the start
+		// of this flow rather than say something meaningless.
+		t.startFlow(t.st.Flow)
+		return
+	}
 	if step == "confirm" {
 		switch {
 		case intent.Yes(text):

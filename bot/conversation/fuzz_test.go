@@ -35,6 +35,11 @@ func FuzzStep(f *testing.F) {
 					}
 				}
 			}
+			for _, a := range actions {
+				if a.Kind == KindReply && !strings.Contains(a.Text, " ") {
+					t.Fatalf("reply %q looks like a bare catalogue key", a.Text)
+				}
+			}
 			if !replied {
 				t.Fatalf("no reply to %q in %s/%s", text, flow, s)
 			}
