@@ -7,9 +7,11 @@
 //  2. An exact menu choice ("1"…"9", "0") decides at once.
 //  3. Every word is mapped to a concept (sertifikat/sertif/certificate →
 //     CERT); two-word phrases first ("orang lain", "date of birth"); then
-//     Indonesian suffixes are stripped ("sertifikatnya"); unknown words are
-//     corrected to the nearest known word within edit distance 1 (2 for
-//     long words), looked up through a deletion index so it stays cheap.
+//     Indonesian affixes are stripped ("sertifikatnya", "diprint"); unknown
+//     words of 5–20 letters are corrected to the nearest known word within
+//     edit distance 1 (2 from 8 letters; no letter substitutions under 6
+//     letters, where "hujan" is not "human"), looked up through a deletion
+//     index so it stays cheap.
 //  4. Hand-written rules (all concepts of a rule present → its weight) pick
 //     the intent; the heaviest rule wins. No rule → unknown.
 //
