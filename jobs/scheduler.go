@@ -356,7 +356,27 @@ func (s *Scheduler) tick(e *entry) {
 		return
 	}
 	s.m.leader.Set(1)
+	if !e.running.Load() {
+		// A manual run from the CLI (another process) also counts as the
+		// previous run still going.
+		if busy, err := s.busyElsewhere(s.base, e); err == nil && busy {
+			s.m.runs.WithLabelValues(e.job.Name, Skipped).Inc()
+			s.log.Warn("job running in another process, tick skipped", "job", e.job.Name)
+			return
+		}
+	}
 	s.execute(s.base, e, "schedule", &scheduled)
+}
+
+// busyElsewhere reports whether job_runs shows the job running, started
+// within its timeout (older "running" rows are abandoned).
+func (s *Scheduler) busyElsewhere(ctx context.Context, e *entry) (bool, error) {
+	var n int
+	since := time.Now().UTC().Add(-e.job.Timeout)
+	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM job_runs WHERE job = ? AND outcome = 'running' AND started_at > ?`, e.job.Name, since).Scan(&n); err != nil {
+		return false, fmt.Errorf("jobs: %s: %w", e.job.Name, err)
+	}
+	return n > 0, nil
 }
 
 // ErrUnknownJob is returned by RunOnce for a name nobody registered.
@@ -378,12 +398,9 @@ func (s *Scheduler) RunOnce(ctx context.Context, name string) (Run, error) {
 	if !ok {
 		return Run{}, fmt.Errorf("%w %q (try `lindungi jobs list`)", ErrUnknownJob, name)
 	}
-	var n int
-	since := time.Now().UTC().Add(-e.job.Timeout)
-	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM job_runs WHERE job = ? AND outcome = 'running' AND started_at > ?`, name, since).Scan(&n); err != nil {
-		return Run{}, fmt.Errorf("jobs: %s: %w", name, err)
-	}
-	if n > 0 {
+	if busy, err := s.busyElsewhere(ctx, e); err != nil {
+		return Run{}, err
+	} else if busy {
 		return Run{}, fmt.Errorf("%w: %s", ErrBusy, name)
 	}
 	s.inflight.Add(1)
