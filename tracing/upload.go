@@ -447,13 +447,15 @@ func (s *Service) Match(ctx context.Context, uploadID int64) (contacts, notified
 				day := time.Unix(int64(e.ts), 0).In(s.cfg.Location).Format("2006-01-02")
 				days[day] = append(days[day], score.Reading{Timestamp: e.ts, RSSI: float64(e.rssi), TxPower: float64(e.tx), ModelC: acc.strs[e.modelC], ModelP: acc.strs[e.modelP]})
 			}
-			var newIDs []int64
-			var latest string
 			dayKeys := make([]string, 0, len(days))
 			for day := range days {
 				dayKeys = append(dayKeys, day)
 			}
 			sort.Strings(dayKeys)
+			// All close days of this contact in one statement; RETURNING
+			// says which are new (ON CONFLICT: a concurrent match won).
+			var vals []string
+			var args []any
 			for _, day := range dayKeys {
 				if exposed[exposureKey{dev.id, day}] {
 					continue // notified then; the unique key still guards races
@@ -463,18 +465,34 @@ func (s *Service) Match(ctx context.Context, uploadID int64) (contacts, notified
 					continue
 				}
 				until := s.quarantineUntil(day)
-				var eid int64
-				err := tx.QueryRow(ctx, `INSERT INTO tracing_exposures (device_id, day, weighted_minutes, upload_id, quarantine_until, created_at, purge_after)
-					VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, day) DO NOTHING RETURNING id`,
-					dev.id, day, math.Round(wm*100)/100, uploadID, until.Format("2006-01-02"), now, until.Add(s.cfg.Retention)).Scan(&eid)
-				if errors.Is(err, sql.ErrNoRows) {
-					continue // already exposed that day: notified then
+				vals = append(vals, "(?, ?, ?, ?, ?, ?, ?)")
+				args = append(args, dev.id, day, math.Round(wm*100)/100, uploadID, until.Format("2006-01-02"), now, until.Add(s.cfg.Retention))
+			}
+			if len(vals) == 0 {
+				continue
+			}
+			rows, err := tx.Query(ctx, `INSERT INTO tracing_exposures (device_id, day, weighted_minutes, upload_id, quarantine_until, created_at, purge_after)
+				VALUES `+strings.Join(vals, ", ")+` ON CONFLICT (device_id, day) DO NOTHING RETURNING id, day`, args...)
+			if err != nil {
+				return fmt.Errorf("tracing: insert exposures: %w", err)
+			}
+			var newIDs []any
+			latest := ""
+			for rows.Next() {
+				var id int64
+				var day string
+				if err := rows.Scan(&id, &day); err != nil {
+					rows.Close()
+					return err
 				}
-				if err != nil {
-					return fmt.Errorf("tracing: insert exposure: %w", err)
+				newIDs = append(newIDs, id)
+				if day > latest {
+					latest = day
 				}
-				newIDs = append(newIDs, eid)
-				latest = day
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
 			}
 			if len(newIDs) == 0 {
 				continue
@@ -489,13 +507,14 @@ func (s *Service) Match(ctx context.Context, uploadID int64) (contacts, notified
 			if err != nil {
 				return err
 			}
-			for _, eid := range newIDs {
-				if _, err := tx.Exec(ctx, `UPDATE tracing_exposures SET notified_at = ?, notice_id = ? WHERE id = ?`, now, msgID, eid); err != nil {
-					return err
-				}
-				if err := audit.Record(ctx, tx, "system:tracing", "exposure_notified", "tracing_exposure", fmt.Sprint(eid), "upload="+fmt.Sprint(uploadID)); err != nil {
-					return err
-				}
+			if _, err := tx.Exec(ctx, `UPDATE tracing_exposures SET notified_at = ?, notice_id = ? WHERE id IN (?`+strings.Repeat(", ?", len(newIDs)-1)+`)`,
+				append([]any{now, msgID}, newIDs...)...); err != nil {
+				return err
+			}
+			// One audit row per notification, naming the latest exposure.
+			if err := audit.Record(ctx, tx, "system:tracing", "exposure_notified", "tracing_exposure", fmt.Sprint(newIDs[len(newIDs)-1]),
+				fmt.Sprintf("upload=%d exposures=%d", uploadID, len(newIDs))); err != nil {
+				return err
 			}
 			notified++
 		}
