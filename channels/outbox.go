@@ -116,6 +116,10 @@ func (o *Outbox) Register(ch Channel) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.channels[ch.Name()] = ch
+	// Export zeroes from the start so dashboards and alerts see the series.
+	o.sent.WithLabelValues(ch.Name())
+	o.dead.WithLabelValues(ch.Name())
+	o.depth.WithLabelValues(ch.Name())
 	if _, ok := o.wake[ch.Name()]; !ok {
 		o.wake[ch.Name()] = make(chan struct{}, 1)
 	}

@@ -117,6 +117,15 @@ type Submission struct {
 	From string `json:"from"`
 	Name string `json:"name"`
 	Text string `json:"text"`
+	// Attachments stand in for WhatsApp photos and documents (base64 in JSON).
+	Attachments []SubmittedFile `json:"attachments,omitempty"`
+}
+
+// SubmittedFile is an attachment of a simulated message.
+type SubmittedFile struct {
+	Name        string `json:"name"`
+	ContentType string `json:"contentType"`
+	Data        []byte `json:"data"`
 }
 
 // MaxText caps a simulated message (WhatsApp's own limit is 65,536 chars).
@@ -142,8 +151,15 @@ func Inbound(s Submission) (channels.Inbound, error) {
 		rand.Read(b)
 		s.ID = "SIM" + strings.ToUpper(hex.EncodeToString(b))
 	}
-	return channels.Inbound{
+	in := channels.Inbound{
 		Channel: channels.Simulator, ExternalID: s.ID, From: s.From, Name: strings.ToValidUTF8(s.Name, ""),
 		Text: s.Text, ReceivedAt: store.Now(),
-	}, nil
+	}
+	if len(s.Attachments) > 10 {
+		return in, coded.New(coded.Invalid, "too_many_attachments", "at most 10 attachments per message")
+	}
+	for _, f := range s.Attachments {
+		in.Attachments = append(in.Attachments, channels.Attachment{Name: f.Name, ContentType: f.ContentType, Data: f.Data})
+	}
+	return in, nil
 }

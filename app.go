@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"lindungi/accounts"
+	"lindungi/bot"
+	"lindungi/channels"
+	"lindungi/channels/simulator"
+	"lindungi/config"
+	"lindungi/store"
+	"lindungi/tickets"
+	"lindungi/web"
+)
+
+// App is the wired gateway. cmdServe and the end-to-end tests build it the
+// same way; tests listen on 127.0.0.1:0 and read Addr.
+type App struct {
+	cfg config.Config
+	log *slog.Logger
+
+	db       *store.DB
+	sealer   *store.Sealer
+	registry *prometheus.Registry
+	tickets  *tickets.Store
+	accounts *accounts.Store
+	outbox   *channels.Outbox
+	bot      *bot.Bot
+	sim      *simulator.Channel
+	web      *web.Server
+
+	// runners hold a connection (IMAP mailboxes, WhatsApp); each is a
+	// singleton run under a leader lock named after it.
+	runners []namedRunner
+	// background are other long-lived components (the scheduler).
+	background []func(ctx context.Context) error
+	closers    []func()
+
+	listener net.Listener
+	// Addr is the address the HTTP server listens on.
+	Addr string
+}
+
+type namedRunner struct {
+	name   string
+	runner channels.Runner
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// openStore opens and migrates the database and loads the data key.
+func openStore(ctx context.Context, cfg config.Config) (*store.DB, *store.Sealer, error) {
+	db, err := store.Open(ctx, store.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir})
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	key, err := store.LoadOrCreateKey(cfg.DataKey, cfg.DataDir)
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("data key: %w", err)
+	}
+	sealer, err := store.NewSealer(key)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return db, sealer, nil
+}
+
+// newApp wires everything but starts nothing.
+func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error) {
+	a := &App{cfg: cfg, log: newLogger(cfg, logw)}
+	var err error
+	if a.db, a.sealer, err = openStore(ctx, cfg); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() { a.db.Close() })
+	a.registry = prometheus.NewRegistry()
+	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	tickets.MaxAttachmentBytes = int(cfg.Tickets.MaxAttachmentSize)
+	a.tickets = tickets.New(a.db, a.sealer)
+	a.accounts = accounts.New(a.db)
+	a.outbox = channels.NewOutbox(a.db, channels.OutboxConfig{
+		MaxAttempts: cfg.Outbox.MaxAttempts, BaseBackoff: cfg.Outbox.BaseBackoff.D(), MaxBackoff: cfg.Outbox.MaxBackoff.D(),
+		Rate: cfg.Outbox.Rate, BatchSize: cfg.Outbox.BatchSize,
+	}, a.log.With("component", "outbox"), a.registry)
+	a.bot = bot.New(a.db, a.tickets, a.outbox, bot.Config{
+		StateTTL: cfg.Bot.StateTTL.D(), FloodLimit: cfg.Bot.FloodLimit, MaxTextBytes: cfg.Bot.MaxTextBytes, AckRate: cfg.Email.AckRatePerHour,
+	}, a.log.With("component", "bot"), a.registry)
+
+	if cfg.Simulator.Enabled {
+		a.sim = simulator.New(a.db)
+		a.outbox.Register(a.sim)
+	}
+	a.web = &web.Server{
+		DB: a.db, Tickets: a.tickets, Bot: a.bot, Outbox: a.outbox, Accounts: a.accounts, Simulator: a.sim,
+		Registry: a.registry, Log: a.log.With("component", "web"), MaxBody: cfg.MaxBodyBytes,
+		Auditor: a.audit,
+	}
+	if err := a.wireFeatures(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// audit records an access in the audit log; a failure is logged, never
+// shown to the operator (the request itself already succeeded).
+func (a *App) audit(ctx context.Context, actor, action, typ, id, detail string) {
+	_, err := a.db.Exec(ctx, `INSERT INTO audit_log (at, actor, action, object_type, object_id, detail) VALUES (?, ?, ?, ?, ?, ?)`,
+		store.Now(), actor, action, typ, id, detail)
+	if err != nil {
+		a.log.Error("audit write failed", "action", action, "err", err)
+	}
+}
+
+// Close releases what newApp opened (Run calls it on the way out).
+func (a *App) Close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}
+
+// Listen binds the HTTP address (separate from Run so tests learn the port).
+func (a *App) Listen() error {
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s (set --listen or LINDUNGI_LISTEN): %w", a.cfg.Listen, err)
+	}
+	a.listener, a.Addr = ln, ln.Addr().String()
+	return nil
+}
+
+// Run serves until ctx ends, then shuts down in order: stop intake (HTTP,
+// channel connections), let the outbox finish in-flight sends, close the
+// database.
+func (a *App) Run(ctx context.Context) error {
+	defer a.Close()
+	if a.listener == nil {
+		if err := a.Listen(); err != nil {
+			return err
+		}
+	}
+	srv := &http.Server{Handler: a.web.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+	intakeCtx, stopIntake := context.WithCancel(ctx)
+	defer stopIntake()
+	outboxCtx, stopOutbox := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopOutbox()
+
+	errc := make(chan error, 1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	var obDone = make(chan struct{})
+	go func() { a.outbox.Run(outboxCtx); close(obDone) }()
+	for _, r := range a.runners {
+		wg.Add(1)
+		go func(r namedRunner) {
+			defer wg.Done()
+			a.runSingleton(intakeCtx, r)
+		}(r)
+	}
+	for _, bg := range a.background {
+		wg.Add(1)
+		go func(f func(context.Context) error) {
+			defer wg.Done()
+			if err := f(intakeCtx); err != nil && !errors.Is(err, context.Canceled) {
+				a.log.Error("background component stopped", "err", err)
+			}
+		}(bg)
+	}
+	a.log.Info("lindungi gateway started", "addr", a.Addr, "database", string(a.db.Dialect()), "simulator", a.sim != nil, "version", version)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	a.log.Info("shutting down: stopping intake")
+	stopIntake()
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	wg.Wait()
+	a.log.Info("shutting down: draining outbox")
+	stopOutbox()
+	select {
+	case <-obDone:
+	case <-sctx.Done():
+		a.log.Warn("outbox did not drain in time; unsent rows stay queued")
+	}
+	a.log.Info("stopped")
+	return runErr
+}
+
+// runSingleton keeps one connection-holding component running on exactly
+// one replica: it waits for the leader lock, runs, and restarts on failure
+// with backoff.
+func (a *App) runSingleton(ctx context.Context, r namedRunner) {
+	leader := a.db.NewLeader(r.name)
+	backoff := time.Second
+	for ctx.Err() == nil {
+		lctx, cancel, err := leader.Hold(ctx, 5*time.Second)
+		if err != nil {
+			return
+		}
+		start := time.Now()
+		err = r.runner.Run(lctx, a.bot)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(start) > time.Minute {
+			backoff = time.Second
+		}
+		a.log.Warn("channel connection ended; restarting", "runner", r.name, "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, time.Minute)
+	}
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"lindungi/channels"
+	"lindungi/channels/simulator"
+)
+
+// timedChannel wraps the simulator channel to timestamp each delivery per
+// recipient, so the benchmark can measure inbound → reply latency.
+type timedChannel struct {
+	*simulator.Channel
+	mu    sync.Mutex
+	first map[string]time.Time
+}
+
+func (c *timedChannel) Send(ctx context.Context, m channels.Outbound) error {
+	err := c.Channel.Send(ctx, m)
+	c.mu.Lock()
+	if _, ok := c.first[m.To]; !ok {
+		c.first[m.To] = time.Now()
+	}
+	c.mu.Unlock()
+	return err
+}
+
+// sqliteCeiling measures single-row-transaction inserts per second on the
+// same disk, in the same run: the figure the pipeline is compared to.
+func sqliteCeiling(b *testing.B, dir string, n int) float64 {
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(dir, "ceiling.db")+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=5000&_txlock=immediate")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)`); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		tx, err := db.Begin()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := tx.Exec(`INSERT INTO t (v) VALUES (?)`, "sertifikat saya belum keluar"); err != nil {
+			b.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return float64(n) / time.Since(start).Seconds()
+}
+
+// BenchmarkPipeline drives the simulator pipeline (inbound → bot → ticket
+// → outbox → channel) with one first message per contact, concurrently, and
+// reports messages/s, p50/p99 first-reply latency, the SQLite single-row
+// transaction ceiling measured in the same run, and their ratio.
+//
+//	go test -run '^$' -bench Pipeline -benchtime 4000x .
+func BenchmarkPipeline(b *testing.B) {
+	cfg := testConfig(b, "LINDUNGI_LOG_LEVEL=error", "LINDUNGI_BOT_FLOOD_LIMIT=1000000")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, err := newApp(ctx, cfg, os.Stderr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tc := &timedChannel{Channel: a.sim, first: map[string]time.Time{}}
+	a.outbox.Register(tc) // replaces the plain simulator under the same name
+	done := make(chan struct{})
+	go func() { a.outbox.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done; a.Close() }()
+
+	n := b.N
+	sentAt := make([]time.Time, n)
+	texts := []string{"halo", "sertifikat saya belum keluar", "menu", "gmn cara ubah data", "terima kasih"}
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	workers := 4 * runtime.GOMAXPROCS(0)
+	next := make(chan int)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				in, _ := simulator.Inbound(simulator.Submission{ID: fmt.Sprintf("bench-%d", i), From: fmt.Sprintf("+6281%09d", i), Text: texts[i%len(texts)]})
+				sentAt[i] = time.Now()
+				if err := a.bot.Deliver(ctx, in); err != nil {
+					b.Error(err)
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	// Wait for every contact's first reply.
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(2 * time.Millisecond) {
+		tc.mu.Lock()
+		got := len(tc.first)
+		tc.mu.Unlock()
+		if got >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("only %d of %d contacts got a reply", got, n)
+		}
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	lat := make([]float64, 0, n)
+	tc.mu.Lock()
+	for i := 0; i < n; i++ {
+		lat = append(lat, tc.first[fmt.Sprintf("+6281%09d", i)].Sub(sentAt[i]).Seconds()*1000)
+	}
+	tc.mu.Unlock()
+	sort.Float64s(lat)
+	rate := float64(n) / elapsed.Seconds()
+	ceiling := sqliteCeiling(b, b.TempDir(), 5000)
+	b.ReportMetric(rate, "msgs/s")
+	b.ReportMetric(lat[n/2], "p50-ms")
+	b.ReportMetric(lat[n*99/100], "p99-ms")
+	b.ReportMetric(ceiling, "ceiling-tx/s")
+	b.ReportMetric(rate/ceiling, "ratio")
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.Sys)/(1<<20), "go-sys-MB")
+}

@@ -1,0 +1,649 @@
+// Package bot owns the conversation pipeline: every inbound message from
+// every channel passes through Bot.Deliver, which — in ONE transaction —
+// dedupes it, stores it, runs the conversation engine (bot/conversation),
+// applies the engine's actions to tickets, and enqueues replies in the
+// outbox. Only after that commit may the channel acknowledge the message, so
+// a crash at any point loses nothing and duplicates nothing.
+//
+// The engine itself is pure (no database, no channels): see
+// bot/conversation, bot/intent and bot/catalog.
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"lindungi/bot/catalog"
+	"lindungi/bot/conversation"
+	"lindungi/channels"
+	"lindungi/store"
+	"lindungi/tickets"
+)
+
+// Tracing is what the bot needs from Sijejak (tracing.Service satisfies it).
+type Tracing interface {
+	// ConfirmCode records that the citizen's own message "SIJEJAK <code>"
+	// arrived from phone.
+	ConfirmCode(ctx context.Context, tx *store.Tx, phone, code string) error
+	// PendingConsent reports whether a consent request awaits phone's answer.
+	PendingConsent(ctx context.Context, tx *store.Tx, phone string) (bool, error)
+	// RecordConsent stores the answer with the text the citizen was shown.
+	RecordConsent(ctx context.Context, tx *store.Tx, phone string, yes bool, textShown string) error
+}
+
+// Privacy is what the bot needs for data-subject requests.
+type Privacy interface {
+	// Export renders everything held about the contact's person.
+	Export(ctx context.Context, contactID int64) (string, error)
+	// Delete removes or anonymises it; actor is recorded in the audit log.
+	Delete(ctx context.Context, contactID int64, actor string) error
+}
+
+// Config tunes the pipeline.
+type Config struct {
+	StateTTL     time.Duration
+	FloodLimit   int // messages per minute per sender before replies pause
+	MaxTextBytes int // what the engine sees; the full text is stored
+	AckRate      int // e-mail acknowledgements per sender per hour
+}
+
+// Bot is the pipeline. It implements channels.Sink.
+type Bot struct {
+	db      *store.DB
+	tickets *tickets.Store
+	outbox  *channels.Outbox
+	engine  *conversation.Engine
+	cfg     Config
+	log     *slog.Logger
+
+	// Optional collaborators, set before use.
+	Tracing Tracing
+	Privacy Privacy
+
+	flood *floodGuard
+
+	intake  *prometheus.CounterVec
+	latency *prometheus.HistogramVec
+	actions *prometheus.CounterVec
+}
+
+// New makes the pipeline.
+func New(db *store.DB, ts *tickets.Store, ob *channels.Outbox, cfg Config, log *slog.Logger, reg prometheus.Registerer) *Bot {
+	if cfg.StateTTL <= 0 {
+		cfg.StateTTL = 30 * time.Minute
+	}
+	if cfg.FloodLimit <= 0 {
+		cfg.FloodLimit = 20
+	}
+	if cfg.MaxTextBytes <= 0 {
+		cfg.MaxTextBytes = 4096
+	}
+	if cfg.AckRate <= 0 {
+		cfg.AckRate = 3
+	}
+	b := &Bot{
+		db: db, tickets: ts, outbox: ob, cfg: cfg, log: log,
+		engine: conversation.New(conversation.Config{StateTTL: cfg.StateTTL}),
+		flood:  newFloodGuard(cfg.FloodLimit, time.Minute),
+		intake: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lindungi_intake_total", Help: "Inbound messages by channel and result (stored, duplicate, error)."}, []string{"channel", "result"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "lindungi_intake_seconds", Help: "Time to store an inbound message and its replies.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 3, 10)}, []string{"channel"}),
+		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lindungi_bot_actions_total", Help: "Conversation engine actions applied, by kind."}, []string{"kind"}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{b.intake, b.latency, b.actions} {
+			_ = reg.Register(c)
+		}
+	}
+	ob.OnDead = b.onDead
+	return b
+}
+
+// Deliver stores one inbound message and everything it causes. It returns
+// nil for a duplicate (already stored), so the channel can acknowledge it.
+func (b *Bot) Deliver(ctx context.Context, in channels.Inbound) error {
+	start := time.Now()
+	if in.Channel == "" || in.ExternalID == "" || in.From == "" {
+		return fmt.Errorf("bot: inbound message without channel, ID or sender")
+	}
+	in.Text = tickets.CleanText(in.Text)
+	in.Name = tickets.CleanText(in.Name)
+	if in.ReceivedAt.IsZero() {
+		in.ReceivedAt = store.Now()
+	}
+	var after []func(context.Context)
+	dup := false
+	err := b.db.InTx(ctx, func(tx *store.Tx) error {
+		after = after[:0]
+		res, err := tx.Exec(ctx, `INSERT INTO inbound_keys (channel, external_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+			in.Channel, in.ExternalID, store.Now())
+		if err != nil {
+			return fmt.Errorf("bot: dedupe: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			dup = true
+		} else {
+			t := &turn{b: b, tx: tx, in: in}
+			if err := t.run(ctx); err != nil {
+				return err
+			}
+			after = t.after
+		}
+		if in.InTx != nil {
+			if err := in.InTx(ctx, tx); err != nil {
+				return fmt.Errorf("bot: channel cursor: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.intake.WithLabelValues(in.Channel, "error").Inc()
+		return err
+	}
+	if dup {
+		b.intake.WithLabelValues(in.Channel, "duplicate").Inc()
+		return nil
+	}
+	for _, f := range after {
+		f(ctx)
+	}
+	b.intake.WithLabelValues(in.Channel, "stored").Inc()
+	b.latency.WithLabelValues(in.Channel).Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// turn is one inbound message being processed inside the transaction.
+type turn struct {
+	b       *Bot
+	tx      *store.Tx
+	in      channels.Inbound
+	contact tickets.Contact
+	ticket  *tickets.Ticket // the ticket this message belongs to, once known
+	msgID   int64
+	lang    string
+	// after runs once the transaction has committed (data-subject requests
+	// that must see committed state).
+	after []func(context.Context)
+}
+
+func (t *turn) run(ctx context.Context) error {
+	b, tx, in := t.b, t.tx, t.in
+	c, err := b.tickets.UpsertContact(ctx, tx, in.Channel, in.From, in.Name)
+	if err != nil {
+		return err
+	}
+	t.contact, t.lang = c, c.Lang
+	atts := make([]tickets.NewAttachment, 0, len(in.Attachments)+1)
+	for _, a := range in.Attachments {
+		atts = append(atts, tickets.NewAttachment{Name: a.Name, ContentType: a.ContentType, ContentID: a.ContentID, Inline: a.Inline, Data: a.Data})
+	}
+	if in.Unparseable && len(in.Raw) > 0 {
+		atts = append(atts, tickets.NewAttachment{Name: "original.eml", ContentType: "message/rfc822", Data: in.Raw})
+	}
+	t.msgID, err = b.tickets.AddMessage(ctx, tx, tickets.NewMessage{
+		ContactID: c.ID, Direction: "in", Channel: in.Channel, ExternalID: in.ExternalID,
+		Subject: in.Subject, Text: in.Text, HTML: in.HTML, Attachments: atts,
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE inbound_keys SET message_id = ? WHERE channel = ? AND external_id = ?`, t.msgID, in.Channel, in.ExternalID); err != nil {
+		return fmt.Errorf("bot: dedupe link: %w", err)
+	}
+	if in.Channel == channels.Email {
+		return t.email(ctx)
+	}
+	return t.chat(ctx)
+}
+
+// chat runs the conversation engine (WhatsApp, simulator).
+func (t *turn) chat(ctx context.Context) error {
+	b, tx, in := t.b, t.tx, t.in
+	st, err := b.loadState(ctx, tx, t.contact.ID)
+	if err != nil {
+		return err
+	}
+	if st.Lang == "" {
+		st.Lang = t.contact.Lang
+	}
+	open, err := b.tickets.ActiveFor(ctx, tx, t.contact.ID)
+	if err != nil {
+		return err
+	}
+	input := conversation.Input{
+		Text: truncateUTF8(in.Text, b.cfg.MaxTextBytes), HasAttachment: len(in.Attachments) > 0,
+		Now: in.ReceivedAt, Channel: in.Channel, AutoGenerated: in.AutoGenerated,
+	}
+	if open != nil {
+		input.OpenTicket = &conversation.Ticket{Number: open.Number, Status: open.Status, Category: open.Category, HandedOff: open.HandedOff}
+	}
+	if b.Tracing != nil {
+		if input.PendingConsent, err = b.Tracing.PendingConsent(ctx, tx, in.From); err != nil {
+			return err
+		}
+	}
+	// A flooding sender's messages are all stored (and added to their open
+	// ticket), but the bot answers only the first over the limit.
+	if over, first := b.flood.hit(in.Channel+"\x00"+in.From, in.ReceivedAt); over {
+		if open != nil {
+			t.ticket = open
+			if err := b.tickets.AttachToTicket(ctx, tx, open.ID, t.msgID); err != nil {
+				return err
+			}
+		}
+		if first {
+			return t.reply(ctx, catalog.T(st.Lang, "flood_notice", nil), "notice")
+		}
+		return nil
+	}
+	next, actions := b.engine.Step(st, input)
+	t.lang = next.Lang
+	for _, a := range actions {
+		b.actions.WithLabelValues(a.Kind).Inc()
+		if err := t.apply(ctx, a, open); err != nil {
+			return fmt.Errorf("bot: action %s: %w", a.Kind, err)
+		}
+	}
+	if next.Lang != "" && next.Lang != t.contact.Lang {
+		if err := b.tickets.SetContactLang(ctx, tx, t.contact.ID, next.Lang); err != nil {
+			return err
+		}
+	}
+	return b.saveState(ctx, tx, t.contact.ID, next)
+}
+
+func (t *turn) apply(ctx context.Context, a conversation.Action, open *tickets.Ticket) error {
+	b, tx := t.b, t.tx
+	switch a.Kind {
+	case "reply":
+		return t.reply(ctx, a.Text, "reply")
+	case "create_ticket":
+		subject := a.Fields["description"]
+		if i := strings.IndexByte(subject, '\n'); i >= 0 {
+			subject = subject[:i]
+		}
+		nt, err := b.tickets.Create(ctx, tx, tickets.NewTicket{
+			ContactID: t.contact.ID, Channel: t.in.Channel, Subject: truncateUTF8(subject, 120),
+			Category: a.Category, Fields: a.Fields, HandedOff: a.Category == "handoff",
+		})
+		if err != nil {
+			return err
+		}
+		t.ticket = &nt
+		// The whole exchange that led here belongs to the ticket.
+		_, err = tx.Exec(ctx, `UPDATE messages SET ticket_id = ? WHERE contact_id = ? AND ticket_id IS NULL AND created_at >= ?`,
+			nt.ID, t.contact.ID, b.tickets.Now().Add(-2*b.cfg.StateTTL))
+		return err
+	case "append_to_ticket", "reopen_ticket":
+		if open == nil {
+			return nil
+		}
+		t.ticket = open
+		if err := b.tickets.AttachToTicket(ctx, tx, open.ID, t.msgID); err != nil {
+			return err
+		}
+		if len(a.Fields) > 0 {
+			if err := b.tickets.UpdateFields(ctx, tx, open.ID, a.Fields); err != nil {
+				return err
+			}
+		}
+		if open.Status == tickets.Resolved || open.Status == tickets.Pending {
+			return b.tickets.SetStatus(ctx, tx, open, tickets.Open)
+		}
+		return nil
+	case "handoff":
+		if open == nil {
+			nt, err := b.tickets.Create(ctx, tx, tickets.NewTicket{ContactID: t.contact.ID, Channel: t.in.Channel,
+				Subject: "Permintaan bicara dengan petugas", Category: orDefault(a.Category, "other"), Fields: a.Fields, HandedOff: true})
+			if err != nil {
+				return err
+			}
+			t.ticket = &nt
+			return b.tickets.AttachToTicket(ctx, tx, nt.ID, t.msgID)
+		}
+		t.ticket = open
+		if err := b.tickets.AttachToTicket(ctx, tx, open.ID, t.msgID); err != nil {
+			return err
+		}
+		return b.tickets.SetHandedOff(ctx, tx, open.ID, true)
+	case "close_ticket":
+		if open == nil {
+			return nil
+		}
+		t.ticket = open
+		if err := b.tickets.AttachToTicket(ctx, tx, open.ID, t.msgID); err != nil {
+			return err
+		}
+		return b.tickets.SetStatus(ctx, tx, open, tickets.Closed)
+	case "rate_ticket":
+		var id int64
+		err := tx.QueryRow(ctx, `SELECT id FROM tickets WHERE contact_id = ? ORDER BY id DESC LIMIT 1`, t.contact.ID).Scan(&id)
+		if err != nil {
+			return nil // nothing to rate
+		}
+		if err := b.tickets.AttachToTicket(ctx, tx, id, t.msgID); err != nil {
+			return err
+		}
+		return b.tickets.SetRating(ctx, tx, id, a.Rating)
+	case "sijejak_register":
+		if b.Tracing == nil {
+			return nil
+		}
+		return b.Tracing.ConfirmCode(ctx, tx, t.in.From, a.Code)
+	case "sijejak_consent":
+		if b.Tracing == nil {
+			return nil
+		}
+		return b.Tracing.RecordConsent(ctx, tx, t.in.From, a.Consent, a.Text)
+	case "export_data":
+		if b.Privacy == nil {
+			return nil
+		}
+		contactID, ch, to, lang := t.contact.ID, t.in.Channel, t.in.From, t.lang
+		t.after = append(t.after, func(ctx context.Context) { b.exportAfter(ctx, contactID, ch, to, lang) })
+		return nil
+	case "delete_data":
+		if b.Privacy == nil {
+			return nil
+		}
+		contactID, ch, to, lang := t.contact.ID, t.in.Channel, t.in.From, t.lang
+		t.after = append(t.after, func(ctx context.Context) { b.deleteAfter(ctx, contactID, ch, to, lang) })
+		return nil
+	default:
+		b.log.Warn("bot: unknown engine action", "kind", a.Kind)
+		return nil
+	}
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// reply enqueues text to the sender and logs it on the conversation.
+func (t *turn) reply(ctx context.Context, text, kind string) error {
+	var tid int64
+	number := ""
+	if t.ticket != nil {
+		tid, number = t.ticket.ID, t.ticket.Number
+	}
+	text = strings.ReplaceAll(text, "{ticket}", number)
+	return t.b.send(ctx, t.tx, t.contact.ID, channels.Outbound{
+		Channel: t.in.Channel, To: t.in.From, TicketID: tid, Kind: kind, Text: text,
+		Meta: map[string]string{"ticket_number": number},
+	}, "bot")
+}
+
+// send enqueues m and records it in the conversation log, in tx.
+func (b *Bot) send(ctx context.Context, tx *store.Tx, contactID int64, m channels.Outbound, author string) error {
+	id, err := b.outbox.Enqueue(ctx, tx, m)
+	if err != nil {
+		return err
+	}
+	_, err = b.tickets.AddMessage(ctx, tx, tickets.NewMessage{
+		TicketID: m.TicketID, ContactID: contactID, Direction: "out", Channel: m.Channel,
+		ExternalID: id, Author: author, Subject: m.Subject, Text: m.Text,
+	})
+	return err
+}
+
+func (b *Bot) loadState(ctx context.Context, tx *store.Tx, contactID int64) (conversation.State, error) {
+	var st conversation.State
+	var raw string
+	err := tx.QueryRow(ctx, `SELECT state FROM bot_state WHERE contact_id = ?`, contactID).Scan(&raw)
+	if err != nil {
+		if strings.Contains(err.Error(), "no rows") {
+			return st, nil
+		}
+		return st, fmt.Errorf("bot: load state: %w", err)
+	}
+	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+		// A state written by an older engine is not worth failing a
+		// citizen's message over: start them at the menu again.
+		b.log.Warn("bot: discarding unreadable conversation state", "contact_id", contactID)
+		return conversation.State{}, nil
+	}
+	return st, nil
+}
+
+func (b *Bot) saveState(ctx context.Context, tx *store.Tx, contactID int64, st conversation.State) error {
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO bot_state (contact_id, state, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (contact_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`, contactID, string(raw), store.Now())
+	return err
+}
+
+var ticketTag = regexp.MustCompile(`PL-\d{4}-\d{6}`)
+
+// email files a mail as a new ticket or a follow-up, and acknowledges it
+// unless it is automatic mail (loop guard).
+func (t *turn) email(ctx context.Context) error {
+	b, tx, in := t.b, t.tx, t.in
+	refs := append([]string{in.ReplyTo}, in.References...)
+	// Threading: our own Message-IDs carry the ticket number; then earlier
+	// messages by ID; then the tag in the subject.
+	var tk *tickets.Ticket
+	var err error
+	for _, r := range refs {
+		if n := ticketTag.FindString(r); n != "" {
+			if tk, err = b.tickets.ByNumberTx(ctx, tx, n); err != nil {
+				return err
+			}
+			if tk != nil {
+				break
+			}
+		}
+	}
+	if tk == nil {
+		if tk, err = b.byMessageID(ctx, tx, refs); err != nil {
+			return err
+		}
+	}
+	if tk == nil {
+		if n := ticketTag.FindString(in.Subject); n != "" {
+			if tk, err = b.tickets.ByNumberTx(ctx, tx, n); err != nil {
+				return err
+			}
+		}
+	}
+	if tk != nil && tk.Status == tickets.Closed && in.Meta["bounce"] != "1" {
+		tk = nil // a reply to a closed ticket opens a new one
+	}
+	isNew := tk == nil
+	if isNew {
+		var flags []string
+		if in.Unparseable {
+			flags = append(flags, "unparseable")
+		}
+		if in.Meta["oversized"] == "1" {
+			flags = append(flags, "oversized")
+		}
+		cat := conversation.Categorise(in.Subject + "\n" + in.Text)
+		nt, err := b.tickets.Create(ctx, tx, tickets.NewTicket{
+			ContactID: t.contact.ID, Channel: channels.Email, Subject: truncateUTF8(in.Subject, 200),
+			Category: cat, Flags: flags, ThreadRef: in.ExternalID,
+		})
+		if err != nil {
+			return err
+		}
+		tk = &nt
+	} else if tk.Status == tickets.Resolved || tk.Status == tickets.Pending {
+		if in.Meta["bounce"] != "1" {
+			if err := b.tickets.SetStatus(ctx, tx, tk, tickets.Open); err != nil {
+				return err
+			}
+		}
+	}
+	if in.Meta["bounce"] == "1" {
+		if err := b.tickets.AddFlag(ctx, tx, tk.ID, "delivery_failed"); err != nil {
+			return err
+		}
+	}
+	t.ticket = tk
+	if err := b.tickets.AttachToTicket(ctx, tx, tk.ID, t.msgID); err != nil {
+		return err
+	}
+	if in.AutoGenerated || in.Meta["bounce"] == "1" {
+		return nil
+	}
+	lang := "id"
+	if conversation.LooksEnglish(in.Subject + " " + in.Text) {
+		lang = "en"
+	}
+	if in.Meta["retired"] == "1" {
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE channel = 'email' AND recipient = ? AND kind = 'notice'`, in.From).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			notice := in.Meta["notice"]
+			if notice == "" {
+				notice = catalog.T(lang, "email_retired_notice", nil)
+			}
+			if err := b.emailReply(ctx, tx, tk, "notice", notice); err != nil {
+				return err
+			}
+		}
+	}
+	if !isNew {
+		return nil
+	}
+	// Per-sender acknowledgement limit: a sender who writes many mails gets
+	// tickets for all of them but not a flood of acknowledgements.
+	var recent int
+	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE channel = 'email' AND recipient = ? AND kind = 'ack' AND created_at > ?`,
+		in.From, store.Now().Add(-time.Hour)).Scan(&recent); err != nil {
+		return err
+	}
+	if recent >= b.cfg.AckRate {
+		return nil
+	}
+	return b.emailReply(ctx, tx, tk, "ack", catalog.T(lang, "email_ack", map[string]string{"ticket": tk.Number}))
+}
+
+// byMessageID finds the ticket of an earlier mail by its Message-ID. E-mail
+// external IDs are "<message-id>:<hash>", so a range scan finds the prefix.
+func (b *Bot) byMessageID(ctx context.Context, tx *store.Tx, refs []string) (*tickets.Ticket, error) {
+	for _, r := range refs {
+		r = strings.Trim(strings.TrimSpace(r), "<>")
+		if r == "" {
+			continue
+		}
+		var tid int64
+		err := tx.QueryRow(ctx, `SELECT ticket_id FROM messages WHERE channel = 'email' AND ticket_id IS NOT NULL AND (external_id = ? OR (external_id > ? AND external_id < ?)) ORDER BY id DESC LIMIT 1`,
+			r, r+":", r+";").Scan(&tid)
+		if err != nil {
+			continue
+		}
+		var number string
+		if err := tx.QueryRow(ctx, `SELECT number FROM tickets WHERE id = ?`, tid).Scan(&number); err != nil {
+			return nil, err
+		}
+		return b.tickets.ByNumberTx(ctx, tx, number)
+	}
+	return nil, nil
+}
+
+// emailReply sends an automatic e-mail on a ticket, threaded under the
+// citizen's message.
+func (b *Bot) emailReply(ctx context.Context, tx *store.Tx, tk *tickets.Ticket, kind, text string) error {
+	m := channels.Outbound{Channel: channels.Email, To: tk.Contact, TicketID: tk.ID, Kind: kind, Text: text,
+		Subject: tk.Subject, From: "", Meta: map[string]string{"ticket_number": tk.Number}}
+	if err := b.threadEmail(ctx, tx, tk, &m); err != nil {
+		return err
+	}
+	return b.send(ctx, tx, tk.ContactID, m, "bot")
+}
+
+// threadEmail fills In-Reply-To/References and the answering mailbox from
+// the ticket's latest inbound mail.
+func (b *Bot) threadEmail(ctx context.Context, tx *store.Tx, tk *tickets.Ticket, m *channels.Outbound) error {
+	var ext string
+	err := tx.QueryRow(ctx, `SELECT external_id FROM messages WHERE ticket_id = ? AND direction = 'in' ORDER BY id DESC LIMIT 1`, tk.ID).Scan(&ext)
+	if err != nil {
+		return nil // no inbound mail (ticket opened on another channel)
+	}
+	if i := strings.LastIndexByte(ext, ':'); i > 0 {
+		ext = ext[:i]
+	}
+	m.InReplyTo = ext
+	if tk.ThreadRef != "" {
+		root := tk.ThreadRef
+		if i := strings.LastIndexByte(root, ':'); i > 0 {
+			root = root[:i]
+		}
+		if root != ext {
+			m.References = append(m.References, root)
+		}
+	}
+	m.References = append(m.References, ext)
+	return nil
+}
+
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// floodGuard counts messages per sender in a sliding minute.
+type floodGuard struct {
+	mu     sync.Mutex
+	limit  int
+	window time.Duration
+	hits   map[string][]time.Time
+	warned map[string]time.Time
+}
+
+func newFloodGuard(limit int, window time.Duration) *floodGuard {
+	return &floodGuard{limit: limit, window: window, hits: map[string][]time.Time{}, warned: map[string]time.Time{}}
+}
+
+// hit records a message; over says the sender is above the limit, first
+// that this is the first message over it in the current window.
+func (f *floodGuard) hit(key string, at time.Time) (over, first bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.hits) > 100000 {
+		// Bound memory under a flood of distinct senders.
+		f.hits, f.warned = map[string][]time.Time{}, map[string]time.Time{}
+	}
+	h := f.hits[key]
+	cut := 0
+	for cut < len(h) && at.Sub(h[cut]) > f.window {
+		cut++
+	}
+	h = append(h[cut:], at)
+	f.hits[key] = h
+	if len(h) <= f.limit {
+		return false, false
+	}
+	if w, ok := f.warned[key]; ok && at.Sub(w) < f.window {
+		return true, false
+	}
+	f.warned[key] = at
+	return true, true
+}
+
+// ErrNoTicket is returned by Reply for an unknown ticket.
+var ErrNoTicket = errors.New("bot: no such ticket")

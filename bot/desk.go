@@ -1,0 +1,112 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"lindungi/bot/catalog"
+	"lindungi/channels"
+	"lindungi/coded"
+	"lindungi/store"
+	"lindungi/tickets"
+)
+
+// MaxReplyBytes caps an operator reply (WhatsApp's own limit is 65,536).
+const MaxReplyBytes = 16 << 10
+
+// Reply relays an operator's answer to the citizen on the ticket's channel,
+// through the outbox, and stops the SLA clock. The ticket becomes pending
+// (waiting for the citizen) unless it is already resolved or closed.
+func (b *Bot) Reply(ctx context.Context, ref, operator, text string) (tickets.Message, error) {
+	text = strings.TrimSpace(tickets.CleanText(text))
+	if text == "" {
+		return tickets.Message{}, coded.New(coded.Invalid, "empty_text", "text is empty")
+	}
+	if len(text) > MaxReplyBytes {
+		return tickets.Message{}, coded.New(coded.TooLarge, "text_too_long", "text is longer than %d bytes", MaxReplyBytes)
+	}
+	tk, err := b.tickets.Resolve(ctx, ref)
+	if err != nil {
+		return tickets.Message{}, err
+	}
+	if tk.Status == tickets.Closed {
+		return tickets.Message{}, coded.New(coded.Conflict, "ticket_closed", "ticket %s is closed; the citizen can open a new one", tk.Number)
+	}
+	var out tickets.Message
+	err = b.db.InTx(ctx, func(tx *store.Tx) error {
+		m := channels.Outbound{Channel: tk.Channel, To: tk.Contact, TicketID: tk.ID, Kind: "reply", Text: text,
+			Meta: map[string]string{"ticket_number": tk.Number, "operator": operator}}
+		if tk.Channel == channels.Email {
+			m.Subject = tk.Subject
+			if err := b.threadEmail(ctx, tx, &tk, &m); err != nil {
+				return err
+			}
+		}
+		id, err := b.outbox.Enqueue(ctx, tx, m)
+		if err != nil {
+			return err
+		}
+		mid, err := b.tickets.AddMessage(ctx, tx, tickets.NewMessage{TicketID: tk.ID, ContactID: tk.ContactID, Direction: "out",
+			Channel: tk.Channel, ExternalID: id, Author: operator, Subject: m.Subject, Text: text})
+		if err != nil {
+			return err
+		}
+		if err := b.tickets.MarkFirstResponse(ctx, tx, tk.ID); err != nil {
+			return err
+		}
+		if tk.Status == tickets.Open {
+			if err := b.tickets.SetStatus(ctx, tx, &tk, tickets.Pending); err != nil {
+				return err
+			}
+		}
+		out = tickets.Message{ID: mid, Direction: "out", Channel: tk.Channel, From: operator, Subject: m.Subject, Text: text,
+			Attachments: []tickets.AttachmentMeta{}, Delivery: "queued", CreatedAt: b.tickets.Now()}
+		return nil
+	})
+	return out, err
+}
+
+// onDead flags the ticket of a message that could not be delivered, so an
+// operator sees it in the console.
+func (b *Bot) onDead(ctx context.Context, tx *store.Tx, m channels.Outbound, reason string) error {
+	if m.TicketID == 0 {
+		return nil
+	}
+	return b.tickets.AddFlag(ctx, tx, m.TicketID, "delivery_failed")
+}
+
+// exportAfter renders the citizen's data and sends it on their channel.
+func (b *Bot) exportAfter(ctx context.Context, contactID int64, channel, to, lang string) {
+	doc, err := b.Privacy.Export(ctx, contactID)
+	if err != nil {
+		b.log.Error("data export failed", "contact_id", contactID, "err", err)
+		return
+	}
+	err = b.db.InTx(ctx, func(tx *store.Tx) error {
+		m := channels.Outbound{Channel: channel, To: to, Kind: "export", Text: catalog.T(lang, "export_ready", nil),
+			Attachments: []channels.Attachment{{Name: "data-saya.txt", ContentType: "text/plain; charset=utf-8", Data: []byte(doc)}}}
+		_, err := b.outbox.Enqueue(ctx, tx, m)
+		return err
+	})
+	if err != nil {
+		b.log.Error("data export enqueue failed", "contact_id", contactID, "err", err)
+	}
+}
+
+// deleteAfter erases the citizen's data, then confirms on their channel.
+// The confirmation is the only thing left addressed to them, and the outbox
+// cleanup job removes it once sent.
+func (b *Bot) deleteAfter(ctx context.Context, contactID int64, channel, to, lang string) {
+	if err := b.Privacy.Delete(ctx, contactID, fmt.Sprintf("citizen:%d", contactID)); err != nil {
+		b.log.Error("data deletion failed", "contact_id", contactID, "err", err)
+		return
+	}
+	err := b.db.InTx(ctx, func(tx *store.Tx) error {
+		_, err := b.outbox.Enqueue(ctx, tx, channels.Outbound{Channel: channel, To: to, Kind: "notice", Text: catalog.T(lang, "delete_done", nil)})
+		return err
+	})
+	if err != nil {
+		b.log.Error("deletion confirmation enqueue failed", "contact_id", contactID, "err", err)
+	}
+}

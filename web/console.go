@@ -1,0 +1,160 @@
+package web
+
+import (
+	"embed"
+	"html/template"
+	"net/http"
+	"net/url"
+	"time"
+
+	"lindungi/accounts"
+	"lindungi/coded"
+	"lindungi/store"
+	"lindungi/tickets"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+var pages = template.Must(template.New("").Funcs(template.FuncMap{
+	"when": func(t time.Time) string { return t.In(wib).Format("02 Jan 2006 15:04") },
+}).ParseFS(templateFS, "templates/*.html"))
+
+var wib = func() *time.Location {
+	l, err := time.LoadLocation("Asia/Jakarta")
+	if err != nil {
+		return time.FixedZone("WIB", 7*3600)
+	}
+	return l
+}()
+
+const sessionCookie = "lindungi_session"
+
+// console serves the operator pages. They are plain server-rendered HTML
+// (no script needed), with a strict CSP: attachments are downloads and
+// e-mail HTML is shown only as sanitised text, so nothing remote loads.
+func (s *Server) console(mux *http.ServeMux) {
+	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
+		s.render(w, "login.html", map[string]any{"Error": r.URL.Query().Get("e") != ""})
+	})
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+		sid, _, _, err := s.Accounts.Login(r.Context(), r.FormValue("name"), r.FormValue("password"), 12*time.Hour)
+		if err != nil {
+			http.Redirect(w, r, "/login?e=1", http.StatusSeeOther)
+			return
+		}
+		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sid, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		if c, err := r.Cookie(sessionCookie); err == nil {
+			s.Accounts.Logout(r.Context(), c.Value)
+		}
+		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1})
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	})
+	mux.HandleFunc("GET /{$}", s.page(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
+		q := r.URL.Query()
+		ts, next, err := s.Tickets.List(r.Context(), tickets.Filter{Status: q.Get("status"), Category: q.Get("category"), Channel: q.Get("channel"), Q: q.Get("q"), Cursor: q.Get("cursor")})
+		if err != nil {
+			return err
+		}
+		nq := url.Values{}
+		for k, v := range q {
+			nq[k] = v
+		}
+		nq.Set("cursor", next)
+		s.render(w, "list.html", map[string]any{"User": u, "CSRF": csrf, "Tickets": ts, "Next": next, "NextQuery": nq.Encode(), "Q": q, "Categories": tickets.Categories})
+		return nil
+	}))
+	mux.HandleFunc("GET /tickets/{id}", s.page(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
+		t, msgs, err := s.Tickets.Detail(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		s.audit(r.Context(), u, "ticket.read", "ticket", t.Number, "console")
+		s.render(w, "ticket.html", map[string]any{"User": u, "CSRF": csrf, "T": t, "Messages": msgs, "Categories": tickets.Categories, "Sent": r.URL.Query().Get("sent") != ""})
+		return nil
+	}))
+	mux.HandleFunc("POST /tickets/{id}/reply", s.page(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
+		if _, err := s.Bot.Reply(r.Context(), r.PathValue("id"), u.Name, r.FormValue("text")); err != nil {
+			return err
+		}
+		s.audit(r.Context(), u, "ticket.reply", "ticket", r.PathValue("id"), "console")
+		http.Redirect(w, r, "/tickets/"+url.PathEscape(r.PathValue("id"))+"?sent=1", http.StatusSeeOther)
+		return nil
+	}))
+	mux.HandleFunc("POST /tickets/{id}/status", s.page(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
+		t, err := s.Tickets.Resolve(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		st, cat := r.FormValue("status"), r.FormValue("category")
+		p := tickets.Patch{}
+		if st != "" && st != t.Status {
+			p.Status = &st
+		}
+		if cat != "" && cat != t.Category {
+			p.Category = &cat
+		}
+		if err := s.DB.InTx(r.Context(), func(tx *store.Tx) error { _, err := s.Tickets.Update(r.Context(), tx, t, p); return err }); err != nil {
+			return err
+		}
+		s.audit(r.Context(), u, "ticket.update", "ticket", t.Number, patchSummary(p))
+		http.Redirect(w, r, "/tickets/"+url.PathEscape(t.Number), http.StatusSeeOther)
+		return nil
+	}))
+}
+
+func (s *Server) page(h func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie(sessionCookie)
+		if err != nil {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		u, csrf, err := s.Accounts.BySession(r.Context(), c.Value)
+		if err != nil {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		if !u.Has(accounts.Operator, accounts.Supervisor) {
+			s.renderError(w, http.StatusForbidden, "Peran Anda tidak memiliki akses ke konsol tiket.")
+			return
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+			if r.FormValue("csrf") != csrf {
+				s.renderError(w, http.StatusForbidden, "Sesi formulir tidak valid; muat ulang halaman.")
+				return
+			}
+		}
+		if err := h(w, r, u, csrf); err != nil {
+			if ce, ok := coded.As(err); ok {
+				status := http.StatusBadRequest
+				if ce.Kind == coded.NotFound {
+					status = http.StatusNotFound
+				}
+				s.renderError(w, status, ce.Message)
+				return
+			}
+			s.Log.Error("console request failed", "path", r.URL.Path, "err", err)
+			s.renderError(w, http.StatusInternalServerError, "Terjadi kesalahan internal; sudah dicatat.")
+		}
+	}
+}
+
+func (s *Server) render(w http.ResponseWriter, name string, data any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self' 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; img-src 'self' data:")
+	w.Header().Set("X-Frame-Options", "DENY")
+	if err := pages.ExecuteTemplate(w, name, data); err != nil {
+		s.Log.Error("template failed", "template", name, "err", err)
+	}
+}
+
+func (s *Server) renderError(w http.ResponseWriter, status int, msg string) {
+	w.WriteHeader(status)
+	s.render(w, "error.html", map[string]any{"Message": msg})
+}

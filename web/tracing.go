@@ -1,0 +1,167 @@
+package web
+
+import (
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"lindungi/accounts"
+	"lindungi/coded"
+	"lindungi/tracing"
+)
+
+// TracingRoutes serves the Sijejak phone-app API (BlueTrace-shaped) and the
+// health officers' case route. The phone routes authenticate with a device
+// token, not an operator token.
+func TracingRoutes(svc *tracing.Service) func(mux *http.ServeMux, s *Server) {
+	return func(mux *http.ServeMux, s *Server) {
+		small := func(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+				if err := h(w, r); err != nil {
+					WriteError(w, r, err, s.Log)
+				}
+			}
+		}
+		device := func(h func(w http.ResponseWriter, r *http.Request, d tracing.Device) error) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+				if !ok || tok == "" {
+					WriteError(w, r, tracing.ErrBadToken, s.Log)
+					return
+				}
+				d, err := svc.Authenticate(r.Context(), strings.TrimSpace(tok))
+				if err != nil {
+					WriteError(w, r, err, s.Log)
+					return
+				}
+				if err := h(w, r, d); err != nil {
+					WriteError(w, r, err, s.Log)
+				}
+			}
+		}
+		mux.HandleFunc("POST /api/tracing/v1/register", small(func(w http.ResponseWriter, r *http.Request) error {
+			var body struct {
+				Phone string `json:"phone"`
+			}
+			if err := DecodeJSON(r, &body); err != nil {
+				return err
+			}
+			code, link, err := svc.Register(r.Context(), body.Phone, clientIP(r))
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusCreated, map[string]string{"code": code, "waLink": link})
+			return nil
+		}))
+		mux.HandleFunc("POST /api/tracing/v1/register/otp", small(func(w http.ResponseWriter, r *http.Request) error {
+			var body struct {
+				Phone string `json:"phone"`
+			}
+			if err := DecodeJSON(r, &body); err != nil {
+				return err
+			}
+			if err := svc.SendOTP(r.Context(), body.Phone, clientIP(r)); err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusAccepted, map[string]string{"status": "sent"})
+			return nil
+		}))
+		mux.HandleFunc("POST /api/tracing/v1/register/verify", small(func(w http.ResponseWriter, r *http.Request) error {
+			var body struct {
+				Phone string `json:"phone"`
+				Code  string `json:"code"`
+				OTP   string `json:"otp"`
+			}
+			if err := DecodeJSON(r, &body); err != nil {
+				return err
+			}
+			if (body.Code == "") == (body.OTP == "") {
+				return coded.New(coded.Invalid, "code_or_otp", "send either code or otp")
+			}
+			tok, err := svc.Verify(r.Context(), body.Phone, body.Code, body.OTP)
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, map[string]string{"deviceToken": tok})
+			return nil
+		}))
+		mux.HandleFunc("GET /api/tracing/v1/tempids", device(func(w http.ResponseWriter, r *http.Request, d tracing.Device) error {
+			b, err := svc.TempIDs(r.Context(), d, time.Now())
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, b)
+			return nil
+		}))
+		mux.HandleFunc("GET /api/tracing/v1/upload-authorisation", device(func(w http.ResponseWriter, r *http.Request, d tracing.Device) error {
+			a, err := svc.UploadAuthorisation(r.Context(), d)
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, a)
+			return nil
+		}))
+		mux.HandleFunc("POST /api/tracing/v1/uploads", device(func(w http.ResponseWriter, r *http.Request, d tracing.Device) error {
+			// The service caps the body itself (records and bytes) so a
+			// garbage megabyte is refused before it is parsed whole.
+			recs, err := svc.DecodeUpload(r.Body)
+			if err != nil {
+				return err
+			}
+			res, err := svc.Upload(r.Context(), d, recs)
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, res)
+			return nil
+		}))
+		mux.Handle("POST /api/v1/tracing/cases", s.auth([]string{accounts.HealthOfficer}, func(w http.ResponseWriter, r *http.Request, u accounts.User) error {
+			var body struct {
+				Phone        string `json:"phone"`
+				OnsetDate    string `json:"onsetDate"`
+				SpecimenDate string `json:"specimenDate"`
+			}
+			if err := DecodeJSON(r, &body); err != nil {
+				return err
+			}
+			onset, err := parseDate("onsetDate", body.OnsetDate)
+			if err != nil {
+				return err
+			}
+			specimen, err := parseDate("specimenDate", body.SpecimenDate)
+			if err != nil {
+				return err
+			}
+			c, err := svc.MarkPositive(r.Context(), u.Actor(), body.Phone, onset, specimen)
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusCreated, map[string]any{"case": map[string]any{"id": c.ID, "infectiousFrom": c.InfectiousFrom, "consent": "requested"}})
+			return nil
+		}))
+	}
+}
+
+func parseDate(field, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse("2006-01-02", v)
+	if err != nil {
+		return t, coded.New(coded.Invalid, "bad_date", "%s must be a date like 2026-11-20", field)
+	}
+	return t, nil
+}
+
+// clientIP is the peer address (rate limits). Behind a proxy the operator
+// terminates at a trusted reverse proxy; we do not trust X-Forwarded-For
+// from the internet.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,402 @@
+// Package web owns HTTP: probes, metrics, the operator JSON API, the
+// simulator routes, the Sijejak phone-app API and the operator console. It
+// translates between HTTP and the domain packages and holds no business
+// rules of its own; coded errors from those packages map to statuses here.
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"lindungi/accounts"
+	"lindungi/bot"
+	"lindungi/channels"
+	"lindungi/channels/simulator"
+	"lindungi/coded"
+	"lindungi/store"
+	"lindungi/tickets"
+)
+
+// Server wires the domain packages to HTTP. Fields left nil switch their
+// routes off (they answer 404 not_enabled).
+type Server struct {
+	DB        *store.DB
+	Tickets   *tickets.Store
+	Bot       *bot.Bot
+	Outbox    *channels.Outbox
+	Accounts  *accounts.Store
+	Simulator *simulator.Channel
+	Registry  *prometheus.Registry
+	Log       *slog.Logger
+	// MaxBody caps request bodies (tracing uploads have their own cap).
+	MaxBody int64
+	// Auditor records reads of personal data and other access.
+	Auditor func(ctx context.Context, actor, action, objectType, objectID, detail string)
+	// Extra registers routes owned by optional features (WhatsApp pairing,
+	// Sijejak, privacy, audit), so this package does not grow a dependency
+	// on each.
+	Extra []func(mux *http.ServeMux, s *Server)
+}
+
+// Handler builds the routes.
+func (s *Server) Handler() http.Handler {
+	if s.MaxBody <= 0 {
+		s.MaxBody = 1 << 20
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	if s.Registry != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+	}
+	staff := []string{accounts.Operator, accounts.Supervisor}
+	mux.Handle("GET /api/v1/tickets", s.auth(staff, s.listTickets))
+	mux.Handle("GET /api/v1/tickets/{id}", s.auth(staff, s.getTicket))
+	mux.Handle("PATCH /api/v1/tickets/{id}", s.auth(staff, s.patchTicket))
+	mux.Handle("POST /api/v1/tickets/{id}/replies", s.auth(staff, s.replyTicket))
+	mux.Handle("GET /api/v1/tickets/{id}/attachments/{aid}", s.auth(staff, s.getAttachment))
+	mux.Handle("POST /api/v1/simulator/messages", s.auth(staff, s.simPost))
+	mux.Handle("GET /api/v1/simulator/messages", s.auth(staff, s.simGet))
+	for _, f := range s.Extra {
+		f(mux, s)
+	}
+	s.console(mux)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, r, coded.New(coded.NotFound, "not_found", "no such route"), s.Log)
+	})
+	return s.recoverer(mux)
+}
+
+// recoverer turns a handler panic into a 500 without a stack trace to the
+// client (it is logged).
+func (s *Server) recoverer(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Log.Error("http handler panic", "path", r.URL.Path, "panic", fmt.Sprint(v))
+				WriteError(w, r, errors.New("panic"), nil)
+			}
+		}()
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// HandlerFunc is a handler that knows its user and returns an error.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request, u accounts.User) error
+
+// Auth protects a handler: the caller needs one of roles (admin always
+// passes). Exported for feature route sets.
+func (s *Server) Auth(roles []string, h HandlerFunc) http.Handler { return s.auth(roles, h) }
+
+func (s *Server) auth(roles []string, h HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, err := s.authenticate(r)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="lindungi"`)
+			WriteError(w, r, err, s.Log)
+			return
+		}
+		if !u.Has(roles...) {
+			WriteError(w, r, coded.New(coded.Forbidden, "forbidden", "your role (%s) may not do this", u.Role), s.Log)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.MaxBody)
+		if err := h(w, r, u); err != nil {
+			WriteError(w, r, err, s.Log)
+		}
+	})
+}
+
+func (s *Server) authenticate(r *http.Request) (accounts.User, error) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || strings.TrimSpace(tok) == "" {
+			return accounts.User{}, accounts.ErrUnauthenticated
+		}
+		return s.Accounts.ByToken(r.Context(), strings.TrimSpace(tok))
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		u, csrf, err := s.Accounts.BySession(r.Context(), c.Value)
+		if err != nil {
+			return u, err
+		}
+		// Cookie-authenticated writes need the CSRF token: a form field or
+		// header the attacker's page cannot read.
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if r.Header.Get("X-CSRF-Token") != csrf && r.FormValue("csrf") != csrf {
+				return u, coded.New(coded.Forbidden, "csrf", "missing or wrong CSRF token; reload the page")
+			}
+		}
+		return u, nil
+	}
+	return accounts.User{}, accounts.ErrUnauthenticated
+}
+
+// WriteError maps an error to its status and the JSON error body. Internal
+// errors are logged and shown only as "internal".
+func WriteError(w http.ResponseWriter, r *http.Request, err error, log *slog.Logger) {
+	status, code, msg := http.StatusInternalServerError, "internal", "internal error; it has been logged"
+	var mbe *http.MaxBytesError
+	if ce, ok := coded.As(err); ok {
+		code, msg = ce.Code, ce.Message
+		status = map[coded.Kind]int{
+			coded.Invalid: 400, coded.Unauthorized: 401, coded.Forbidden: 403, coded.NotFound: 404,
+			coded.Conflict: 409, coded.TooLarge: 413, coded.TooMany: 429, coded.Unavailable: 503,
+		}[ce.Kind]
+		if status == 0 {
+			status = 400
+		}
+	} else if errors.As(err, &mbe) {
+		status, code, msg = http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body is larger than %d bytes", mbe.Limit)
+	} else if log != nil {
+		log.Error("http request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	_ = enc.Encode(v)
+}
+
+// WriteJSON writes v with status (for feature route sets).
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
+
+// DecodeJSON reads a JSON body strictly: unknown fields and trailing data
+// are errors with a message that says what is wrong.
+func DecodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		if errors.Is(err, io.EOF) {
+			return coded.New(coded.Invalid, "bad_json", "request body is empty; send a JSON object")
+		}
+		return coded.New(coded.Invalid, "bad_json", "request body is not valid JSON for this route: %s", sanitize(err.Error()))
+	}
+	if dec.More() {
+		return coded.New(coded.Invalid, "bad_json", "request body has data after the JSON object")
+	}
+	return nil
+}
+
+func sanitize(s string) string {
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return strings.ToValidUTF8(s, "")
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	out := map[string]any{}
+	status := http.StatusOK
+	if err := s.DB.SQL.PingContext(ctx); err != nil {
+		out["database"] = "down"
+		status = http.StatusServiceUnavailable
+	} else {
+		out["database"] = "ok"
+	}
+	chs := map[string]string{}
+	if s.Outbox != nil {
+		for _, c := range s.Outbox.Channels() {
+			chs[c.Name()] = string(c.State())
+		}
+	}
+	out["channels"] = chs
+	if status == http.StatusOK {
+		out["status"] = "ready"
+	} else {
+		out["status"] = "not_ready"
+	}
+	writeJSON(w, status, out)
+}
+
+func (s *Server) audit(ctx context.Context, u accounts.User, action, typ, id, detail string) {
+	if s.Auditor != nil {
+		s.Auditor(ctx, u.Actor(), action, typ, id, detail)
+	}
+}
+
+func (s *Server) listTickets(w http.ResponseWriter, r *http.Request, u accounts.User) error {
+	q := r.URL.Query()
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	ts, next, err := s.Tickets.List(r.Context(), tickets.Filter{
+		Status: q.Get("status"), Category: q.Get("category"), Channel: q.Get("channel"), Q: q.Get("q"),
+		Assignee: q.Get("assignee"), Cursor: q.Get("cursor"), Limit: limit,
+	})
+	if err != nil {
+		return err
+	}
+	if q.Get("q") != "" {
+		s.audit(r.Context(), u, "ticket.search", "ticket", "*", "")
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tickets": ts, "next_cursor": next})
+	return nil
+}
+
+func (s *Server) getTicket(w http.ResponseWriter, r *http.Request, u accounts.User) error {
+	t, msgs, err := s.Tickets.Detail(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	// The detail shows personal fields (NIK in clear): every read is audited.
+	s.audit(r.Context(), u, "ticket.read", "ticket", t.Number, "")
+	type detail struct {
+		tickets.Ticket
+		Messages []tickets.Message `json:"messages"`
+	}
+	if msgs == nil {
+		msgs = []tickets.Message{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ticket": detail{t, msgs}})
+	return nil
+}
+
+func (s *Server) patchTicket(w http.ResponseWriter, r *http.Request, u accounts.User) error {
+	var p tickets.Patch
+	if err := DecodeJSON(r, &p); err != nil {
+		return err
+	}
+	t, err := s.Tickets.Resolve(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	err = s.DB.InTx(r.Context(), func(tx *store.Tx) error {
+		t, err = s.Tickets.Update(r.Context(), tx, t, p)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.audit(r.Context(), u, "ticket.update", "ticket", t.Number, patchSummary(p))
+	writeJSON(w, http.StatusOK, map[string]any{"ticket": t})
+	return nil
+}
+
+func patchSummary(p tickets.Patch) string {
+	var parts []string
+	if p.Status != nil {
+		parts = append(parts, "status="+*p.Status)
+	}
+	if p.Category != nil {
+		parts = append(parts, "category="+*p.Category)
+	}
+	if p.Assignee != nil {
+		parts = append(parts, "assignee")
+	}
+	return strings.Join(parts, ",")
+}
+
+func (s *Server) replyTicket(w http.ResponseWriter, r *http.Request, u accounts.User) error {
+	var body struct {
+		Text string `json:"text"`
+	}
+	if err := DecodeJSON(r, &body); err != nil {
+		return err
+	}
+	m, err := s.Bot.Reply(r.Context(), r.PathValue("id"), u.Name, body.Text)
+	if err != nil {
+		return err
+	}
+	s.audit(r.Context(), u, "ticket.reply", "ticket", r.PathValue("id"), "")
+	writeJSON(w, http.StatusCreated, map[string]any{"message": m})
+	return nil
+}
+
+func (s *Server) getAttachment(w http.ResponseWriter, r *http.Request, u accounts.User) error {
+	t, err := s.Tickets.Resolve(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	aid, err := strconv.ParseInt(r.PathValue("aid"), 10, 64)
+	if err != nil {
+		return coded.New(coded.NotFound, "attachment_not_found", "no such attachment")
+	}
+	a, data, err := s.Tickets.Attachment(r.Context(), t.ID, aid)
+	if err != nil {
+		return err
+	}
+	s.audit(r.Context(), u, "attachment.read", "ticket", t.Number, strconv.FormatInt(aid, 10))
+	// Always a download, never rendered in the console's origin: an HTML or
+	// SVG attachment must not run script there.
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", a.Name))
+	w.Header().Set("Content-Security-Policy", "sandbox")
+	w.Write(data)
+	return nil
+}
+
+func (s *Server) simPost(w http.ResponseWriter, r *http.Request, u accounts.User) error {
+	if s.Simulator == nil {
+		return coded.New(coded.NotFound, "not_enabled", "the simulator channel is disabled (LINDUNGI_SIMULATOR=false)")
+	}
+	var sub simulator.Submission
+	if err := DecodeJSON(r, &sub); err != nil {
+		return err
+	}
+	in, err := simulator.Inbound(sub)
+	if err != nil {
+		return err
+	}
+	if err := s.Bot.Deliver(r.Context(), in); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"id": in.ExternalID})
+	return nil
+}
+
+func (s *Server) simGet(w http.ResponseWriter, r *http.Request, u accounts.User) error {
+	if s.Simulator == nil {
+		return coded.New(coded.NotFound, "not_enabled", "the simulator channel is disabled (LINDUNGI_SIMULATOR=false)")
+	}
+	q := r.URL.Query()
+	to := q.Get("to")
+	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
+	wait, _ := time.ParseDuration(q.Get("wait"))
+	if wait > 30*time.Second {
+		wait = 30 * time.Second
+	}
+	msgs, err := s.Simulator.Sent(r.Context(), to, after, 0)
+	if err != nil {
+		return err
+	}
+	if len(msgs) == 0 && wait > 0 && to != "" {
+		ctx, cancel := context.WithTimeout(r.Context(), wait)
+		s.Simulator.Wait(ctx, to)
+		cancel()
+		if msgs, err = s.Simulator.Sent(r.Context(), to, after, 0); err != nil {
+			return err
+		}
+	}
+	next := after
+	if len(msgs) > 0 {
+		next = msgs[len(msgs)-1].Seq
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs, "next_cursor": strconv.FormatInt(next, 10)})
+	return nil
+}
