@@ -211,6 +211,17 @@ func (o *Outbox) Wake(channel string) {
 // Run starts one worker per registered channel and blocks until ctx ends
 // and every worker has finished its in-flight send.
 func (o *Outbox) Run(ctx context.Context) error {
+	// On SQLite this process is the only worker, so a row still "sending"
+	// was abandoned by a crash of this same deployment: hand it back now
+	// instead of waiting for its claim to expire. (On PostgreSQL another
+	// replica may be mid-send; there the claim TTL decides.)
+	if o.db.Dialect() == store.SQLite {
+		if res, err := o.db.Exec(ctx, `UPDATE outbox SET status = 'queued', claimed_until = NULL WHERE status = 'sending'`); err != nil {
+			o.log.Error("outbox recovery failed", "err", err)
+		} else if n, _ := res.RowsAffected(); n > 0 {
+			o.log.Info("outbox: re-queued rows abandoned by a previous run", "rows", n)
+		}
+	}
 	var wg sync.WaitGroup
 	for _, ch := range o.Channels() {
 		wg.Add(1)
