@@ -21,6 +21,7 @@ import (
 	"lindungi/config"
 	"lindungi/store"
 	"lindungi/tickets"
+	"lindungi/tracing"
 	"lindungi/web"
 )
 
@@ -39,6 +40,7 @@ type App struct {
 	bot      *bot.Bot
 	sim      *simulator.Channel
 	web      *web.Server
+	tracing  *tracing.Service
 
 	// runners hold a connection (IMAP mailboxes, WhatsApp); each is a
 	// singleton run under a leader lock named after it.

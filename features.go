@@ -5,6 +5,9 @@ import (
 	"fmt"
 
 	"lindungi/channels/email"
+	"lindungi/tracing"
+	"lindungi/tracing/score"
+	"lindungi/web"
 )
 
 // wireFeatures adds the optional features (e-mail, WhatsApp, Sijejak, jobs,
@@ -13,6 +16,39 @@ func (a *App) wireFeatures(ctx context.Context) error {
 	if err := a.wireEmail(); err != nil {
 		return err
 	}
+	if err := a.wireTracing(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// wireTracing starts Sijejak's server side: its phone API, the officers'
+// case route, and the bot's hooks for SIJEJAK codes and consent answers.
+func (a *App) wireTracing(ctx context.Context) error {
+	if !a.cfg.Tracing.Enabled {
+		return nil
+	}
+	t := a.cfg.Tracing
+	p := score.Params{MinMinutes: t.MinMinutes, NearDB: t.NearDB, MediumDB: t.MediumDB, NearWeight: t.NearWeight, MediumWeight: t.MediumWeight}
+	if t.CalibrationFile != "" {
+		c, err := score.LoadCalibration(t.CalibrationFile)
+		if err != nil {
+			return fmt.Errorf("tracing.calibration_file: %w", err)
+		}
+		p.Calibration = c
+	}
+	svc, err := tracing.NewService(ctx, a.db, a.sealer, a.outbox, tracing.Config{
+		Channel: t.Channel, WhatsAppNumber: t.WhatsAppNumber, Score: p,
+	}, a.log.With("component", "tracing"))
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	if err := svc.RegisterMetrics(a.registry); err != nil {
+		return err
+	}
+	a.tracing = svc
+	a.bot.Tracing = svc
+	a.web.Extra = append(a.web.Extra, web.TracingRoutes(svc))
 	return nil
 }
 

@@ -26,6 +26,7 @@ import (
 	"lindungi/bot/catalog"
 	"lindungi/bot/conversation"
 	"lindungi/channels"
+	"lindungi/coded"
 	"lindungi/store"
 	"lindungi/tickets"
 )
@@ -174,6 +175,11 @@ type turn struct {
 	// after runs once the transaction has committed (data-subject requests
 	// that must see committed state).
 	after []func(context.Context)
+	// instead replaces the engine's replies this turn when an action was
+	// refused (e.g. a wrong SIJEJAK code): the citizen is told what really
+	// happened, and the message is still stored.
+	instead     string
+	insteadSent bool
 }
 
 func (t *turn) run(ctx context.Context) error {
@@ -266,6 +272,13 @@ func (t *turn) apply(ctx context.Context, a conversation.Action, open *tickets.T
 	b, tx := t.b, t.tx
 	switch a.Kind {
 	case "reply":
+		if t.instead != "" {
+			if t.insteadSent {
+				return nil
+			}
+			t.insteadSent = true
+			return t.reply(ctx, t.instead, "reply")
+		}
 		return t.reply(ctx, a.Text, "reply")
 	case "create_ticket":
 		subject := a.Fields["description"]
@@ -339,12 +352,24 @@ func (t *turn) apply(ctx context.Context, a conversation.Action, open *tickets.T
 		if b.Tracing == nil {
 			return nil
 		}
-		return b.Tracing.ConfirmCode(ctx, tx, t.in.From, a.Code)
+		err := b.Tracing.ConfirmCode(ctx, tx, t.in.From, a.Code)
+		if _, ok := coded.As(err); ok {
+			t.instead = catalog.T(t.lang, "sijejak_code_invalid", nil)
+			return nil
+		}
+		return err
 	case "sijejak_consent":
 		if b.Tracing == nil {
 			return nil
 		}
-		return b.Tracing.RecordConsent(ctx, tx, t.in.From, a.Consent, a.Text)
+		// The consent record keeps the text the tracing service actually
+		// sent (empty textShown), not the catalogue's copy of it.
+		err := b.Tracing.RecordConsent(ctx, tx, t.in.From, a.Consent, "")
+		if _, ok := coded.As(err); ok {
+			t.instead = catalog.T(t.lang, "not_understood", nil)
+			return nil
+		}
+		return err
 	case "export_data":
 		if b.Privacy == nil {
 			return nil
