@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"lindungi/accounts"
+	"lindungi/audit"
 	"lindungi/bot"
 	"lindungi/channels"
 	"lindungi/channels/simulator"
@@ -133,9 +134,7 @@ func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error
 // audit records an access in the audit log; a failure is logged, never
 // shown to the operator (the request itself already succeeded).
 func (a *App) audit(ctx context.Context, actor, action, typ, id, detail string) {
-	_, err := a.db.Exec(ctx, `INSERT INTO audit_log (at, actor, action, object_type, object_id, detail) VALUES (?, ?, ?, ?, ?, ?)`,
-		store.Now(), actor, action, typ, id, detail)
-	if err != nil {
+	if err := audit.Record(ctx, a.db, actor, action, typ, id, detail); err != nil {
 		a.log.Error("audit write failed", "action", action, "err", err)
 	}
 }

@@ -72,7 +72,7 @@ func register(t *testing.T, ta *testApp, phone string) *device {
 
 type tempIDs struct {
 	TempIDs []struct {
-		TempID               string `json:"tempID"`
+		TempID                string `json:"tempID"`
 		StartTime, ExpiryTime int64
 	} `json:"tempIDs"`
 	RefreshTime int64 `json:"refreshTime"`
