@@ -83,6 +83,14 @@ func TestFoundationEndToEnd(t *testing.T) {
 	if d.Ticket.Fields["nik"] != "3174014501900001" || d.Ticket.Fields["name"] == "" || len(d.Ticket.Messages) < 10 {
 		t.Fatalf("detail: %+v", d.Ticket)
 	}
+	// Reading personal fields is audited, without the fields themselves.
+	var aud struct {
+		Entries []struct{ Action, ObjectID, Actor string } `json:"entries"`
+	}
+	ta.call("GET", "/api/v1/audit?action=ticket.read", nil, &aud)
+	if len(aud.Entries) == 0 || aud.Entries[0].ObjectID != number {
+		t.Errorf("no audit row for the ticket read: %+v", aud)
+	}
 	// Search finds it by the citizen's words.
 	var found ticketList
 	ta.call("GET", "/api/v1/tickets?q=dosis", nil, &found)

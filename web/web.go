@@ -70,6 +70,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /api/v1/tickets/{id}/attachments/{aid}", s.auth(staff, s.getAttachment))
 	mux.Handle("POST /api/v1/simulator/messages", s.auth(staff, s.simPost))
 	mux.Handle("GET /api/v1/simulator/messages", s.auth(staff, s.simGet))
+	s.auditRoutes(mux)
 	for _, f := range s.Extra {
 		f(mux, s)
 	}
