@@ -9,11 +9,14 @@ import (
 	"lindungi/store"
 )
 
-// DefaultBatch is how many rows one purge transaction touches: small enough
-// that the SQLite write lock (or PostgreSQL row locks) is held for tens of
-// milliseconds, large enough that a million-row purge is a few hundred
-// transactions.
-const DefaultBatch = 5000
+// DefaultBatch is how many rows one purge transaction touches. Measured on
+// a million outbox rows with readers and a writer running (2 cores, shared
+// machine): 5,000-row batches held the write lock 100 ms on average and up
+// to 0.9 s (SQLite) / 1.9 s (PostgreSQL); 1,000-row batches 10–13 ms on
+// average and at most 0.15–0.3 s / 0.19–0.33 s over two runs, and the whole purge finished sooner
+// (30 s vs 41 s on SQLite, 19 s vs 37 s on PostgreSQL): smaller
+// transactions stay in cache and trigger smaller WAL checkpoints.
+const DefaultBatch = 1000
 
 // BatchStats describes a batched purge.
 type BatchStats struct {

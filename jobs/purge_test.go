@@ -17,8 +17,8 @@ import (
 
 // A purge of a million outbox rows runs in bounded transactions while other
 // connections keep reading and writing. No timed assertion: the figures are
-// logged (go test -v -run BigPurge ./jobs/). LINDUNGI_PURGE_ROWS changes the
-// row count.
+// logged (go test -v -run BigPurge ./jobs/). LINDUNGI_PURGE_ROWS and
+// LINDUNGI_PURGE_BATCH change the row count and the batch size.
 func TestBigPurgeInBatchesWhileReadersRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("million-row purge skipped in -short")
@@ -26,6 +26,10 @@ func TestBigPurgeInBatchesWhileReadersRun(t *testing.T) {
 	total := 1_000_000
 	if v, err := strconv.Atoi(os.Getenv("LINDUNGI_PURGE_ROWS")); err == nil && v > 0 {
 		total = v
+	}
+	batch := jobs.DefaultBatch
+	if v, err := strconv.Atoi(os.Getenv("LINDUNGI_PURGE_BATCH")); err == nil && v > 0 {
+		batch = v
 	}
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -116,7 +120,7 @@ func TestBigPurgeInBatchesWhileReadersRun(t *testing.T) {
 			}
 		}()
 
-		b := &jobs.Batcher{DB: db, Size: jobs.DefaultBatch}
+		b := &jobs.Batcher{DB: db, Size: batch}
 		t2 := time.Now()
 		n, err := jobs.PurgeOutbox(ctx, b, now.Add(-30*24*time.Hour))
 		took := time.Since(t2)
@@ -135,7 +139,7 @@ func TestBigPurgeInBatchesWhileReadersRun(t *testing.T) {
 		if n != int64(total) || st.Rows != int64(total) {
 			t.Fatalf("purged %d (stats %d), want %d", n, st.Rows, total)
 		}
-		if st.Batches < total/jobs.DefaultBatch {
+		if st.Batches < total/batch {
 			t.Errorf("%d batches for %d rows", st.Batches, total)
 		}
 		if reads.Load() == 0 || writes.Load() == 0 {
@@ -145,7 +149,7 @@ func TestBigPurgeInBatchesWhileReadersRun(t *testing.T) {
 			t.Errorf("queued rows written during the purge: %d left, %d written", left, writes.Load())
 		}
 		t.Logf("%s: purged %d rows in %s: %d transactions of ≤%d rows, longest write transaction %s, mean %s; during it %d reads (slowest %s) and %d writes (slowest, incl. lock wait, %s)",
-			db.Dialect(), n, took.Round(time.Millisecond), st.Batches, jobs.DefaultBatch, st.MaxTx.Round(time.Microsecond),
+			db.Dialect(), n, took.Round(time.Millisecond), st.Batches, batch, st.MaxTx.Round(time.Microsecond),
 			(st.TotalTx / time.Duration(st.Batches)).Round(time.Microsecond), reads.Load(), time.Duration(maxRead.Load()).Round(time.Microsecond),
 			writes.Load(), time.Duration(maxWrite.Load()).Round(time.Microsecond))
 	})
