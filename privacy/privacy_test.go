@@ -319,3 +319,41 @@ func search(t *testing.T, db *store.DB, table string, needles []string) []hit {
 	}
 	return hits
 }
+
+type failingHolder struct{}
+
+func (failingHolder) Name() string                                         { return "broken" }
+func (failingHolder) Export(context.Context, privacy.Subject) (any, error) { return nil, nil }
+func (failingHolder) Erase(context.Context, *store.Tx, privacy.Subject) (int64, error) {
+	return 0, fmt.Errorf("device store offline")
+}
+
+// A deletion that fails part-way changes nothing, and the request is
+// recorded as failed (the dsr-deadline job escalates it if nobody retries).
+func TestDeleteIsAtomicAndRecordsFailure(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		if _, err := db.Exec(ctx, `CREATE TABLE fake_tracing_devices (phone TEXT NOT NULL, device TEXT NOT NULL)`); err != nil {
+			t.Fatal(err)
+		}
+		sealer := storetest.Sealer(t)
+		siti := seed(t, db, tickets.New(db, sealer), "Siti Rahmawati", "+6281234567890", "siti.rahma@example.com", "3174014506900002")
+		p := privacy.New(db, sealer, nil, fakeTracing{}, failingHolder{})
+		if err := p.Delete(ctx, siti.waContact, "user:ani"); err == nil {
+			t.Fatal("deletion with a failing holder succeeded")
+		}
+		if hits := search(t, db, "contacts", []string{"Siti Rahmawati"}); len(hits) != 2 {
+			t.Errorf("contacts changed by a failed deletion: %d left", len(hits))
+		}
+		if hits := search(t, db, "fake_tracing_devices", []string{"1234567890"}); len(hits) != 1 {
+			t.Errorf("holder data changed by a failed deletion")
+		}
+		reqs, _ := p.Requests(ctx, privacy.FailedReq, 10)
+		if len(reqs) != 1 || !strings.Contains(reqs[0].Error, "device store offline") {
+			t.Errorf("failed request: %+v", reqs)
+		}
+		if err := p.Delete(ctx, 999999, "user:ani"); err != privacy.ErrNoContact {
+			t.Errorf("unknown contact: %v", err)
+		}
+	})
+}
