@@ -25,6 +25,7 @@ import (
 
 	"lindungi/bot/catalog"
 	"lindungi/bot/conversation"
+	"lindungi/bot/intent"
 	"lindungi/channels"
 	"lindungi/coded"
 	"lindungi/store"
@@ -124,8 +125,11 @@ func (b *Bot) Deliver(ctx context.Context, in channels.Inbound) error {
 	}
 	var after []func(context.Context)
 	dup := false
-	err := b.db.InTx(ctx, func(tx *store.Tx) error {
+	// Group commit: concurrent messages share one SQLite transaction, each
+	// in its own savepoint, so a burst costs one commit instead of many.
+	err := b.db.InGroupTx(ctx, func(tx *store.Tx) error {
 		after = after[:0]
+		dup = false
 		res, err := tx.Exec(ctx, `INSERT INTO inbound_keys (channel, external_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
 			in.Channel, in.ExternalID, store.Now())
 		if err != nil {
@@ -233,7 +237,8 @@ func (t *turn) chat(ctx context.Context) error {
 	if open != nil {
 		input.OpenTicket = &conversation.Ticket{Number: open.Number, Status: open.Status, Category: open.Category, HandedOff: open.HandedOff}
 	}
-	if b.Tracing != nil {
+	// Only a message that could be a consent answer needs the lookup.
+	if _, maybe := intent.Consent(in.Text, false); maybe && b.Tracing != nil {
 		if input.PendingConsent, err = b.Tracing.PendingConsent(ctx, tx, in.From); err != nil {
 			return err
 		}

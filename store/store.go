@@ -47,6 +47,17 @@ type DB struct {
 
 	rebindMu sync.RWMutex
 	rebound  map[string]string
+
+	// writeMu serialises SQLite writers inside the process. SQLite allows one
+	// writer at a time anyway; queueing on a mutex instead of on SQLite's
+	// busy handler (which sleeps and retries) is what keeps write latency
+	// flat under concurrency.
+	writeMu sync.Mutex
+
+	groupOnce sync.Once
+	group     chan *groupReq
+	closeOnce sync.Once
+	closed    chan struct{}
 }
 
 // Options for Open.
@@ -83,7 +94,7 @@ func Open(ctx context.Context, opt Options) (*DB, error) {
 			sdb.Close()
 			return nil, fmt.Errorf("store: cannot connect to PostgreSQL at %s: %w", redactURL(opt.URL), err)
 		}
-		return &DB{SQL: sdb, dialect: Postgres, rebound: map[string]string{}}, nil
+		return &DB{SQL: sdb, dialect: Postgres, rebound: map[string]string{}, closed: make(chan struct{})}, nil
 	}
 
 	path := strings.TrimPrefix(opt.URL, "sqlite:")
@@ -103,7 +114,7 @@ func Open(ctx context.Context, opt Options) (*DB, error) {
 	// transactions take the write lock at BEGIN so two writers queue on the
 	// busy timeout instead of failing with SQLITE_BUSY on upgrade; foreign
 	// keys are required by whatsmeow's store.
-	dsn := "file:" + path + "?_journal_mode=WAL&_foreign_keys=on&_busy_timeout=15000&_txlock=immediate&_synchronous=NORMAL&cache=private"
+	dsn := "file:" + path + "?_journal_mode=WAL&_foreign_keys=on&_busy_timeout=15000&_txlock=immediate&_synchronous=NORMAL&cache=private&_stmt_cache_size=256"
 	sdb, err := sql.Open("sqlite3", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open sqlite: %w", err)
@@ -118,7 +129,7 @@ func Open(ctx context.Context, opt Options) (*DB, error) {
 		sdb.Close()
 		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
 	}
-	return &DB{SQL: sdb, dialect: SQLite, Path: path, rebound: map[string]string{}}, nil
+	return &DB{SQL: sdb, dialect: SQLite, Path: path, rebound: map[string]string{}, closed: make(chan struct{})}, nil
 }
 
 func checkWritable(dir string) error {
@@ -152,7 +163,10 @@ func redactURL(s string) string {
 func (db *DB) Dialect() Dialect { return db.dialect }
 
 // Close closes the pool.
-func (db *DB) Close() error { return db.SQL.Close() }
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() { close(db.closed) })
+	return db.SQL.Close()
+}
 
 // Rebind turns `?` placeholders into `$1…` for PostgreSQL. Results are cached:
 // the same few hundred query strings are rebound millions of times.
@@ -196,6 +210,10 @@ func rebind(q string) string {
 
 // Exec runs a statement outside a transaction.
 func (db *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if db.dialect == SQLite {
+		db.writeMu.Lock()
+		defer db.writeMu.Unlock()
+	}
 	return db.SQL.ExecContext(ctx, db.Rebind(q), args...)
 }
 
@@ -243,22 +261,36 @@ func (tx *Tx) AfterCommit(f func()) { tx.afterCommit = append(tx.afterCommit, f)
 // back otherwise. On SQLite the transaction is IMMEDIATE (write lock at
 // BEGIN), which is what every write path here wants.
 func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
-	stx, err := db.SQL.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, fn)
 	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
-	}
-	tx := &Tx{Tx: stx, db: db}
-	if err := fn(tx); err != nil {
-		_ = stx.Rollback()
 		return err
-	}
-	if err := stx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
 	}
 	for _, f := range tx.afterCommit {
 		f()
 	}
 	return nil
+}
+
+// begin runs fn in a transaction and commits it, holding the SQLite write
+// lock only for that span (after-commit hooks run outside it).
+func (db *DB) begin(ctx context.Context, fn func(tx *Tx) error) (*Tx, error) {
+	if db.dialect == SQLite {
+		db.writeMu.Lock()
+		defer db.writeMu.Unlock()
+	}
+	stx, err := db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: begin: %w", err)
+	}
+	tx := &Tx{Tx: stx, db: db}
+	if err := fn(tx); err != nil {
+		_ = stx.Rollback()
+		return nil, err
+	}
+	if err := stx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: commit: %w", err)
+	}
+	return tx, nil
 }
 
 // Now is the database clock's notion of "now" for rows: UTC, truncated to

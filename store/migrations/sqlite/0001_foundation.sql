@@ -85,16 +85,18 @@ CREATE TABLE attachments (
 CREATE INDEX attachments_message ON attachments(message_id);
 
 CREATE VIRTUAL TABLE messages_fts USING fts4(body, subject, content="messages");
-CREATE TRIGGER messages_fts_ai AFTER INSERT ON messages BEGIN
+-- Bot replies are boilerplate: indexing them would only slow intake and
+-- pollute search, so only citizens' and operators' words are indexed.
+CREATE TRIGGER messages_fts_ai AFTER INSERT ON messages WHEN new.author <> 'bot' BEGIN
     INSERT INTO messages_fts(docid, body, subject) VALUES (new.id, new.body, new.subject);
 END;
 CREATE TRIGGER messages_fts_bd BEFORE DELETE ON messages BEGIN
     DELETE FROM messages_fts WHERE docid = old.id;
 END;
-CREATE TRIGGER messages_fts_bu BEFORE UPDATE ON messages BEGIN
+CREATE TRIGGER messages_fts_bu BEFORE UPDATE OF body, subject ON messages BEGIN
     DELETE FROM messages_fts WHERE docid = old.id;
 END;
-CREATE TRIGGER messages_fts_au AFTER UPDATE ON messages BEGIN
+CREATE TRIGGER messages_fts_au AFTER UPDATE OF body, subject ON messages WHEN new.author <> 'bot' BEGIN
     INSERT INTO messages_fts(docid, body, subject) VALUES (new.id, new.body, new.subject);
 END;
 

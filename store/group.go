@@ -1,0 +1,126 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// InGroupTx runs fn like InTx, but on SQLite it may share one transaction
+// with other concurrent callers (group commit): SQLite's cost is the commit,
+// not the statements, so committing a batch of independent writes once
+// multiplies throughput. Each fn runs inside its own SAVEPOINT, so a failing
+// fn rolls back only its own writes and gets its own error; the others
+// commit. On PostgreSQL, where writers run in parallel, it is InTx.
+//
+// fn must not block on other callers (it holds the batch), and its
+// after-commit hooks run only if the shared commit succeeds.
+func (db *DB) InGroupTx(ctx context.Context, fn func(tx *Tx) error) error {
+	if db.dialect != SQLite {
+		return db.InTx(ctx, fn)
+	}
+	db.groupOnce.Do(func() {
+		db.group = make(chan *groupReq, 256)
+		go db.groupCommitter()
+	})
+	req := &groupReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case db.group <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-db.closed:
+		return ErrClosed
+	}
+	// Once queued the request runs; wait for its outcome even if ctx ends,
+	// so the caller never reports failure for a write that committed.
+	return <-req.done
+}
+
+// ErrClosed is returned for writes queued after Close.
+var ErrClosed = errors.New("store: database closed")
+
+type groupReq struct {
+	ctx  context.Context
+	fn   func(tx *Tx) error
+	done chan error
+	tx   *Tx
+}
+
+// maxGroup caps a batch: large enough to amortise the commit, small enough
+// that one batch holds the write lock only for milliseconds.
+const maxGroup = 64
+
+func (db *DB) groupCommitter() {
+	for {
+		var first *groupReq
+		select {
+		case first = <-db.group:
+		case <-db.closed:
+			// Fail whatever is still queued rather than leave callers waiting.
+			for {
+				select {
+				case r := <-db.group:
+					r.done <- ErrClosed
+				default:
+					return
+				}
+			}
+		}
+		batch := []*groupReq{first}
+	fill:
+		for len(batch) < maxGroup {
+			select {
+			case r := <-db.group:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		db.commitGroup(batch)
+	}
+}
+
+func (db *DB) commitGroup(batch []*groupReq) {
+	errs := make([]error, len(batch))
+	var hooks [][]func()
+	_, err := db.begin(context.Background(), func(tx *Tx) error {
+		for i, r := range batch {
+			if err := r.ctx.Err(); err != nil {
+				errs[i] = err
+				continue
+			}
+			sp := fmt.Sprintf("g%d", i)
+			if _, err := tx.Tx.ExecContext(r.ctx, "SAVEPOINT "+sp); err != nil {
+				return err
+			}
+			sub := &Tx{Tx: tx.Tx, db: db}
+			if err := r.fn(sub); err != nil {
+				errs[i] = err
+				if _, rerr := tx.Tx.ExecContext(context.Background(), "ROLLBACK TO "+sp); rerr != nil {
+					return rerr
+				}
+			}
+			if _, err := tx.Tx.ExecContext(context.Background(), "RELEASE "+sp); err != nil {
+				return err
+			}
+			if errs[i] == nil {
+				hooks = append(hooks, sub.afterCommit)
+			}
+		}
+		return nil
+	})
+	for i, r := range batch {
+		if err != nil {
+			r.done <- err
+			continue
+		}
+		r.done <- errs[i]
+	}
+	if err == nil {
+		for _, hs := range hooks {
+			for _, h := range hs {
+				h()
+			}
+		}
+	}
+}
