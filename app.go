@@ -20,6 +20,8 @@ import (
 	"lindungi/channels"
 	"lindungi/channels/simulator"
 	"lindungi/config"
+	"lindungi/jobs"
+	"lindungi/privacy"
 	"lindungi/store"
 	"lindungi/tickets"
 	"lindungi/tracing"
@@ -32,16 +34,18 @@ type App struct {
 	cfg config.Config
 	log *slog.Logger
 
-	db       *store.DB
-	sealer   *store.Sealer
-	registry *prometheus.Registry
-	tickets  *tickets.Store
-	accounts *accounts.Store
-	outbox   *channels.Outbox
-	bot      *bot.Bot
-	sim      *simulator.Channel
-	web      *web.Server
-	tracing  *tracing.Service
+	db        *store.DB
+	sealer    *store.Sealer
+	registry  *prometheus.Registry
+	tickets   *tickets.Store
+	accounts  *accounts.Store
+	outbox    *channels.Outbox
+	bot       *bot.Bot
+	sim       *simulator.Channel
+	web       *web.Server
+	tracing   *tracing.Service
+	privacy   *privacy.Service
+	scheduler *jobs.Scheduler
 
 	// runners hold a connection (IMAP mailboxes, WhatsApp); each is a
 	// singleton run under a leader lock named after it.

@@ -19,6 +19,7 @@ import (
 	"lindungi/accounts"
 	"lindungi/bot/intent"
 	"lindungi/config"
+	"lindungi/jobs"
 	"lindungi/store"
 	"lindungi/tracing"
 )
@@ -271,8 +272,16 @@ func (c *apiClient) sent(ctx context.Context, to, after string, wait time.Durati
 	return out.Messages, out.NextCursor, err
 }
 
+// cmdJobs lists the jobs or runs one now, with the same code the scheduler
+// runs (for an outside scheduler, or an operator in a hurry).
 func cmdJobs(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
-	return fmt.Errorf("jobs: not wired yet")
+	cfg.WhatsApp.Enabled = false // never connect from a one-off command
+	a, err := newApp(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return jobs.Command(ctx, a.scheduler, args, stdout)
 }
 
 func cmdWhatsApp(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {

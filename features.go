@@ -3,8 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"lindungi/channels/email"
+	"lindungi/jobs"
+	"lindungi/privacy"
+	"lindungi/store"
 	"lindungi/tracing"
 	"lindungi/tracing/score"
 	"lindungi/web"
@@ -19,7 +23,63 @@ func (a *App) wireFeatures(ctx context.Context) error {
 	if err := a.wireTracing(ctx); err != nil {
 		return err
 	}
+	return a.wireJobs()
+}
+
+// wirePrivacy and jobs: data-subject rights reach every holder of personal
+// data (tickets here, Sijejak through its holder); the scheduler runs the
+// retention jobs on the leader replica.
+func (a *App) wireJobs() error {
+	var holders []privacy.Holder
+	if a.tracing != nil {
+		holders = append(holders, tracingHolder{tracing.PrivacyHolder{S: a.tracing}})
+	}
+	a.privacy = privacy.New(a.db, a.sealer, a.log.With("component", "privacy"), holders...)
+	a.bot.Privacy = privacy.Documents{S: a.privacy}
+	a.web.Extra = append(a.web.Extra, web.PrivacyRoutes(a.privacy))
+
+	loc, err := time.LoadLocation(a.cfg.Jobs.Timezone)
+	if err != nil {
+		return fmt.Errorf("jobs.timezone: %w", err)
+	}
+	sched, err := jobs.New(a.db, jobs.Options{Location: loc, Schedule: a.cfg.Jobs.Schedule, Registerer: a.registry, Log: a.log})
+	if err != nil {
+		return err
+	}
+	deps := jobs.Deps{Privacy: a.privacy}
+	if a.tracing != nil {
+		deps.Tracing = jobs.SumCounts(a.tracing.Purge)
+		deps.Rotator = jobs.NoCount(a.tracing.RotateKeys)
+		deps.Uploads = jobs.TaskFunc(a.tracing.ExpireUploadWindows)
+	}
+	if ch, ok := a.outbox.Channel("whatsapp"); ok {
+		deps.WhatsApp = func() string { return string(ch.State()) }
+	}
+	if err := registerAll(sched, jobs.Standard(a.db, jobs.Config{
+		TicketRetention: a.cfg.Jobs.TicketRetention.D(), OutboxRetention: a.cfg.Jobs.OutboxRetention.D(), SLA: a.cfg.Tickets.SLA.D(),
+	}, deps)); err != nil {
+		return err
+	}
+	if unknown := sched.UnknownSchedules(); len(unknown) > 0 {
+		return fmt.Errorf("jobs.schedule names unknown jobs: %v (see lindungi jobs list)", unknown)
+	}
+	a.scheduler = sched
+	if a.cfg.Jobs.Enabled {
+		a.background = append(a.background, func(ctx context.Context) error { return sched.Run(ctx, 30*time.Second) })
+	}
 	return nil
+}
+
+// tracingHolder adapts Sijejak's holder (keyed by phone numbers) to the
+// privacy package's Subject.
+type tracingHolder struct{ h tracing.PrivacyHolder }
+
+func (t tracingHolder) Name() string { return t.h.Name() }
+func (t tracingHolder) Export(ctx context.Context, s privacy.Subject) (any, error) {
+	return t.h.Export(ctx, s.Phones)
+}
+func (t tracingHolder) Erase(ctx context.Context, tx *store.Tx, s privacy.Subject) (int64, error) {
+	return t.h.Erase(ctx, tx, s.Phones)
 }
 
 // wireTracing starts Sijejak's server side: its phone API, the officers'
@@ -72,5 +132,14 @@ func (a *App) wireEmail() error {
 	}
 	a.outbox.Register(ch)
 	a.background = append(a.background, func(ctx context.Context) error { return ch.Run(ctx, a.bot) })
+	return nil
+}
+
+func registerAll(s *jobs.Scheduler, js []jobs.Job) error {
+	for _, j := range js {
+		if err := s.Register(j); err != nil {
+			return err
+		}
+	}
 	return nil
 }

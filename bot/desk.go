@@ -84,7 +84,7 @@ func (b *Bot) exportAfter(ctx context.Context, contactID int64, channel, to, lan
 		return
 	}
 	err = b.db.InTx(ctx, func(tx *store.Tx) error {
-		m := channels.Outbound{Channel: channel, To: to, Kind: "export", Text: catalog.T(lang, "export_ready", nil),
+		m := channels.Outbound{Channel: channel, To: to, Kind: channels.KindExport, Text: catalog.T(lang, "export_ready", nil),
 			Attachments: []channels.Attachment{{Name: "data-saya.txt", ContentType: "text/plain; charset=utf-8", Data: []byte(doc)}}}
 		_, err := b.outbox.Enqueue(ctx, tx, m)
 		return err
@@ -103,7 +103,8 @@ func (b *Bot) deleteAfter(ctx context.Context, contactID int64, channel, to, lan
 		return
 	}
 	err := b.db.InTx(ctx, func(tx *store.Tx) error {
-		_, err := b.outbox.Enqueue(ctx, tx, channels.Outbound{Channel: channel, To: to, Kind: "notice", Text: catalog.T(lang, "delete_done", nil)})
+		// Kind "erasure": the outbox forgets recipient and text once sent.
+		_, err := b.outbox.Enqueue(ctx, tx, channels.Outbound{Channel: channel, To: to, Kind: channels.KindErasure, Text: catalog.T(lang, "delete_done", nil)})
 		return err
 	})
 	if err != nil {

@@ -19,6 +19,16 @@ import (
 	"lindungi/store"
 )
 
+// Outbound kinds the outbox treats specially.
+const (
+	// KindErasure confirms a deletion: once sent, the row forgets its
+	// recipient and text, so the confirmation does not undo the erasure.
+	KindErasure = "erasure"
+	// KindExport carries a citizen's data export; once sent its payload is
+	// dropped for the same reason.
+	KindExport = "export"
+)
+
 // OutboxConfig tunes delivery.
 type OutboxConfig struct {
 	MaxAttempts int
@@ -397,6 +407,11 @@ func (o *Outbox) record(ctx context.Context, channel string, results []result) e
 			case r.err == nil:
 				if _, err := tx.Exec(ctx, `UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = '' WHERE id = ?`, r.sentAt, id); err != nil {
 					return err
+				}
+				if k := r.c.msg.Kind; k == KindErasure || k == KindExport {
+					if _, err := tx.Exec(ctx, `UPDATE outbox SET recipient = 'erased', payload = '{"text":""}' WHERE id = ?`, id); err != nil {
+						return err
+					}
 				}
 				o.sent.WithLabelValues(channel).Inc()
 				o.latency.WithLabelValues(channel).Observe(r.sentAt.Sub(r.c.createdAt).Seconds())
