@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"lindungi/bot/conversation"
+	"lindungi/config"
+	"lindungi/store/storetest"
 )
 
 func contains(replies []string, want string) bool {
@@ -54,8 +56,14 @@ type ticketDetail struct {
 // show 2": a greeting, a complaint that becomes a ticket whose number is in
 // the reply, the ticket in the API with the NIK masked in the list, an
 // operator reply that reaches the contact, and all of it after a restart.
-func TestFoundationEndToEnd(t *testing.T) {
-	cfg := testConfig(t)
+func TestFoundationEndToEnd(t *testing.T) { foundationEndToEnd(t, testConfig(t)) }
+
+// TestFoundationEndToEndPostgres runs the same on PostgreSQL.
+func TestFoundationEndToEndPostgres(t *testing.T) {
+	foundationEndToEnd(t, testConfig(t, "LINDUNGI_DATABASE_URL="+storetest.PostgresURL(t)))
+}
+
+func foundationEndToEnd(t *testing.T, cfg config.Config) {
 	ta := startApp(t, cfg)
 	const citizen = "+6281234567890"
 	mustReply(t, ta.say(citizen, "halo"), "Selamat datang")

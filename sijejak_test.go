@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"lindungi/accounts"
+	"lindungi/store/storetest"
 )
 
 // device is a phone app talking to the tracing API.
@@ -80,8 +81,15 @@ type tempIDs struct {
 
 // TestSijejakEndToEnd is issue 6's "must show 1" through the API and the
 // simulator channel.
-func TestSijejakEndToEnd(t *testing.T) {
-	ta := startApp(t, testConfig(t, "LINDUNGI_TRACING_MIN_MINUTES=0.5"))
+func TestSijejakEndToEnd(t *testing.T) { sijejakEndToEnd(t) }
+
+// TestSijejakEndToEndPostgres runs the same on PostgreSQL.
+func TestSijejakEndToEndPostgres(t *testing.T) {
+	sijejakEndToEnd(t, "LINDUNGI_DATABASE_URL="+storetest.PostgresURL(t))
+}
+
+func sijejakEndToEnd(t *testing.T, env ...string) {
+	ta := startApp(t, testConfig(t, append(env, "LINDUNGI_TRACING_MIN_MINUTES=0.5")...))
 	officer, err := ta.accounts.Add(context.Background(), "dinkes", accounts.HealthOfficer)
 	if err != nil {
 		t.Fatal(err)
