@@ -205,6 +205,10 @@ func (r *Runner) session(ctx context.Context, sink channels.Sink) error {
 	defer context.AfterFunc(ctx, func() { c.Close() })()
 
 	stop := watchdog(c, r.cfg.CommandTimeout)
+	if dest, ok := strings.CutPrefix(r.box.AfterImport, "move:"); ok {
+		// Make sure the destination exists; "already exists" is fine.
+		_ = c.Create(dest, nil).Wait()
+	}
 	sel, err := c.Select(r.box.Folder, nil).Wait()
 	stop()
 	if err != nil {

@@ -39,7 +39,7 @@ func TestRunnerMemServer(t *testing.T) {
 	db := storetest.SQLite(t)
 	appendMsgs(t, addr, "user", "pass", "INBOX", testMail(1), testMail(2))
 	box := MailboxConfig{Address: "lama@kemkes.go.id", IMAPURL: "imap://" + addr, Username: "user", Password: "pass",
-		Retired: true, Notice: "Gunakan pedulilindungi@kemkes.go.id", AfterImport: "move:Processed"}
+		Retired: true, Notice: "Gunakan pedulilindungi@kemkes.go.id", AfterImport: "move:Selesai"}
 	r, err := NewRunner(box, fastCfg(), db, nil)
 	if err != nil {
 		t.Fatal(err)
