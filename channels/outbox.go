@@ -11,6 +11,7 @@ import (
 	mrand "math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,6 +46,9 @@ type OutboxConfig struct {
 	Poll time.Duration
 	// SendTimeout bounds one Channel.Send.
 	SendTimeout time.Duration
+	// Concurrency is how many recipients a channel's worker sends to at
+	// once (each recipient's messages stay in order).
+	Concurrency int
 }
 
 func (c *OutboxConfig) defaults() {
@@ -68,6 +72,9 @@ func (c *OutboxConfig) defaults() {
 	}
 	if c.SendTimeout <= 0 {
 		c.SendTimeout = 90 * time.Second
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 8
 	}
 }
 
@@ -359,41 +366,80 @@ type result struct {
 
 func (o *Outbox) deliver(ctx context.Context, ch Channel, lim *rate.Limiter, batch []claimed) {
 	name := ch.Name()
-	var results []result
-	notReady := false
-	for i, c := range batch {
-		if ctx.Err() != nil || notReady {
-			// Not attempted: hand the rest back untouched.
-			for _, rest := range batch[i:] {
-				results = append(results, result{c: rest, err: ErrNotReady})
-			}
-			break
+	// One lane per recipient keeps each citizen's messages in order; lanes
+	// run concurrently (a WhatsApp send waits on the network for its ack, so
+	// one-at-a-time sending would cap a channel at a few messages a second).
+	var lanes [][]claimed
+	laneOf := map[string]int{}
+	for _, c := range batch {
+		i, ok := laneOf[c.msg.To]
+		if !ok {
+			i = len(lanes)
+			laneOf[c.msg.To] = i
+			lanes = append(lanes, nil)
 		}
-		if lim != nil {
-			if err := lim.Wait(ctx); err != nil {
-				for _, rest := range batch[i:] {
-					results = append(results, result{c: rest, err: ErrNotReady})
-				}
-				break
-			}
-		}
-		// A send in flight finishes even during shutdown: cancelling it
-		// half-way would leave the citizen guessing whether it arrived.
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.cfg.SendTimeout)
-		err := ch.Send(sctx, c.msg)
-		cancel()
-		results = append(results, result{c: c, err: err, sentAt: o.Now()})
-		if errors.Is(err, ErrNotReady) {
-			notReady = true
-		}
+		lanes[i] = append(lanes[i], c)
 	}
+	var (
+		mu       sync.Mutex
+		results  = make([]result, 0, len(batch))
+		notReady atomic.Bool
+		wg       sync.WaitGroup
+		next     = make(chan []claimed)
+	)
+	workers := min(o.cfg.Concurrency, len(lanes))
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for lane := range next {
+				for i, c := range lane {
+					if ctx.Err() != nil || notReady.Load() || (lim != nil && lim.Wait(ctx) != nil) {
+						// Not attempted: hand the rest back untouched.
+						mu.Lock()
+						for _, rest := range lane[i:] {
+							results = append(results, result{c: rest, err: ErrNotReady})
+						}
+						mu.Unlock()
+						break
+					}
+					// A send in flight finishes even during shutdown:
+					// cancelling it half-way would leave the citizen
+					// guessing whether it arrived.
+					sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.cfg.SendTimeout)
+					err := ch.Send(sctx, c.msg)
+					cancel()
+					mu.Lock()
+					results = append(results, result{c: c, err: err, sentAt: o.Now()})
+					mu.Unlock()
+					if errors.Is(err, ErrNotReady) {
+						notReady.Store(true)
+					}
+					if err != nil {
+						// Later messages to this citizen wait for this one.
+						mu.Lock()
+						for _, rest := range lane[i+1:] {
+							results = append(results, result{c: rest, err: ErrNotReady})
+						}
+						mu.Unlock()
+						break
+					}
+				}
+			}
+		}()
+	}
+	for _, lane := range lanes {
+		next <- lane
+	}
+	close(next)
+	wg.Wait()
 	// Record outcomes even when shutting down.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if err := o.record(rctx, name, results); err != nil {
 		o.log.Error("outbox record failed; rows will be retried after their claim expires", "channel", name, "err", err)
 	}
-	if notReady {
+	if notReady.Load() {
 		sleep(ctx, 2*time.Second)
 	}
 }

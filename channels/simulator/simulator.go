@@ -43,8 +43,12 @@ func (c *Channel) State() channels.State { return channels.StateUp }
 // at-least-once contract (duplicates only with the same ID).
 func (c *Channel) Send(ctx context.Context, m channels.Outbound) error {
 	now := store.Now()
-	_, err := c.db.Exec(ctx, `INSERT INTO simulator_deliveries (id, recipient, kind, body, deliveries, delivered_at) VALUES (?, ?, ?, ?, 1, ?)
+	// Concurrent sends from the outbox's lanes share commits.
+	err := c.db.InGroupTx(ctx, func(tx *store.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO simulator_deliveries (id, recipient, kind, body, deliveries, delivered_at) VALUES (?, ?, ?, ?, 1, ?)
 		ON CONFLICT (id) DO UPDATE SET deliveries = simulator_deliveries.deliveries + 1`, m.ID, m.To, m.Kind, m.Text, now)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("simulator: record delivery: %w", err)
 	}
