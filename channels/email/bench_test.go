@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 
+	"lindungi/channels/email/dovecottest"
 	"lindungi/store/storetest"
 )
 
@@ -26,9 +26,9 @@ func BenchmarkImport(b *testing.B) {
 			msgs = append(msgs, raw)
 		}
 	}
-	appendMsgs(b, d.Addr, dovecotUser, dovecotPass, "INBOX", msgs...)
+	d.AppendAll("INBOX", msgs, 1, nil)
 	n := len(msgs)
-	box := d.mailbox("pedulilindungi@kemkes.go.id")
+	box := dovecotMailbox(d, "pedulilindungi@kemkes.go.id")
 	box.AfterImport = "keep"
 
 	var runnerTotal, rawTotal time.Duration
@@ -52,7 +52,7 @@ func BenchmarkImport(b *testing.B) {
 		stop()
 
 		start = time.Now()
-		if got := rawImport(b, d.Addr); got != n {
+		if got := rawImport(b, d); got != n {
 			b.Fatalf("raw fetch saw %d messages, want %d", got, n)
 		}
 		rawTotal += time.Since(start)
@@ -64,15 +64,9 @@ func BenchmarkImport(b *testing.B) {
 }
 
 // rawImport is the baseline: one bulk fetch, parse, nothing durable.
-func rawImport(b testing.TB, addr string) int {
-	c, err := imapclient.DialInsecure(addr, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+func rawImport(b testing.TB, d *dovecottest.Server) int {
+	c := d.MustDial()
 	defer c.Close()
-	if err := c.Login(dovecotUser, dovecotPass).Wait(); err != nil {
-		b.Fatal(err)
-	}
 	if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
 		b.Fatal(err)
 	}

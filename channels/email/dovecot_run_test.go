@@ -31,7 +31,7 @@ func TestDovecotCorpus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Login(dovecotUser, dovecotPass).Wait(); err != nil {
+	if err := c.Login(d.User, d.Password).Wait(); err != nil {
 		t.Fatal(err)
 	}
 	appended := 0
@@ -59,7 +59,7 @@ func TestDovecotCorpus(t *testing.T) {
 	}
 	c.Close()
 
-	r, err := NewRunner(d.mailbox("pedulilindungi@kemkes.go.id"), fastCfg(), db, nil)
+	r, err := NewRunner(dovecotMailbox(d, "pedulilindungi@kemkes.go.id"), fastCfg(), db, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestDovecotCorpus(t *testing.T) {
 func TestDovecotRestartDuringIdle(t *testing.T) {
 	d := startDovecot(t)
 	db := storetest.SQLite(t)
-	r, err := NewRunner(d.mailbox("pedulilindungi@kemkes.go.id"), fastCfg(), db, nil)
+	r, err := NewRunner(dovecotMailbox(d, "pedulilindungi@kemkes.go.id"), fastCfg(), db, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestDovecotRestartDuringIdle(t *testing.T) {
 	stop := runRunner(t, r, sink)
 	defer stop()
 
-	appendMsgs(t, d.Addr, dovecotUser, dovecotPass, "INBOX", testMail(1))
+	appendMsgs(t, d.Addr, d.User, d.Password, "INBOX", testMail(1))
 	sink.waitFor(t, 1, 20*time.Second)
 	time.Sleep(200 * time.Millisecond) // back in IDLE
 	oof := msg(
@@ -125,12 +125,11 @@ func TestDovecotRestartDuringIdle(t *testing.T) {
 		"",
 		"Saya sedang cuti sampai 10 Desember.",
 	)
-	appendMsgs(t, d.Addr, dovecotUser, dovecotPass, "INBOX", oof) // wakes IDLE
+	appendMsgs(t, d.Addr, d.User, d.Password, "INBOX", oof) // wakes IDLE
 	sink.waitFor(t, 2, 20*time.Second)
 
-	d.Stop()
-	d.Start()
-	appendMsgs(t, d.Addr, dovecotUser, dovecotPass, "INBOX", testMail(3))
+	d.Restart()
+	appendMsgs(t, d.Addr, d.User, d.Password, "INBOX", testMail(3))
 	sink.waitFor(t, 3, 30*time.Second)
 
 	sink.mu.Lock()
@@ -152,7 +151,7 @@ func TestDovecotRestartDuringIdle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.Login(dovecotUser, dovecotPass).Wait()
+	c.Login(d.User, d.Password).Wait()
 	st, err := c.Status("INBOX", &imap.StatusOptions{NumUnseen: true}).Wait()
 	if err != nil || *st.NumUnseen != 0 {
 		t.Errorf("unseen after import: %v %v", st, err)

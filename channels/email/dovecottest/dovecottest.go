@@ -1,0 +1,395 @@
+// Package dovecottest starts a throwaway Dovecot IMAP server for tests: its
+// configuration, passwd file, maildir, sockets and log all live in a
+// t.TempDir(), it listens on a free loopback port without TLS, and it has one
+// user (User/Password). It is the one Dovecot starter of the repository (the
+// e-mail channel's tests and the root package's end-to-end tests use it).
+//
+// When /usr/sbin/dovecot is missing, Start skips the test, or fails it when
+// LINDUNGI_TEST_REQUIRE_SERVERS=1 (storetest.SkipOrFail).
+package dovecottest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"lindungi/store/storetest"
+)
+
+// Bin is where Debian's dovecot-core installs the server.
+const Bin = "/usr/sbin/dovecot"
+
+// User and Password log in to every Server.
+const User, Password = "warga", "rahasia"
+
+// Server is one running Dovecot.
+type Server struct {
+	// Addr is "127.0.0.1:PORT"; Port is PORT.
+	Addr     string
+	Port     int
+	User     string
+	Password string
+
+	t    testing.TB
+	dir  string
+	conf string
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+}
+
+// Start runs a fresh Dovecot and stops it when the test ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	if _, err := os.Stat(Bin); err != nil {
+		storetest.SkipOrFail(t, "Dovecot tests skipped: "+Bin+" not found (apt-get install dovecot-imapd)")
+	}
+	dir := t.TempDir()
+	// Dovecot's login and auth processes run as unprivileged users and
+	// must reach the sockets under base_dir.
+	for d := dir; d != "/" && d != "."; d = filepath.Dir(d) {
+		if strings.HasPrefix(d, os.TempDir()) && d != os.TempDir() {
+			os.Chmod(d, 0o755)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+
+	uid, gid := os.Getuid(), os.Getgid()
+	loginUser, internalUser := "dovenull", "dovecot"
+	if uid != 0 {
+		u, err := user.Current()
+		if err != nil {
+			t.Fatal(err)
+		}
+		loginUser, internalUser = u.Username, u.Username
+	} else {
+		for _, name := range []string{"dovenull", "dovecot"} {
+			if _, err := user.Lookup(name); err != nil {
+				storetest.SkipOrFail(t, "Dovecot tests skipped: system user "+name+" missing (install dovecot-core)")
+			}
+		}
+		// Dovecot refuses to store mail as root: the maildir belongs to
+		// the dovecot system user.
+		u, _ := user.Lookup("dovecot")
+		uid, _ = strconv.Atoi(u.Uid)
+		gid, _ = strconv.Atoi(u.Gid)
+	}
+	for _, sub := range []string{"run", "state", "mail"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chown(filepath.Join(dir, "mail"), uid, gid)
+	passwd := filepath.Join(dir, "passwd")
+	if err := os.WriteFile(passwd, []byte(fmt.Sprintf("%s:{PLAIN}%s:%d:%d::%s/mail/%s::\n", User, Password, uid, gid, dir, User)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "dovecot.conf")
+	cfg := fmt.Sprintf(`
+base_dir = %[1]s/run
+state_dir = %[1]s/state
+instance_name = lindungi-test-%[2]d
+log_path = %[1]s/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_login_user = %[3]s
+default_internal_user = %[4]s
+first_valid_uid = 1
+first_valid_gid = 1
+mail_uid = %[5]d
+mail_gid = %[6]d
+mail_location = maildir:%[1]s/mail/%%u
+mail_fsync = never
+imap_idle_notify_interval = 2 mins
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%%u %[7]s
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%%u %[7]s
+}
+service imap-login {
+  chroot =
+  inet_listener imap {
+    address = 127.0.0.1
+    port = %[2]d
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+service anvil {
+  chroot =
+}
+service stats {
+  unix_listener stats-reader {
+    mode = 0666
+  }
+  unix_listener stats-writer {
+    mode = 0666
+  }
+}
+`, dir, port, loginUser, internalUser, uid, gid, passwd)
+	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{t: t, dir: dir, conf: conf, Addr: fmt.Sprintf("127.0.0.1:%d", port), Port: port, User: User, Password: Password}
+	s.start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// IMAPURL is the plain loopback URL the channel's config accepts.
+func (s *Server) IMAPURL() string { return "imap://" + s.Addr }
+
+// Dir is the server's directory (dovecot.log, the maildir).
+func (s *Server) Dir() string { return s.dir }
+
+// Log is Dovecot's log so far (for failure messages).
+func (s *Server) Log() string {
+	b, _ := os.ReadFile(filepath.Join(s.dir, "dovecot.log"))
+	so, _ := os.ReadFile(filepath.Join(s.dir, "stdout.log"))
+	return string(so) + string(b)
+}
+
+// start runs dovecot in the foreground and waits for its IMAP port.
+func (s *Server) start() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cmd := exec.Command(Bin, "-F", "-c", s.conf)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := os.OpenFile(filepath.Join(s.dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer out.Close()
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("start dovecot: %v", err)
+	}
+	s.cmd = cmd
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("dovecot did not listen on %s: %v\n%s", s.Addr, err, s.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Stop terminates dovecot (and its children) and waits until the port is
+// closed. Stopping a stopped server does nothing.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	pid := s.cmd.Process.Pid
+	syscall.Kill(-pid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		syscall.Kill(-pid, syscall.SIGKILL)
+		<-done
+	}
+	s.cmd = nil
+	for i := 0; i < 100; i++ {
+		c, err := net.DialTimeout("tcp", s.Addr, 100*time.Millisecond)
+		if err != nil {
+			return
+		}
+		c.Close()
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Restart stops the server (if it runs) and starts it again on the same
+// port with the same mail: clients see their connection drop.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Stop()
+	s.start()
+}
+
+// Dial returns a client logged in as User. The caller closes it.
+func (s *Server) Dial() (*imapclient.Client, error) {
+	c, err := imapclient.DialInsecure(s.Addr, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Login(s.User, s.Password).Wait(); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// MustDial is Dial that fails the test on error.
+func (s *Server) MustDial() *imapclient.Client {
+	s.t.Helper()
+	c, err := s.Dial()
+	if err != nil {
+		s.t.Fatalf("dovecot login: %v", err)
+	}
+	return c
+}
+
+// Append stores one raw message in mailbox (created when missing, e.g.
+// "INBOX" always exists), failing the test when Dovecot refuses it.
+func (s *Server) Append(mailbox string, raw []byte) {
+	s.t.Helper()
+	if err := s.AppendErr(mailbox, raw); err != nil {
+		s.t.Fatalf("append to %s: %v", mailbox, err)
+	}
+}
+
+// AppendErr stores one raw message and returns Dovecot's answer; safe to
+// call from any goroutine.
+func (s *Server) AppendErr(mailbox string, raw []byte) error {
+	c, err := s.Dial()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return appendOne(c, mailbox, raw, nil)
+}
+
+func appendOne(c *imapclient.Client, mailbox string, raw []byte, opts *imap.AppendOptions) error {
+	cmd := c.Append(mailbox, int64(len(raw)), opts)
+	if _, err := cmd.Write(raw); err != nil {
+		cmd.Close()
+		return err
+	}
+	if err := cmd.Close(); err != nil {
+		return err
+	}
+	_, err := cmd.Wait()
+	return err
+}
+
+// AppendAll stores msgs in mailbox quickly: conns connections (at least 1),
+// each pipelining its APPENDs (Dovecot offers LITERAL+, so a command does
+// not wait for the previous one). UIDs follow the order within one
+// connection only. opts may be nil.
+func (s *Server) AppendAll(mailbox string, msgs [][]byte, conns int, opts *imap.AppendOptions) {
+	s.t.Helper()
+	if err := s.AppendAllErr(mailbox, msgs, conns, opts); err != nil {
+		s.t.Fatalf("bulk append to %s: %v", mailbox, err)
+	}
+}
+
+// AppendAllErr is AppendAll returning the first error.
+func (s *Server) AppendAllErr(mailbox string, msgs [][]byte, conns int, opts *imap.AppendOptions) error {
+	if conns < 1 {
+		conns = 1
+	}
+	conns = min(conns, max(1, len(msgs)))
+	const window = 128 // commands in flight per connection
+	errs := make(chan error, conns)
+	for w := 0; w < conns; w++ {
+		go func(w int) {
+			c, err := s.Dial()
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			var inflight []*imapclient.AppendCommand
+			flush := func(keep int) error {
+				for len(inflight) > keep {
+					if _, err := inflight[0].Wait(); err != nil {
+						return err
+					}
+					inflight = inflight[1:]
+				}
+				return nil
+			}
+			for i := w; i < len(msgs); i += conns {
+				raw := msgs[i]
+				cmd := c.Append(mailbox, int64(len(raw)), opts)
+				if _, err := cmd.Write(raw); err != nil {
+					cmd.Close()
+					errs <- err
+					return
+				}
+				if err := cmd.Close(); err != nil {
+					errs <- err
+					return
+				}
+				inflight = append(inflight, cmd)
+				if err := flush(window); err != nil {
+					errs <- fmt.Errorf("message %d: %w", i, err)
+					return
+				}
+			}
+			errs <- flush(0)
+		}(w)
+	}
+	var first error
+	for w := 0; w < conns; w++ {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// Unseen returns the UIDs in mailbox without \Seen (UID SEARCH UNSEEN).
+func (s *Server) Unseen(mailbox string) ([]imap.UID, error) {
+	c, err := s.Dial()
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if _, err := c.Select(mailbox, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		return nil, err
+	}
+	res, err := c.UIDSearch(&imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagSeen}}, nil).Wait()
+	if err != nil {
+		return nil, err
+	}
+	return res.AllUIDs(), nil
+}
+
+// Count is the number of messages in mailbox (STATUS MESSAGES).
+func (s *Server) Count(mailbox string) (int, error) {
+	c, err := s.Dial()
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	st, err := c.Status(mailbox, &imap.StatusOptions{NumMessages: true}).Wait()
+	if err != nil {
+		return 0, err
+	}
+	return int(*st.NumMessages), nil
+}
