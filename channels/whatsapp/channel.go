@@ -86,6 +86,7 @@ type Channel struct {
 	cli     *whatsmeow.Client
 	state   channels.State
 	qr      string
+	jid     types.JID // linked device; whatsmeow's Store.ID is not safe to read concurrently
 	stopped bool // logged out or replaced: do not reconnect
 	stop    chan struct{}
 
@@ -146,8 +147,8 @@ func (c *Channel) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := Status{State: c.state, QR: c.qr}
-	if c.cli != nil && c.cli.Store.ID != nil {
-		st.JID = c.cli.Store.ID.String()
+	if !c.jid.IsEmpty() {
+		st.JID = c.jid.String()
 	}
 	return st
 }
@@ -211,12 +212,16 @@ func (c *Channel) Run(ctx context.Context, sink channels.Sink) error {
 		return fmt.Errorf("whatsapp: load device: %w", err)
 	}
 	cli := c.newClient(device, sink)
+	paired := device.ID != nil
 	c.mu.Lock()
 	c.cli = cli
+	if paired {
+		c.jid = *device.ID
+	}
 	c.mu.Unlock()
 	defer cli.Disconnect()
 
-	if cli.Store.ID == nil {
+	if !paired {
 		if err := c.pair(ctx, cli); err != nil {
 			return err
 		}
@@ -315,10 +320,10 @@ func (c *Channel) newClient(device *store.Device, sink channels.Sink) *whatsmeow
 // client returns the connected client or ErrNotReady.
 func (c *Channel) client() (*whatsmeow.Client, error) {
 	c.mu.Lock()
-	cli, state := c.cli, c.state
+	cli, state, jid := c.cli, c.state, c.jid
 	c.mu.Unlock()
 	switch {
-	case cli == nil || cli.Store.ID == nil:
+	case cli == nil || jid.IsEmpty():
 		return nil, fmt.Errorf("whatsapp: not paired: %w", channels.ErrNotReady)
 	case state == channels.StateLoggedOut || state == channels.StateStandby:
 		return nil, fmt.Errorf("whatsapp: %s: %w", state, channels.ErrNotReady)
@@ -339,4 +344,3 @@ func last4(user string) string {
 	return "…" + user[len(user)-4:]
 }
 
-var _ = types.EmptyJID

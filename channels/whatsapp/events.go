@@ -24,19 +24,25 @@ func (c *Channel) handleEvent(cli *whatsmeow.Client, sink channels.Sink, evt any
 		return c.handleMessage(cli, sink, e)
 	case *events.Connected:
 		c.setState(channels.StateUp)
-		c.checkAccount(cli)
+		c.checkAccount()
 	case *events.KeepAliveRestored:
 		c.setState(channels.StateUp)
 	case *events.Disconnected, *events.KeepAliveTimeout:
 		c.setState(channels.StateDown)
 	case *events.PairSuccess:
 		c.log.Info("whatsapp paired", "account", last4(e.ID.User), "platform", e.Platform)
+		c.mu.Lock()
+		c.jid = e.ID
+		c.mu.Unlock()
 		c.setState(channels.StateDown) // until the post-pairing login completes
 	case *events.PairError:
 		c.log.Warn("whatsapp pairing failed", "err", e.Error)
 	case *events.LoggedOut:
 		c.log.Warn("whatsapp logged out: pair again", "reason", e.Reason.String(), "on_connect", e.OnConnect)
 		c.halt(channels.StateLoggedOut)
+		c.mu.Lock()
+		c.jid = types.EmptyJID // the store was wiped: the device no longer exists
+		c.mu.Unlock()
 	case *events.StreamReplaced:
 		c.log.Warn("whatsapp session taken over by another instance; this one stops")
 		c.halt(channels.StateStandby)
@@ -72,14 +78,17 @@ func (c *Channel) halt(s channels.State) {
 	c.mu.Unlock()
 }
 
-func (c *Channel) checkAccount(cli *whatsmeow.Client) {
-	if c.cfg.AccountPhone == "" || cli.Store.ID == nil {
+func (c *Channel) checkAccount() {
+	c.mu.Lock()
+	jid := c.jid
+	c.mu.Unlock()
+	if c.cfg.AccountPhone == "" || jid.IsEmpty() {
 		return
 	}
 	want, err := phoneJID(c.cfg.AccountPhone)
-	if err == nil && want.User != cli.Store.ID.User {
+	if err == nil && want.User != jid.User {
 		c.log.Warn("whatsapp paired account is not the configured number",
-			"paired", last4(cli.Store.ID.User), "configured", last4(want.User))
+			"paired", last4(jid.User), "configured", last4(want.User))
 	}
 }
 

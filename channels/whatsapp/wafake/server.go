@@ -496,7 +496,10 @@ func (s *Server) handleIQ(c *conn, n *waBinary.Node) {
 	typ, _ := n.Attrs["type"].(string)
 	id, _ := n.Attrs["id"].(string)
 	if typ == "result" || typ == "error" {
-		if id != "" && id == c.pairID {
+		s.mu.Lock()
+		isPair := id != "" && id == c.pairID
+		s.mu.Unlock()
+		if isPair {
 			s.pairConfirmed(c, n)
 		}
 		return
