@@ -87,7 +87,7 @@ type Channel struct {
 	state   channels.State
 	qr      string
 	jid     types.JID // linked device; whatsmeow's Store.ID is not safe to read concurrently
-	stopped bool // logged out or replaced: do not reconnect
+	stopped bool      // logged out or replaced: do not reconnect
 	stop    chan struct{}
 
 	pace pacer
@@ -343,4 +343,3 @@ func last4(user string) string {
 	}
 	return "…" + user[len(user)-4:]
 }
-

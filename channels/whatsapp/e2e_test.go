@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,8 +28,13 @@ func TestPairByQR(t *testing.T) {
 	}
 }
 
-func newContact(t *testing.T, phone, name string) *wafake.Contact {
+var contactSeq atomic.Int64
+
+// newContact adds a contact with a fresh number, so tests (and -count=N
+// runs) never share one.
+func newContact(t *testing.T, name string) *wafake.Contact {
 	t.Helper()
+	phone := fmt.Sprintf("62812345%05d", contactSeq.Add(1))
 	ct, err := fake.AddContact(phone, "", name)
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +45,7 @@ func newContact(t *testing.T, phone, name string) *wafake.Contact {
 func TestInboundTextAndReply(t *testing.T) {
 	ch, sink := startChannel(t, fake, shared(t), nil)
 	waitUntil(t, "connected", func() bool { return ch.State() == channels.StateUp })
-	ct := newContact(t, "6281234500001", "Budi")
+	ct := newContact(t, "Budi")
 
 	id, err := ct.SendText("halo", wafake.SendOptions{})
 	if err != nil {
@@ -46,7 +53,7 @@ func TestInboundTextAndReply(t *testing.T) {
 	}
 	waitUntil(t, "inbound halo", func() bool { _, ok := sink.get(id); return ok })
 	in, _ := sink.get(id)
-	want := channels.Inbound{Channel: "whatsapp", ExternalID: id, From: "+6281234500001", Name: "Budi", Text: "halo"}
+	want := channels.Inbound{Channel: "whatsapp", ExternalID: id, From: "+" + ct.Phone, Name: "Budi", Text: "halo"}
 	if in.Channel != want.Channel || in.From != want.From || in.Name != want.Name || in.Text != want.Text {
 		t.Fatalf("inbound = %+v, want %+v", in, want)
 	}
@@ -56,11 +63,11 @@ func TestInboundTextAndReply(t *testing.T) {
 	waitUntil(t, "delivery receipt", func() bool { return ct.Delivered(id) })
 	waitUntil(t, "read receipt", func() bool { return ct.Read(id) })
 
-	out := channels.Outbound{ID: channels.NewID(), Channel: "whatsapp", To: "+6281234500001", Text: "Terima kasih, laporan Anda kami terima."}
+	out := channels.Outbound{ID: channels.NewID(), Channel: "whatsapp", To: "+" + ct.Phone, Text: "Terima kasih, laporan Anda kami terima."}
 	if err := ch.Send(context.Background(), out); err != nil {
 		t.Fatal(err)
 	}
-	got := fake.Received("6281234500001")
+	got := fake.Received(ct.Phone)
 	if len(got) != 1 || got[0].ID != out.ID || got[0].Text != out.Text || got[0].Err != "" {
 		t.Fatalf("contact received %+v, want one message %s", got, out.ID)
 	}
@@ -79,7 +86,7 @@ func TestInboundTextAndReply(t *testing.T) {
 func TestInboundImageAndOutboundDocument(t *testing.T) {
 	ch, sink := startChannel(t, fake, shared(t), nil)
 	waitUntil(t, "connected", func() bool { return ch.State() == channels.StateUp })
-	ct := newContact(t, "6281234500002", "Sari")
+	ct := newContact(t, "Sari")
 	img := append([]byte("\xff\xd8\xff\xe0fake-jpeg"), bytes.Repeat([]byte{7}, 5000)...)
 	id, err := ct.SendImage(img, "image/jpeg", "sertifikat saya", wafake.SendOptions{})
 	if err != nil {
@@ -93,12 +100,12 @@ func TestInboundImageAndOutboundDocument(t *testing.T) {
 	}
 
 	pdf := []byte("%PDF-1.4 fake export")
-	out := channels.Outbound{ID: channels.NewID(), To: "+6281234500002", Text: "Ekspor data Anda",
+	out := channels.Outbound{ID: channels.NewID(), To: "+" + ct.Phone, Text: "Ekspor data Anda",
 		Attachments: []channels.Attachment{{Name: "ekspor.pdf", ContentType: "application/pdf", Data: pdf}}}
 	if err := ch.Send(context.Background(), out); err != nil {
 		t.Fatal(err)
 	}
-	got := fake.Received("6281234500002")
+	got := fake.Received(ct.Phone)
 	if len(got) != 1 || got[0].ID != out.ID || !bytes.Equal(got[0].Media, pdf) || got[0].FileName != "ekspor.pdf" || got[0].Text != out.Text {
 		t.Fatalf("contact received %+v", got)
 	}
@@ -107,7 +114,7 @@ func TestInboundImageAndOutboundDocument(t *testing.T) {
 func TestInboundMediaTooBig(t *testing.T) {
 	ch, sink := startChannel(t, fake, shared(t), func(c *Config) { c.MaxMediaBytes = 100 })
 	waitUntil(t, "connected", func() bool { return ch.State() == channels.StateUp })
-	ct := newContact(t, "6281234500007", "Tono")
+	ct := newContact(t, "Tono")
 	id, err := ct.SendDocument(bytes.Repeat([]byte("x"), 1000), "application/pdf", "besar.pdf", wafake.SendOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -122,8 +129,8 @@ func TestInboundMediaTooBig(t *testing.T) {
 func TestLIDSender(t *testing.T) {
 	ch, sink := startChannel(t, fake, shared(t), nil)
 	waitUntil(t, "connected", func() bool { return ch.State() == channels.StateUp })
-	ct := newContact(t, "6281234500003", "Ani")
-	hidden := newContact(t, "6281234500004", "Tanpa Nomor")
+	ct := newContact(t, "Ani")
+	hidden := newContact(t, "Tanpa Nomor")
 
 	tests := []struct {
 		name     string
@@ -131,9 +138,9 @@ func TestLIDSender(t *testing.T) {
 		opts     wafake.SendOptions
 		wantFrom string
 	}{
-		{"lid with sender_pn", ct, wafake.SendOptions{ViaLID: true}, "+6281234500003"},
-		{"phone after lid", ct, wafake.SendOptions{}, "+6281234500003"},
-		{"lid again", ct, wafake.SendOptions{ViaLID: true}, "+6281234500003"},
+		{"lid with sender_pn", ct, wafake.SendOptions{ViaLID: true}, "+" + ct.Phone},
+		{"phone after lid", ct, wafake.SendOptions{}, "+" + ct.Phone},
+		{"lid again", ct, wafake.SendOptions{ViaLID: true}, "+" + ct.Phone},
 		{"lid without phone", hidden, wafake.SendOptions{ViaLID: true, HidePN: true}, "lid:" + hidden.LID},
 	}
 	for _, tc := range tests {
@@ -162,7 +169,7 @@ func TestLIDSender(t *testing.T) {
 func TestReconnectRedelivers(t *testing.T) {
 	ch, sink := startChannel(t, fake, shared(t), nil)
 	waitUntil(t, "connected", func() bool { return ch.State() == channels.StateUp })
-	ct := newContact(t, "6281234500005", "Dewi")
+	ct := newContact(t, "Dewi")
 
 	// The gateway's database refuses the first message: it must not be
 	// acknowledged, and must come back after a reconnect.
@@ -208,7 +215,7 @@ func TestReconnectRedelivers(t *testing.T) {
 	sink.mu.Lock()
 	n := 0
 	for _, m := range sink.stored {
-		if m.From == "+6281234500005" {
+		if m.From == "+"+ct.Phone {
 			n++
 		}
 	}
@@ -221,12 +228,12 @@ func TestReconnectRedelivers(t *testing.T) {
 func TestAckWithheldRetrySameID(t *testing.T) {
 	ch, _ := startChannel(t, fake, shared(t), func(c *Config) { c.SendTimeout = 2 * time.Second })
 	waitUntil(t, "connected", func() bool { return ch.State() == channels.StateUp })
-	ct := newContact(t, "6281234500006", "Rudi")
+	ct := newContact(t, "Rudi")
 	if _, err := ct.SendText("halo", wafake.SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
 
-	out := channels.Outbound{ID: channels.NewID(), To: "+6281234500006", Text: "Balasan"}
+	out := channels.Outbound{ID: channels.NewID(), To: "+" + ct.Phone, Text: "Balasan"}
 	fake.WithholdAcks(true)
 	err := ch.Send(context.Background(), out)
 	fake.WithholdAcks(false)
@@ -236,7 +243,7 @@ func TestAckWithheldRetrySameID(t *testing.T) {
 	if err := ch.Send(context.Background(), out); err != nil {
 		t.Fatalf("retry: %v", err)
 	}
-	got := fake.Received("6281234500006")
+	got := fake.Received(ct.Phone)
 	if len(got) != 2 || got[0].ID != out.ID || got[1].ID != out.ID || got[0].Acked || !got[1].Acked || got[1].Text != out.Text {
 		t.Fatalf("contact received %+v, want the same ID twice (unacked, then acked)", got)
 	}
@@ -245,10 +252,10 @@ func TestAckWithheldRetrySameID(t *testing.T) {
 func TestSendPermanentFailures(t *testing.T) {
 	ch, _ := startChannel(t, fake, shared(t), nil)
 	waitUntil(t, "connected", func() bool { return ch.State() == channels.StateUp })
-	newContact(t, "6281234500008", "Refused")
-	fake.Refuse("6281234500008", true)
+	refused := newContact(t, "Refused")
+	fake.Refuse(refused.Phone, true)
 	tests := []struct{ name, to string }{
-		{"not on whatsapp", "+6281234500008"},
+		{"not on whatsapp", "+" + refused.Phone},
 		{"unknown number", "+6281299999999"},
 		{"garbage", "not-a-number"},
 		{"empty lid", "lid:"},
@@ -270,7 +277,7 @@ func TestLogout401(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	ch, _ := pairNew(t, srv, openDB(t, "logout.db"))
+	ch, _ := pairNew(t, srv, openDB(t, fmt.Sprintf("logout-%d.db", contactSeq.Add(1))))
 	srv.LogoutAll()
 	waitUntil(t, "logged_out", func() bool { return ch.State() == channels.StateLoggedOut })
 	err = ch.Send(context.Background(), channels.Outbound{ID: channels.NewID(), To: "+6281234500001", Text: "x"})
