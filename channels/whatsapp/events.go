@@ -43,6 +43,7 @@ func (c *Channel) handleEvent(cli *whatsmeow.Client, sink channels.Sink, evt any
 		c.mu.Lock()
 		c.jid = types.EmptyJID // the store was wiped: the device no longer exists
 		c.mu.Unlock()
+		go cli.Disconnect() // not on the event goroutine: Disconnect waits for it
 	case *events.StreamReplaced:
 		c.log.Warn("whatsapp session taken over by another instance; this one stops")
 		c.halt(channels.StateStandby)

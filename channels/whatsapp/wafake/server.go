@@ -302,7 +302,11 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.login(c, payload); err != nil {
 		s.logf("login: %v", err)
-		return
+		for { // wait for the client to hang up (see login)
+			if _, err := fr.next(ctx); err != nil {
+				return
+			}
+		}
 	}
 	for {
 		f, err := fr.next(ctx)
@@ -438,7 +442,16 @@ func (s *Server) login(c *conn, p *waWa6.ClientPayload) error {
 		s.logins++
 		s.notifyLocked()
 		_ = c.send(waBinary.Node{Tag: "failure", Attrs: waBinary.Attrs{"reason": strconv.Itoa(reason), "location": "fake"}})
-		go func() { time.Sleep(100 * time.Millisecond); c.close() }()
+		// Leave closing to the client: whatsmeow marks the disconnect as
+		// expected while handling <failure>, and an earlier close from our
+		// side would race its store wipe against its auto-reconnect.
+		go func() {
+			select {
+			case <-c.ctx.Done():
+			case <-time.After(10 * time.Second):
+				c.close()
+			}
+		}()
 		return errors.New("login refused")
 	}
 	if old := d.conn; old != nil {
