@@ -171,7 +171,7 @@ func pairNew(t testing.TB, srv *wafake.Server, db *sql.DB) (*Channel, *sinkDoubl
 }
 
 // shared returns the process's paired store, pairing it on first use.
-func shared(t *testing.T) *sql.DB {
+func shared(t testing.TB) *sql.DB {
 	t.Helper()
 	sharedOnce.Do(func() {
 		sharedDB = openDB(t, "shared.db")
