@@ -46,6 +46,10 @@ type Config struct {
 	// SendTimeout bounds the wait for WhatsApp's server ack of one message.
 	// After it Send fails and the outbox retries with the same ID. Default 60 s.
 	SendTimeout time.Duration
+	// RedeliveryDelay is how long after a failed Deliver the adapter
+	// reconnects so that WhatsApp hands the unacknowledged message over
+	// again (it only redelivers on a new connection). Default 30 s.
+	RedeliveryDelay time.Duration
 	// OnQR, if set, is called with every new pairing QR code (e.g. to print
 	// it in the terminal for `lindungi whatsapp pair`).
 	OnQR func(code string)
@@ -65,6 +69,9 @@ func (c *Config) defaults() {
 	}
 	if c.SendTimeout <= 0 {
 		c.SendTimeout = 60 * time.Second
+	}
+	if c.RedeliveryDelay <= 0 {
+		c.RedeliveryDelay = 30 * time.Second
 	}
 }
 
@@ -89,6 +96,8 @@ type Channel struct {
 	jid     types.JID // linked device; whatsmeow's Store.ID is not safe to read concurrently
 	stopped bool      // logged out or replaced: do not reconnect
 	stop    chan struct{}
+	runCtx  context.Context // Run's context, for background reconnects
+	redeliv bool            // a redelivery reconnect is scheduled
 
 	pace pacer
 }
@@ -214,6 +223,7 @@ func (c *Channel) Run(ctx context.Context, sink channels.Sink) error {
 	cli := c.newClient(device, sink)
 	paired := device.ID != nil
 	c.mu.Lock()
+	c.runCtx = ctx
 	c.cli = cli
 	if paired {
 		c.jid = *device.ID

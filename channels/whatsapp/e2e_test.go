@@ -288,3 +288,26 @@ func TestLogout401(t *testing.T) {
 		t.Fatalf("status = %+v", st)
 	}
 }
+
+func TestDeliverFailureRedelivered(t *testing.T) {
+	ch, sink := startChannel(t, fake, shared(t), func(c *Config) { c.RedeliveryDelay = 50 * time.Millisecond })
+	waitUntil(t, "connected", func() bool { return ch.State() == channels.StateUp })
+	ct := newContact(t, "Eka")
+	sink.mu.Lock()
+	sink.failAll = true
+	sink.mu.Unlock()
+	id, err := ct.SendText("tolong", wafake.SendOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "failed attempt", func() bool { return sink.attemptsFor(id) >= 1 })
+	sink.mu.Lock()
+	sink.failAll = false
+	sink.mu.Unlock()
+	// No fault injected: the adapter reconnects by itself and WhatsApp redelivers.
+	waitUntil(t, "stored after redelivery", func() bool { _, ok := sink.get(id); return ok })
+	waitUntil(t, "receipt", func() bool { return ct.Delivered(id) })
+	if in, _ := sink.get(id); in.Text != "tolong" || in.From != "+"+ct.Phone {
+		t.Fatalf("redelivered inbound = %+v", in)
+	}
+}

@@ -135,10 +135,12 @@ func (c *Channel) handleMessage(cli *whatsmeow.Client, sink channels.Sink, e *ev
 		// A transient download failure must not lose the attachment: leave
 		// the message unacknowledged so that WhatsApp delivers it again.
 		c.log.Warn("whatsapp media download failed", "id", info.ID, "err", err)
+		c.scheduleRedelivery(cli)
 		return false
 	}
 	if err := sink.Deliver(ctx, in); err != nil {
 		c.log.Warn("whatsapp inbound not stored; left for redelivery", "id", info.ID, "err", err)
+		c.scheduleRedelivery(cli)
 		return false
 	}
 	if err := cli.MarkRead(ctx, []types.MessageID{info.ID}, time.Now(), info.Chat, info.Sender); err != nil {
@@ -280,4 +282,39 @@ func safeName(n string) string {
 		n = n[:200]
 	}
 	return n
+}
+
+// scheduleRedelivery reconnects once, RedeliveryDelay after a message was
+// left unacknowledged: WhatsApp hands unreceipted messages over again only
+// on a new connection, and the decrypted-event buffer lets them decrypt.
+func (c *Channel) scheduleRedelivery(cli *whatsmeow.Client) {
+	c.mu.Lock()
+	ctx := c.runCtx
+	if c.redeliv || ctx == nil || c.stopped {
+		c.mu.Unlock()
+		return
+	}
+	c.redeliv = true
+	c.mu.Unlock()
+	go func() {
+		defer func() {
+			c.mu.Lock()
+			c.redeliv = false
+			c.mu.Unlock()
+		}()
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.stop:
+			return
+		case <-time.After(c.cfg.RedeliveryDelay):
+		}
+		c.log.Info("whatsapp reconnecting for redelivery")
+		cli.Disconnect()
+		c.setState(channels.StateDown)
+		if err := cli.Connect(); err != nil {
+			c.log.Warn("whatsapp reconnect failed", "err", err)
+			_ = c.connectLoop(ctx, cli)
+		}
+	}()
 }
