@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"lindungi/channels/email"
@@ -42,7 +43,11 @@ func (a *App) wireJobs() error {
 	if err != nil {
 		return fmt.Errorf("jobs.timezone: %w", err)
 	}
-	sched, err := jobs.New(a.db, jobs.Options{Location: loc, Schedule: a.cfg.Jobs.Schedule, Registerer: a.registry, Log: a.log})
+	host, _ := os.Hostname()
+	// Replicas often share a host name (containers, tests): the PID tells
+	// them apart in job_runs.
+	node := fmt.Sprintf("%s:%d", host, os.Getpid())
+	sched, err := jobs.New(a.db, jobs.Options{Location: loc, Schedule: a.cfg.Jobs.Schedule, Registerer: a.registry, Log: a.log, Node: node})
 	if err != nil {
 		return err
 	}

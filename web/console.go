@@ -49,7 +49,10 @@ func (s *Server) console(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
 		if c, err := r.Cookie(sessionCookie); err == nil {
-			s.Accounts.Logout(r.Context(), c.Value)
+			// Only a form from our own page may end the session.
+			if _, csrf, err := s.Accounts.BySession(r.Context(), c.Value); err == nil && r.FormValue("csrf") == csrf {
+				s.Accounts.Logout(r.Context(), c.Value)
+			}
 		}
 		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1})
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
@@ -81,7 +84,9 @@ func (s *Server) console(mux *http.ServeMux) {
 		if _, err := s.Bot.Reply(r.Context(), r.PathValue("id"), u.Name, r.FormValue("text")); err != nil {
 			return err
 		}
-		s.audit(r.Context(), u, "ticket.reply", "ticket", r.PathValue("id"), "console")
+		if t, err := s.Tickets.Resolve(r.Context(), r.PathValue("id")); err == nil {
+			s.audit(r.Context(), u, "ticket.reply", "ticket", t.Number, "console")
+		}
 		http.Redirect(w, r, "/tickets/"+url.PathEscape(r.PathValue("id"))+"?sent=1", http.StatusSeeOther)
 		return nil
 	}))
@@ -125,6 +130,10 @@ func (s *Server) page(h func(w http.ResponseWriter, r *http.Request, u accounts.
 		}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+			if err := r.ParseForm(); err != nil {
+				s.renderError(w, http.StatusRequestEntityTooLarge, "Balasan terlalu panjang (lebih dari 64 KB); mohon persingkat.")
+				return
+			}
 			if r.FormValue("csrf") != csrf {
 				s.renderError(w, http.StatusForbidden, "Sesi formulir tidak valid; muat ulang halaman.")
 				return
@@ -146,15 +155,21 @@ func (s *Server) page(h func(w http.ResponseWriter, r *http.Request, u accounts.
 }
 
 func (s *Server) render(w http.ResponseWriter, name string, data any) {
+	s.renderStatus(w, http.StatusOK, name, data)
+}
+
+// renderStatus sets the security headers before the status line, so error
+// pages carry them too.
+func (s *Server) renderStatus(w http.ResponseWriter, status int, name string, data any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self' 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; img-src 'self' data:")
 	w.Header().Set("X-Frame-Options", "DENY")
+	w.WriteHeader(status)
 	if err := pages.ExecuteTemplate(w, name, data); err != nil {
 		s.Log.Error("template failed", "template", name, "err", err)
 	}
 }
 
 func (s *Server) renderError(w http.ResponseWriter, status int, msg string) {
-	w.WriteHeader(status)
-	s.render(w, "error.html", map[string]any{"Message": msg})
+	s.renderStatus(w, status, "error.html", map[string]any{"Message": msg})
 }

@@ -320,11 +320,15 @@ func (s *Server) replyTicket(w http.ResponseWriter, r *http.Request, u accounts.
 	if err := DecodeJSON(r, &body); err != nil {
 		return err
 	}
-	m, err := s.Bot.Reply(r.Context(), r.PathValue("id"), u.Name, body.Text)
+	t, err := s.Tickets.Resolve(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	s.audit(r.Context(), u, "ticket.reply", "ticket", r.PathValue("id"), "")
+	m, err := s.Bot.Reply(r.Context(), t.Number, u.Name, body.Text)
+	if err != nil {
+		return err
+	}
+	s.audit(r.Context(), u, "ticket.reply", "ticket", t.Number, "")
 	writeJSON(w, http.StatusCreated, map[string]any{"message": m})
 	return nil
 }
