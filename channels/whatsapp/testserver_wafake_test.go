@@ -3,8 +3,11 @@
 package whatsapp
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"lindungi/channels"
 )
 
 func TestTestServerFromEnv(t *testing.T) {
@@ -30,4 +33,18 @@ func TestTestServerFromEnv(t *testing.T) {
 			t.Fatalf("parsed %+v", ts)
 		}
 	}
+}
+
+// TestEnvRedirectPairs is what a binary built with -tags wafake does: no
+// TestServer in the Config, only the environment, and pairing still works.
+func TestEnvRedirectPairs(t *testing.T) {
+	t.Setenv("LINDUNGI_WHATSAPP_TEST_ADDR", fake.Addr())
+	t.Setenv("LINDUNGI_WHATSAPP_TEST_ROOT_KEY", fake.RootKeyHex())
+	db := openDB(t, fmt.Sprintf("env-%d.db", contactSeq.Add(1)))
+	ch, _ := startChannel(t, fake, db, func(c *Config) { c.TestServer = nil })
+	waitUntil(t, "a QR code", func() bool { return ch.Status().QR != "" })
+	if err := fake.ScanQR(ch.Status().QR); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "connected", func() bool { return ch.State() == channels.StateUp })
 }
