@@ -231,6 +231,9 @@ func (c *Channel) Run(ctx context.Context, sink channels.Sink) error {
 	c.mu.Unlock()
 	defer cli.Disconnect()
 
+	if c.cfg.TestServer == nil {
+		c.refreshVersion(ctx)
+	}
 	if !paired {
 		if err := c.pair(ctx, cli); err != nil {
 			return err
@@ -352,4 +355,18 @@ func last4(user string) string {
 		return user
 	}
 	return "…" + user[len(user)-4:]
+}
+
+// refreshVersion asks WhatsApp for the current web client version so that
+// an old whatsmeow build is not refused as outdated (405). A failure is
+// tolerated: the built-in version usually still works.
+func (c *Channel) refreshVersion(ctx context.Context) {
+	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	v, err := whatsmeow.GetLatestVersion(vctx, nil)
+	if err != nil {
+		c.log.Info("whatsapp version check failed; using built-in version", "err", err)
+		return
+	}
+	store.SetWAVersion(*v)
 }

@@ -2,6 +2,7 @@ package whatsapp
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"lindungi/channels"
@@ -77,5 +78,12 @@ func TestE164(t *testing.T) {
 		if got := e164(in); got != want {
 			t.Errorf("e164(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestPrintQR(t *testing.T) {
+	var b strings.Builder
+	if err := PrintQR(&b, "2@ref,noise,identity,adv"); err != nil || !strings.Contains(b.String(), "█") {
+		t.Fatalf("PrintQR = %v, %q", err, b.String())
 	}
 }
