@@ -19,6 +19,7 @@ import (
 	"lindungi/bot"
 	"lindungi/channels"
 	"lindungi/channels/simulator"
+	"lindungi/channels/whatsapp"
 	"lindungi/config"
 	"lindungi/jobs"
 	"lindungi/privacy"
@@ -46,6 +47,9 @@ type App struct {
 	tracing   *tracing.Service
 	privacy   *privacy.Service
 	scheduler *jobs.Scheduler
+	whatsapp  *whatsapp.Channel
+	// qrOut is where pairing QR codes are drawn (the terminal).
+	qrOut io.Writer
 
 	// runners hold a connection (IMAP mailboxes, WhatsApp); each is a
 	// singleton run under a leader lock named after it.
@@ -99,7 +103,7 @@ func openStore(ctx context.Context, cfg config.Config) (*store.DB, *store.Sealer
 
 // newApp wires everything but starts nothing.
 func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error) {
-	a := &App{cfg: cfg, log: newLogger(cfg, logw)}
+	a := &App{cfg: cfg, log: newLogger(cfg, logw), qrOut: logw}
 	var err error
 	if a.db, a.sealer, err = openStore(ctx, cfg); err != nil {
 		return nil, err
@@ -111,9 +115,16 @@ func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error
 	tickets.MaxAttachmentBytes = int(cfg.Tickets.MaxAttachmentSize)
 	a.tickets = tickets.New(a.db, a.sealer)
 	a.accounts = accounts.New(a.db)
+	rates := map[string]float64{}
+	for k, v := range cfg.Outbox.Rate {
+		rates[k] = v
+	}
+	if cfg.WhatsApp.SendRate > 0 {
+		rates[channels.WhatsApp] = cfg.WhatsApp.SendRate
+	}
 	a.outbox = channels.NewOutbox(a.db, channels.OutboxConfig{
 		MaxAttempts: cfg.Outbox.MaxAttempts, BaseBackoff: cfg.Outbox.BaseBackoff.D(), MaxBackoff: cfg.Outbox.MaxBackoff.D(),
-		Rate: cfg.Outbox.Rate, BatchSize: cfg.Outbox.BatchSize,
+		Rate: rates, BatchSize: cfg.Outbox.BatchSize,
 	}, a.log.With("component", "outbox"), a.registry)
 	a.bot = bot.New(a.db, a.tickets, a.outbox, bot.Config{
 		StateTTL: cfg.Bot.StateTTL.D(), FloodLimit: cfg.Bot.FloodLimit, MaxTextBytes: cfg.Bot.MaxTextBytes, AckRate: cfg.Email.AckRatePerHour,

@@ -284,8 +284,59 @@ func cmdJobs(ctx context.Context, cfg config.Config, args []string, stdout, stde
 	return jobs.Command(ctx, a.scheduler, args, stdout)
 }
 
+// cmdWhatsApp pairs the gateway's WhatsApp account: QR codes are drawn on
+// stdout as they rotate (or, with --phone, a code to type on the phone), and
+// the command returns once the device is linked.
 func cmdWhatsApp(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
-	return fmt.Errorf("whatsapp: not wired yet")
+	if len(args) == 0 || args[0] != "pair" {
+		return fmt.Errorf("usage: lindungi whatsapp pair [--phone +6281110500567]")
+	}
+	fs := flag.NewFlagSet("whatsapp pair", flag.ContinueOnError)
+	phone := fs.String("phone", "", "pair by a code typed on this phone instead of scanning a QR")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	cfg.WhatsApp.Enabled = true
+	cfg.Jobs.Enabled = false
+	a, err := newApp(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	a.qrOut = stdout
+	if st := a.whatsapp.Status(); st.JID != "" {
+		fmt.Fprintf(stdout, "already paired as %s\n", st.JID)
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- a.whatsapp.Run(ctx, a.bot) }()
+	askedCode := false
+	for {
+		select {
+		case err := <-done:
+			return fmt.Errorf("whatsapp: connection ended before pairing: %v", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		st := a.whatsapp.Status()
+		switch {
+		case st.State == "connected" && st.JID != "":
+			fmt.Fprintf(stdout, "paired as %s\n", st.JID)
+			return nil
+		case st.State == "logged_out":
+			return fmt.Errorf("whatsapp: the phone refused the link (logged out)")
+		case st.State == "pairing" && *phone != "" && !askedCode:
+			askedCode = true
+			code, err := a.whatsapp.PairPhone(ctx, *phone)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "On the phone: WhatsApp → Linked devices → Link with phone number, then type: %s\n", code)
+		}
+	}
 }
 
 func cmdTracing(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {

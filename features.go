@@ -6,7 +6,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/skip2/go-qrcode"
+
 	"lindungi/channels/email"
+	"lindungi/channels/whatsapp"
 	"lindungi/jobs"
 	"lindungi/privacy"
 	"lindungi/store"
@@ -18,6 +21,9 @@ import (
 // wireFeatures adds the optional features (e-mail, WhatsApp, Sijejak, jobs,
 // privacy) to the app. Each is off when its configuration says so.
 func (a *App) wireFeatures(ctx context.Context) error {
+	if err := a.wireWhatsApp(); err != nil {
+		return err
+	}
 	if err := a.wireEmail(); err != nil {
 		return err
 	}
@@ -115,6 +121,40 @@ func (a *App) wireTracing(ctx context.Context) error {
 	a.bot.Tracing = svc
 	a.web.Extra = append(a.web.Extra, web.TracingRoutes(svc))
 	return nil
+}
+
+// wireWhatsApp adds the linked-device connection. It runs as a singleton
+// (leader lock "whatsapp"): two processes on one session would make
+// WhatsApp replace one stream with the other, endlessly.
+func (a *App) wireWhatsApp() error {
+	if !a.cfg.WhatsApp.Enabled {
+		return nil
+	}
+	w := a.cfg.WhatsApp
+	ch, err := whatsapp.New(whatsapp.Config{
+		Enabled: true, AccountPhone: w.Phone, MaxMediaBytes: w.MaxMediaBytes, AcceptGroups: a.cfg.Bot.AllowGroups,
+		SendMinGap: w.RecipientGap.D(), OnQR: a.showQR,
+	}, a.db.SQL, string(a.db.Dialect()), a.log)
+	if err != nil {
+		return err
+	}
+	a.whatsapp = ch
+	a.outbox.Register(ch)
+	a.runners = append(a.runners, namedRunner{name: "whatsapp", runner: ch})
+	a.web.Extra = append(a.web.Extra, web.WhatsAppRoutes(ch))
+	return nil
+}
+
+// showQR puts a pairing code where the operator looks: the terminal (as a
+// QR drawn in characters) and the console's pairing page (via Status). The
+// code itself is not logged as a field: it would link a device.
+func (a *App) showQR(code string) {
+	q, err := qrcode.New(code, qrcode.Low)
+	if err != nil {
+		return
+	}
+	a.log.Warn("WhatsApp is not paired: scan the QR below with the Ministry's phone (WhatsApp → Linked devices), or use `lindungi whatsapp pair --phone`")
+	fmt.Fprintln(a.qrOut, q.ToSmallString(false))
 }
 
 // wireEmail reads the configured mailboxes; the e-mail channel elects its
