@@ -311,3 +311,25 @@ func TestDeliverFailureRedelivered(t *testing.T) {
 		t.Fatalf("redelivered inbound = %+v", in)
 	}
 }
+
+func TestStreamReplacedStops(t *testing.T) {
+	db := shared(t)
+	a, _ := startChannel(t, fake, db, nil)
+	waitUntil(t, "first instance connected", func() bool { return a.State() == channels.StateUp })
+	// A second instance on the same device store takes the session over.
+	b, _ := startChannel(t, fake, db, nil)
+	waitUntil(t, "second instance connected", func() bool { return b.State() == channels.StateUp })
+	waitUntil(t, "first instance in standby", func() bool { return a.State() == channels.StateStandby })
+	err := a.Send(context.Background(), channels.Outbound{ID: channels.NewID(), To: "+6281234500001", Text: "x"})
+	if !errors.Is(err, channels.ErrNotReady) {
+		t.Fatalf("Send from the replaced instance = %v, want ErrNotReady", err)
+	}
+	// The replaced instance does not fight back: the second one stays connected.
+	ct := newContact(t, "Fajar")
+	if err := b.Send(context.Background(), channels.Outbound{ID: channels.NewID(), To: "+" + ct.Phone, Text: "masih di sini"}); err != nil {
+		t.Fatal(err)
+	}
+	if a.State() != channels.StateStandby || b.State() != channels.StateUp {
+		t.Fatalf("states a=%s b=%s", a.State(), b.State())
+	}
+}

@@ -457,7 +457,16 @@ func (s *Server) login(c *conn, p *waWa6.ClientPayload) error {
 	if old := d.conn; old != nil {
 		// Real WhatsApp tells the older connection it was replaced.
 		_ = old.send(waBinary.Node{Tag: "stream:error", Content: []waBinary.Node{{Tag: "conflict", Attrs: waBinary.Attrs{"type": "replaced"}}}})
-		old.close()
+		// As after <failure>, the client hangs up itself once it has marked
+		// the disconnect as expected; closing first would make it reconnect
+		// and replace the new connection in turn.
+		go func() {
+			select {
+			case <-old.ctx.Done():
+			case <-time.After(10 * time.Second):
+				old.close()
+			}
+		}()
 	}
 	c.dev = d
 	d.conn = c
