@@ -349,7 +349,7 @@ func (c *Channel) client() (*whatsmeow.Client, error) {
 var _ channels.Channel = (*Channel)(nil)
 var _ channels.Runner = (*Channel)(nil)
 
-// jidString avoids putting the whole JID in logs.
+// last4 is the most of a phone number or LID a log line may carry.
 func last4(user string) string {
 	if len(user) <= 4 {
 		return user

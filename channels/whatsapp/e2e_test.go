@@ -72,6 +72,15 @@ func TestInboundTextAndReply(t *testing.T) {
 		t.Fatalf("contact received %+v, want one message %s", got, out.ID)
 	}
 
+	// The gateway can quote the citizen's message.
+	quoting := channels.Outbound{ID: channels.NewID(), To: "+" + ct.Phone, Text: "Ini jawabannya", InReplyTo: id}
+	if err := ch.Send(context.Background(), quoting); err != nil {
+		t.Fatal(err)
+	}
+	if got := fake.Received(ct.Phone); len(got) != 2 || got[1].ID != quoting.ID || got[1].QuotedID != id || got[1].Text != quoting.Text {
+		t.Fatalf("quoting reply received as %+v", got)
+	}
+
 	// A quoted reply carries the quoted stanza ID.
 	id2, err := ct.SendText("maksudnya?", wafake.SendOptions{QuotedID: out.ID})
 	if err != nil {

@@ -41,7 +41,7 @@ func (c *Channel) Send(ctx context.Context, msg channels.Outbound) error {
 	if len(devs) == 0 {
 		return fmt.Errorf("whatsapp: recipient is not on WhatsApp: %w", channels.ErrPermanent)
 	}
-	parts, err := c.buildMessages(ctx, cli, msg)
+	parts, err := c.buildMessages(ctx, cli, to, msg)
 	if err != nil {
 		return err
 	}
@@ -76,8 +76,20 @@ type part struct {
 // Conversation; with attachments the text becomes the first one's caption.
 // The first message carries msg.ID; further attachments get IDs derived
 // from it deterministically, so retries reuse them too.
-func (c *Channel) buildMessages(ctx context.Context, cli *whatsmeow.Client, msg channels.Outbound) ([]part, error) {
+func (c *Channel) buildMessages(ctx context.Context, cli *whatsmeow.Client, to types.JID, msg channels.Outbound) ([]part, error) {
 	base := MessageID(msg.ID)
+	if len(msg.Attachments) == 0 && msg.InReplyTo != "" {
+		// A reply that quotes the citizen's message (InReplyTo is the
+		// Inbound.ReplyTo/ExternalID the outbox got from the bot).
+		return []part{{id: base, msg: &waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{
+			Text: proto.String(msg.Text),
+			ContextInfo: &waE2E.ContextInfo{
+				StanzaID:      proto.String(msg.InReplyTo),
+				Participant:   proto.String(to.ToNonAD().String()),
+				QuotedMessage: &waE2E.Message{Conversation: proto.String("")},
+			},
+		}}}}, nil
+	}
 	if len(msg.Attachments) == 0 {
 		return []part{{id: base, msg: &waE2E.Message{Conversation: proto.String(msg.Text)}}}, nil
 	}

@@ -84,9 +84,7 @@ type device struct {
 	removed  bool
 	conn     *conn
 	keys     *uploadedKeys
-	pending  []*pendingMsg
-	// sessions tracks which contacts already have a Signal session with this
-	// device, for the transcript only (the session itself is the contact's).
+	pending  []*pendingMsg // sent by contacts, not yet receipted by the client
 }
 
 type uploadedKeys struct {
@@ -372,7 +370,7 @@ func (s *Server) handshake(ctx context.Context, c *conn, fr *frameReader) (*waWa
 	if err != nil {
 		return nil, err
 	}
-	if err := ws(c).Write(ctx, websocket.MessageBinary, frame(out)); err != nil {
+	if err := c.ws.Write(ctx, websocket.MessageBinary, frame(out)); err != nil {
 		return nil, err
 	}
 	if f, err = fr.next(ctx); err != nil {
@@ -403,8 +401,6 @@ func (s *Server) handshake(ctx context.Context, c *conn, fr *frameReader) (*waWa
 	}
 	return &payload, nil
 }
-
-func ws(c *conn) *websocket.Conn { return c.ws }
 
 var serverJID = types.ServerJID
 
