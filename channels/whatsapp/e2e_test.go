@@ -342,3 +342,21 @@ func TestStreamReplacedStops(t *testing.T) {
 		t.Fatalf("states a=%s b=%s", a.State(), b.State())
 	}
 }
+
+func TestUndecryptableThenRetried(t *testing.T) {
+	ch, sink := startChannel(t, fake, shared(t), nil)
+	waitUntil(t, "connected", func() bool { return ch.State() == channels.StateUp })
+	ct := newContact(t, "Gita")
+	for i, text := range []string{"pertama rusak", "kedua rusak"} {
+		// Both a session-starting and a later message recover through a retry receipt.
+		fake.CorruptNext(1)
+		id, err := ct.SendText(text, wafake.SendOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, "retried message stored", func() bool { _, ok := sink.get(id); return ok })
+		if in, _ := sink.get(id); in.Text != text || sink.attemptsFor(id) != 1 {
+			t.Fatalf("message %d: %+v after %d attempts", i, in, sink.attemptsFor(id))
+		}
+	}
+}

@@ -235,65 +235,94 @@ func (ct *Contact) send(m *waE2E.Message, typ, mediaType string, o SendOptions) 
 	if len(targets) == 0 {
 		return "", errors.New("wafake: no paired device has uploaded keys yet")
 	}
-	ctx := context.Background()
 	for _, d := range targets {
-		addr := clientAddress(d.id)
-		builder := session.NewBuilderFromSignal(ct.store, addr, serializer)
-		if ok, _ := ct.store.ContainsSession(ctx, addr); !ok {
-			s.mu.Lock()
-			if len(d.keys.preKeys) == 0 {
-				s.mu.Unlock()
-				return "", errors.New("wafake: client has no one-time pre-keys left")
-			}
-			otk := d.keys.preKeys[0]
-			d.keys.preKeys = d.keys.preKeys[1:]
-			k := *d.keys
-			s.mu.Unlock()
-			b := prekey.NewBundle(k.regID, uint32(d.id), optional.NewOptionalUint32(otk.id), k.skeyID,
-				ecc.NewDjbECPublicKey(otk.pub), ecc.NewDjbECPublicKey(k.skeyPub), k.skeySig,
-				identity.NewKey(ecc.NewDjbECPublicKey(k.identity)))
-			if err := builder.ProcessBundle(ctx, b); err != nil {
-				return "", fmt.Errorf("wafake: process client bundle: %w", err)
-			}
+		pm := &pendingMsg{id: id, from: ct, plain: plain, typ: typ, mediaType: mediaType, opts: o,
+			t: time.Now()}
+		if err := ct.encryptFor(d, pm); err != nil {
+			return "", err
 		}
-		ciph := session.NewCipher(builder, addr)
-		ctm, err := ciph.Encrypt(ctx, pad(append([]byte(nil), plain...)))
-		if err != nil {
-			return "", fmt.Errorf("wafake: encrypt: %w", err)
-		}
-		encType := "msg"
-		if ctm.Type() == protocol.PREKEY_TYPE {
-			encType = "pkmsg"
-		}
-		encAttrs := waBinary.Attrs{"v": "2", "type": encType}
-		if mediaType != "" {
-			encAttrs["mediatype"] = mediaType
-		}
-		attrs := waBinary.Attrs{
-			"id": id, "type": typ, "t": strconv.FormatInt(time.Now().Unix(), 10), "notify": ct.Name,
-		}
-		pn := types.JID{User: ct.Phone, Server: types.DefaultUserServer}
-		lid := types.JID{User: ct.LID, Server: types.HiddenUserServer}
-		if o.ViaLID {
-			attrs["from"] = lid
-			if !o.HidePN {
-				attrs["sender_pn"] = pn
-			}
-		} else {
-			attrs["from"] = pn
-			attrs["sender_lid"] = lid
-		}
-		node := waBinary.Node{Tag: "message", Attrs: attrs, Content: []waBinary.Node{{Tag: "enc", Attrs: encAttrs, Content: ctm.Serialize()}}}
 		s.mu.Lock()
-		d.pending = append(d.pending, &pendingMsg{id: id, node: node, from: ct})
+		if s.faults.corrupt > 0 {
+			s.faults.corrupt--
+			corrupt(&pm.node)
+		}
+		d.pending = append(d.pending, pm)
 		c := d.conn
 		s.notifyLocked()
 		s.mu.Unlock()
 		if c != nil {
-			_ = c.send(node)
+			_ = c.send(pm.node)
 		}
 	}
 	return id, nil
+}
+
+// encryptFor (re)builds pm.node for device d, starting a Signal session from
+// the device's uploaded pre-keys when there is none.
+func (ct *Contact) encryptFor(d *device, pm *pendingMsg) error {
+	s := ct.srv
+	ctx := context.Background()
+	addr := clientAddress(d.id)
+	builder := session.NewBuilderFromSignal(ct.store, addr, serializer)
+	if ok, _ := ct.store.ContainsSession(ctx, addr); !ok {
+		s.mu.Lock()
+		if len(d.keys.preKeys) == 0 {
+			s.mu.Unlock()
+			return errors.New("wafake: client has no one-time pre-keys left")
+		}
+		otk := d.keys.preKeys[0]
+		d.keys.preKeys = d.keys.preKeys[1:]
+		k := *d.keys
+		s.mu.Unlock()
+		b := prekey.NewBundle(k.regID, uint32(d.id), optional.NewOptionalUint32(otk.id), k.skeyID,
+			ecc.NewDjbECPublicKey(otk.pub), ecc.NewDjbECPublicKey(k.skeyPub), k.skeySig,
+			identity.NewKey(ecc.NewDjbECPublicKey(k.identity)))
+		if err := builder.ProcessBundle(ctx, b); err != nil {
+			return fmt.Errorf("wafake: process client bundle: %w", err)
+		}
+	}
+	ctm, err := session.NewCipher(builder, addr).Encrypt(ctx, pad(append([]byte(nil), pm.plain...)))
+	if err != nil {
+		return fmt.Errorf("wafake: encrypt: %w", err)
+	}
+	encType := "msg"
+	if ctm.Type() == protocol.PREKEY_TYPE {
+		encType = "pkmsg"
+	}
+	encAttrs := waBinary.Attrs{"v": "2", "type": encType}
+	if pm.mediaType != "" {
+		encAttrs["mediatype"] = pm.mediaType
+	}
+	if pm.retries > 0 {
+		encAttrs["count"] = strconv.Itoa(pm.retries)
+	}
+	attrs := waBinary.Attrs{
+		"id": pm.id, "type": pm.typ, "t": strconv.FormatInt(pm.t.Unix(), 10), "notify": ct.Name,
+	}
+	pn := types.JID{User: ct.Phone, Server: types.DefaultUserServer}
+	lid := types.JID{User: ct.LID, Server: types.HiddenUserServer}
+	if pm.opts.ViaLID {
+		attrs["from"] = lid
+		if !pm.opts.HidePN {
+			attrs["sender_pn"] = pn
+		}
+	} else {
+		attrs["from"] = pn
+		attrs["sender_lid"] = lid
+	}
+	pm.node = waBinary.Node{Tag: "message", Attrs: attrs, Content: []waBinary.Node{{Tag: "enc", Attrs: encAttrs, Content: ctm.Serialize()}}}
+	return nil
+}
+
+// retry answers a retry receipt like a phone does: a fresh session from a
+// new one-time pre-key, the same message re-encrypted under the same ID.
+func (ct *Contact) retry(d *device, pm *pendingMsg) (waBinary.Node, error) {
+	_ = ct.store.DeleteSession(context.Background(), clientAddress(d.id))
+	pm.retries++
+	if err := ct.encryptFor(d, pm); err != nil {
+		return waBinary.Node{}, err
+	}
+	return pm.node, nil
 }
 
 func (ct *Contact) decrypt(s *Server, dev uint16, id string, enc waBinary.Node) (Received, error) {
@@ -416,4 +445,16 @@ func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	fmt.Fprintf(w, `{"url":"https://mmg.whatsapp.net%s","direct_path":"%s"}`, path, path)
+}
+
+// corrupt flips the last ciphertext byte (inside the MAC'd part), so the
+// client fails to decrypt and must ask for a retry.
+func corrupt(n *waBinary.Node) {
+	enc := n.GetChildByTag("enc")
+	b := append([]byte(nil), bytesOf(enc)...)
+	if len(b) > 0 {
+		b[len(b)-1] ^= 0xff
+	}
+	enc.Content = b
+	n.Content = []waBinary.Node{enc}
 }

@@ -12,12 +12,12 @@
 // by @lid with sender_pn, serve their pre-key bundles and device lists
 // (usync), decrypt what the client sends them, and record it (Received);
 // media upload and download with WhatsApp's media encryption; receipts
-// (unreceipted messages are redelivered on every login); and faults:
+// (unreceipted messages are redelivered on every login; a retry receipt gets
+// the message re-encrypted under a fresh session, as a phone would); faults:
 // DropConnections, RestartStreams (515), LogoutAll (<failure reason=401>),
-// FailLogins, WithholdAcks, Refuse (a number not on WhatsApp).
+// FailLogins, WithholdAcks, Refuse (a number not on WhatsApp), CorruptNext.
 //
-// Not implemented: groups, retry receipts (a message the client cannot
-// decrypt is not re-sent), app state, history sync, calls.
+// Not implemented: groups, phone-code pairing, app state, history sync, calls.
 //
 // Clients reach it through whatsapp.TestServer{Addr, RootKey}, or in a binary
 // built with -tags wafake through LINDUNGI_WHATSAPP_TEST_ADDR and

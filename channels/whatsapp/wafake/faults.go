@@ -133,3 +133,11 @@ func (s *Server) readyLocked() bool {
 	}
 	return false
 }
+
+// CorruptNext garbles the ciphertext of the next n messages contacts send,
+// so the client answers with retry receipts (which the contacts honour).
+func (s *Server) CorruptNext(n int) {
+	s.mu.Lock()
+	s.faults.corrupt += n
+	s.mu.Unlock()
+}

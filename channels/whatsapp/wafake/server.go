@@ -76,6 +76,7 @@ type faults struct {
 	withholdAcks bool
 	failLogin    int // reason for the next login attempts, 0 = none
 	refused      map[string]bool
+	corrupt      int // garble this many of the next contact messages
 }
 
 type device struct {
@@ -102,9 +103,15 @@ type oneTimeKey struct {
 }
 
 type pendingMsg struct {
-	id   string
-	node waBinary.Node
-	from *Contact
+	id        string
+	node      waBinary.Node
+	from      *Contact
+	plain     []byte // unpadded protobuf, kept to answer retry receipts
+	typ       string
+	mediaType string
+	opts      SendOptions
+	t         time.Time
+	retries   int
 }
 
 // New starts a Server listening on addr ("127.0.0.1:0" for tests). It also
@@ -663,6 +670,11 @@ func (s *Server) handleReceipt(c *conn, n *waBinary.Node) {
 			}
 		}
 	}
+	if typ == "retry" {
+		s.retryPending(c, id)
+		_ = c.send(waBinary.Node{Tag: "ack", Attrs: waBinary.Attrs{"class": "receipt", "id": id, "type": typ, "from": n.Attrs["to"]}})
+		return
+	}
 	s.mu.Lock()
 	if c.dev != nil {
 		for _, rid := range ids {
@@ -727,4 +739,28 @@ func (s *Server) handleClientMessage(c *conn, n *waBinary.Node) {
 	_ = c.send(waBinary.Node{Tag: "ack", Attrs: waBinary.Attrs{
 		"class": "message", "id": id, "from": to, "t": strconv.FormatInt(time.Now().Unix(), 10),
 	}})
+}
+
+// retryPending re-sends a message the client could not decrypt.
+func (s *Server) retryPending(c *conn, id string) {
+	s.mu.Lock()
+	d := c.dev
+	var pm *pendingMsg
+	if d != nil {
+		for _, p := range d.pending {
+			if p.id == id {
+				pm = p
+			}
+		}
+	}
+	s.mu.Unlock()
+	if pm == nil || pm.retries >= 3 {
+		return
+	}
+	node, err := pm.from.retry(d, pm)
+	if err != nil {
+		s.logf("retry %s: %v", id, err)
+		return
+	}
+	_ = c.send(node)
 }
