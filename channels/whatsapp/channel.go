@@ -223,6 +223,10 @@ func (c *Channel) Run(ctx context.Context, sink channels.Sink) error {
 	cli := c.newClient(device, sink)
 	paired := device.ID != nil
 	c.mu.Lock()
+	// Run may be called again (e.g. after this replica wins leadership
+	// back): a previous logout or replacement no longer applies.
+	c.stopped = false
+	c.stop = make(chan struct{})
 	c.runCtx = ctx
 	c.cli = cli
 	if paired {
@@ -248,11 +252,8 @@ func (c *Channel) Run(ctx context.Context, sink channels.Sink) error {
 			}
 		}
 	}
-	select {
-	case <-ctx.Done():
-	case <-c.stop:
-		<-ctx.Done()
-	}
+	// After a logout or a replacement the client stays idle until ctx ends.
+	<-ctx.Done()
 	return nil
 }
 

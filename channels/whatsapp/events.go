@@ -289,7 +289,7 @@ func safeName(n string) string {
 // on a new connection, and the decrypted-event buffer lets them decrypt.
 func (c *Channel) scheduleRedelivery(cli *whatsmeow.Client) {
 	c.mu.Lock()
-	ctx := c.runCtx
+	ctx, stop := c.runCtx, c.stop
 	if c.redeliv || ctx == nil || c.stopped {
 		c.mu.Unlock()
 		return
@@ -305,7 +305,7 @@ func (c *Channel) scheduleRedelivery(cli *whatsmeow.Client) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-c.stop:
+		case <-stop:
 			return
 		case <-time.After(c.cfg.RedeliveryDelay):
 		}
