@@ -57,7 +57,11 @@ func (c *Channel) Send(ctx context.Context, msg channels.Outbound) error {
 	return nil
 }
 
+// sendErr classifies a whatsmeow error for the outbox and strips phone
+// numbers from its text: whatsmeow errors often quote JIDs, and the outbox
+// logs and stores error texts.
 func (c *Channel) sendErr(err error) error {
+	err = redactedError{err}
 	switch {
 	case errors.Is(err, whatsmeow.ErrNotLoggedIn), errors.Is(err, whatsmeow.ErrNotConnected):
 		return fmt.Errorf("%w: %w", err, channels.ErrNotReady)
@@ -66,6 +70,12 @@ func (c *Channel) sendErr(err error) error {
 	}
 	return err
 }
+
+// redactedError keeps the chain for errors.Is but not the digits.
+type redactedError struct{ err error }
+
+func (e redactedError) Error() string { return redact(e.err.Error()) }
+func (e redactedError) Unwrap() error { return e.err }
 
 type part struct {
 	id  types.MessageID

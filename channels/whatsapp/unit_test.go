@@ -2,8 +2,11 @@ package whatsapp
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+
+	"go.mau.fi/whatsmeow"
 
 	"lindungi/channels"
 )
@@ -85,5 +88,25 @@ func TestPrintQR(t *testing.T) {
 	var b strings.Builder
 	if err := PrintQR(&b, "2@ref,noise,identity,adv"); err != nil || !strings.Contains(b.String(), "█") {
 		t.Fatalf("PrintQR = %v, %q", err, b.String())
+	}
+}
+
+func TestSendErrRedactsAndClassifies(t *testing.T) {
+	c := &Channel{}
+	tests := []struct {
+		err      error
+		notReady bool
+	}{
+		{fmt.Errorf("no LID found for 6281234567890@s.whatsapp.net"), false},
+		{fmt.Errorf("send: %w (6281234567890)", whatsmeow.ErrNotConnected), true},
+	}
+	for _, tc := range tests {
+		got := c.sendErr(tc.err)
+		if strings.Contains(got.Error(), "6281234567890") {
+			t.Errorf("error text leaks a phone number: %q", got)
+		}
+		if errors.Is(got, channels.ErrNotReady) != tc.notReady {
+			t.Errorf("%q: ErrNotReady = %v, want %v", got, !tc.notReady, tc.notReady)
+		}
 	}
 }
