@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -357,6 +360,66 @@ func TestUndecryptableThenRetried(t *testing.T) {
 		waitUntil(t, "retried message stored", func() bool { _, ok := sink.get(id); return ok })
 		if in, _ := sink.get(id); in.Text != text || sink.attemptsFor(id) != 1 {
 			t.Fatalf("message %d: %+v after %d attempts", i, in, sink.attemptsFor(id))
+		}
+	}
+}
+
+// syncBuffer is a log sink safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestLogsCarryNoPII(t *testing.T) {
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg := Config{Enabled: true, AccountPhone: "+6281299990000", SendMinGap: -1,
+		TestServer: &TestServer{Addr: fake.Addr(), RootKey: fake.RootKey()}}
+	ch, err := New(cfg, shared(t), "sqlite3", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := newSink()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ch.Run(ctx, sink) }()
+	stop := sync.OnceFunc(func() { cancel(); <-done })
+	defer stop()
+	waitUntil(t, "connected", func() bool { return ch.State() == channels.StateUp })
+
+	ct := newContact(t, "Hana")
+	sink.mu.Lock()
+	sink.failAll = true // a failed store is logged too
+	sink.mu.Unlock()
+	id, err := ct.SendText("rahasia pribadi saya", wafake.SendOptions{ViaLID: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "failed attempt", func() bool { return sink.attemptsFor(id) >= 1 })
+	if err := ch.Send(context.Background(), channels.Outbound{ID: channels.NewID(), To: "+" + ct.Phone, Text: "jawaban rahasia"}); err != nil {
+		t.Fatal(err)
+	}
+	stop() // all log lines are written
+
+	out := logs.String()
+	if !strings.Contains(out, "not the configured number") || !strings.Contains(out, "…0000") {
+		t.Errorf("no account-mismatch warning in logs:\n%s", out)
+	}
+	for _, secret := range []string{ct.Phone, ct.LID, fake.AccountPhone(), "6281299990000", "rahasia"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("logs contain %q:\n%s", secret, out)
 		}
 	}
 }
