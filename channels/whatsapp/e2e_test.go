@@ -423,3 +423,27 @@ func TestLogsCarryNoPII(t *testing.T) {
 		}
 	}
 }
+
+func TestPairByPhoneCode(t *testing.T) {
+	srv, err := wafake.New("127.0.0.1:0", wafake.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ch, _ := startChannel(t, srv, openDB(t, fmt.Sprintf("code-%d.db", contactSeq.Add(1))), nil)
+	waitUntil(t, "pairing", func() bool { return ch.Status().QR != "" })
+	code, err := ch.PairPhone(context.Background(), "+"+srv.AccountPhone())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(code) != 9 || code[4] != '-' {
+		t.Fatalf("pairing code %q, want XXXX-XXXX", code)
+	}
+	if err := srv.EnterCode(code); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "connected after code pairing", func() bool { return ch.State() == channels.StateUp })
+	if st := ch.Status(); st.JID == "" || st.QR != "" {
+		t.Fatalf("status = %+v", st)
+	}
+}

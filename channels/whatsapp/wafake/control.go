@@ -20,12 +20,17 @@ func (s *Server) ControlHandler() http.Handler {
 	})
 	mux.HandleFunc("POST /pair", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
-			QR string `json:"qr"`
+			QR   string `json:"qr"`
+			Code string `json:"code"`
 		}
 		if !readJSON(w, r, &req) {
 			return
 		}
-		if err := s.ScanQR(req.QR); err != nil {
+		scan := func() error { return s.ScanQR(req.QR) }
+		if req.Code != "" {
+			scan = func() error { return s.EnterCode(req.Code) }
+		}
+		if err := scan(); err != nil {
 			writeErr(w, http.StatusConflict, err)
 			return
 		}

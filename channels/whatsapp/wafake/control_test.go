@@ -22,6 +22,7 @@ func TestControlAPI(t *testing.T) {
 	}{
 		{"GET", "/status", "", 200, `"account":"6281110500567"`},
 		{"POST", "/pair", `{"qr":"a,b,c"}`, 409, "4"},
+		{"POST", "/pair", `{"code":"ABCD-EFGH"}`, 409, "pairing code"},
 		{"POST", "/contacts/+6281234500001/messages", `{"text":"halo","name":"Budi"}`, 409, "no paired device"},
 		{"GET", "/contacts/6281234500001/received", "", 200, `{"messages":[]}`},
 		{"POST", "/faults/withhold-acks?on=true", "", 200, `"ok":true`},

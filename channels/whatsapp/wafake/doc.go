@@ -5,7 +5,8 @@
 //
 // What it implements: the Noise XX handshake with its own certificate chain
 // (the root is process-wide and set into whatsmeow.WACertPubKey once); QR
-// pairing by a fake phone (ScanQR), the mandatory 515 restart and <success>;
+// pairing by a fake phone (ScanQR) or by phone code (EnterCode, the
+// link_code_companion_reg exchange), the mandatory 515 restart and <success>;
 // the post-login exchanges (pre-key count and upload, passive/active,
 // keepalive, privacy settings, media_conn); fake contacts (AddContact) with
 // real libsignal identities that write pkmsg/msg stanzas by phone number or
@@ -17,7 +18,7 @@
 // DropConnections, RestartStreams (515), LogoutAll (<failure reason=401>),
 // FailLogins, WithholdAcks, Refuse (a number not on WhatsApp), CorruptNext.
 //
-// Not implemented: groups, phone-code pairing, app state, history sync, calls.
+// Not implemented: groups, app state, history sync, calls, presence.
 //
 // Clients reach it through whatsapp.TestServer{Addr, RootKey}, or in a binary
 // built with -tags wafake through LINDUNGI_WHATSAPP_TEST_ADDR and
@@ -30,6 +31,7 @@
 //
 //	GET  /status                          addr, rootKey, account, waitingForScan, connected, ready, pending, logins
 //	POST /pair {"qr":"2@…,…,…,…"}          the fake phone scans the client's QR code
+//	POST /pair {"code":"ABCD-EFGH"}       or types the client's phone-pairing code
 //	POST /contacts/{phone}/messages       {"text","name","image"(base64),"mimetype","viaLid","hidePn","quotedId"} → {"id","lid"}
 //	GET  /contacts/{phone}/received       {"messages":[{"ID","To","Text","Media","MediaType","FileName","QuotedID","Acked","Err","At"}]}
 //	POST /faults/drop | restart | logout  drop connections, 515 restart, unlink (401)

@@ -35,7 +35,18 @@ func (s *Server) ScanQR(code string) error {
 	}
 	s.mu.Lock()
 	c := s.pairing[[32]byte(noise)]
+	s.mu.Unlock()
 	if c == nil {
+		return ErrNoPairing
+	}
+	return s.pairSuccess(c, ident, adv)
+}
+
+// pairSuccess registers the new device and sends <pair-success> with a
+// device identity HMAC'd with the adv secret the client holds.
+func (s *Server) pairSuccess(c *conn, ident, adv []byte) error {
+	s.mu.Lock()
+	if s.pairing[c.noisePub] != c {
 		s.mu.Unlock()
 		return ErrNoPairing
 	}

@@ -227,9 +227,9 @@ type conn struct {
 	rc, wc   uint32
 	wmu      sync.Mutex
 	noisePub [32]byte
-	dev      *device // nil while pairing
-	pairID   string  // id of the pair-success iq we sent
-	adv      []byte
+	dev      *device      // nil while pairing
+	pairID   string       // id of the pair-success iq we sent
+	code     *codePairing // phone-code pairing in progress
 	closed   atomic.Bool
 }
 
@@ -549,6 +549,18 @@ func (s *Server) handleIQ(c *conn, n *waBinary.Node) {
 		}
 	case "usync":
 		s.result(c, n, s.usync(c, n))
+	case "md":
+		reg := n.GetChildByTag("link_code_companion_reg")
+		switch reg.Attrs["stage"] {
+		case "companion_hello":
+			s.companionHello(c, n)
+		case "companion_finish":
+			if err := s.companionFinish(c, n); err != nil {
+				s.logf("code pairing: %v", err)
+			}
+		default:
+			s.result(c, n)
+		}
 	case "privacy":
 		s.result(c, n, waBinary.Node{Tag: "privacy", Content: []waBinary.Node{
 			{Tag: "category", Attrs: waBinary.Attrs{"name": "readreceipts", "value": "all"}},
