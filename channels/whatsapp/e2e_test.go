@@ -288,7 +288,9 @@ func TestLogout401(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	// Closed after the channel stopped (cleanups run last-in first-out): a
+	// server hanging up while the client disconnects trips a whatsmeow race.
+	t.Cleanup(func() { _ = srv.Close() })
 	ch, _ := pairNew(t, srv, openDB(t, fmt.Sprintf("logout-%d.db", contactSeq.Add(1))))
 	srv.LogoutAll()
 	waitUntil(t, "logged_out", func() bool { return ch.State() == channels.StateLoggedOut })
@@ -429,7 +431,9 @@ func TestPairByPhoneCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	// Closed after the channel stopped (cleanups run last-in first-out): a
+	// server hanging up while the client disconnects trips a whatsmeow race.
+	t.Cleanup(func() { _ = srv.Close() })
 	ch, _ := startChannel(t, srv, openDB(t, fmt.Sprintf("code-%d.db", contactSeq.Add(1))), nil)
 	waitUntil(t, "pairing", func() bool { return ch.Status().QR != "" })
 	code, err := ch.PairPhone(context.Background(), "+"+srv.AccountPhone())
