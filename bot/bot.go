@@ -511,6 +511,7 @@ func (t *turn) email(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		nt.Contact, nt.ContactName = t.contact.Address, t.contact.Name
 		tk = &nt
 	} else if tk.Status == tickets.Resolved || tk.Status == tickets.Pending {
 		if in.Meta["bounce"] != "1" {

@@ -313,6 +313,9 @@ func (r *Runner) pass(ctx context.Context, c *imapclient.Client, validity uint32
 	if err != nil {
 		return err
 	}
+	if err := r.finishCommitted(c, last); err != nil {
+		return err
+	}
 	var set imap.UIDSet
 	set.AddRange(imap.UID(last+1), 0) // last+1:*
 	stop := watchdog(c, r.cfg.CommandTimeout)
@@ -447,6 +450,38 @@ func fetchBody(c *imapclient.Client, uid imap.UID, section *imap.FetchItemBodySe
 		return nil, false, nil
 	}
 	return raw, truncated, nil
+}
+
+// finishCommitted repairs a crash between commit and flag: mail at or below
+// the cursor is committed, so whatever of it is still unseen (or, for
+// move:FOLDER, still here) gets its after-import treatment now. The cursor
+// never re-imports it, so without this it would stay unflagged forever.
+func (r *Runner) finishCommitted(c *imapclient.Client, last uint32) error {
+	a := r.box.AfterImport
+	if last == 0 || a == "keep" {
+		return nil
+	}
+	var upto imap.UIDSet
+	upto.AddRange(1, imap.UID(last))
+	crit := &imap.SearchCriteria{UID: []imap.UIDSet{upto}}
+	if !strings.HasPrefix(a, "move:") {
+		crit.NotFlag = []imap.Flag{imap.FlagSeen}
+	}
+	stop := watchdog(c, r.cfg.CommandTimeout)
+	data, err := c.UIDSearch(crit, nil).Wait()
+	stop()
+	if err != nil {
+		return fmt.Errorf("search committed mail: %w", err)
+	}
+	for _, uid := range data.AllUIDs() {
+		if uint32(uid) > last {
+			continue
+		}
+		if err := r.afterImport(c, uid); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // afterImport flags or moves a committed message. A failure here leaves the
