@@ -133,7 +133,7 @@ func (a *App) wireWhatsApp() error {
 	w := a.cfg.WhatsApp
 	ch, err := whatsapp.New(whatsapp.Config{
 		Enabled: true, AccountPhone: w.Phone, MaxMediaBytes: w.MaxMediaBytes, AcceptGroups: a.cfg.Bot.AllowGroups,
-		SendMinGap: w.RecipientGap.D(), OnQR: a.showQR,
+		SendMinGap: w.RecipientGap.D(), OnQR: a.showQR, TestServer: testWhatsAppServer,
 	}, a.db.SQL, string(a.db.Dialect()), a.log)
 	if err != nil {
 		return err
@@ -144,6 +144,10 @@ func (a *App) wireWhatsApp() error {
 	a.web.Extra = append(a.web.Extra, web.WhatsAppRoutes(ch))
 	return nil
 }
+
+// testWhatsAppServer points the app's WhatsApp client at a fake server in
+// end-to-end tests (set only by _test.go files; release builds leave it nil).
+var testWhatsAppServer *whatsapp.TestServer
 
 // showQR puts a pairing code where the operator looks: the terminal (as a
 // QR drawn in characters) and the console's pairing page (via Status). The

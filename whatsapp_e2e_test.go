@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"lindungi/channels/whatsapp"
+	"lindungi/channels/whatsapp/wafake"
+)
+
+// TestWhatsAppEndToEnd is issue 5's "must show 1" through the whole app:
+// the real whatsmeow client inside `lindungi` pairs with the fake WhatsApp
+// server by QR; a contact's "halo" gets the bot's greeting, decrypted at the
+// contact; a hand-off makes a ticket keyed by the contact's E.164 number;
+// the operator's reply over the API reaches the contact; a photo from the
+// contact is stored as an attachment on the ticket.
+func TestWhatsAppEndToEnd(t *testing.T) {
+	fake, err := wafake.New("127.0.0.1:0", wafake.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	testWhatsAppServer = &whatsapp.TestServer{Addr: fake.Addr(), RootKey: fake.RootKey()}
+	defer func() { testWhatsAppServer = nil }()
+
+	ta := startApp(t, testConfig(t, "LINDUNGI_WHATSAPP_ENABLED=true", "LINDUNGI_WHATSAPP_RECIPIENT_GAP=1ms"))
+	// Poll: some conditions change in the client, not on the fake server.
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(90 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) { // failure guard only
+			if time.Now().After(deadline) {
+				t.Logf("app log:\n%s", ta.logs.String())
+				t.Fatalf("waiting for %s", what)
+			}
+		}
+	}
+	var status struct{ State, JID, QR string }
+	waitFor("a QR code", func() bool { ta.call("GET", "/api/v1/whatsapp/status", nil, &status); return status.QR != "" })
+	if status.State != "pairing" {
+		t.Fatalf("status while pairing: %+v", status)
+	}
+	if err := fake.ScanQR(status.QR); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("connected", func() bool {
+		ta.call("GET", "/api/v1/whatsapp/status", nil, &status)
+		return status.State == "connected"
+	})
+	waitFor("pre-keys", fake.ReadyForMessages)
+
+	ct, err := fake.AddContact("6281233334444", "", "Budi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	received := func(substr string) func() bool {
+		return func() bool {
+			for _, r := range fake.Received(ct.Phone) {
+				if strings.Contains(r.Text, substr) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	if _, err := ct.SendText("halo", wafake.SendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the greeting at the contact", received("Selamat datang"))
+
+	if _, err := ct.SendText("saya mau bicara dengan petugas", wafake.SendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the hand-off reply", received("PL-"))
+	var list ticketList
+	ta.call("GET", "/api/v1/tickets?channel=whatsapp", nil, &list)
+	if len(list.Tickets) != 1 || list.Tickets[0].Contact != "+6281233334444" || !list.Tickets[0].HandedOff {
+		t.Fatalf("tickets: %+v", list.Tickets)
+	}
+	number := list.Tickets[0].ID
+
+	photo := append([]byte("\xff\xd8\xff\xe0"), []byte(strings.Repeat("foto ktp ", 100))...)
+	if _, err := ct.SendImage(photo, "image/jpeg", "ini foto KTP saya", wafake.SendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var d ticketDetail
+	waitFor("the photo on the ticket", func() bool {
+		ta.call("GET", "/api/v1/tickets/"+number, nil, &d)
+		for _, m := range d.Ticket.Messages {
+			if len(m.Attachments) > 0 {
+				return true
+			}
+		}
+		return false
+	})
+
+	if code := ta.call("POST", "/api/v1/tickets/"+number+"/replies", map[string]string{"text": "Selamat siang Pak Budi, kami periksa datanya."}, nil); code != http.StatusCreated {
+		t.Fatalf("reply: %d", code)
+	}
+	waitFor("the operator's reply at the contact", received("kami periksa datanya"))
+	// The message ID WhatsApp saw is the outbox row's stable ID.
+	var outboxIDs []string
+	rows, _ := ta.db.Query(context.Background(), `SELECT id FROM outbox WHERE channel = 'whatsapp'`)
+	for rows.Next() {
+		var id string
+		rows.Scan(&id)
+		outboxIDs = append(outboxIDs, id)
+	}
+	rows.Close()
+	for _, r := range fake.Received(ct.Phone) {
+		found := false
+		for _, id := range outboxIDs {
+			if string(whatsapp.MessageID(id)) == r.ID {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("message %s at the contact has no outbox row with that ID", r.ID)
+		}
+	}
+	checkLogsClean(t, ta.logs.String(), "6281233334444", "kami periksa datanya", "foto KTP")
+}
