@@ -9,12 +9,12 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"lindungi/accounts"
 	"lindungi/config"
+	"lindungi/testlog"
 )
 
 // testApp runs the real wiring on 127.0.0.1:0 with a fresh data directory.
@@ -23,28 +23,12 @@ type testApp struct {
 	t      *testing.T
 	base   string
 	token  string
-	logs   *syncBuffer
+	logs   *testlog.Buffer
 	cancel context.CancelFunc
 	done   chan error
 }
 
 // syncBuffer collects log output so tests can scan it for personal data.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func testConfig(t testing.TB, env ...string) config.Config {
 	t.Helper()
@@ -62,7 +46,7 @@ func testConfig(t testing.TB, env ...string) config.Config {
 
 func startApp(t *testing.T, cfg config.Config) *testApp {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := newApp(ctx, cfg, logs)
 	if err != nil {

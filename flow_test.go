@@ -14,6 +14,7 @@ import (
 	"lindungi/bot/conversation"
 	"lindungi/config"
 	"lindungi/store/storetest"
+	"lindungi/testlog"
 )
 
 func contains(replies []string, want string) bool {
@@ -125,25 +126,7 @@ func foundationEndToEnd(t *testing.T, cfg config.Config) {
 	if len(again.Ticket.Messages) != len(d.Ticket.Messages)+1 || again.Ticket.Status != "pending" {
 		t.Fatalf("after restart: %d messages (want %d), status %s", len(again.Ticket.Messages), len(d.Ticket.Messages)+1, again.Ticket.Status)
 	}
-	checkLogsClean(t, ta.logs.String()+ta2.logs.String(), citizen, "3174014501900001", "Budi Santoso", "dosis 2")
-}
-
-// checkLogsClean fails when any personal datum appears in the logs.
-func checkLogsClean(t *testing.T, logs string, secrets ...string) {
-	t.Helper()
-	if logs == "" {
-		t.Fatal("no log output captured")
-	}
-	for _, s := range secrets {
-		if strings.Contains(logs, s) {
-			t.Errorf("log output contains personal data %q", s)
-		}
-	}
-	for _, re := range []*regexp.Regexp{regexp.MustCompile(`\b\d{16}\b`), regexp.MustCompile(`\+?62 ?8\d{8,11}\b`)} {
-		if m := re.FindString(logs); m != "" {
-			t.Errorf("log output contains something that looks like a NIK or phone: %q", m)
-		}
-	}
+	testlog.AssertClean(t, ta.logs.String()+ta2.logs.String(), citizen, "3174014501900001", "Budi Santoso", "dosis 2")
 }
 
 // TestHandoff is issue 3's "must show 3".

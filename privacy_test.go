@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"lindungi/testlog"
 )
 
 // TestDeleteMyDataEndToEnd is issue 7's "must show 3": a citizen with a
@@ -134,5 +136,5 @@ func TestDeleteMyDataEndToEnd(t *testing.T) {
 	if audits < 2 {
 		t.Errorf("%d privacy audit rows, want request and completion of both", audits)
 	}
-	checkLogsClean(t, ta.logs.String(), phone, nik, name)
+	testlog.AssertClean(t, ta.logs.String(), phone, nik, name)
 }

@@ -12,6 +12,7 @@ import (
 
 	"lindungi/accounts"
 	"lindungi/store/storetest"
+	"lindungi/testlog"
 )
 
 // device is a phone app talking to the tracing API.
@@ -180,5 +181,5 @@ func sijejakEndToEnd(t *testing.T, env ...string) {
 	if resp.StatusCode != 400 {
 		t.Errorf("1 MB of garbage: %d, want 400", resp.StatusCode)
 	}
-	checkLogsClean(t, ta.logs.String(), a.phone, b.phone)
+	testlog.AssertClean(t, ta.logs.String(), a.phone, b.phone)
 }

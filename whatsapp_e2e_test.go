@@ -9,6 +9,7 @@ import (
 
 	"lindungi/channels/whatsapp"
 	"lindungi/channels/whatsapp/wafake"
+	"lindungi/testlog"
 )
 
 // TestWhatsAppEndToEnd is issue 5's "must show 1" through the whole app:
@@ -120,5 +121,5 @@ func TestWhatsAppEndToEnd(t *testing.T) {
 			t.Errorf("message %s at the contact has no outbox row with that ID", r.ID)
 		}
 	}
-	checkLogsClean(t, ta.logs.String(), "6281233334444", "kami periksa datanya", "foto KTP")
+	testlog.AssertClean(t, ta.logs.String(), "6281233334444", "kami periksa datanya", "foto KTP")
 }

@@ -13,13 +13,14 @@ import (
 	"lindungi/privacy"
 	"lindungi/store"
 	"lindungi/store/storetest"
+	"lindungi/testlog"
 	"lindungi/tickets"
 )
 
 // The fake "now" of every retention test; cut-offs fall on whole seconds.
 var now = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 
-func fixedScheduler(t *testing.T, db *store.DB, at time.Time) (*jobs.Scheduler, *syncBuffer, func(string, map[string]string) float64) {
+func fixedScheduler(t *testing.T, db *store.DB, at time.Time) (*jobs.Scheduler, *testlog.Buffer, func(string, map[string]string) float64) {
 	s, reg, logs := newScheduler(t, db, jobs.Options{Now: func() time.Time { return at }})
 	return s, logs, func(name string, l map[string]string) float64 { return metric(t, reg, name, l) }
 }
@@ -427,7 +428,7 @@ func TestWhatsAppHealthAlertsWhenLoggedOutTooLong(t *testing.T) {
 	})
 }
 
-func newSchedulerWithClock(t *testing.T, db *store.DB, clock *time.Time) (*jobs.Scheduler, *syncBuffer, func(string, map[string]string) float64) {
+func newSchedulerWithClock(t *testing.T, db *store.DB, clock *time.Time) (*jobs.Scheduler, *testlog.Buffer, func(string, map[string]string) float64) {
 	s, reg, logs := newScheduler(t, db, jobs.Options{Now: func() time.Time { return *clock }})
 	return s, logs, func(name string, l map[string]string) float64 { return metric(t, reg, name, l) }
 }

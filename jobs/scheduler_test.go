@@ -20,25 +20,8 @@ import (
 	"lindungi/jobs"
 	"lindungi/store"
 	"lindungi/store/storetest"
+	"lindungi/testlog"
 )
-
-// syncBuffer is a log sink safe for the scheduler's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func lockName() string {
 	b := make([]byte, 6)
@@ -46,10 +29,10 @@ func lockName() string {
 	return "cron-test-" + hex.EncodeToString(b)
 }
 
-func newScheduler(t *testing.T, db *store.DB, opt jobs.Options) (*jobs.Scheduler, *prometheus.Registry, *syncBuffer) {
+func newScheduler(t *testing.T, db *store.DB, opt jobs.Options) (*jobs.Scheduler, *prometheus.Registry, *testlog.Buffer) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	opt.Registerer = reg
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -15,6 +15,7 @@ import (
 
 	"lindungi/channels"
 	"lindungi/store/storetest"
+	"lindungi/testlog"
 )
 
 func testMail(i int) []byte {
@@ -160,7 +161,7 @@ func TestRunnerOversized(t *testing.T) {
 func TestRunnerPolls(t *testing.T) {
 	addr := memIMAP(t)
 	db := storetest.SQLite(t)
-	var logs syncBuffer
+	var logs testlog.Buffer
 	cfg := fastCfg()
 	cfg.PollOnly = true
 	r, err := NewRunner(MailboxConfig{Address: "a@kemkes.go.id", IMAPURL: "imap://" + addr, Username: "user", Password: "pass"}, cfg, db, slog.New(slog.NewTextHandler(&logs, nil)))
