@@ -225,3 +225,45 @@ func TestRunnerUIDValidityChange(t *testing.T) {
 		t.Errorf("cursor generations %d, want 2", gens)
 	}
 }
+
+// TestRunnerPoisonMessage: a mail whose delivery fails every time while the
+// database is fine is stored raw and flagged unparseable after a few passes,
+// and the mail behind it is imported — a bad message never blocks a mailbox.
+func TestRunnerPoisonMessage(t *testing.T) {
+	addr := memIMAP(t)
+	db := storetest.SQLite(t)
+	appendMsgs(t, addr, "user", "pass", "INBOX", testMail(1), testMail(2))
+	box := MailboxConfig{Address: "pedulilindungi@kemkes.go.id", IMAPURL: "imap://" + addr, Username: "user", Password: "pass", AfterImport: "keep"}
+	r, err := NewRunner(box, fastCfg(), db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := newMemSink(db)
+	var attempts atomic.Int64
+	sink.fail = func(in channels.Inbound) error {
+		if in.Meta[MetaMessageID] == "m1@example.com" && !in.Unparseable {
+			attempts.Add(1)
+			return errors.New("bot: action create_ticket: something about this mail")
+		}
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx, sink); close(done) }()
+	defer func() { cancel(); <-done }()
+	sink.waitFor(t, 2, 60*time.Second)
+	if n := attempts.Load(); n != poisonAfter {
+		t.Errorf("%d failed attempts before the fallback, want %d", n, poisonAfter)
+	}
+	var first channels.Inbound
+	sink.mu.Lock()
+	for _, in := range sink.got {
+		if in.Meta[MetaMessageID] == "m1@example.com" {
+			first = in
+		}
+	}
+	sink.mu.Unlock()
+	if !first.Unparseable || len(first.Raw) == 0 || first.Meta[MetaMessageID] != "m1@example.com" {
+		t.Errorf("poison mail not stored raw and flagged: unparseable=%v raw=%d", first.Unparseable, len(first.Raw))
+	}
+}
