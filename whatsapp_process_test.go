@@ -430,9 +430,12 @@ func TestWhatsAppSendRate(t *testing.T) {
 	pct := func(p float64) time.Duration { return gaps[int(p*float64(len(gaps)-1))] }
 	t.Logf("configured %d/s (burst %d): %d messages over %v = %.1f msg/s achieved (first to last arrival); max in any 1 s window %d; inter-arrival gap p50 %v, p99 %v, max %v; shortest span of %d arrivals %v",
 		rateCfg, rateCfg, len(at), span.Round(time.Millisecond), achieved, maxWin, pct(0.50), pct(0.99), gaps[len(gaps)-1], 2*rateCfg+1, minSpan)
-	// Limiter property (token bucket: at most burst + rate·1s sends start in
-	// any 1-second window), not a timing assertion.
-	if maxWin > 2*rateCfg {
-		t.Errorf("%d messages arrived within one second, more than rate + burst = %d", maxWin, 2*rateCfg)
+	// Limiter property (token bucket: at most burst + rate·w sends START in
+	// any window w), not a timing assertion. We observe arrivals, not starts,
+	// so the window is widened by 200 ms of send-to-arrival jitter:
+	// burst + rate·1.2 s. A limiter that did not pace would put all 1,000
+	// into the first second or two and fail by an order of magnitude.
+	if limit := 2*rateCfg + rateCfg/5; maxWin > limit {
+		t.Errorf("%d messages arrived within one second, more than burst + rate·1.2 s = %d", maxWin, limit)
 	}
 }
