@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -122,4 +125,84 @@ func TestWhatsAppEndToEnd(t *testing.T) {
 		}
 	}
 	testlog.AssertClean(t, ta.logs.String(), "6281233334444", "kami periksa datanya", "foto KTP")
+}
+
+// BenchmarkWhatsAppPipeline measures inbound messages from the fake server
+// through the whole app (whatsmeow decrypt → bot → ticket store → outbox →
+// whatsmeow encrypt) to the reply received back at the fake contact: one
+// "halo" per contact, all contacts writing at once. It reports messages/s
+// and p50/p99 latency from send to reply.
+//
+//	go test -run '^$' -bench WhatsAppPipeline -benchtime 300x .
+func BenchmarkWhatsAppPipeline(b *testing.B) {
+	fake, err := wafake.New("127.0.0.1:0", wafake.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer fake.Close()
+	testWhatsAppServer = &whatsapp.TestServer{Addr: fake.Addr(), RootKey: fake.RootKey()}
+	defer func() { testWhatsAppServer = nil }()
+	cfg := testConfig(b, "LINDUNGI_WHATSAPP_ENABLED=true", "LINDUNGI_WHATSAPP_RECIPIENT_GAP=1ms",
+		"LINDUNGI_WHATSAPP_SEND_RATE=100000", "LINDUNGI_LOG_LEVEL=error", "LINDUNGI_JOBS_ENABLED=false")
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := newApp(ctx, cfg, io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := a.Listen(); err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { a.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	poll := func(what string, cond func() bool) {
+		for deadline := time.Now().Add(2 * time.Minute); !cond(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				b.Fatalf("waiting for %s", what)
+			}
+		}
+	}
+	poll("a QR code", func() bool { return a.whatsapp.Status().QR != "" })
+	if err := fake.ScanQR(a.whatsapp.Status().QR); err != nil {
+		b.Fatal(err)
+	}
+	poll("connected", func() bool { return a.whatsapp.Status().State == "connected" })
+	poll("pre-keys", fake.ReadyForMessages)
+
+	n := b.N
+	cts := make([]*wafake.Contact, n)
+	for i := range cts {
+		if cts[i], err = fake.AddContact(fmt.Sprintf("628129%07d", i), "", "Warga"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	sent := make([]time.Time, n)
+	b.ResetTimer()
+	start := time.Now()
+	for i, ct := range cts {
+		sent[i] = time.Now()
+		if _, err := ct.SendText("halo", wafake.SendOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	lat := make([]float64, n)
+	poll("every reply", func() bool {
+		for i, ct := range cts {
+			if lat[i] != 0 {
+				continue
+			}
+			if rs := fake.Received(ct.Phone); len(rs) > 0 {
+				lat[i] = rs[0].At.Sub(sent[i]).Seconds() * 1000
+			} else {
+				return false
+			}
+		}
+		return true
+	})
+	elapsed := time.Since(start)
+	b.StopTimer()
+	sort.Float64s(lat)
+	b.ReportMetric(float64(n)/elapsed.Seconds(), "msgs/s")
+	b.ReportMetric(lat[n/2], "p50-ms")
+	b.ReportMetric(lat[n*99/100], "p99-ms")
 }
