@@ -206,3 +206,93 @@ func BenchmarkWhatsAppPipeline(b *testing.B) {
 	b.ReportMetric(lat[n/2], "p50-ms")
 	b.ReportMetric(lat[n*99/100], "p99-ms")
 }
+
+// TestWhatsAppLogoutHoldsThenRepair is issue 5's "must show 2" at the app
+// level: after a 401 logout the channel reports logged_out, an operator's
+// reply stays queued in the outbox (not dead-lettered), and once the number
+// is paired again (after a restart, as an operator would do) the held reply
+// arrives with its original ID.
+func TestWhatsAppLogoutHoldsThenRepair(t *testing.T) {
+	fake, err := wafake.New("127.0.0.1:0", wafake.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	testWhatsAppServer = &whatsapp.TestServer{Addr: fake.Addr(), RootKey: fake.RootKey()}
+	defer func() { testWhatsAppServer = nil }()
+	cfg := testConfig(t, "LINDUNGI_WHATSAPP_ENABLED=true", "LINDUNGI_WHATSAPP_RECIPIENT_GAP=1ms")
+	poll := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(90 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) { // failure guard only
+			if time.Now().After(deadline) {
+				t.Fatalf("waiting for %s", what)
+			}
+		}
+	}
+	pair := func(ta *testApp) {
+		t.Helper()
+		var st struct{ State, QR string }
+		poll("a QR code", func() bool { ta.call("GET", "/api/v1/whatsapp/status", nil, &st); return st.QR != "" })
+		if err := fake.ScanQR(st.QR); err != nil {
+			t.Fatal(err)
+		}
+		poll("connected", func() bool { ta.call("GET", "/api/v1/whatsapp/status", nil, &st); return st.State == "connected" })
+		poll("pre-keys", fake.ReadyForMessages)
+	}
+	ta := startApp(t, cfg)
+	pair(ta)
+	ct, err := fake.AddContact("6281255556666", "", "Sari")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct.SendText("saya mau bicara dengan petugas", wafake.SendOptions{})
+	var list ticketList
+	poll("the hand-off ticket", func() bool {
+		ta.call("GET", "/api/v1/tickets?channel=whatsapp", nil, &list)
+		return len(list.Tickets) == 1
+	})
+	number := list.Tickets[0].ID
+
+	fake.LogoutAll()
+	var st struct{ State string }
+	poll("logged_out", func() bool { ta.call("GET", "/api/v1/whatsapp/status", nil, &st); return st.State == "logged_out" })
+	if code := ta.call("POST", "/api/v1/tickets/"+number+"/replies", map[string]string{"text": "Balasan yang tertahan"}, nil); code != 201 {
+		t.Fatalf("reply: %d", code)
+	}
+	var id, status string
+	var attempts int
+	poll("a send attempt", func() bool {
+		ta.db.QueryRow(context.Background(), `SELECT id, status, attempts FROM outbox WHERE channel = 'whatsapp' AND kind = 'reply' AND ticket_id IS NOT NULL ORDER BY created_at DESC LIMIT 1`).Scan(&id, &status, &attempts)
+		return status == "queued"
+	})
+	// The worker has really tried (and been told "not ready") before we
+	// check that the row is still queued with no attempt spent.
+	poll("a not-ready send", func() bool {
+		resp, err := http.Get(ta.base + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(b), `lindungi_outbox_failures_total{channel="whatsapp",reason="not_ready"}`)
+	})
+	ta.db.QueryRow(context.Background(), `SELECT status, attempts FROM outbox WHERE id = ?`, id).Scan(&status, &attempts)
+	if status != "queued" || attempts != 0 {
+		t.Fatalf("while logged out the reply is %s after %d attempts, want queued with 0", status, attempts)
+	}
+
+	ta.stop()
+	ta2 := startApp(t, cfg)
+	pair(ta2)
+	poll("the held reply at the contact", func() bool {
+		for _, r := range fake.Received(ct.Phone) {
+			if strings.Contains(r.Text, "Balasan yang tertahan") {
+				if r.ID != string(whatsapp.MessageID(id)) {
+					t.Fatalf("held reply arrived with ID %s, want %s", r.ID, whatsapp.MessageID(id))
+				}
+				return true
+			}
+		}
+		return false
+	})
+}
