@@ -167,7 +167,11 @@ func (a *App) wireEmail() error {
 	if len(a.cfg.Email.Mailboxes) == 0 {
 		return nil
 	}
-	ec := email.Config{MaxMessageBytes: a.cfg.Email.MaxMessageBytes, AutoReplyLimit: a.cfg.Email.AckRatePerHour}
+	// The per-sender acknowledgement limit is enforced once, by the bot,
+	// before an acknowledgement is even queued (counted in the shared
+	// database, so it holds across replicas); the channel's own in-memory
+	// limiter is switched off so the rule has one home.
+	ec := email.Config{MaxMessageBytes: a.cfg.Email.MaxMessageBytes, AutoReplyLimit: -1}
 	for _, m := range a.cfg.Email.Mailboxes {
 		ec.Mailboxes = append(ec.Mailboxes, email.MailboxConfig{
 			Address: m.Address, IMAPURL: m.IMAPURL, Username: m.Username, Password: m.Password, PasswordFile: m.PasswordFile,

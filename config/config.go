@@ -152,7 +152,7 @@ func Default() Config {
 			MaxAttempts: 8,
 			BaseBackoff: Duration(2 * time.Second),
 			MaxBackoff:  Duration(10 * time.Minute),
-			Rate:        map[string]float64{"whatsapp": 20, "email": 20},
+			Rate:        map[string]float64{"email": 20}, // WhatsApp's rate is whatsapp.send_rate
 			BatchSize:   64,
 		},
 		Bot: Bot{
