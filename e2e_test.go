@@ -20,7 +20,7 @@ import (
 // testApp runs the real wiring on 127.0.0.1:0 with a fresh data directory.
 type testApp struct {
 	*App
-	t      *testing.T
+	t      testing.TB
 	base   string
 	token  string
 	logs   *testlog.Buffer
@@ -44,7 +44,7 @@ func testConfig(t testing.TB, env ...string) config.Config {
 	return cfg
 }
 
-func startApp(t *testing.T, cfg config.Config) *testApp {
+func startApp(t testing.TB, cfg config.Config) *testApp {
 	t.Helper()
 	logs := &testlog.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())

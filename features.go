@@ -109,7 +109,7 @@ func (a *App) wireTracing(ctx context.Context) error {
 		p.Calibration = c
 	}
 	svc, err := tracing.NewService(ctx, a.db, a.sealer, a.outbox, tracing.Config{
-		Channel: t.Channel, WhatsAppNumber: t.WhatsAppNumber, Score: p,
+		Channel: t.Channel, WhatsAppNumber: t.WhatsAppNumber, Score: p, UploadsPerDevice: t.UploadsPerDeviceHour,
 	}, a.log.With("component", "tracing"))
 	if err != nil {
 		return fmt.Errorf("tracing: %w", err)

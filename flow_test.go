@@ -26,7 +26,7 @@ func contains(replies []string, want string) bool {
 	return false
 }
 
-func mustReply(t *testing.T, replies []string, want string) {
+func mustReply(t testing.TB, replies []string, want string) {
 	t.Helper()
 	if !contains(replies, want) {
 		t.Fatalf("no reply contains %q; got %q", want, replies)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ type device struct {
 	token string
 }
 
-func (d *device) do(t *testing.T, method, path, bearer string, body any, out any) int {
+func (d *device) do(t testing.TB, method, path, bearer string, body any, out any) int {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -50,7 +51,7 @@ func (d *device) do(t *testing.T, method, path, bearer string, body any, out any
 // register runs the inbound-first registration: the app asks for a code,
 // the citizen sends "SIJEJAK <code>" on the (simulated) WhatsApp, the app
 // exchanges the code for a device token.
-func register(t *testing.T, ta *testApp, phone string) *device {
+func register(t testing.TB, ta *testApp, phone string) *device {
 	t.Helper()
 	d := &device{ta: ta, phone: phone}
 	var reg struct{ Code, WaLink string }
@@ -182,4 +183,60 @@ func sijejakEndToEnd(t *testing.T, env ...string) {
 		t.Errorf("1 MB of garbage: %d, want 400", resp.StatusCode)
 	}
 	testlog.AssertClean(t, ta.logs.String(), a.phone, b.phone)
+}
+
+// BenchmarkUpload20kHTTP measures a 20,000-record upload end to end over
+// HTTP (decode, decrypt and validate every TempID, store, match, prompt),
+// reporting p50/p99. Each iteration changes the readings so it is a new
+// upload, not a replay.
+//
+//	go test -run '^$' -bench Upload20kHTTP -benchtime 20x .
+func BenchmarkUpload20kHTTP(b *testing.B) {
+	ta := startApp(b, testConfig(b, "LINDUNGI_TRACING_MIN_MINUTES=0.5", "LINDUNGI_TRACING_UPLOADS_PER_DEVICE_HOUR=100000", "LINDUNGI_LOG_LEVEL=error"))
+	officer, err := ta.accounts.Add(context.Background(), "dinkes", accounts.HealthOfficer)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := register(b, ta, "+6281211110001")
+	bb := register(b, ta, "+6281211110002")
+	var ids tempIDs
+	bb.do(b, "GET", "/api/tracing/v1/tempids", bb.token, nil, &ids)
+	a.do(b, "POST", "/api/v1/tracing/cases", officer.Token, map[string]string{"phone": a.phone, "onsetDate": time.Now().Format("2006-01-02")}, nil)
+	ta.say(a.phone, "SETUJU")
+	first := ids.TempIDs[0]
+	body := func(iter int) []byte {
+		recs := make([]map[string]any, 20000)
+		span := time.Now().Unix() - first.StartTime
+		for i := range recs {
+			ts := first.StartTime + 1 + int64(i)%max(span-1, 1)
+			recs[i] = map[string]any{"v": 2, "msg": first.TempID, "org": "ID_MOH", "modelP": "SM-G973F", "modelC": "SM-G981B/DS",
+				"rssi": -40 - (i+iter)%30, "txPower": 12, "timestamp": ts}
+		}
+		out, _ := json.Marshal(map[string]any{"records": recs})
+		return out
+	}
+	lat := make([]float64, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		payload := body(i)
+		b.StartTimer()
+		start := time.Now()
+		req, _ := http.NewRequest("POST", ta.base+"/api/tracing/v1/uploads", bytes.NewReader(payload))
+		req.Header.Set("Authorization", "Bearer "+a.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatalf("upload %d: status %d", i, resp.StatusCode)
+		}
+		lat = append(lat, time.Since(start).Seconds()*1000)
+	}
+	b.StopTimer()
+	sort.Float64s(lat)
+	b.ReportMetric(lat[len(lat)/2], "p50-ms")
+	b.ReportMetric(lat[len(lat)*99/100], "p99-ms")
 }

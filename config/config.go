@@ -125,6 +125,8 @@ type Tracing struct {
 	MediumWeight    float64 `yaml:"medium_weight"`
 	// WhatsAppNumber goes into the wa.me registration link.
 	WhatsAppNumber string `yaml:"whatsapp_number"`
+	// UploadsPerDeviceHour caps encounter uploads per device (0: 6).
+	UploadsPerDeviceHour int `yaml:"uploads_per_device_hour"`
 }
 
 // Jobs configures the scheduler: cron specs by job name.
