@@ -147,8 +147,7 @@ func cmdChat(ctx context.Context, cfg config.Config, args []string, stdin io.Rea
 	c := &apiClient{base: strings.TrimRight(*base, "/"), token: *token}
 	var cursor string
 	// Start after what was already sent to this contact.
-	if msgs, next, err := c.sent(ctx, *from, "", 0); err == nil {
-		_ = msgs
+	if _, next, err := c.sent(ctx, *from, "", 0); err == nil {
 		cursor = next
 	}
 	fmt.Fprintf(stdout, "Terhubung ke %s sebagai %s. Ketik pesan (Ctrl-D untuk keluar).\n", c.base, *from)

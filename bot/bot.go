@@ -11,6 +11,7 @@ package bot
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -434,7 +435,7 @@ func (b *Bot) loadState(ctx context.Context, tx *store.Tx, contactID int64) (con
 	var raw string
 	err := tx.QueryRow(ctx, `SELECT state FROM bot_state WHERE contact_id = ?`, contactID).Scan(&raw)
 	if err != nil {
-		if strings.Contains(err.Error(), "no rows") {
+		if errors.Is(err, sql.ErrNoRows) {
 			return st, nil
 		}
 		return st, fmt.Errorf("bot: load state: %w", err)
@@ -480,7 +481,11 @@ func (t *turn) email(ctx context.Context) error {
 		}
 	}
 	if tk == nil {
-		if tk, err = b.byMessageID(ctx, tx, refs); err != nil {
+		ids := make([]string, 0, len(refs))
+		for _, r := range refs {
+			ids = append(ids, strings.Trim(strings.TrimSpace(r), "<>"))
+		}
+		if tk, err = b.tickets.ByExternalMessage(ctx, tx, channels.Email, ids...); err != nil {
 			return err
 		}
 	}
@@ -565,29 +570,6 @@ func (t *turn) email(ctx context.Context) error {
 		return nil
 	}
 	return b.emailReply(ctx, tx, tk, "ack", catalog.T(lang, "email_ack", map[string]string{"ticket": tk.Number}))
-}
-
-// byMessageID finds the ticket of an earlier mail by its Message-ID. E-mail
-// external IDs are "<message-id>:<hash>", so a range scan finds the prefix.
-func (b *Bot) byMessageID(ctx context.Context, tx *store.Tx, refs []string) (*tickets.Ticket, error) {
-	for _, r := range refs {
-		r = strings.Trim(strings.TrimSpace(r), "<>")
-		if r == "" {
-			continue
-		}
-		var tid int64
-		err := tx.QueryRow(ctx, `SELECT ticket_id FROM messages WHERE channel = 'email' AND ticket_id IS NOT NULL AND (external_id = ? OR (external_id > ? AND external_id < ?)) ORDER BY id DESC LIMIT 1`,
-			r, r+":", r+";").Scan(&tid)
-		if err != nil {
-			continue
-		}
-		var number string
-		if err := tx.QueryRow(ctx, `SELECT number FROM tickets WHERE id = ?`, tid).Scan(&number); err != nil {
-			return nil, err
-		}
-		return b.tickets.ByNumberTx(ctx, tx, number)
-	}
-	return nil, nil
 }
 
 // emailReply sends an automatic e-mail on a ticket, threaded under the
@@ -675,6 +657,3 @@ func (f *floodGuard) hit(key string, at time.Time) (over, first bool) {
 	f.warned[key] = at
 	return true, true
 }
-
-// ErrNoTicket is returned by Reply for an unknown ticket.
-var ErrNoTicket = errors.New("bot: no such ticket")

@@ -336,14 +336,18 @@ func (s *Store) ByNumberTx(ctx context.Context, tx *store.Tx, number string) (*T
 }
 
 // ByExternalMessage finds the ticket of a message by its channel ID (e-mail
-// threading: In-Reply-To/References point at earlier Message-IDs).
+// threading: In-Reply-To/References point at earlier Message-IDs). An ID
+// also matches external IDs that extend it after a colon, because e-mail
+// external IDs are "<Message-ID>:<content hash>".
 func (s *Store) ByExternalMessage(ctx context.Context, tx *store.Tx, channel string, externalIDs ...string) (*Ticket, error) {
 	for _, id := range externalIDs {
 		if id == "" {
 			continue
 		}
 		var tid int64
-		err := tx.QueryRow(ctx, `SELECT ticket_id FROM messages WHERE channel = ? AND external_id = ? AND ticket_id IS NOT NULL ORDER BY id DESC LIMIT 1`, channel, id).Scan(&tid)
+		// The range (id":", id";") is the prefix id":" on an index scan.
+		err := tx.QueryRow(ctx, `SELECT ticket_id FROM messages WHERE channel = ? AND ticket_id IS NOT NULL
+			AND (external_id = ? OR (external_id > ? AND external_id < ?)) ORDER BY id DESC LIMIT 1`, channel, id, id+":", id+";").Scan(&tid)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}

@@ -3,6 +3,7 @@ package email
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -311,7 +312,7 @@ func (r *Runner) cursor(ctx context.Context, validity uint32) (uint32, error) {
 	if err == nil {
 		return uint32(last), nil
 	}
-	if !strings.Contains(err.Error(), "no rows") {
+	if !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("read cursor: %w", err)
 	}
 	var other int
