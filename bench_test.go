@@ -15,6 +15,7 @@ import (
 
 	"lindungi/channels"
 	"lindungi/channels/simulator"
+	"lindungi/store"
 )
 
 // timedChannel wraps the simulator channel to timestamp each delivery per
@@ -36,9 +37,12 @@ func (c *timedChannel) Send(ctx context.Context, m channels.Outbound) error {
 }
 
 // sqliteCeiling measures single-row-transaction inserts per second on the
-// same disk, in the same run: the figure the pipeline is compared to.
-func sqliteCeiling(b *testing.B, dir string, n int) float64 {
-	db, err := sql.Open("sqlite3", "file:"+filepath.Join(dir, "ceiling.db")+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=5000&_txlock=immediate")
+// same disk, in the same run, with the given connection parameters. With
+// store.SQLiteParams (the service's own durability: fsync per commit) it
+// is the figure the pipeline is compared to; with synchronous=NORMAL it
+// shows what the same disk does when a commit is not made durable.
+func sqliteCeiling(b *testing.B, dir, params string, n int) float64 {
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(dir, "ceiling.db")+"?"+params)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -144,12 +148,15 @@ func runPipeline(b *testing.B, n int, perSecond float64) {
 	tc.mu.Unlock()
 	sort.Float64s(lat)
 	rate := float64(n) / elapsed.Seconds()
-	ceiling := sqliteCeiling(b, b.TempDir(), 5000)
+	ceiling := sqliteCeiling(b, b.TempDir(), store.SQLiteParams, 2000)
+	volatile := sqliteCeiling(b, b.TempDir(), strings.Replace(store.SQLiteParams, "_synchronous=FULL", "_synchronous=NORMAL", 1), 5000)
 	b.ReportMetric(rate, "msgs/s")
 	b.ReportMetric(lat[n/2], "p50-ms")
 	b.ReportMetric(lat[n*99/100], "p99-ms")
 	b.ReportMetric(ceiling, "ceiling-tx/s")
 	b.ReportMetric(rate/ceiling, "ratio")
+	b.ReportMetric(volatile, "nosync-ceiling-tx/s")
+	b.ReportMetric(rate/volatile, "nosync-ratio")
 	b.ReportMetric(peakRSSMB(), "peak-rss-MB")
 }
 

@@ -90,7 +90,7 @@ func (db *DB) commitGroup(batch []*groupReq) {
 				continue
 			}
 			sp := fmt.Sprintf("g%d", i)
-			if _, err := tx.Tx.ExecContext(r.ctx, "SAVEPOINT "+sp); err != nil {
+			if _, err := tx.Tx.ExecContext(context.Background(), "SAVEPOINT "+sp); err != nil {
 				return err
 			}
 			sub := &Tx{Tx: tx.Tx, db: db}
