@@ -115,57 +115,83 @@ func New(db *store.DB, ts *tickets.Store, ob *channels.Outbox, cfg Config, log *
 // Deliver stores one inbound message and everything it causes. It returns
 // nil for a duplicate (already stored), so the channel can acknowledge it.
 func (b *Bot) Deliver(ctx context.Context, in channels.Inbound) error {
-	start := time.Now()
-	if in.Channel == "" || in.ExternalID == "" || in.From == "" {
-		return fmt.Errorf("bot: inbound message without channel, ID or sender")
+	return b.DeliverBatch(ctx, []channels.Inbound{in})[0]
+}
+
+// DeliverBatch is Deliver for several messages at once (channels.BatchSink):
+// they are processed in the order given — a mail and its follow-up in the
+// same batch thread correctly — and share group commits, so a mailbox
+// import pays one commit per batch instead of one per mail. errs[i] is
+// ins[i]'s outcome; one failing message does not fail the others.
+func (b *Bot) DeliverBatch(ctx context.Context, ins []channels.Inbound) []error {
+	type job struct {
+		in    channels.Inbound
+		start time.Time
+		after []func(context.Context)
+		dup   bool
+		done  <-chan error
 	}
-	in.Text = tickets.CleanText(in.Text)
-	in.Name = tickets.CleanText(in.Name)
-	if in.ReceivedAt.IsZero() {
-		in.ReceivedAt = store.Now()
-	}
-	var after []func(context.Context)
-	dup := false
-	// Group commit: concurrent messages share one SQLite transaction, each
-	// in its own savepoint, so a burst costs one commit instead of many.
-	err := b.db.InGroupTx(ctx, func(tx *store.Tx) error {
-		after = after[:0]
-		dup = false
-		res, err := tx.Exec(ctx, `INSERT INTO inbound_keys (channel, external_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
-			in.Channel, in.ExternalID, store.Now())
-		if err != nil {
-			return fmt.Errorf("bot: dedupe: %w", err)
+	errs := make([]error, len(ins))
+	jobs := make([]*job, len(ins))
+	for i, in := range ins {
+		j := &job{in: in, start: time.Now()}
+		jobs[i] = j
+		if in.Channel == "" || in.ExternalID == "" || in.From == "" {
+			errs[i] = fmt.Errorf("bot: inbound message without channel, ID or sender")
+			continue
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			dup = true
-		} else {
-			t := &turn{b: b, tx: tx, in: in}
-			if err := t.run(ctx); err != nil {
-				return err
+		j.in.Text = tickets.CleanText(in.Text)
+		j.in.Name = tickets.CleanText(in.Name)
+		if j.in.ReceivedAt.IsZero() {
+			j.in.ReceivedAt = store.Now()
+		}
+		// Group commit: concurrent messages share one SQLite transaction,
+		// each in its own savepoint, so a burst costs one commit.
+		j.done = b.db.GroupTxAsync(ctx, func(tx *store.Tx) error {
+			in := j.in
+			j.after, j.dup = nil, false
+			res, err := tx.Exec(ctx, `INSERT INTO inbound_keys (channel, external_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+				in.Channel, in.ExternalID, store.Now())
+			if err != nil {
+				return fmt.Errorf("bot: dedupe: %w", err)
 			}
-			after = t.after
-		}
-		if in.InTx != nil {
-			if err := in.InTx(ctx, tx); err != nil {
-				return fmt.Errorf("bot: channel cursor: %w", err)
+			if n, _ := res.RowsAffected(); n == 0 {
+				j.dup = true
+			} else {
+				t := &turn{b: b, tx: tx, in: in}
+				if err := t.run(ctx); err != nil {
+					return err
+				}
+				j.after = t.after
 			}
+			if in.InTx != nil {
+				if err := in.InTx(ctx, tx); err != nil {
+					return fmt.Errorf("bot: channel cursor: %w", err)
+				}
+			}
+			return nil
+		})
+	}
+	for i, j := range jobs {
+		if j.done == nil {
+			continue
 		}
-		return nil
-	})
-	if err != nil {
-		b.intake.WithLabelValues(in.Channel, "error").Inc()
-		return err
+		if err := <-j.done; err != nil {
+			b.intake.WithLabelValues(j.in.Channel, "error").Inc()
+			errs[i] = err
+			continue
+		}
+		if j.dup {
+			b.intake.WithLabelValues(j.in.Channel, "duplicate").Inc()
+			continue
+		}
+		for _, f := range j.after {
+			f(ctx)
+		}
+		b.intake.WithLabelValues(j.in.Channel, "stored").Inc()
+		b.latency.WithLabelValues(j.in.Channel).Observe(time.Since(j.start).Seconds())
 	}
-	if dup {
-		b.intake.WithLabelValues(in.Channel, "duplicate").Inc()
-		return nil
-	}
-	for _, f := range after {
-		f(ctx)
-	}
-	b.intake.WithLabelValues(in.Channel, "stored").Inc()
-	b.latency.WithLabelValues(in.Channel).Observe(time.Since(start).Seconds())
-	return nil
+	return errs
 }
 
 // turn is one inbound message being processed inside the transaction.

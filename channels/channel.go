@@ -96,6 +96,14 @@ type Sink interface {
 	Deliver(ctx context.Context, in Inbound) error
 }
 
+// BatchSink is a Sink that also takes several messages at once, in order,
+// sharing commits between them (the mailbox importer hands it a fetched
+// batch). errs[i] is what Deliver would have returned for ins[i].
+type BatchSink interface {
+	Sink
+	DeliverBatch(ctx context.Context, ins []Inbound) (errs []error)
+}
+
 // SinkFunc adapts a function to Sink.
 type SinkFunc func(ctx context.Context, in Inbound) error
 

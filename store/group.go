@@ -16,24 +16,36 @@ import (
 // fn must not block on other callers (it holds the batch), and its
 // after-commit hooks run only if the shared commit succeeds.
 func (db *DB) InGroupTx(ctx context.Context, fn func(tx *Tx) error) error {
+	return <-db.GroupTxAsync(ctx, fn)
+}
+
+// GroupTxAsync queues fn like InGroupTx but returns at once; the channel
+// yields fn's outcome once its batch has committed (or failed). Requests
+// queued from one goroutine run in the order they were queued, so a caller
+// with many messages can hand them all over, keep their order and still
+// have them share commits. On PostgreSQL fn runs (in its own transaction)
+// before GroupTxAsync returns.
+func (db *DB) GroupTxAsync(ctx context.Context, fn func(tx *Tx) error) <-chan error {
+	done := make(chan error, 1)
 	if db.dialect != SQLite {
-		return db.InTx(ctx, fn)
+		done <- db.InTx(ctx, fn)
+		return done
 	}
 	db.groupOnce.Do(func() {
 		db.group = make(chan *groupReq, 256)
 		go db.groupCommitter()
 	})
-	req := &groupReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	req := &groupReq{ctx: ctx, fn: fn, done: done}
 	select {
 	case db.group <- req:
+		// Once queued the request runs; its outcome is reported even if
+		// ctx ends, so a caller never reports failure for a committed write.
 	case <-ctx.Done():
-		return ctx.Err()
+		done <- ctx.Err()
 	case <-db.closed:
-		return ErrClosed
+		done <- ErrClosed
 	}
-	// Once queued the request runs; wait for its outcome even if ctx ends,
-	// so the caller never reports failure for a write that committed.
-	return <-req.done
+	return done
 }
 
 // ErrClosed is returned for writes queued after Close.
