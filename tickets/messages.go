@@ -76,10 +76,9 @@ func (s *Store) AddMessage(ctx context.Context, tx *store.Tx, m NewMessage) (int
 	}
 	m.Text = CleanText(m.Text)
 	m.Subject = CleanText(m.Subject)
-	var id int64
-	err := tx.QueryRow(ctx, `INSERT INTO messages (ticket_id, contact_id, direction, channel, external_id, author, subject, body, html, created_at)
+	id, err := tx.InsertID(ctx, `INSERT INTO messages (ticket_id, contact_id, direction, channel, external_id, author, subject, body, html, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		tid, m.ContactID, m.Direction, m.Channel, m.ExternalID, m.Author, m.Subject, m.Text, CleanText(m.HTML), now).Scan(&id)
+		tid, m.ContactID, m.Direction, m.Channel, m.ExternalID, m.Author, m.Subject, m.Text, CleanText(m.HTML), now)
 	if err != nil {
 		return 0, fmt.Errorf("tickets: add message: %w", err)
 	}

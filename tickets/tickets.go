@@ -92,8 +92,8 @@ func (s *Store) UpsertContact(ctx context.Context, tx *store.Tx, channel, addres
 		return c, fmt.Errorf("tickets: find contact: %w", err)
 	}
 	c.Name, c.Lang = name, "id"
-	if err := tx.QueryRow(ctx, `INSERT INTO contacts (channel, address, name, lang, created_at, updated_at) VALUES (?, ?, ?, 'id', ?, ?) RETURNING id`,
-		channel, address, name, now, now).Scan(&c.ID); err != nil {
+	if c.ID, err = tx.InsertID(ctx, `INSERT INTO contacts (channel, address, name, lang, created_at, updated_at) VALUES (?, ?, ?, 'id', ?, ?) RETURNING id`,
+		channel, address, name, now, now); err != nil {
 		return c, fmt.Errorf("tickets: create contact: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `UPDATE contacts SET person_id = id WHERE id = ?`, c.ID); err != nil {
@@ -208,9 +208,9 @@ func (s *Store) Create(ctx context.Context, tx *store.Tx, nt NewTicket) (Ticket,
 	if err != nil {
 		return t, err
 	}
-	err = tx.QueryRow(ctx, `INSERT INTO tickets (number, contact_id, channel, subject, category, status, handed_off, flags, fields_sealed, nik_masked, thread_ref, created_at, updated_at)
+	t.ID, err = tx.InsertID(ctx, `INSERT INTO tickets (number, contact_id, channel, subject, category, status, handed_off, flags, fields_sealed, nik_masked, thread_ref, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		t.Number, t.ContactID, t.Channel, t.Subject, t.Category, t.Status, t.HandedOff, strings.Join(t.Flags, ","), sealed, t.NIKMasked, t.ThreadRef, now, now).Scan(&t.ID)
+		t.Number, t.ContactID, t.Channel, t.Subject, t.Category, t.Status, t.HandedOff, strings.Join(t.Flags, ","), sealed, t.NIKMasked, t.ThreadRef, now, now)
 	if err != nil {
 		return t, fmt.Errorf("tickets: create: %w", err)
 	}
