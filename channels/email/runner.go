@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,16 +31,19 @@ import (
 //
 //	connect → SELECT → cursor for (mailbox, folder, UIDVALIDITY)
 //	→ UID FETCH last+1:* (UID RFC822.SIZE INTERNALDATE), UIDs ≤ last dropped
-//	→ per message, in UID order: BODY.PEEK[] through a size limit (headers
-//	  only when oversized) → Parse → sink.Deliver with InTx advancing the
-//	  cursor in the sink's transaction → only then \Seen / MOVE
+//	→ in UID order, chunks of up to chunkMails/chunkBytes: one UID FETCH
+//	  BODY.PEEK[] per chunk, each literal through the size limit (headers
+//	  only when oversized) → Parse → sink.DeliverBatch (or Deliver one by
+//	  one) → cursor to the end of the chunk's committed prefix → only then
+//	  \Seen / MOVE of that prefix
 //	→ IDLE (re-issued every IdleRestart) or poll → next pass.
 //
-// Any error (a failed Deliver included) ends the connection; Run reconnects
+// Any error (a failed delivery included) ends the connection; Run reconnects
 // with exponential backoff and the cursor makes the next pass start at the
-// first message that was not committed, so nothing is skipped or doubled.
-// A watchdog closes the connection when a command hangs, since go-imap/v2
-// has no read deadline between responses.
+// first message that was not committed, so nothing is skipped; what
+// committed behind a failure is fetched again and dropped by the sink's
+// dedupe, so nothing is doubled. A watchdog closes the connection when a
+// command hangs, since go-imap/v2 has no read deadline between responses.
 type Runner struct {
 	box  MailboxConfig
 	cfg  Config
@@ -336,7 +340,41 @@ func (r *Runner) advance(ctx context.Context, tx *store.Tx, validity uint32, uid
 	return nil
 }
 
-// pass imports every message above the cursor, in UID order.
+// Body fetches are chunked: one UID FETCH, one parse fan-out and one sink
+// batch per chunk. 128 mails is two of the store's group commits (maxGroup
+// 64) and makes the per-command and per-commit costs negligible per mail;
+// 8 MiB bounds what a chunk holds in memory (raw mail plus its parse) and,
+// with the 64 KiB/s allowance, keeps one command's watchdog near two
+// minutes on top of CommandTimeout. A mail larger than the budget gets a
+// chunk of its own.
+const (
+	chunkMails = 128
+	chunkBytes = 8 << 20
+)
+
+// item is one message of a chunk on its way to the sink.
+type item struct {
+	p         pending
+	oversized bool // RFC822.SIZE above MaxMessageBytes: headers only
+	found     bool // the server returned it (false: expunged meanwhile)
+	truncated bool // the body was longer than RFC822.SIZE said and the limit
+	raw       []byte
+	in        channels.Inbound
+}
+
+// delivery is one chunk handed to the sink; done closes when every message
+// of it has an outcome in errs.
+type delivery struct {
+	items []*item
+	errs  []error
+	done  chan struct{}
+}
+
+// pass imports every message above the cursor, in UID order, a chunk at a
+// time. While the sink commits chunk n, chunk n+1 is fetched and parsed; it
+// is handed over only once every message of chunk n has its outcome, so the
+// sink sees UID order and a failure stops the pass before anything behind
+// it is delivered.
 func (r *Runner) pass(ctx context.Context, c *imapclient.Client, validity uint32, sink channels.Sink) error {
 	last, err := r.cursor(ctx, validity)
 	if err != nil {
@@ -362,155 +400,338 @@ func (r *Runner) pass(ctx context.Context, c *imapclient.Client, validity uint32
 		todo = append(todo, pending{m.UID, m.RFC822Size, m.InternalDate})
 	}
 	sort.Slice(todo, func(i, j int) bool { return todo[i].uid < todo[j].uid })
-	// Committed mail is flagged (or moved) in batches: one command per
-	// flagBatch mails instead of a round trip each. A crash before the flag
-	// is repaired by finishCommitted on the next pass.
-	const flagBatch = 64
-	var committed []imap.UID
-	flush := func() error {
-		err := r.afterImport(c, committed...)
-		committed = committed[:0]
-		return err
-	}
-	for _, p := range todo {
-		if ctx.Err() != nil {
-			return ctx.Err()
+
+	ip := &importPass{r: r, ctx: ctx, c: c, validity: validity, sink: sink}
+	for len(todo) > 0 {
+		if err := ctx.Err(); err != nil {
+			return errors.Join(err, ip.finish())
 		}
-		if err := r.importOne(ctx, c, validity, p, sink); err != nil {
-			return err
+		items := r.nextChunk(todo)
+		todo = todo[len(items):]
+		if err := r.fetchChunk(c, items); err != nil {
+			return errors.Join(fmt.Errorf("fetch bodies: %w", err), ip.finish())
 		}
-		if committed = append(committed, p.uid); len(committed) >= flagBatch {
-			if err := flush(); err != nil {
-				return err
-			}
+		r.parseChunk(items, validity)
+		if err := ip.settle(items); err != nil {
+			return errors.Join(err, ip.finish())
 		}
 	}
-	return flush()
+	return ip.finish()
 }
 
-func (r *Runner) importOne(ctx context.Context, c *imapclient.Client, validity uint32, p pending, sink channels.Sink) error {
+// importPass is one pass's pipeline: at most one chunk at the sink
+// (flight) and the cursor advance for the chunk before it (adv).
+type importPass struct {
+	r        *Runner
+	ctx      context.Context
+	c        *imapclient.Client
+	validity uint32
+	sink     channels.Sink
+	flight   *delivery
+	adv      <-chan error
+}
+
+// settle waits for the chunk at the sink and makes its committed prefix
+// final: the cursor moves to the highest UID up to which every message of
+// the chunk committed (a duplicate counts: it was committed before; so
+// does an expunged UID), and only those messages are flagged or moved.
+// Committed mail behind a failure is not covered by the cursor: the next
+// pass fetches it again and the sink drops it as a duplicate, so an earlier
+// mail is never skipped because a later one committed. The first failure
+// goes through the poison fallback when due; otherwise settle returns it
+// and next is not delivered. Else next (nil at the end) goes to the sink at
+// once, queued behind the cursor advance so the two share a group commit,
+// and the flags are set while the sink works on it.
+func (ip *importPass) settle(next []*item) error {
+	r, d := ip.r, ip.flight
+	ip.flight = nil
+	if d == nil {
+		if next != nil {
+			ip.flight = r.deliver(ip.ctx, ip.sink, next)
+		}
+		return nil
+	}
+	<-d.done
+	upto, done, failed := r.prefix(ip.ctx, ip.sink, d)
+	if ip.adv != nil {
+		// Queued before d went to the sink, so already committed.
+		failed = errors.Join(failed, <-ip.adv)
+		ip.adv = nil
+	}
+	if upto != 0 {
+		ip.adv = r.db.GroupTxAsync(ip.ctx, func(tx *store.Tx) error { return r.advance(ip.ctx, tx, ip.validity, upto) })
+	}
+	if failed == nil && next != nil {
+		ip.flight = r.deliver(ip.ctx, ip.sink, next)
+	}
+	// Flagging needs only the messages' commits, not the cursor's: after a
+	// crash before the cursor commits they are fetched again as duplicates.
+	return errors.Join(failed, r.afterImport(ip.c, done...))
+}
+
+// finish settles the last chunk and waits for the cursor to commit.
+func (ip *importPass) finish() error {
+	err := ip.settle(nil)
+	if ip.adv != nil {
+		err = errors.Join(err, <-ip.adv)
+		ip.adv = nil
+	}
+	return err
+}
+
+// nextChunk takes the next messages of todo up to chunkMails and chunkBytes
+// (at least one).
+func (r *Runner) nextChunk(todo []pending) []*item {
 	max := r.cfg.MaxMessageBytes
-	oversized := p.size > max
-	section := &imap.FetchItemBodySection{Peek: true}
-	if oversized {
-		section.Specifier = imap.PartSpecifierHeader
+	var items []*item
+	var bytes int64
+	for _, p := range todo {
+		it := &item{p: p, oversized: p.size > max}
+		size := p.size
+		if it.oversized {
+			size = 64 << 10 // headers only
+		}
+		if len(items) > 0 && (len(items) >= chunkMails || bytes+size > chunkBytes) {
+			break
+		}
+		items = append(items, it)
+		bytes += size
 	}
-	// Allow slow links about 64 KiB/s on top of the command timeout.
-	stop := watchdog(c, r.cfg.CommandTimeout+time.Duration(min(p.size, max)/(64<<10))*time.Second)
-	raw, truncated, err := fetchBody(c, p.uid, section, max)
-	stop()
-	if err != nil {
-		return fmt.Errorf("fetch body: %w", err)
+	return items
+}
+
+// fetchChunk fetches the chunk's bodies with one UID FETCH BODY.PEEK[] (and
+// the headers of its oversized mail with one BODY.PEEK[HEADER]), each
+// literal streamed through the size limit. A UID the server does not return
+// was expunged meanwhile and stays !found.
+func (r *Runner) fetchChunk(c *imapclient.Client, items []*item) error {
+	max := r.cfg.MaxMessageBytes
+	byUID := make(map[imap.UID]*item, len(items))
+	var full, head []imap.UID
+	var bytes int64
+	for _, it := range items {
+		byUID[it.p.uid] = it
+		if it.oversized {
+			head = append(head, it.p.uid)
+		} else {
+			full = append(full, it.p.uid)
+			bytes += it.p.size
+		}
 	}
-	if raw == nil {
-		r.log.Info("email: message vanished before it was fetched", "uid", p.uid)
-		return r.db.InTx(ctx, func(tx *store.Tx) error { return r.advance(ctx, tx, validity, p.uid) })
+	for _, f := range []struct {
+		uids    []imap.UID
+		section *imap.FetchItemBodySection
+		bytes   int64
+	}{
+		{full, &imap.FetchItemBodySection{Peek: true}, bytes},
+		{head, &imap.FetchItemBodySection{Peek: true, Specifier: imap.PartSpecifierHeader}, int64(len(head)) * (64 << 10)},
+	} {
+		if len(f.uids) == 0 {
+			continue
+		}
+		// Allow slow links about 64 KiB/s on top of the command timeout.
+		stop := watchdog(c, r.cfg.CommandTimeout+time.Duration(f.bytes/(64<<10))*time.Second)
+		err := fetchSection(c, f.uids, f.section, max, byUID)
+		stop()
+		if err != nil {
+			return err
+		}
 	}
-	if truncated {
+	return nil
+}
+
+// fetchSection streams one section of several messages through the
+// per-message size limit into their items.
+func fetchSection(c *imapclient.Client, uids []imap.UID, section *imap.FetchItemBodySection, max int64, byUID map[imap.UID]*item) error {
+	cmd := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}})
+	defer cmd.Close()
+	for {
+		msg := cmd.Next()
+		if msg == nil {
+			break
+		}
+		var (
+			uid       imap.UID
+			raw       []byte
+			got       bool
+			truncated bool
+		)
+		for {
+			fi := msg.Next()
+			if fi == nil {
+				break
+			}
+			switch fi := fi.(type) {
+			case imapclient.FetchItemDataUID:
+				uid = fi.UID
+			case imapclient.FetchItemDataBodySection:
+				if fi.Literal == nil || got {
+					continue
+				}
+				got = true
+				buf := bytes.NewBuffer(make([]byte, 0, min(fi.Literal.Size(), max+1)))
+				n, err := io.Copy(buf, io.LimitReader(fi.Literal, max+1))
+				if err != nil {
+					return err
+				}
+				raw, truncated = buf.Bytes(), n > max
+				if truncated {
+					raw = raw[:max]
+				}
+			}
+		}
+		// Unsolicited FETCH data (a flag change) has no body; a UID we did
+		// not ask for, or a second answer for one, is ignored.
+		if it := byUID[uid]; it != nil && got && !it.found {
+			it.raw, it.truncated, it.found = raw, truncated, true
+		}
+	}
+	return cmd.Close()
+}
+
+// parseChunk turns the fetched mail into Inbound values, on up to four
+// goroutines; each result stays in its item, so UID order is kept.
+func (r *Runner) parseChunk(items []*item, validity uint32) {
+	workers := min(runtime.GOMAXPROCS(0), 4, len(items))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(items) {
+					return
+				}
+				if it := items[i]; it.found {
+					it.in = r.inbound(it, validity)
+					it.raw = nil // in.Raw holds what is kept
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// inbound parses one fetched message and adds the mailbox's facts.
+func (r *Runner) inbound(it *item, validity uint32) channels.Inbound {
+	max := r.cfg.MaxMessageBytes
+	raw, oversized := it.raw, it.oversized
+	if it.truncated {
 		// The server's RFC822.SIZE was smaller than the message.
 		oversized = true
 		hb, _ := splitHeader(raw)
 		raw = append(hb[:len(hb):len(hb)], "\r\n"...)
 	}
 	popts := r.cfg.Parse
-	popts.ReceivedAt = p.date
+	popts.ReceivedAt = it.p.date
 	popts.OwnAddresses = r.own
 	in := Parse(raw, popts)
 	if oversized {
 		in.Meta[MetaOversized] = "1"
 		in.Text = strings.TrimSpace(fmt.Sprintf("[Pesan ini terlalu besar (%s, batas %s); hanya header yang disimpan. Mohon kirim ulang dengan lampiran lebih kecil. / This message is too large (%s, limit %s); only its headers were imported.]\n\n%s",
-			humanSize(int(p.size)), humanSize(int(max)), humanSize(int(p.size)), humanSize(int(max)), in.Text))
+			humanSize(int(it.p.size)), humanSize(int(max)), humanSize(int(it.p.size)), humanSize(int(max)), in.Text))
 	}
 	in.To = r.box.Address
 	in.Meta[MetaMailbox] = r.box.Address
 	in.Meta[MetaUIDValidity] = strconv.FormatUint(uint64(validity), 10)
-	in.Meta[MetaUID] = strconv.FormatUint(uint64(p.uid), 10)
+	in.Meta[MetaUID] = strconv.FormatUint(uint64(it.p.uid), 10)
 	if r.box.Retired {
 		in.Meta[MetaRetired] = "1"
 		if r.box.Notice != "" {
 			in.Meta[MetaNotice] = r.box.Notice
 		}
 	}
-	var advanced atomic.Bool
-	in.InTx = func(ctx context.Context, tx *store.Tx) error {
-		if err := r.advance(ctx, tx, validity, p.uid); err != nil {
-			return err
-		}
-		advanced.Store(true)
-		return nil
-	}
-	if err := sink.Deliver(ctx, in); err != nil {
-		// A message that fails again and again while the database answers
-		// is the message's fault, not the database's: store it as an
-		// unparseable mail (raw kept, flagged for an operator) so it never
-		// blocks the mail behind it.
-		if !r.poisoned(p.uid) || r.db.SQL.PingContext(ctx) != nil {
-			return fmt.Errorf("deliver: %w", err)
-		}
-		r.log.Error("mail keeps failing; storing it raw for an operator", "uid", uint32(p.uid), "err", err)
-		fallback := channels.Inbound{Channel: in.Channel, ExternalID: in.ExternalID, From: in.From, To: in.To,
-			Subject: in.Subject, Text: "(Pesan ini tidak dapat diproses otomatis; lihat lampiran asli. / This message could not be processed; see the original attached.)",
-			ReceivedAt: in.ReceivedAt, Unparseable: true, AutoGenerated: true, Raw: in.Raw, Meta: in.Meta, InTx: in.InTx}
-		if fallback.From == "" {
-			fallback.From = "unknown@invalid"
-		}
-		if err2 := sink.Deliver(ctx, fallback); err2 != nil {
-			return fmt.Errorf("deliver: %w", err)
-		}
-	}
-	r.clearFailures(p.uid)
-	if !advanced.Load() {
-		// The sink found a duplicate and did not open a transaction.
-		if err := r.db.InTx(ctx, func(tx *store.Tx) error { return r.advance(ctx, tx, validity, p.uid) }); err != nil {
-			return err
-		}
-	}
-	r.mu.Lock()
-	r.imported++
-	r.mu.Unlock()
-	return nil
+	// No InTx: the cursor is advanced once the chunk is settled, to the
+	// end of its committed prefix (see settle).
+	return in
 }
 
-// fetchBody streams one section through a size limit.
-func fetchBody(c *imapclient.Client, uid imap.UID, section *imap.FetchItemBodySection, max int64) (raw []byte, truncated bool, err error) {
-	cmd := c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}})
-	defer cmd.Close()
-	found := false
-	for {
-		msg := cmd.Next()
-		if msg == nil {
+// deliver hands the chunk's fetched mail to the sink in UID order, in the
+// background: as one DeliverBatch when the sink takes batches (shared
+// commits), else Deliver one by one. Every message gets an outcome; a
+// failure does not stop the ones behind it, settle decides what counts.
+func (r *Runner) deliver(ctx context.Context, sink channels.Sink, items []*item) *delivery {
+	d := &delivery{items: items, errs: make([]error, len(items)), done: make(chan struct{})}
+	var ins []channels.Inbound
+	var idx []int
+	for i, it := range items {
+		if it.found {
+			ins = append(ins, it.in)
+			idx = append(idx, i)
+		}
+	}
+	go func() {
+		defer close(d.done)
+		if len(ins) == 0 {
+			return
+		}
+		var errs []error
+		if b, ok := sink.(channels.BatchSink); ok {
+			errs = b.DeliverBatch(ctx, ins)
+		} else {
+			errs = make([]error, len(ins))
+			for k, in := range ins {
+				errs[k] = sink.Deliver(ctx, in)
+			}
+		}
+		for k, i := range idx {
+			if k < len(errs) {
+				d.errs[i] = errs[k]
+			} else {
+				d.errs[i] = errors.New("email: sink returned no outcome")
+			}
+		}
+	}()
+	return d
+}
+
+// prefix reads a settled chunk's outcomes in UID order and returns the end
+// of its committed prefix, the committed mail in it to flag or move, and
+// the failure that ends it (nil when the whole chunk committed).
+func (r *Runner) prefix(ctx context.Context, sink channels.Sink, d *delivery) (upto imap.UID, done []imap.UID, failed error) {
+	var n int64
+	for i, it := range d.items {
+		uid := it.p.uid
+		if !it.found {
+			r.log.Info("email: message vanished before it was fetched", "uid", uint32(uid))
+			upto = uid
+			continue
+		}
+		if err := d.errs[i]; err != nil && !r.rescue(ctx, sink, it, err) {
+			failed = fmt.Errorf("deliver: %w", err)
 			break
 		}
-		for {
-			item := msg.Next()
-			if item == nil {
-				break
-			}
-			b, ok := item.(imapclient.FetchItemDataBodySection)
-			if !ok || b.Literal == nil || found {
-				continue
-			}
-			found = true
-			var buf bytes.Buffer
-			n, err := io.Copy(&buf, io.LimitReader(b.Literal, max+1))
-			if err != nil {
-				return nil, false, err
-			}
-			raw, truncated = append([]byte{}, buf.Bytes()...), n > max
-			if truncated {
-				raw = raw[:max]
-			}
-		}
+		r.clearFailures(uid)
+		upto = uid
+		done = append(done, uid)
+		n++
 	}
-	if err := cmd.Close(); err != nil {
-		return nil, false, err
+	r.mu.Lock()
+	r.imported += n
+	r.mu.Unlock()
+	return upto, done, failed
+}
+
+// rescue handles a failed delivery: a message that fails again and again
+// while the database answers is the message's fault, not the database's, so
+// it is stored as an unparseable mail (raw kept, flagged for an operator)
+// and never blocks the mail behind it. It reports whether the message is
+// now stored.
+func (r *Runner) rescue(ctx context.Context, sink channels.Sink, it *item, err error) bool {
+	if ctx.Err() != nil || !r.poisoned(it.p.uid) || r.db.SQL.PingContext(ctx) != nil {
+		return false
 	}
-	if !found {
-		// Expunged between the two fetches: nothing to import, but the
-		// cursor must still move past it.
-		return nil, false, nil
+	r.log.Error("mail keeps failing; storing it raw for an operator", "uid", uint32(it.p.uid), "err", err)
+	in := it.in
+	fallback := channels.Inbound{Channel: in.Channel, ExternalID: in.ExternalID, From: in.From, To: in.To,
+		Subject: in.Subject, Text: "(Pesan ini tidak dapat diproses otomatis; lihat lampiran asli. / This message could not be processed; see the original attached.)",
+		ReceivedAt: in.ReceivedAt, Unparseable: true, AutoGenerated: true, Raw: in.Raw, Meta: in.Meta}
+	if fallback.From == "" {
+		fallback.From = "unknown@invalid"
 	}
-	return raw, truncated, nil
+	return sink.Deliver(ctx, fallback) == nil
 }
 
 // finishCommitted repairs a crash between commit and flag: mail at or below
