@@ -136,7 +136,7 @@ func Standard(db *store.DB, cfg Config, d Deps) []Job {
 		out = append(out, RetentionTickets(db, d.Privacy, cfg.TicketRetention), DSRDeadline(d.Privacy))
 	}
 	out = append(out, SLAEscalation(db, cfg.SLA), OutboxCleanup(db, cfg.OutboxRetention), AuditRetention(db, cfg.AuditRetention),
-		JobHistoryCleanup(db, cfg.JobHistory))
+		JobHistoryCleanup(db, cfg.JobHistory), Housekeeping(db, cfg.OutboxRetention))
 	if d.WhatsApp != nil {
 		out = append(out, WhatsAppHealth(db, d.WhatsApp, cfg.WhatsAppGrace))
 	}
@@ -291,6 +291,46 @@ func OutboxCleanup(db *store.DB, retention time.Duration) Job {
 			st := b.Stats()
 			env.Log.Info("outbox cleanup", "deleted", n, "batches", st.Batches, "longest_tx", st.MaxTx.Round(time.Microsecond))
 			return n, err
+		}}
+}
+
+// DedupeKeyRetention is how long an inbound message's dedupe key outlives
+// it. Channels redeliver within minutes (WhatsApp) or on the next mailbox
+// pass; a mailbox whose UIDVALIDITY changes is rescanned whole, which is
+// the longest realistic gap. Keys older than this only grow the table (and
+// an e-mail Message-ID can carry the sender's domain).
+const DedupeKeyRetention = 90 * 24 * time.Hour
+
+// Housekeeping deletes what nothing reads any more: expired console
+// sessions, dedupe keys past DedupeKeyRetention, and dead-lettered outbox
+// rows (their payloads hold message text) older than the outbox retention.
+func Housekeeping(db *store.DB, outboxRetention time.Duration) Job {
+	return Job{Name: "housekeeping", Spec: "0 25 * * * *", Timeout: 30 * time.Minute,
+		Description: fmt.Sprintf("delete expired sessions, dedupe keys older than %s, dead outbox rows older than %s", human(DedupeKeyRetention), human(outboxRetention)),
+		Run: func(ctx context.Context, env Env) (int64, error) {
+			b := &Batcher{DB: db}
+			// inbound_keys has a two-column key: delete by the row's own
+			// address (rowid / ctid), which both dialects index.
+			rowKey := "rowid"
+			if db.Dialect() == store.Postgres {
+				rowKey = "ctid"
+			}
+			var total int64
+			for _, d := range []struct {
+				table, key, where string
+				arg               time.Time
+			}{
+				{"sessions", "token_hash", "expires_at < ?", env.Now},
+				{"inbound_keys", rowKey, "received_at < ?", env.Now.Add(-DedupeKeyRetention)},
+				{"outbox", "id", "status = 'dead' AND created_at < ?", env.Now.Add(-outboxRetention)},
+			} {
+				n, err := b.Delete(ctx, d.table, d.key, d.where, d.arg.UTC())
+				total += n
+				if err != nil {
+					return total, err
+				}
+			}
+			return total, nil
 		}}
 }
 

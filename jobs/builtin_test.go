@@ -27,7 +27,7 @@ func TestStandardJobsAndDelegates(t *testing.T) {
 	for _, j := range std {
 		names = append(names, j.Name)
 	}
-	want := []string{"purge-tracing", "rotate-tempid-keys", "expire-upload-windows", "retention-tickets", "dsr-deadline", "sla-escalation", "outbox-cleanup", "audit-retention", "job-history-cleanup", "whatsapp-health"}
+	want := []string{"purge-tracing", "rotate-tempid-keys", "expire-upload-windows", "retention-tickets", "dsr-deadline", "sla-escalation", "outbox-cleanup", "audit-retention", "job-history-cleanup", "housekeeping", "whatsapp-health"}
 	if len(names) != len(want) {
 		t.Fatalf("standard jobs %v", names)
 	}
@@ -36,7 +36,7 @@ func TestStandardJobsAndDelegates(t *testing.T) {
 			t.Fatalf("standard jobs %v, want %v", names, want)
 		}
 	}
-	if n := len(jobs.Standard(db, jobs.Config{}, jobs.Deps{})); n != 4 {
+	if n := len(jobs.Standard(db, jobs.Config{}, jobs.Deps{})); n != 5 {
 		t.Errorf("without dependencies: %d jobs", n)
 	}
 	s, _, _ := fixedScheduler(t, db, now)

@@ -76,6 +76,62 @@ func TestOutboxCleanupBoundaries(t *testing.T) {
 
 func ptr(t time.Time) *time.Time { return &t }
 
+// Housekeeping deletes strictly older than each cut-off and nothing else:
+// live sessions, recent dedupe keys (a redelivery must still be caught) and
+// dead letters inside the outbox retention stay.
+func TestHousekeepingBoundaries(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ret := 30 * 24 * time.Hour
+		keyCut := now.Add(-jobs.DedupeKeyRetention)
+		mustExec(t, db, `INSERT INTO users (id, name, role, password_hash, created_at) VALUES (1, 'op', 'operator', 'x', ?)`, now)
+		sessions := map[string]time.Time{"expired": now.Add(-time.Second), "at": now, "live": now.Add(time.Hour)}
+		for tok, exp := range sessions {
+			mustExec(t, db, `INSERT INTO sessions (token_hash, user_id, csrf, expires_at) VALUES (?, 1, 'c', ?)`, tok, exp)
+		}
+		keys := map[string]time.Time{"old": keyCut.Add(-time.Second), "at": keyCut, "new": now}
+		for id, at := range keys {
+			// The same external ID on two channels: the composite key must
+			// be deleted as a pair, never by external ID alone.
+			mustExec(t, db, `INSERT INTO inbound_keys (channel, external_id, received_at) VALUES ('whatsapp', ?, ?)`, id, at)
+			mustExec(t, db, `INSERT INTO inbound_keys (channel, external_id, received_at) VALUES ('email', ?, ?)`, id, now)
+		}
+		outbox := map[string]struct {
+			status  string
+			created time.Time
+		}{
+			"dead-old": {"dead", now.Add(-ret - time.Second)}, "dead-new": {"dead", now.Add(-ret + time.Second)},
+			"queued-old": {"queued", now.Add(-ret - time.Hour)},
+		}
+		for id, r := range outbox {
+			mustExec(t, db, `INSERT INTO outbox (id, channel, recipient, kind, payload, status, next_attempt_at, created_at) VALUES (?, 'whatsapp', '+6281200000000', 'reply', '{}', ?, ?, ?)`,
+				id, r.status, r.created, r.created)
+		}
+		s, _, _ := fixedScheduler(t, db, now)
+		s.MustRegister(jobs.Housekeeping(db, ret))
+		run, err := s.RunOnce(ctx, "housekeeping")
+		if err != nil || run.Rows != 3 {
+			t.Fatalf("run: %+v %v (want 3 rows: one session, one key, one dead letter)", run, err)
+		}
+		for _, c := range []struct {
+			q    string
+			want int
+		}{
+			{`SELECT COUNT(*) FROM sessions WHERE token_hash = 'expired'`, 0},
+			{`SELECT COUNT(*) FROM sessions WHERE token_hash IN ('at', 'live')`, 2},
+			{`SELECT COUNT(*) FROM inbound_keys WHERE channel = 'whatsapp' AND external_id = 'old'`, 0},
+			{`SELECT COUNT(*) FROM inbound_keys WHERE channel = 'whatsapp' AND external_id IN ('at', 'new')`, 2},
+			{`SELECT COUNT(*) FROM inbound_keys WHERE channel = 'email'`, 3},
+			{`SELECT COUNT(*) FROM outbox WHERE id = 'dead-old'`, 0},
+			{`SELECT COUNT(*) FROM outbox WHERE id IN ('dead-new', 'queued-old')`, 2},
+		} {
+			if n := count(t, db, c.q); n != c.want {
+				t.Errorf("%s = %d, want %d", c.q, n, c.want)
+			}
+		}
+	})
+}
+
 type seeded struct {
 	ticketID, contactID int64
 	messageIDs          []int64
