@@ -34,16 +34,29 @@ const sessionCookie = "lindungi_session"
 // (no script needed), with a strict CSP: attachments are downloads and
 // e-mail HTML is shown only as sanitised text, so nothing remote loads.
 func (s *Server) console(mux *http.ServeMux) {
+	throttle := newLoginThrottle()
 	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
-		s.render(w, "login.html", map[string]any{"Error": r.URL.Query().Get("e") != ""})
+		e := r.URL.Query().Get("e")
+		s.render(w, "login.html", map[string]any{"Error": e == "1", "Throttled": e == "wait"})
 	})
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
-		sid, _, _, err := s.Accounts.Login(r.Context(), r.FormValue("name"), r.FormValue("password"), 12*time.Hour)
+		name, addr := r.FormValue("name"), clientAddr(r)
+		if throttle.blocked(name, addr) {
+			s.Log.Warn("console login throttled", "remote", addr)
+			if s.Auditor != nil {
+				s.Auditor(r.Context(), "anonymous", "login.throttled", "console", "login", "")
+			}
+			http.Redirect(w, r, "/login?e=wait", http.StatusSeeOther)
+			return
+		}
+		sid, _, _, err := s.Accounts.Login(r.Context(), name, r.FormValue("password"), 12*time.Hour)
 		if err != nil {
+			throttle.failed(name, addr)
 			http.Redirect(w, r, "/login?e=1", http.StatusSeeOther)
 			return
 		}
+		throttle.succeeded(name)
 		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sid, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	})
