@@ -639,20 +639,37 @@ func decodeCTE(enc string, body []byte) []byte {
 }
 
 func decodeBase64(body []byte) []byte {
-	clean := make([]byte, 0, len(body))
+	// Filter through a small buffer and decode it a quantum-aligned block
+	// at a time: one allocation of the output size, where cleaning the
+	// whole body first would hold a second copy of a 25 MB attachment.
+	out := make([]byte, 0, len(body)/4*3+3)
+	var buf [4096]byte
+	n := 0
+	flush := func(final bool) {
+		m := n - n%4
+		if final {
+			m = n
+			if m%4 == 1 {
+				m-- // a lone trailing character carries no byte
+			}
+		}
+		dst := out[len(out) : len(out)+base64.RawStdEncoding.DecodedLen(m)]
+		w, _ := base64.RawStdEncoding.Decode(dst, buf[:m])
+		out = out[:len(out)+w]
+		n = copy(buf[:], buf[m:n])
+	}
 	for _, c := range body {
 		if b64val(c) >= 0 {
-			clean = append(clean, c)
+			buf[n] = c
+			if n++; n == len(buf) {
+				flush(false)
+			}
 		} else if c == '=' {
 			break
 		}
 	}
-	if len(clean)%4 == 1 {
-		clean = clean[:len(clean)-1]
-	}
-	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(clean)))
-	n, _ := base64.RawStdEncoding.Decode(out, clean)
-	return out[:n]
+	flush(true)
+	return out
 }
 
 // lenientQP decodes =XX and soft line breaks and keeps anything else.
@@ -942,13 +959,28 @@ func contentHash(h header, body []byte) string {
 		if traceHeader(f.key) {
 			continue
 		}
-		s.Write(bytes.ReplaceAll(bytes.TrimRight(f.raw, "\r\n"), []byte("\r\n"), []byte("\n")))
+		writeLF(s, bytes.TrimRight(f.raw, "\r\n"))
 		s.Write([]byte{'\n'})
 	}
 	s.Write([]byte{0})
 	// Servers rewrite line endings (Dovecot stores LF, serves CRLF).
-	s.Write(bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n")))
+	writeLF(s, body)
 	return hex.EncodeToString(s.Sum(nil))
+}
+
+// writeLF writes b to w with every CRLF as LF, without copying b (a body
+// can be 25 MB).
+func writeLF(w io.Writer, b []byte) {
+	for {
+		i := bytes.Index(b, []byte("\r\n"))
+		if i < 0 {
+			w.Write(b)
+			return
+		}
+		w.Write(b[:i])
+		w.Write([]byte{'\n'})
+		b = b[i+2:]
+	}
 }
 
 var (
@@ -979,8 +1011,9 @@ func fallbackParse(raw []byte, opts ParseOptions) channels.Inbound {
 	if m := scanMsgID.FindSubmatch(head); m != nil {
 		id = firstMsgID(string(m[1]))
 	}
-	sum := sha256.Sum256(bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n")))
-	hash := hex.EncodeToString(sum[:])
+	sh := sha256.New()
+	writeLF(sh, raw)
+	hash := hex.EncodeToString(sh.Sum(nil))
 	in.ExternalID = id + ":" + hash[:16]
 	in.Meta[MetaContentHash] = hash
 	if id != "" {
