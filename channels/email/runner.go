@@ -1,7 +1,6 @@
 package email
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -406,8 +405,15 @@ func (r *Runner) pass(ctx context.Context, c *imapclient.Client, validity uint32
 		if err := ctx.Err(); err != nil {
 			return errors.Join(err, ip.finish())
 		}
-		items := r.nextChunk(todo)
+		items, bytes := r.nextChunk(todo)
 		todo = todo[len(items):]
+		if ip.flight != nil && ip.flightBytes+bytes > 2*chunkBytes {
+			// Big mail: settle the chunk at the sink before fetching
+			// this one, so two of them are never in memory at once.
+			if err := ip.settle(nil); err != nil {
+				return errors.Join(err, ip.finish())
+			}
+		}
 		if err := r.fetchChunk(c, items); err != nil {
 			return errors.Join(fmt.Errorf("fetch bodies: %w", err), ip.finish())
 		}
@@ -415,12 +421,15 @@ func (r *Runner) pass(ctx context.Context, c *imapclient.Client, validity uint32
 		if err := ip.settle(items); err != nil {
 			return errors.Join(err, ip.finish())
 		}
+		ip.flightBytes = bytes
 	}
 	return ip.finish()
 }
 
 // importPass is one pass's pipeline: at most one chunk at the sink
-// (flight) and the cursor advance for the chunk before it (adv).
+// (flight) and the cursor advance for the chunk before it (adv). The next
+// chunk is fetched while one is at the sink unless the two together exceed
+// 2×chunkBytes (mail larger than the budget is not pipelined).
 type importPass struct {
 	r        *Runner
 	ctx      context.Context
@@ -429,6 +438,8 @@ type importPass struct {
 	sink     channels.Sink
 	flight   *delivery
 	adv      <-chan error
+	// flightBytes is the size of the chunk at the sink.
+	flightBytes int64
 }
 
 // settle waits for the chunk at the sink and makes its committed prefix
@@ -480,11 +491,9 @@ func (ip *importPass) finish() error {
 }
 
 // nextChunk takes the next messages of todo up to chunkMails and chunkBytes
-// (at least one).
-func (r *Runner) nextChunk(todo []pending) []*item {
+// (at least one) and returns the bytes they will take.
+func (r *Runner) nextChunk(todo []pending) (items []*item, bytes int64) {
 	max := r.cfg.MaxMessageBytes
-	var items []*item
-	var bytes int64
 	for _, p := range todo {
 		it := &item{p: p, oversized: p.size > max}
 		size := p.size
@@ -497,7 +506,7 @@ func (r *Runner) nextChunk(todo []pending) []*item {
 		items = append(items, it)
 		bytes += size
 	}
-	return items
+	return items, bytes
 }
 
 // fetchChunk fetches the chunk's bodies with one UID FETCH BODY.PEEK[] (and
@@ -569,15 +578,16 @@ func fetchSection(c *imapclient.Client, uids []imap.UID, section *imap.FetchItem
 					continue
 				}
 				got = true
-				buf := bytes.NewBuffer(make([]byte, 0, min(fi.Literal.Size(), max+1)))
-				n, err := io.Copy(buf, io.LimitReader(fi.Literal, max+1))
-				if err != nil {
+				// A literal announces its length: read at most max bytes
+				// of it into one buffer of exactly that size (a growing
+				// buffer would double a 25 MB mail); go-imap discards the
+				// rest of a longer one.
+				size := fi.Literal.Size()
+				raw = make([]byte, min(size, max))
+				if _, err := io.ReadFull(fi.Literal, raw); err != nil {
 					return err
 				}
-				raw, truncated = buf.Bytes(), n > max
-				if truncated {
-					raw = raw[:max]
-				}
+				truncated = size > max
 			}
 		}
 		// Unsolicited FETCH data (a flag change) has no body; a UID we did
