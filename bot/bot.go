@@ -126,6 +126,7 @@ func (b *Bot) Deliver(ctx context.Context, in channels.Inbound) error {
 func (b *Bot) DeliverBatch(ctx context.Context, ins []channels.Inbound) []error {
 	type job struct {
 		in    channels.Inbound
+		prep  prepared
 		start time.Time
 		after []func(context.Context)
 		dup   bool
@@ -145,6 +146,9 @@ func (b *Bot) DeliverBatch(ctx context.Context, ins []channels.Inbound) []error 
 		if j.in.ReceivedAt.IsZero() {
 			j.in.ReceivedAt = store.Now()
 		}
+		// Pure work happens here, on the caller's goroutine, while the
+		// writer runs the messages queued before this one.
+		j.prep = prepare(j.in)
 		// Group commit: concurrent messages share one SQLite transaction,
 		// each in its own savepoint, so a burst costs one commit.
 		j.done = b.db.GroupTxAsync(ctx, func(tx *store.Tx) error {
@@ -158,7 +162,7 @@ func (b *Bot) DeliverBatch(ctx context.Context, ins []channels.Inbound) []error 
 			if n, _ := res.RowsAffected(); n == 0 {
 				j.dup = true
 			} else {
-				t := &turn{b: b, tx: tx, in: in}
+				t := &turn{b: b, tx: tx, in: in, prep: j.prep}
 				if err := t.run(ctx); err != nil {
 					return err
 				}
@@ -194,11 +198,32 @@ func (b *Bot) DeliverBatch(ctx context.Context, ins []channels.Inbound) []error 
 	return errs
 }
 
+// prepared is what can be worked out from an inbound message alone, before
+// it reaches the database writer (which every message queues behind).
+type prepared struct {
+	category string // e-mail: the new ticket's category
+	lang     string // e-mail: the acknowledgement's language
+}
+
+func prepare(in channels.Inbound) prepared {
+	var p prepared
+	if in.Channel == channels.Email {
+		p.category = conversation.Categorise(in.Subject + "\n" + in.Text)
+		p.lang = "id"
+		if conversation.LooksEnglish(in.Subject + " " + in.Text) {
+			p.lang = "en"
+		}
+	}
+	return p
+}
+
 // turn is one inbound message being processed inside the transaction.
 type turn struct {
 	b       *Bot
 	tx      *store.Tx
 	in      channels.Inbound
+	prep    prepared
+	isNew   bool // e-mail: this message opened its ticket
 	contact tickets.Contact
 	ticket  *tickets.Ticket // the ticket this message belongs to, once known
 	msgID   int64
@@ -227,11 +252,19 @@ func (t *turn) run(ctx context.Context) error {
 	if in.Unparseable && len(in.Raw) > 0 {
 		atts = append(atts, tickets.NewAttachment{Name: "original.eml", ContentType: "message/rfc822", Data: in.Raw})
 	}
-	t.msgID, err = b.tickets.AddMessage(ctx, tx, tickets.NewMessage{
+	nm := tickets.NewMessage{
 		ContactID: c.ID, Direction: "in", Channel: in.Channel, ExternalID: in.ExternalID,
 		Subject: in.Subject, Text: in.Text, HTML: in.HTML, Attachments: atts,
-	})
-	if err != nil {
+	}
+	if in.Channel == channels.Email {
+		// A mail always belongs to a ticket: find or open it first, so the
+		// message is written with its ticket once instead of moved later.
+		if err := t.emailTicket(ctx); err != nil {
+			return err
+		}
+		nm.TicketID, nm.Fresh = t.ticket.ID, t.isNew
+	}
+	if t.msgID, err = b.tickets.AddMessage(ctx, tx, nm); err != nil {
 		return err
 	}
 	if _, err := tx.Exec(ctx, `UPDATE inbound_keys SET message_id = ? WHERE channel = ? AND external_id = ?`, t.msgID, in.Channel, in.ExternalID); err != nil {
@@ -440,18 +473,20 @@ func (t *turn) reply(ctx context.Context, text, kind string) error {
 	return t.b.send(ctx, t.tx, t.contact.ID, channels.Outbound{
 		Channel: t.in.Channel, To: t.in.From, TicketID: tid, Kind: kind, Text: text,
 		Meta: map[string]string{"ticket_number": number},
-	}, "bot")
+	}, "bot", false)
 }
 
-// send enqueues m and records it in the conversation log, in tx.
-func (b *Bot) send(ctx context.Context, tx *store.Tx, contactID int64, m channels.Outbound, author string) error {
+// send enqueues m and records it in the conversation log, in tx. touched
+// says the ticket's updated_at was already set in tx (the citizen's message
+// being answered was just stored on it), so it is not written twice.
+func (b *Bot) send(ctx context.Context, tx *store.Tx, contactID int64, m channels.Outbound, author string, touched bool) error {
 	id, err := b.outbox.Enqueue(ctx, tx, m)
 	if err != nil {
 		return err
 	}
 	_, err = b.tickets.AddMessage(ctx, tx, tickets.NewMessage{
 		TicketID: m.TicketID, ContactID: contactID, Direction: "out", Channel: m.Channel,
-		ExternalID: id, Author: author, Subject: m.Subject, Text: m.Text,
+		ExternalID: id, Author: author, Subject: m.Subject, Text: m.Text, Fresh: touched,
 	})
 	return err
 }
@@ -487,13 +522,12 @@ func (b *Bot) saveState(ctx context.Context, tx *store.Tx, contactID int64, st c
 
 var ticketTag = regexp.MustCompile(`PL-\d{4}-\d{6}`)
 
-// email files a mail as a new ticket or a follow-up, and acknowledges it
-// unless it is automatic mail (loop guard).
-func (t *turn) email(ctx context.Context) error {
+// emailTicket threads a mail onto its ticket, or opens one: our own
+// Message-IDs carry the ticket number; then earlier messages by ID; then
+// the tag in the subject. A reply to a closed ticket opens a new one.
+func (t *turn) emailTicket(ctx context.Context) error {
 	b, tx, in := t.b, t.tx, t.in
 	refs := append([]string{in.ReplyTo}, in.References...)
-	// Threading: our own Message-IDs carry the ticket number; then earlier
-	// messages by ID; then the tag in the subject.
 	var tk *tickets.Ticket
 	var err error
 	for _, r := range refs {
@@ -523,10 +557,9 @@ func (t *turn) email(ctx context.Context) error {
 		}
 	}
 	if tk != nil && tk.Status == tickets.Closed && in.Meta["bounce"] != "1" {
-		tk = nil // a reply to a closed ticket opens a new one
+		tk = nil
 	}
-	isNew := tk == nil
-	if isNew {
+	if tk == nil {
 		var flags []string
 		if in.Unparseable {
 			flags = append(flags, "unparseable")
@@ -534,7 +567,10 @@ func (t *turn) email(ctx context.Context) error {
 		if in.Meta["oversized"] == "1" {
 			flags = append(flags, "oversized")
 		}
-		cat := conversation.Categorise(in.Subject + "\n" + in.Text)
+		cat := t.prep.category
+		if cat == "" {
+			cat = conversation.Categorise(in.Subject + "\n" + in.Text)
+		}
 		nt, err := b.tickets.Create(ctx, tx, tickets.NewTicket{
 			ContactID: t.contact.ID, Channel: channels.Email, Subject: truncateUTF8(in.Subject, 200),
 			Category: cat, Flags: flags, ThreadRef: in.ExternalID,
@@ -543,12 +579,20 @@ func (t *turn) email(ctx context.Context) error {
 			return err
 		}
 		nt.Contact, nt.ContactName = t.contact.Address, t.contact.Name
-		tk = &nt
-	} else if tk.Status == tickets.Resolved || tk.Status == tickets.Pending {
-		if in.Meta["bounce"] != "1" {
-			if err := b.tickets.SetStatus(ctx, tx, tk, tickets.Open); err != nil {
-				return err
-			}
+		tk, t.isNew = &nt, true
+	}
+	t.ticket = tk
+	return nil
+}
+
+// email finishes a mail stored on its ticket: reopens a waiting ticket,
+// marks bounces, and acknowledges new tickets unless the mail is automatic
+// (loop guard).
+func (t *turn) email(ctx context.Context) error {
+	b, tx, in, tk := t.b, t.tx, t.in, t.ticket
+	if !t.isNew && (tk.Status == tickets.Resolved || tk.Status == tickets.Pending) && in.Meta["bounce"] != "1" {
+		if err := b.tickets.SetStatus(ctx, tx, tk, tickets.Open); err != nil {
+			return err
 		}
 	}
 	if in.Meta["bounce"] == "1" {
@@ -556,17 +600,18 @@ func (t *turn) email(ctx context.Context) error {
 			return err
 		}
 	}
-	t.ticket = tk
-	if err := b.tickets.AttachToTicket(ctx, tx, tk.ID, t.msgID); err != nil {
-		return err
-	}
 	if in.AutoGenerated || in.Meta["bounce"] == "1" {
 		return nil
 	}
-	lang := "id"
-	if conversation.LooksEnglish(in.Subject + " " + in.Text) {
-		lang = "en"
+	lang := t.prep.lang
+	if lang == "" {
+		lang = "id"
+		if conversation.LooksEnglish(in.Subject + " " + in.Text) {
+			lang = "en"
+		}
 	}
+	// The mail being answered is this one: no need to look it up.
+	latest := in.ExternalID
 	if in.Meta["retired"] == "1" {
 		var n int
 		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE channel = 'email' AND recipient = ? AND kind = 'notice'`, in.From).Scan(&n); err != nil {
@@ -577,12 +622,12 @@ func (t *turn) email(ctx context.Context) error {
 			if notice == "" {
 				notice = catalog.T(lang, "email_retired_notice", nil)
 			}
-			if err := b.emailReply(ctx, tx, tk, "notice", notice); err != nil {
+			if err := b.emailReply(ctx, tx, tk, "notice", notice, latest); err != nil {
 				return err
 			}
 		}
 	}
-	if !isNew {
+	if !t.isNew {
 		return nil
 	}
 	// Per-sender acknowledgement limit: a sender who writes many mails gets
@@ -595,27 +640,33 @@ func (t *turn) email(ctx context.Context) error {
 	if recent >= b.cfg.AckRate {
 		return nil
 	}
-	return b.emailReply(ctx, tx, tk, "ack", catalog.T(lang, "email_ack", map[string]string{"ticket": tk.Number}))
+	return b.emailReply(ctx, tx, tk, "ack", catalog.T(lang, "email_ack", map[string]string{"ticket": tk.Number}), latest)
 }
 
 // emailReply sends an automatic e-mail on a ticket, threaded under the
 // citizen's message.
-func (b *Bot) emailReply(ctx context.Context, tx *store.Tx, tk *tickets.Ticket, kind, text string) error {
+func (b *Bot) emailReply(ctx context.Context, tx *store.Tx, tk *tickets.Ticket, kind, text, latest string) error {
 	m := channels.Outbound{Channel: channels.Email, To: tk.Contact, TicketID: tk.ID, Kind: kind, Text: text,
 		Subject: tk.Subject, From: "", Meta: map[string]string{"ticket_number": tk.Number}}
-	if err := b.threadEmail(ctx, tx, tk, &m); err != nil {
+	if err := b.threadEmail(ctx, tx, tk, &m, latest); err != nil {
 		return err
 	}
-	return b.send(ctx, tx, tk.ContactID, m, "bot")
+	// Only called while storing the mail being answered, which touched tk.
+	return b.send(ctx, tx, tk.ContactID, m, "bot", true)
 }
 
 // threadEmail fills In-Reply-To/References and the answering mailbox from
 // the ticket's latest inbound mail.
-func (b *Bot) threadEmail(ctx context.Context, tx *store.Tx, tk *tickets.Ticket, m *channels.Outbound) error {
-	var ext string
-	err := tx.QueryRow(ctx, `SELECT external_id FROM messages WHERE ticket_id = ? AND direction = 'in' ORDER BY id DESC LIMIT 1`, tk.ID).Scan(&ext)
-	if err != nil {
-		return nil // no inbound mail (ticket opened on another channel)
+//
+// latest, when known, is the external ID of the ticket's latest inbound
+// mail (the one being answered right now); empty means look it up.
+func (b *Bot) threadEmail(ctx context.Context, tx *store.Tx, tk *tickets.Ticket, m *channels.Outbound, latest string) error {
+	ext := latest
+	if ext == "" {
+		err := tx.QueryRow(ctx, `SELECT external_id FROM messages WHERE ticket_id = ? AND direction = 'in' ORDER BY id DESC LIMIT 1`, tk.ID).Scan(&ext)
+		if err != nil {
+			return nil // no inbound mail (ticket opened on another channel)
+		}
 	}
 	if i := strings.LastIndexByte(ext, ':'); i > 0 {
 		ext = ext[:i]

@@ -39,7 +39,7 @@ func (b *Bot) Reply(ctx context.Context, ref, operator, text string) (tickets.Me
 			Meta: map[string]string{"ticket_number": tk.Number, "operator": operator}}
 		if tk.Channel == channels.Email {
 			m.Subject = tk.Subject
-			if err := b.threadEmail(ctx, tx, &tk, &m); err != nil {
+			if err := b.threadEmail(ctx, tx, &tk, &m, ""); err != nil {
 				return err
 			}
 		}

