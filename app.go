@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -138,6 +139,9 @@ func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error
 		DB: a.db, Tickets: a.tickets, Bot: a.bot, Outbox: a.outbox, Accounts: a.accounts, Simulator: a.sim,
 		Registry: a.registry, Log: a.log.With("component", "web"), MaxBody: cfg.MaxBodyBytes,
 		Auditor: a.audit,
+		// Behind a TLS-terminating proxy the request itself is plain HTTP;
+		// the public URL says what the browser sees.
+		SecureCookies: strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://"),
 	}
 	if err := a.wireFeatures(ctx); err != nil {
 		a.Close()

@@ -43,6 +43,9 @@ type Server struct {
 	MaxBody int64
 	// Auditor records reads of personal data and other access.
 	Auditor func(ctx context.Context, actor, action, objectType, objectID, detail string)
+	// SecureCookies marks the session cookie Secure even when the request
+	// reached us over plain HTTP (TLS ended at a proxy; public_url https).
+	SecureCookies bool
 	// Extra registers routes owned by optional features (WhatsApp pairing,
 	// Sijejak, privacy, audit), so this package does not grow a dependency
 	// on each.
