@@ -218,6 +218,9 @@ func (c *Channel) Run(ctx context.Context, sink channels.Sink) error {
 	}
 	device, err := c.container.GetFirstDevice(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // shutting down before we started
+		}
 		return fmt.Errorf("whatsapp: load device: %w", err)
 	}
 	cli := c.newClient(device, sink)
@@ -275,19 +278,46 @@ func (c *Channel) connectLoop(ctx context.Context, cli *whatsmeow.Client) error 
 }
 
 // pair runs QR pairing: codes rotate until the phone scans one or the
-// client gives up, then it starts over.
+// client gives up, then it starts over. A connection that cannot be made
+// (network down, WhatsApp unreachable) is retried with backoff: whatsmeow's
+// QR channel emits nothing and never closes until a connection delivers
+// the first codes, so waiting on it alone would hang pairing — and
+// shutdown — for good.
 func (c *Channel) pair(ctx context.Context, cli *whatsmeow.Client) error {
 	for {
 		qrc, err := cli.GetQRChannel(ctx)
 		if err != nil {
 			return fmt.Errorf("whatsapp: QR channel: %w", err)
 		}
-		c.setState(channels.StatePairing)
-		if err := cli.Connect(); err != nil {
-			c.log.Warn("whatsapp connect for pairing failed", "err", err)
+		for delay := time.Second; ; delay = min(delay*2, time.Minute) {
+			err := cli.Connect()
+			if err == nil {
+				break
+			}
+			c.setState(channels.StateDown)
+			c.log.Warn("whatsapp connect for pairing failed; retrying", "err", err, "retry_in", delay)
+			select {
+			case <-ctx.Done():
+				cli.Disconnect()
+				return nil
+			case <-time.After(delay):
+			}
 		}
+		c.setState(channels.StatePairing)
 		paired := false
-		for item := range qrc {
+	codes:
+		for {
+			var item whatsmeow.QRChannelItem
+			var ok bool
+			select {
+			case <-ctx.Done():
+				cli.Disconnect()
+				return nil
+			case item, ok = <-qrc:
+			}
+			if !ok {
+				break codes
+			}
 			switch item.Event {
 			case whatsmeow.QRChannelEventCode:
 				c.mu.Lock()
