@@ -118,5 +118,12 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 		}
 		return nil
 	})
+	if IsStorageFull(err) {
+		where := "the database server's disk"
+		if db.Path != "" {
+			where = "the disk holding " + db.Path
+		}
+		return 0, fmt.Errorf("store: %s is full; free some space and start again (nothing was changed): %w", where, err)
+	}
 	return applied, err
 }

@@ -169,6 +169,14 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error, log *slog.Log
 		}
 	} else if errors.As(err, &mbe) {
 		status, code, msg = http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body is larger than %d bytes", mbe.Limit)
+	} else if store.IsStorageFull(err) {
+		// The transaction was rolled back whole: say so, so the client
+		// retries instead of guessing whether its message was kept.
+		status, code, msg = http.StatusServiceUnavailable, "storage_full", "the gateway's storage is full; nothing was stored, please retry later"
+		w.Header().Set("Retry-After", "60")
+		if log != nil {
+			log.Error("storage full: request refused", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
 	} else if log != nil {
 		log.Error("http request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
@@ -224,6 +232,16 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusServiceUnavailable
 	} else {
 		out["database"] = "ok"
+	}
+	// A full disk fails every write; take this instance out of rotation
+	// before citizens' messages start bouncing off it.
+	if free, ok := s.DB.FreeBytes(); ok {
+		if free < store.MinFreeBytes {
+			out["disk"] = "full"
+			status = http.StatusServiceUnavailable
+		} else {
+			out["disk"] = "ok"
+		}
 	}
 	chs := map[string]string{}
 	if s.Outbox != nil {
