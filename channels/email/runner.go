@@ -730,7 +730,9 @@ func (r *Runner) prefix(ctx context.Context, sink channels.Sink, d *delivery) (u
 // and never blocks the mail behind it. It reports whether the message is
 // now stored.
 func (r *Runner) rescue(ctx context.Context, sink channels.Sink, it *item, err error) bool {
-	if ctx.Err() != nil || !r.poisoned(it.p.uid) || r.db.SQL.PingContext(ctx) != nil {
+	// A full disk is the database's fault, not the mail's, though the
+	// database still answers pings: the mail waits, unflagged, for space.
+	if ctx.Err() != nil || store.IsStorageFull(err) || !r.poisoned(it.p.uid) || r.db.SQL.PingContext(ctx) != nil {
 		return false
 	}
 	r.log.Error("mail keeps failing; storing it raw for an operator", "uid", uint32(it.p.uid), "err", err)
