@@ -224,7 +224,8 @@ func ownAddresses(ctx context.Context, tx *store.Tx, contactID int64) []string {
 	return out
 }
 
-// PurgeSearchIndex drops erased words from the SQLite full-text index.
+// PurgeSearchIndex drops erased words from the SQLite full-text index and
+// the write-ahead log.
 // FTS4 keeps a deleted document's terms in older index segments (with a
 // delete marker) until the segments are merged, so blanked message text
 // would still be readable in messages_fts_segdir/_segments; "optimize"
@@ -238,6 +239,13 @@ func (s *Service) PurgeSearchIndex(ctx context.Context) error {
 	}
 	if _, err := s.db.Exec(ctx, `INSERT INTO messages_fts(messages_fts) VALUES ('optimize')`); err != nil {
 		return fmt.Errorf("privacy: optimise full-text index: %w", err)
+	}
+	// The write-ahead log still holds the pages as they were before the
+	// erasure; copy it into the (secure_delete) database and cut it to
+	// zero. Best effort: a reader in the middle leaves the rest for the
+	// next run, and the data itself is already gone from every table.
+	if _, err := s.db.Exec(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return fmt.Errorf("privacy: truncate write-ahead log: %w", err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -195,6 +196,25 @@ func TestExportThenDeleteLeavesNoTrace(t *testing.T) {
 			}
 		}
 		t.Logf("searched %d tables: %s", len(tables), strings.Join(tables, " "))
+		// Below the tables: the bytes of the SQLite file and its log. Freed
+		// pages, merged-away index segments and old page images in the WAL
+		// must not keep the citizen's words either.
+		if db.Dialect() == store.SQLite {
+			var raw []byte
+			for _, f := range []string{db.Path, db.Path + "-wal"} {
+				b, err := os.ReadFile(f)
+				if err != nil && !os.IsNotExist(err) {
+					t.Fatal(err)
+				}
+				raw = append(raw, b...)
+			}
+			for _, needle := range sitiNeedles {
+				if i := bytes.Index(raw, []byte(needle)); i >= 0 {
+					t.Errorf("after deletion the database file still holds %q: …%q…", needle, raw[max(0, i-40):min(len(raw), i+60)])
+				}
+			}
+			t.Logf("searched %d bytes of database file and WAL", len(raw))
+		}
 
 		// The other citizen is untouched.
 		bex, err := p.Export(ctx, bambang.waContact)

@@ -354,8 +354,10 @@ func (db *DB) begin(ctx context.Context, fn func(tx *Tx) error) (*Tx, error) {
 // as soon as our commit returns, so a commit that a power cut could still
 // undo would lose a complaint for good. NORMAL survives a process crash but
 // not that. Group commit (InGroupTx) is what makes the fsync affordable:
-// one per batch of messages instead of one per message.
-const SQLiteParams = "_journal_mode=WAL&_foreign_keys=on&_busy_timeout=15000&_txlock=immediate&_synchronous=FULL&cache=private&_stmt_cache_size=256"
+// one per batch of messages instead of one per message. secure_delete
+// zeroes what a deletion frees, so an erased citizen's words do not linger
+// in free pages of the file.
+const SQLiteParams = "_journal_mode=WAL&_foreign_keys=on&_busy_timeout=15000&_txlock=immediate&_synchronous=FULL&_secure_delete=true&cache=private&_stmt_cache_size=256"
 
 // Now is the database clock's notion of "now" for rows: UTC, truncated to
 // microseconds so SQLite and PostgreSQL round-trip the same value.
