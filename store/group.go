@@ -36,14 +36,22 @@ func (db *DB) GroupTxAsync(ctx context.Context, fn func(tx *Tx) error) <-chan er
 		go db.groupCommitter()
 	})
 	req := &groupReq{ctx: ctx, fn: fn, done: done}
+	// Close flips groupClosed under the write lock before it stops the
+	// committer, so a request is either refused here or queued early enough
+	// for the committer to see it: none can slip in after its last drain
+	// and wait forever.
+	db.groupMu.RLock()
+	defer db.groupMu.RUnlock()
+	if db.groupClosed {
+		done <- ErrClosed
+		return done
+	}
 	select {
 	case db.group <- req:
 		// Once queued the request runs; its outcome is reported even if
 		// ctx ends, so a caller never reports failure for a committed write.
 	case <-ctx.Done():
 		done <- ctx.Err()
-	case <-db.closed:
-		done <- ErrClosed
 	}
 	return done
 }
@@ -109,7 +117,11 @@ func (db *DB) commitGroup(batch []*groupReq) {
 			if err := r.fn(sub); err != nil {
 				errs[i] = err
 				if _, rerr := tx.Tx.ExecContext(context.Background(), "ROLLBACK TO "+sp); rerr != nil {
-					return rerr
+					// SQLite already rolled the whole transaction back (a
+					// full disk, an I/O error): every request of the batch
+					// fails, and each must learn the real cause, not the
+					// missing savepoint.
+					return fmt.Errorf("%w (the whole batch was rolled back: %v)", errs[i], rerr)
 				}
 			}
 			if _, err := tx.Tx.ExecContext(context.Background(), "RELEASE "+sp); err != nil {

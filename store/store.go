@@ -69,10 +69,12 @@ type DB struct {
 	// flat under concurrency.
 	writeMu sync.Mutex
 
-	groupOnce sync.Once
-	group     chan *groupReq
-	closeOnce sync.Once
-	closed    chan struct{}
+	groupOnce   sync.Once
+	group       chan *groupReq
+	groupMu     sync.RWMutex // see GroupTxAsync
+	groupClosed bool
+	closeOnce   sync.Once
+	closed      chan struct{}
 }
 
 // Options for Open.
@@ -179,7 +181,12 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 
 // Close closes the pool.
 func (db *DB) Close() error {
-	db.closeOnce.Do(func() { close(db.closed) })
+	db.closeOnce.Do(func() {
+		db.groupMu.Lock()
+		db.groupClosed = true
+		db.groupMu.Unlock()
+		close(db.closed)
+	})
 	return db.SQL.Close()
 }
 
@@ -332,7 +339,14 @@ func (db *DB) begin(ctx context.Context, fn func(tx *Tx) error) (*Tx, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	stx, err := db.SQL.BeginTx(db.stmtCtx(ctx), nil)
+	// Waiting for a pooled connection honours ctx (readers may hold them
+	// all); the transaction itself then runs without cancellation watchers.
+	conn, err := db.SQL.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: begin: %w", err)
+	}
+	defer conn.Close()
+	stx, err := conn.BeginTx(db.stmtCtx(ctx), nil)
 	if err != nil {
 		return nil, fmt.Errorf("store: begin: %w", err)
 	}
