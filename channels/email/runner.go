@@ -498,7 +498,7 @@ func (r *Runner) nextChunk(todo []pending) (items []*item, bytes int64) {
 		it := &item{p: p, oversized: p.size > max}
 		size := p.size
 		if it.oversized {
-			size = 64 << 10 // headers only
+			size = headerMax // headers only, read through this cap
 		}
 		if len(items) > 0 && (len(items) >= chunkMails || bytes+size > chunkBytes) {
 			break
@@ -508,6 +508,12 @@ func (r *Runner) nextChunk(todo []pending) (items []*item, bytes int64) {
 	}
 	return items, bytes
 }
+
+// headerMax caps the header block read of an oversized mail. A mail that is
+// all header (no blank line, or a padded header) would otherwise be read
+// whole, and a chunk of such mail would hold chunkMails × MaxMessageBytes.
+// Real header blocks are a few KiB; what is cut is padding.
+const headerMax = 64 << 10
 
 // fetchChunk fetches the chunk's bodies with one UID FETCH BODY.PEEK[] (and
 // the headers of its oversized mail with one BODY.PEEK[HEADER]), each
@@ -531,16 +537,17 @@ func (r *Runner) fetchChunk(c *imapclient.Client, items []*item) error {
 		uids    []imap.UID
 		section *imap.FetchItemBodySection
 		bytes   int64
+		max     int64
 	}{
-		{full, &imap.FetchItemBodySection{Peek: true}, bytes},
-		{head, &imap.FetchItemBodySection{Peek: true, Specifier: imap.PartSpecifierHeader}, int64(len(head)) * (64 << 10)},
+		{full, &imap.FetchItemBodySection{Peek: true}, bytes, max},
+		{head, &imap.FetchItemBodySection{Peek: true, Specifier: imap.PartSpecifierHeader}, int64(len(head)) * headerMax, min(headerMax, max)},
 	} {
 		if len(f.uids) == 0 {
 			continue
 		}
 		// Allow slow links about 64 KiB/s on top of the command timeout.
 		stop := watchdog(c, r.cfg.CommandTimeout+time.Duration(f.bytes/(64<<10))*time.Second)
-		err := fetchSection(c, f.uids, f.section, max, byUID)
+		err := fetchSection(c, f.uids, f.section, f.max, byUID)
 		stop()
 		if err != nil {
 			return err
