@@ -294,19 +294,22 @@ func OutboxCleanup(db *store.DB, retention time.Duration) Job {
 		}}
 }
 
-// DedupeKeyRetention is how long an inbound message's dedupe key outlives
-// it. Channels redeliver within minutes (WhatsApp) or on the next mailbox
-// pass; a mailbox whose UIDVALIDITY changes is rescanned whole, which is
-// the longest realistic gap. Keys older than this only grow the table (and
-// an e-mail Message-ID can carry the sender's domain).
+// DedupeKeyRetention is how long a chat message's dedupe key outlives it.
+// WhatsApp and the simulator redeliver within minutes; keys older than this
+// only grow the table. E-mail keys are never aged out: mail stays in the
+// folder (after_import: seen) for as long as the mailbox keeps it, and a
+// UIDVALIDITY change rescans the whole folder, so only the key stops a
+// years-old mail from becoming a second ticket. They go when their message
+// is erased or anonymised.
 const DedupeKeyRetention = 90 * 24 * time.Hour
 
 // Housekeeping deletes what nothing reads any more: expired console
-// sessions, dedupe keys past DedupeKeyRetention, and dead-lettered outbox
-// rows (their payloads hold message text) older than the outbox retention.
+// sessions, chat dedupe keys past DedupeKeyRetention, and dead-lettered
+// outbox rows (their payloads hold message text) older than the outbox
+// retention.
 func Housekeeping(db *store.DB, outboxRetention time.Duration) Job {
 	return Job{Name: "housekeeping", Spec: "0 25 * * * *", Timeout: 30 * time.Minute,
-		Description: fmt.Sprintf("delete expired sessions, dedupe keys older than %s, dead outbox rows older than %s", human(DedupeKeyRetention), human(outboxRetention)),
+		Description: fmt.Sprintf("delete expired sessions, chat dedupe keys older than %s, dead outbox rows older than %s", human(DedupeKeyRetention), human(outboxRetention)),
 		Run: func(ctx context.Context, env Env) (int64, error) {
 			b := &Batcher{DB: db}
 			// inbound_keys has a two-column key: delete by the row's own
@@ -321,7 +324,7 @@ func Housekeeping(db *store.DB, outboxRetention time.Duration) Job {
 				arg               time.Time
 			}{
 				{"sessions", "token_hash", "expires_at < ?", env.Now},
-				{"inbound_keys", rowKey, "received_at < ?", env.Now.Add(-DedupeKeyRetention)},
+				{"inbound_keys", rowKey, "received_at < ? AND channel <> 'email'", env.Now.Add(-DedupeKeyRetention)},
 				{"outbox", "id", "status = 'dead' AND created_at < ?", env.Now.Add(-outboxRetention)},
 			} {
 				n, err := b.Delete(ctx, d.table, d.key, d.where, d.arg.UTC())

@@ -92,9 +92,10 @@ func TestHousekeepingBoundaries(t *testing.T) {
 		keys := map[string]time.Time{"old": keyCut.Add(-time.Second), "at": keyCut, "new": now}
 		for id, at := range keys {
 			// The same external ID on two channels: the composite key must
-			// be deleted as a pair, never by external ID alone.
+			// be deleted as a pair, never by external ID alone. E-mail keys
+			// are kept however old (a folder rescan must still find them).
 			mustExec(t, db, `INSERT INTO inbound_keys (channel, external_id, received_at) VALUES ('whatsapp', ?, ?)`, id, at)
-			mustExec(t, db, `INSERT INTO inbound_keys (channel, external_id, received_at) VALUES ('email', ?, ?)`, id, now)
+			mustExec(t, db, `INSERT INTO inbound_keys (channel, external_id, received_at) VALUES ('email', ?, ?)`, id, at)
 		}
 		outbox := map[string]struct {
 			status  string
