@@ -143,6 +143,7 @@ func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error
 		// the public URL says what the browser sees.
 		SecureCookies: strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://"),
 	}
+	a.web.TrustedProxies, _ = cfg.ProxyPrefixes() // validated at start-up
 	if err := a.wireFeatures(ctx); err != nil {
 		a.Close()
 		return nil, err

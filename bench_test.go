@@ -42,7 +42,7 @@ func (c *timedChannel) Send(ctx context.Context, m channels.Outbound) error {
 // is the figure the pipeline is compared to; with synchronous=NORMAL it
 // shows what the same disk does when a commit is not made durable.
 func sqliteCeiling(b *testing.B, dir, params string, n int) float64 {
-	db, err := sql.Open("sqlite3", "file:"+filepath.Join(dir, "ceiling.db")+"?"+params)
+	db, err := sql.Open(store.SQLiteDriver, "file:"+filepath.Join(dir, "ceiling.db")+"?"+params)
 	if err != nil {
 		b.Fatal(err)
 	}

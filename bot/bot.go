@@ -122,7 +122,11 @@ func (b *Bot) Deliver(ctx context.Context, in channels.Inbound) error {
 // they are processed in the order given — a mail and its follow-up in the
 // same batch thread correctly — and share group commits, so a mailbox
 // import pays one commit per batch instead of one per mail. errs[i] is
-// ins[i]'s outcome; one failing message does not fail the others.
+// ins[i]'s outcome; one failing message does not fail the others. The one
+// cost of that: if a mail fails on its own (its savepoint rolled back), a
+// follow-up to it later in the batch still commits and, finding no ticket,
+// opens its own; the importer stops its cursor before the failed mail, which
+// is retried and threads normally.
 func (b *Bot) DeliverBatch(ctx context.Context, ins []channels.Inbound) []error {
 	type job struct {
 		in    channels.Inbound

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"reflect"
 	"sort"
@@ -34,6 +35,9 @@ type Config struct {
 	LogLevel  string `yaml:"log_level"`
 	LogFormat string `yaml:"log_format"` // text | json
 	PublicURL string `yaml:"public_url"`
+	// TrustedProxies lists the reverse proxies (IPs or CIDRs, comma
+	// separated) whose X-Forwarded-For header names the real client.
+	TrustedProxies string `yaml:"trusted_proxies"`
 	// MaxBodyBytes caps HTTP request bodies except tracing uploads.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 
@@ -327,6 +331,27 @@ func setValue(fv reflect.Value, val string) error {
 	return nil
 }
 
+// ProxyPrefixes parses TrustedProxies.
+func (c Config) ProxyPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(c.TrustedProxies, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an IP address nor a CIDR", f)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
 // Validate checks the values and says what to change.
 func (c Config) Validate() error {
 	var errs []string
@@ -336,6 +361,9 @@ func (c Config) Validate() error {
 	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") && !strings.HasPrefix(c.DatabaseURL, "sqlite:") {
 		add("database_url must be a postgres:// URL (or empty for SQLite in data_dir)")
+	}
+	if _, err := c.ProxyPrefixes(); err != nil {
+		add("trusted_proxies: %v (use IPs or CIDRs separated by commas, e.g. 10.0.0.0/8,127.0.0.1)", err)
 	}
 	switch c.LogFormat {
 	case "text", "json":

@@ -26,16 +26,16 @@ import (
 	"github.com/mattn/go-sqlite3"
 )
 
-// sqliteDriver is go-sqlite3 with the per-connection settings its DSN
+// SQLiteDriver is go-sqlite3 with the per-connection settings its DSN
 // cannot express. temp_store=MEMORY keeps savepoint sub-journals in
 // memory: group commit runs each message in a SAVEPOINT, and every page a
 // savepoint changes that an earlier one in the batch already changed (the
 // ticket counter, the last page of each table and index) is first copied
 // to the sub-journal — a temporary file otherwise.
-const sqliteDriver = "sqlite3_lindungi"
+const SQLiteDriver = "sqlite3_lindungi"
 
 func init() {
-	sql.Register(sqliteDriver, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+	sql.Register(SQLiteDriver, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
 		_, err := c.Exec("PRAGMA temp_store = MEMORY", nil)
 		return err
 	}})
@@ -132,7 +132,7 @@ func Open(ctx context.Context, opt Options) (*DB, error) {
 	// busy timeout instead of failing with SQLITE_BUSY on upgrade; foreign
 	// keys are required by whatsmeow's store.
 	dsn := "file:" + path + "?" + SQLiteParams
-	sdb, err := sql.Open(sqliteDriver, dsn)
+	sdb, err := sql.Open(SQLiteDriver, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open sqlite: %w", err)
 	}

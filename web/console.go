@@ -41,22 +41,23 @@ func (s *Server) console(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
-		name, addr := r.FormValue("name"), clientAddr(r)
-		if throttle.blocked(name, addr) {
-			s.Log.Warn("console login throttled", "remote", addr)
-			if s.Auditor != nil {
-				s.Auditor(r.Context(), "anonymous", "login.throttled", "console", "login", "")
+		name, addr := r.FormValue("name"), clientAddr(r, s.TrustedProxies)
+		if ok, report := throttle.attempt(name, addr); !ok {
+			if report {
+				s.Log.Warn("console login throttled", "remote", addr)
+				if s.Auditor != nil {
+					s.Auditor(r.Context(), "anonymous", "login.throttled", "console", "login", "")
+				}
 			}
 			http.Redirect(w, r, "/login?e=wait", http.StatusSeeOther)
 			return
 		}
 		sid, _, _, err := s.Accounts.Login(r.Context(), name, r.FormValue("password"), 12*time.Hour)
 		if err != nil {
-			throttle.failed(name, addr)
 			http.Redirect(w, r, "/login?e=1", http.StatusSeeOther)
 			return
 		}
-		throttle.succeeded(name)
+		throttle.succeeded(name, addr)
 		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sid, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.SecureCookies || r.TLS != nil})
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	})

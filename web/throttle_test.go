@@ -1,6 +1,8 @@
 package web
 
 import (
+	"net/http/httptest"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -9,44 +11,83 @@ func TestLoginThrottle(t *testing.T) {
 	clock := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
 	th := newLoginThrottle()
 	th.now = func() time.Time { return clock }
-	for i := 0; i < th.perName; i++ {
-		if th.blocked("Ani", "10.0.0.1") {
-			t.Fatalf("blocked after %d failures", i)
+	try := func(name, addr string) bool { ok, _ := th.attempt(name, addr); return ok }
+
+	for i := 0; i < th.perPair; i++ {
+		if !try("Ani", "10.0.0.1") {
+			t.Fatalf("refused after %d attempts", i)
 		}
-		th.failed("Ani", "10.0.0.1")
 	}
 	steps := []struct {
 		name, addr string
 		want       bool
 		why        string
 	}{
-		{"Ani", "10.0.0.1", true, "name over its limit"},
-		{" ani ", "10.0.0.9", true, "the same account from elsewhere, differently spelt"},
-		{"budi", "10.0.0.1", false, "another account from the same address, under the address limit"},
+		{"Ani", "10.0.0.1", false, "account and address over the pair limit"},
+		{" ani ", "10.0.0.1", false, "the same account, differently spelt"},
+		{"Ani", "10.0.0.9", true, "the operator from her own desk is not locked out by someone else's guesses"},
+		{"budi", "10.0.0.1", true, "another account from the same address, under the address limit"},
 	}
 	for _, s := range steps {
-		if got := th.blocked(s.name, s.addr); got != s.want {
-			t.Errorf("%s: blocked=%v, want %v", s.why, got, s.want)
+		if got := try(s.name, s.addr); got != s.want {
+			t.Errorf("%s: allowed=%v, want %v", s.why, got, s.want)
 		}
+	}
+	// The first refusal of a window is reported once, not per request.
+	_, r1 := th.attempt("Ani", "10.0.0.1")
+	_, r2 := th.attempt("Ani", "10.0.0.1")
+	if r1 || r2 {
+		t.Errorf("refusals reported again (%v, %v) after the first", r1, r2)
 	}
 	// One address sweeping many names hits the address limit.
 	for i := 0; i < th.perAddr; i++ {
-		th.failed(string(rune('a'+i%26))+"x", "10.0.0.2")
+		try(string(rune('a'+i%26))+"x", "10.0.0.2")
 	}
-	if !th.blocked("new-name", "10.0.0.2") {
-		t.Error("address over its limit not blocked")
+	if ok, report := th.attempt("new-name", "10.0.0.2"); ok || !report {
+		t.Errorf("address over its limit: allowed=%v report=%v, want refused and reported", ok, report)
 	}
-	// A success clears the account, not the address.
-	th.succeeded("Ani")
-	if th.blocked("ani", "10.0.0.3") {
+	// Distributed guessing of one account hits the account limit.
+	for i := 0; i < th.perName; i++ {
+		try("citra", netip.AddrFrom4([4]byte{192, 168, byte(i / 250), byte(i % 250)}).String())
+	}
+	if try("citra", "172.16.0.1") {
+		t.Error("account over its distributed limit not refused")
+	}
+	// A success returns its reservation: the account is free again, the
+	// address is not charged for the good attempt.
+	th.succeeded("Ani", "10.0.0.9")
+	th.succeeded("Ani", "10.0.0.1")
+	if !try("ani", "10.0.0.3") {
 		t.Error("account still blocked after a successful login")
-	}
-	if !th.blocked("someone", "10.0.0.2") {
-		t.Error("a success elsewhere reset the address budget")
 	}
 	// The window passes.
 	clock = clock.Add(th.window)
-	if th.blocked("new-name", "10.0.0.2") {
-		t.Error("still blocked after the window")
+	if !try("new-name", "10.0.0.2") || !try("citra", "172.16.0.1") {
+		t.Error("still refused after the window")
+	}
+}
+
+func TestClientAddrBehindTrustedProxies(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")}
+	for _, c := range []struct {
+		peer, xff string
+		trusted   []netip.Prefix
+		want      string
+	}{
+		{"203.0.113.7:5555", "", trusted, "203.0.113.7"},
+		{"203.0.113.7:5555", "198.51.100.1", trusted, "203.0.113.7"}, // untrusted peer: header ignored
+		{"10.1.2.3:443", "198.51.100.1", trusted, "198.51.100.1"},
+		{"10.1.2.3:443", "6.6.6.6, 198.51.100.1, 10.9.9.9", trusted, "198.51.100.1"}, // spoofed left part ignored
+		{"10.1.2.3:443", "", trusted, "10.1.2.3"},
+		{"10.1.2.3:443", "198.51.100.1", nil, "10.1.2.3"}, // no proxies configured
+	} {
+		r := httptest.NewRequest("POST", "/login", nil)
+		r.RemoteAddr = c.peer
+		if c.xff != "" {
+			r.Header.Set("X-Forwarded-For", c.xff)
+		}
+		if got := clientAddr(r, c.trusted); got != c.want {
+			t.Errorf("peer %s, X-Forwarded-For %q: %s, want %s", c.peer, c.xff, got, c.want)
+		}
 	}
 }

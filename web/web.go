@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,9 @@ type Server struct {
 	MaxBody int64
 	// Auditor records reads of personal data and other access.
 	Auditor func(ctx context.Context, actor, action, objectType, objectID, detail string)
+	// TrustedProxies are reverse proxies whose X-Forwarded-For names the
+	// real client (login throttling counts per client address).
+	TrustedProxies []netip.Prefix
 	// SecureCookies marks the session cookie Secure even when the request
 	// reached us over plain HTTP (TLS ended at a proxy; public_url https).
 	SecureCookies bool
