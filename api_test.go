@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"lindungi/accounts"
+	"lindungi/store"
+	"lindungi/tickets"
 )
 
 // TestAPIBadInput checks that every kind of bad request gets a clear coded
@@ -22,6 +24,19 @@ func TestAPIBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	big := `{"from":"x","text":"` + strings.Repeat("a", 2<<20) + `"}`
+	ctx := context.Background()
+	var num string
+	if err := ta.db.InTx(ctx, func(tx *store.Tx) error {
+		c, err := ta.tickets.UpsertContact(ctx, tx, "simulator", "+6281200001111", "Warga")
+		if err != nil {
+			return err
+		}
+		nt, err := ta.tickets.Create(ctx, tx, tickets.NewTicket{ContactID: c.ID, Channel: "simulator", Subject: "uji"})
+		num = nt.Number
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name, method, path, token, body string
 		status                          int
@@ -40,6 +55,12 @@ func TestAPIBadInput(t *testing.T) {
 		{"oversized body", "POST", "/api/v1/simulator/messages", opTok, big, 413, "body_too_large"},
 		{"bad cursor", "GET", "/api/v1/tickets?cursor=abc", opTok, "", 400, "bad_cursor"},
 		{"unknown route", "GET", "/api/v1/nope", opTok, "", 404, "not_found"},
+		// A misspelt filter must not show an empty queue.
+		{"unknown status filter", "GET", "/api/v1/tickets?status=Open", opTok, "", 400, "bad_status"},
+		{"unknown category filter", "GET", "/api/v1/tickets?category=vaksin", opTok, "", 400, "bad_category"},
+		{"unknown status in a patch", "PATCH", "/api/v1/tickets/" + num, opTok, `{"status":"done"}`, 400, "bad_status"},
+		{"assignee who does not exist", "PATCH", "/api/v1/tickets/" + num, opTok, `{"assignee":"nobody"}`, 400, "unknown_assignee"},
+		{"bad wait", "GET", "/api/v1/simulator/messages?to=%2B6281200001111&wait=abc", opTok, "", 400, "bad_wait"},
 		{"SQL in search", "GET", "/api/v1/tickets?q=%27%3B%20DROP%20TABLE%20tickets%3B--", opTok, "", 200, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -58,6 +58,14 @@ func (u User) Has(roles ...string) bool {
 // Actor names the user in audit rows.
 func (u User) Actor() string { return "user:" + u.Name }
 
+// Active reports whether name is an account that may work tickets (exists
+// and is not disabled), e.g. before a ticket is assigned to it.
+func (s *Store) Active(ctx context.Context, name string) (bool, error) {
+	var n int
+	err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM users WHERE name = ? AND disabled = ?`, name, false).Scan(&n)
+	return n > 0, err
+}
+
 // Store manages accounts.
 type Store struct{ db *store.DB }
 

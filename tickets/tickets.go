@@ -438,6 +438,13 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Ticket, string, error) {
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = 50
 	}
+	// A misspelt filter must not look like an empty queue.
+	if f.Status != "" && allowed[f.Status] == nil {
+		return nil, "", coded.New(coded.Invalid, "bad_status", "unknown status %q; use one of open, pending, resolved, closed", f.Status)
+	}
+	if f.Category != "" && !validCategory(f.Category) {
+		return nil, "", coded.New(coded.Invalid, "bad_category", "unknown category %q; use one of %s", f.Category, strings.Join(Categories, ", "))
+	}
 	var where []string
 	var args []any
 	add := func(cond string, a any) { where = append(where, cond); args = append(args, a) }
@@ -542,6 +549,9 @@ func (s *Store) Update(ctx context.Context, tx *store.Tx, t Ticket, p Patch) (Ti
 		t.Assignee = *p.Assignee
 	}
 	if p.Status != nil && *p.Status != t.Status {
+		if allowed[*p.Status] == nil {
+			return t, coded.New(coded.Invalid, "bad_status", "unknown status %q; use one of open, pending, resolved, closed", *p.Status)
+		}
 		if !canMove(t.Status, *p.Status) {
 			return t, coded.New(coded.Conflict, "invalid_transition", "a %s ticket cannot become %s", t.Status, strconv.Quote(*p.Status))
 		}

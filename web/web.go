@@ -312,6 +312,15 @@ func (s *Server) patchTicket(w http.ResponseWriter, r *http.Request, u accounts.
 	if err != nil {
 		return err
 	}
+	if p.Assignee != nil && *p.Assignee != "" {
+		ok, err := s.Accounts.Active(r.Context(), *p.Assignee)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return coded.New(coded.Invalid, "unknown_assignee", "no active operator is called %q (send \"\" to unassign)", *p.Assignee)
+		}
+	}
 	err = s.DB.InTx(r.Context(), func(tx *store.Tx) error {
 		t, err = s.Tickets.Update(r.Context(), tx, t, p)
 		return err
@@ -406,8 +415,18 @@ func (s *Server) simGet(w http.ResponseWriter, r *http.Request, u accounts.User)
 	}
 	q := r.URL.Query()
 	to := q.Get("to")
+	if strings.HasPrefix(to, " ") {
+		// An unencoded "+62…" arrives as " 62…" (a "+" in a query is a space).
+		to = "+" + strings.TrimLeft(to, " ")
+	}
 	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
-	wait, _ := time.ParseDuration(q.Get("wait"))
+	var wait time.Duration
+	if v := q.Get("wait"); v != "" {
+		var err error
+		if wait, err = time.ParseDuration(v); err != nil {
+			return coded.New(coded.Invalid, "bad_wait", "wait must be a duration like 10s (got %q)", v)
+		}
+	}
 	if wait > 30*time.Second {
 		wait = 30 * time.Second
 	}
