@@ -532,7 +532,13 @@ func (s *Scheduler) execute(parent context.Context, e *entry, source string, sch
 	if r.Outcome == OK {
 		s.m.lastSuccess.WithLabelValues(name).Set(float64(fin.Unix()))
 		s.m.lastFailed.WithLabelValues(name).Set(0)
-		log.Info("job done", "rows", r.Rows, "duration", dur.Round(time.Millisecond))
+		// A run that changed nothing (the minutely health check, an empty
+		// purge) is history in job_runs and metrics, not log noise.
+		level := slog.LevelInfo
+		if r.Rows == 0 {
+			level = slog.LevelDebug
+		}
+		log.Log(context.Background(), level, "job done", "rows", r.Rows, "duration", dur.Round(time.Millisecond))
 	} else {
 		s.m.lastFailed.WithLabelValues(name).Set(1)
 		s.m.failures.WithLabelValues(name, reason).Inc()
