@@ -161,6 +161,10 @@ func (t *turn) take(step, text string) bool {
 		return ok
 	case "phone":
 		p, ok := NormalizePhone(text)
+		if !ok && sameNumber(text) {
+			// "sama", "nomor ini": the number they are writing from.
+			p, ok = NormalizePhone(t.in.From)
+		}
 		if ok {
 			f["phone"] = p
 		}

@@ -271,3 +271,28 @@ func BenchmarkStep(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "turns/s/core")
 }
+
+// "Same as this number" answers the phone question with the sender's own
+// WhatsApp number; where the sender is not a phone (e-mail) it is asked
+// again, and a real number always wins.
+func TestPhoneSameAsSender(t *testing.T) {
+	e := New(Config{})
+	for _, c := range []struct {
+		text, from, want string
+	}{
+		{"sama", "+6281299990002", "+6281299990002"},
+		{"Sama kak", "+6281299990002", "+6281299990002"},
+		{"pakai nomor ini aja", "6281299990002", "+6281299990002"},
+		{"yg ini", "+6281299990002", "+6281299990002"},
+		{"same", "+6281299990002", "+6281299990002"},
+		{"0813 1111 2222", "+6281299990002", "+6281311112222"},
+		{"sama", "warga@example.id", ""},
+		{"samarinda", "+6281299990002", ""},
+	} {
+		st := State{Flow: "certificate_missing", Step: "phone", Fields: map[string]string{"name": "Budi"}}
+		next, _ := e.Step(st, Input{Text: c.text, From: c.from, Now: ScriptStart, Channel: "whatsapp"})
+		if got := next.Fields["phone"]; got != c.want {
+			t.Errorf("%q from %s: phone %q, want %q", c.text, c.from, got, c.want)
+		}
+	}
+}

@@ -141,6 +141,19 @@ func allDigits(s string) bool {
 	return s != ""
 }
 
+// sameNumber recognises "the number I am writing from" in informal
+// Indonesian or English: sama, nomor ini, no ini, pakai nomor ini, yg ini,
+// same, this number.
+func sameNumber(s string) bool {
+	w := " " + strings.Join(strings.Fields(strings.ToLower(strings.Trim(s, " .!*"))), " ") + " "
+	for _, p := range []string{" sama ", " nomor ini ", " no ini ", " nmr ini ", " yg ini ", " yang ini ", " ini aja ", " ini saja ", " nomor wa ini ", " same ", " this number ", " this one "} {
+		if strings.Contains(w, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // NormalizePhone turns an Indonesian mobile number in any common spelling
 // (0812-3456-7890, +62 812 3456 7890, 6281234567890) into +62… form.
 // Mobile numbers are 8[1-35-9] followed by 7 to 10 digits.
