@@ -275,7 +275,14 @@ func applyEnv(v reflect.Value, prefix string, env map[string]string) error {
 			continue
 		}
 		if e := f.Tag.Get("env"); e != "" {
-			name = e
+			// The documented name wins; the name the key's path would
+			// give (LINDUNGI_SIMULATOR_ENABLED) is accepted too, since that
+			// is what an operator following the pattern writes.
+			if _, set := env[e]; set {
+				name = e
+			} else if _, set := env[name]; !set {
+				name = e
+			}
 		}
 		val, ok := env[name]
 		if f.Tag.Get("secret") == "true" {

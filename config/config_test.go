@@ -82,3 +82,25 @@ func TestBadInputNamesTheKey(t *testing.T) {
 		})
 	}
 }
+
+// A variable with a documented short name also answers to the name its
+// key's path gives; when both are set the documented one wins.
+func TestEnvPathNameAlias(t *testing.T) {
+	for _, c := range []struct {
+		env  []string
+		want bool
+	}{
+		{[]string{"LINDUNGI_SIMULATOR_ENABLED=false"}, false},
+		{[]string{"LINDUNGI_SIMULATOR=false"}, false},
+		{[]string{"LINDUNGI_SIMULATOR=true", "LINDUNGI_SIMULATOR_ENABLED=false"}, true},
+		{nil, true},
+	} {
+		cfg, err := Load("", c.env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Simulator.Enabled != c.want {
+			t.Errorf("%v: simulator enabled = %v, want %v", c.env, cfg.Simulator.Enabled, c.want)
+		}
+	}
+}
