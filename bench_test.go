@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -157,20 +156,5 @@ func runPipeline(b *testing.B, n int, perSecond float64) {
 	b.ReportMetric(rate/ceiling, "ratio")
 	b.ReportMetric(volatile, "nosync-ceiling-tx/s")
 	b.ReportMetric(rate/volatile, "nosync-ratio")
-	b.ReportMetric(peakRSSMB(), "peak-rss-MB")
-}
-
-// peakRSSMB is the process's high-water resident set (Linux VmHWM).
-func peakRSSMB() float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
-			return kb / 1024
-		}
-	}
-	return 0
+	b.ReportMetric(procStatusMB("VmHWM"), "peak-rss-MB")
 }

@@ -369,7 +369,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	req, _ := http.NewRequest("GET", ta.base+"/", nil)
 	req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
-	res, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	res, err := noRedirects.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,6 +51,23 @@ func buildBinary(t testing.TB, tags ...string) string {
 	return binPath
 }
 
+// addUser runs `lindungi user add` with the real binary on data and returns
+// the API token it prints.
+func addUser(t testing.TB, bin, data, role, name string) string {
+	t.Helper()
+	out, err := exec.Command(bin, "user", "add", "--role", role, name, "--data", data).CombinedOutput()
+	if err != nil {
+		t.Fatalf("user add: %v %s", err, out)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "token: "); ok {
+			return v
+		}
+	}
+	t.Fatalf("no token in user add output:\n%s", out)
+	return ""
+}
+
 func freePort(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -105,16 +122,7 @@ func TestCrashSafetySIGKILL(t *testing.T) {
 	addr := freePort(t)
 	env := []string{"LINDUNGI_DATA_DIR=" + data, "LINDUNGI_LISTEN=" + addr, "LINDUNGI_WHATSAPP_ENABLED=false",
 		"LINDUNGI_JOBS_ENABLED=false", "LINDUNGI_BOT_FLOOD_LIMIT=100000", "LINDUNGI_TRACING_CHANNEL=simulator"}
-	out, err := exec.Command(bin, "user", "add", "--role", "operator", "crashtest", "--data", data).CombinedOutput()
-	if err != nil {
-		t.Fatalf("user add: %v %s", err, out)
-	}
-	token := ""
-	for _, l := range strings.Split(string(out), "\n") {
-		if v, ok := strings.CutPrefix(l, "token: "); ok {
-			token = v
-		}
-	}
+	token := addUser(t, bin, data, "operator", "crashtest")
 
 	var mu sync.Mutex
 	p := startProc(t, bin, env, "serve")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/http"
 	"net/url"
 	"sync"
 	"testing"
@@ -17,7 +16,7 @@ func TestLoginThrottleHoldsUnderConcurrentGuesses(t *testing.T) {
 	if _, err := ta.accounts.Add(context.Background(), "petugas.budi", accounts.Operator); err != nil {
 		t.Fatal(err)
 	}
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	client := noRedirects
 	const n = 40
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -53,7 +52,7 @@ func TestLoginThrottleHoldsUnderConcurrentGuesses(t *testing.T) {
 // window, not one per request.
 func TestLoginThrottleAuditsOncePerWindow(t *testing.T) {
 	ta := startApp(t, testConfig(t))
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	client := noRedirects
 	post := func() string {
 		res, err := client.PostForm(ta.base+"/login", url.Values{"name": {"admin"}, "password": {"x"}})
 		if err != nil {

@@ -11,6 +11,9 @@ import (
 	"lindungi/accounts"
 )
 
+// noRedirects shows a redirect to the test instead of following it.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
 // The console login over HTTP: a public https URL (TLS ended at a proxy)
 // makes the session cookie Secure although the request is plain HTTP, and
 // repeated wrong passwords are throttled — even the right password waits
@@ -29,7 +32,7 @@ func TestConsoleLoginCookieAndThrottle(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			client := noRedirects
 			login := func(password string) *http.Response {
 				t.Helper()
 				res, err := client.PostForm(ta.base+"/login", url.Values{"name": {"petugas.ani"}, "password": {password}})

@@ -15,28 +15,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// tmpfs mounts a file system of size bytes for the test (full-disk and
-// read-only cases need a real file system; root ignores directory modes).
-func tmpfs(t *testing.T, size string, opts ...string) string {
-	t.Helper()
-	dir := t.TempDir()
-	args := []string{"-t", "tmpfs", "-o", strings.Join(append([]string{"size=" + size}, opts...), ","), "tmpfs", dir}
-	if out, err := exec.Command("mount", args...).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs here (needs root): %v %s", err, out)
-	}
-	t.Cleanup(func() {
-		for i := 0; i < 50; i++ {
-			if exec.Command("umount", dir).Run() == nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		t.Errorf("could not unmount %s", dir)
-	})
-	return dir
-}
+	"lindungi/store/storetest"
+)
 
 // runToExit runs the binary and waits for it to exit (failure guard: 60 s).
 func runToExit(t *testing.T, bin string, env []string, args ...string) (int, string) {
@@ -97,10 +78,10 @@ func TestStartupBadInput(t *testing.T) {
 			return []string{"LINDUNGI_DATA_DIR=" + t.TempDir(), "LINDUNGI_LISTEN=" + taken.Addr().String()}
 		}, nil, "address already in use", ""},
 		{"read-only data directory", func(t *testing.T) []string {
-			return []string{"LINDUNGI_DATA_DIR=" + tmpfs(t, "4m", "ro")}
+			return []string{"LINDUNGI_DATA_DIR=" + storetest.Tmpfs(t, "4m", "ro")}
 		}, nil, "not writable", ""},
 		{"full disk", func(t *testing.T) []string {
-			return []string{"LINDUNGI_DATA_DIR=" + tmpfs(t, "48k")}
+			return []string{"LINDUNGI_DATA_DIR=" + storetest.Tmpfs(t, "48k")}
 		}, nil, "is full", ""},
 	}
 	for _, c := range cases {
@@ -140,18 +121,9 @@ func TestFullDiskAtRuntime(t *testing.T) {
 		t.Skip("process-level full-disk test skipped in -short mode")
 	}
 	bin := buildBinary(t)
-	data := tmpfs(t, "96m")
+	data := storetest.Tmpfs(t, "96m")
 	addr := freePort(t)
-	out, err := exec.Command(bin, "user", "add", "--role", "operator", "disk", "--data", data).CombinedOutput()
-	if err != nil {
-		t.Fatalf("user add: %v %s", err, out)
-	}
-	token := ""
-	for _, l := range strings.Split(string(out), "\n") {
-		if v, ok := strings.CutPrefix(l, "token: "); ok {
-			token = v
-		}
-	}
+	token := addUser(t, bin, data, "operator", "disk")
 	p := startProc(t, bin, []string{"LINDUNGI_DATA_DIR=" + data, "LINDUNGI_LISTEN=" + addr, "LINDUNGI_WHATSAPP_ENABLED=false", "LINDUNGI_JOBS_ENABLED=false"}, "serve")
 	defer func() { p.cmd.Process.Kill(); p.cmd.Wait() }()
 	waitHealthy(t, addr)

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -90,19 +89,7 @@ func TestWhatsAppProcessSIGKILL(t *testing.T) {
 		"LINDUNGI_DATA_DIR=" + data, "LINDUNGI_LISTEN=" + addr, "LINDUNGI_WHATSAPP_ENABLED=true",
 		"LINDUNGI_JOBS_ENABLED=false", "LINDUNGI_BOT_FLOOD_LIMIT=100000", "LINDUNGI_WHATSAPP_RECIPIENT_GAP=1ms",
 	}
-	out, err := exec.Command(bin, "user", "add", "--role", "admin", "watest", "--data", data).CombinedOutput()
-	if err != nil {
-		t.Fatalf("user add: %v %s", err, out)
-	}
-	token := ""
-	for _, l := range strings.Split(string(out), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "token: "); ok {
-			token = v
-		}
-	}
-	if token == "" {
-		t.Fatalf("no token in user add output:\n%s", out)
-	}
+	token := addUser(t, bin, data, "admin", "watest")
 
 	var mu sync.Mutex // guards p
 	p := startProc(t, bin, env, "serve")

@@ -204,6 +204,7 @@ func (b *Bot) DeliverBatch(ctx context.Context, ins []channels.Inbound) []error 
 
 // prepared is what can be worked out from an inbound message alone, before
 // it reaches the database writer (which every message queues behind).
+// DeliverBatch fills it for every message, so turns can rely on it.
 type prepared struct {
 	category string // e-mail: the new ticket's category
 	lang     string // e-mail: the acknowledgement's language
@@ -571,13 +572,9 @@ func (t *turn) emailTicket(ctx context.Context) error {
 		if in.Meta["oversized"] == "1" {
 			flags = append(flags, "oversized")
 		}
-		cat := t.prep.category
-		if cat == "" {
-			cat = conversation.Categorise(in.Subject + "\n" + in.Text)
-		}
 		nt, err := b.tickets.Create(ctx, tx, tickets.NewTicket{
 			ContactID: t.contact.ID, Channel: channels.Email, Subject: truncateUTF8(in.Subject, 200),
-			Category: cat, Flags: flags, ThreadRef: in.ExternalID,
+			Category: t.prep.category, Flags: flags, ThreadRef: in.ExternalID,
 		})
 		if err != nil {
 			return err
@@ -608,12 +605,6 @@ func (t *turn) email(ctx context.Context) error {
 		return nil
 	}
 	lang := t.prep.lang
-	if lang == "" {
-		lang = "id"
-		if conversation.LooksEnglish(in.Subject + " " + in.Text) {
-			lang = "en"
-		}
-	}
 	// The mail being answered is this one: no need to look it up.
 	latest := in.ExternalID
 	if in.Meta["retired"] == "1" {

@@ -3,30 +3,12 @@ package store_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"lindungi/store"
+	"lindungi/store/storetest"
 )
-
-func diskTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() {
-		for i := 0; i < 50; i++ {
-			if exec.Command("umount", dir).Run() == nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
-	return dir
-}
 
 // When the disk fills while one request of a group commit writes (a mail
 // with a large attachment), SQLite rolls the whole transaction back: every
@@ -34,7 +16,7 @@ func diskTmpfs(t *testing.T, size string) string {
 // API answers storage_full and the mail importer does not blame an
 // innocent mail), not the savepoint that no longer exists.
 func TestGroupCommitDiskFullReportsTheCause(t *testing.T) {
-	dir := diskTmpfs(t, "16m")
+	dir := storetest.Tmpfs(t, "16m")
 	ctx := context.Background()
 	db, err := store.Open(ctx, store.Options{DataDir: dir})
 	if err != nil {

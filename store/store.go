@@ -336,9 +336,6 @@ func (db *DB) begin(ctx context.Context, fn func(tx *Tx) error) (*Tx, error) {
 		db.writeMu.Lock()
 		defer db.writeMu.Unlock()
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	// Waiting for a pooled connection honours ctx (readers may hold them
 	// all); the transaction itself then runs without cancellation watchers.
 	conn, err := db.SQL.Conn(ctx)

@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"lindungi/channels"
+	"lindungi/store"
 	"lindungi/store/storetest"
 )
 
@@ -106,20 +107,27 @@ func unseen(t testing.TB, addr string) int {
 	return len(data.AllUIDs())
 }
 
+// batchMailbox is an in-memory IMAP server holding n mails and a runner for
+// it on a fresh database (afterImport "" means the default, seen).
+func batchMailbox(t *testing.T, n int, afterImport string) (addr string, db *store.DB, r *Runner, box MailboxConfig) {
+	t.Helper()
+	addr = memIMAP(t)
+	db = storetest.SQLite(t)
+	appendMsgs(t, addr, "user", "pass", "INBOX", manyMails(1, n)...)
+	box = MailboxConfig{Address: "pedulilindungi@kemkes.go.id", IMAPURL: "imap://" + addr, Username: "user", Password: "pass", AfterImport: afterImport}
+	r, err := NewRunner(box, fastCfg(), db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr, db, r, r.box
+}
+
 // TestRunnerBatchChunks: a mailbox larger than several chunks goes to a
 // BatchSink in chunks of at most chunkMails, in UID order, every mail once;
 // the cursor ends at the last UID and everything is flagged \Seen.
 func TestRunnerBatchChunks(t *testing.T) {
 	const n = 3*chunkMails + 17
-	addr := memIMAP(t)
-	db := storetest.SQLite(t)
-	appendMsgs(t, addr, "user", "pass", "INBOX", manyMails(1, n)...)
-	box := MailboxConfig{Address: "pedulilindungi@kemkes.go.id", IMAPURL: "imap://" + addr, Username: "user", Password: "pass"}
-	r, err := NewRunner(box, fastCfg(), db, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	box = r.box
+	addr, db, r, box := batchMailbox(t, n, "")
 	sink := newBatchSink(t, newMemSink(db), box)
 	stop := runRunner(t, r, sink)
 	sink.waitFor(t, n, 30*time.Second)
@@ -164,15 +172,7 @@ func TestRunnerBatchChunks(t *testing.T) {
 // duplicates and nothing is lost or stored twice.
 func TestRunnerBatchFailureMidChunk(t *testing.T) {
 	const n = chunkMails + 40
-	addr := memIMAP(t)
-	db := storetest.SQLite(t)
-	appendMsgs(t, addr, "user", "pass", "INBOX", manyMails(1, n)...)
-	box := MailboxConfig{Address: "pedulilindungi@kemkes.go.id", IMAPURL: "imap://" + addr, Username: "user", Password: "pass"}
-	r, err := NewRunner(box, fastCfg(), db, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	box = r.box
+	_, db, r, box := batchMailbox(t, n, "")
 	ms := newMemSink(db)
 	var failed atomic.Bool
 	var cursorAtFailure atomic.Int64
@@ -231,15 +231,7 @@ func TestRunnerBatchFailureMidChunk(t *testing.T) {
 // is stored raw after poisonAfter passes, and everything behind it arrives.
 func TestRunnerBatchPoison(t *testing.T) {
 	const n = 100
-	addr := memIMAP(t)
-	db := storetest.SQLite(t)
-	appendMsgs(t, addr, "user", "pass", "INBOX", manyMails(1, n)...)
-	box := MailboxConfig{Address: "pedulilindungi@kemkes.go.id", IMAPURL: "imap://" + addr, Username: "user", Password: "pass", AfterImport: "keep"}
-	r, err := NewRunner(box, fastCfg(), db, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	box = r.box
+	_, db, r, box := batchMailbox(t, n, "keep")
 	ms := newMemSink(db)
 	var attempts atomic.Int64
 	ms.fail = func(in channels.Inbound) error {
@@ -281,15 +273,7 @@ func TestRunnerBatchPoison(t *testing.T) {
 func TestRunnerBatchExpunged(t *testing.T) {
 	const n = 3 * chunkMails
 	const gone = 3*chunkMails - 5 // in the third chunk
-	addr := memIMAP(t)
-	db := storetest.SQLite(t)
-	appendMsgs(t, addr, "user", "pass", "INBOX", manyMails(1, n)...)
-	box := MailboxConfig{Address: "pedulilindungi@kemkes.go.id", IMAPURL: "imap://" + addr, Username: "user", Password: "pass", AfterImport: "keep"}
-	r, err := NewRunner(box, fastCfg(), db, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	box = r.box
+	addr, db, r, box := batchMailbox(t, n, "keep")
 	ms := newMemSink(db)
 	sink := newBatchSink(t, ms, box)
 	var once sync.Once
