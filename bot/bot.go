@@ -626,14 +626,17 @@ func (t *turn) email(ctx context.Context) error {
 		return nil
 	}
 	// Per-sender acknowledgement limit: a sender who writes many mails gets
-	// tickets for all of them but not a flood of acknowledgements.
-	var recent int
-	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE channel = 'email' AND recipient = ? AND kind = 'ack' AND created_at > ?`,
-		in.From, store.Now().Add(-time.Hour)).Scan(&recent); err != nil {
-		return err
-	}
-	if recent >= b.cfg.AckRate {
-		return nil
+	// tickets for all of them but not a flood of acknowledgements. A
+	// sender first seen in this very mail has been sent nothing yet.
+	if !t.contact.Created {
+		var recent int
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE channel = 'email' AND recipient = ? AND kind = 'ack' AND created_at > ?`,
+			in.From, store.Now().Add(-time.Hour)).Scan(&recent); err != nil {
+			return err
+		}
+		if recent >= b.cfg.AckRate {
+			return nil
+		}
 	}
 	return b.emailReply(ctx, tx, tk, "ack", catalog.T(lang, "email_ack", map[string]string{"ticket": tk.Number}), latest)
 }

@@ -256,6 +256,14 @@ type Tx struct {
 	// afterCommit hooks run after a successful commit (e.g. waking the
 	// outbox worker); never inside the transaction.
 	afterCommit []func()
+	// beforeCommit hooks run once, in registration order, after the
+	// transaction's work (every request of a group) and before COMMIT.
+	beforeCommit []namedHook
+}
+
+type namedHook struct {
+	key string
+	fn  func(ctx context.Context, tx *Tx) error
 }
 
 // Dialect reports which database this is.
@@ -315,6 +323,31 @@ func (tx *Tx) InsertID(ctx context.Context, q string, args ...any) (int64, error
 // AfterCommit registers f to run once the transaction has committed.
 func (tx *Tx) AfterCommit(f func()) { tx.afterCommit = append(tx.afterCommit, f) }
 
+// BeforeCommit registers fn to run in the transaction just before it
+// commits; a second registration under the same key is ignored, so a hook
+// that does work for many writes (indexing every message a group commit
+// added) runs once per commit, not once per write. In a group commit the
+// hooks of every request that succeeded run once, after the last request,
+// outside any request's SAVEPOINT; an error from a hook fails the commit.
+func (tx *Tx) BeforeCommit(key string, fn func(ctx context.Context, tx *Tx) error) {
+	for _, h := range tx.beforeCommit {
+		if h.key == key {
+			return
+		}
+	}
+	tx.beforeCommit = append(tx.beforeCommit, namedHook{key, fn})
+}
+
+// runBeforeCommit runs the registered hooks; a hook may register more.
+func (tx *Tx) runBeforeCommit(ctx context.Context) error {
+	for i := 0; i < len(tx.beforeCommit); i++ {
+		if err := tx.beforeCommit[i].fn(ctx, tx); err != nil {
+			return fmt.Errorf("store: before commit (%s): %w", tx.beforeCommit[i].key, err)
+		}
+	}
+	return nil
+}
+
 // InTx runs fn in a transaction, committing when it returns nil and rolling
 // back otherwise. On SQLite the transaction is IMMEDIATE (write lock at
 // BEGIN), which is what every write path here wants.
@@ -349,6 +382,10 @@ func (db *DB) begin(ctx context.Context, fn func(tx *Tx) error) (*Tx, error) {
 	}
 	tx := &Tx{Tx: stx, db: db}
 	if err := fn(tx); err != nil {
+		_ = stx.Rollback()
+		return nil, err
+	}
+	if err := tx.runBeforeCommit(ctx); err != nil {
 		_ = stx.Rollback()
 		return nil, err
 	}

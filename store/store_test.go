@@ -113,3 +113,67 @@ func TestSealer(t *testing.T) {
 		t.Fatal("blind index not deterministic or collides")
 	}
 }
+
+// TestBeforeCommit: a hook registered under one key by many writes of a
+// group commit runs once, after all of them and only for those that
+// succeeded; a failing hook fails the commit and nothing is kept.
+func TestBeforeCommit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		if _, err := db.Exec(ctx, `CREATE TABLE hook_probe (n INTEGER NOT NULL)`); err != nil {
+			t.Fatal(err)
+		}
+		runs := 0
+		hook := func(ctx context.Context, tx *store.Tx) error {
+			runs++
+			_, err := tx.Exec(ctx, `INSERT INTO hook_probe (n) VALUES (-1)`)
+			return err
+		}
+		boom := errors.New("boom")
+		var wait []<-chan error
+		for i := range 8 {
+			wait = append(wait, db.GroupTxAsync(ctx, func(tx *store.Tx) error {
+				if _, err := tx.Exec(ctx, `INSERT INTO hook_probe (n) VALUES (?)`, i); err != nil {
+					return err
+				}
+				tx.BeforeCommit("probe", hook)
+				tx.BeforeCommit("probe", hook)
+				if i == 3 {
+					return boom
+				}
+				return nil
+			}))
+		}
+		for i, w := range wait {
+			if err := <-w; (i == 3) != errors.Is(err, boom) {
+				t.Fatalf("request %d: %v", i, err)
+			}
+		}
+		var rows, marks int
+		db.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN n = -1 THEN 1 ELSE 0 END), 0) FROM hook_probe`).Scan(&rows, &marks)
+		if storetest.IsPostgres(db) {
+			// No group commit: each request is its own transaction.
+			if runs != 7 || rows != 14 || marks != 7 {
+				t.Errorf("postgres: %d hook runs, %d rows, %d marks; want 7, 14, 7", runs, rows, marks)
+			}
+		} else if rows-marks != 7 || marks != runs || runs < 1 {
+			t.Errorf("sqlite: %d hook runs, %d rows (%d marks); want 7 writes and one mark per run", runs, rows, marks)
+		}
+
+		err := db.InTx(ctx, func(tx *store.Tx) error {
+			if _, err := tx.Exec(ctx, `INSERT INTO hook_probe (n) VALUES (100)`); err != nil {
+				return err
+			}
+			tx.BeforeCommit("fail", func(context.Context, *store.Tx) error { return boom })
+			return nil
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("failing hook: err %v", err)
+		}
+		var kept int
+		db.QueryRow(ctx, `SELECT COUNT(*) FROM hook_probe WHERE n = 100`).Scan(&kept)
+		if kept != 0 {
+			t.Error("the write of a transaction whose hook failed was committed")
+		}
+	})
+}

@@ -85,6 +85,9 @@ func (s *Store) AddMessage(ctx context.Context, tx *store.Tx, m NewMessage) (int
 	if err != nil {
 		return 0, fmt.Errorf("tickets: add message: %w", err)
 	}
+	if tx.Dialect() == store.SQLite && m.Author != "bot" {
+		tx.BeforeCommit("tickets.search_index", IndexPending)
+	}
 	for _, a := range m.Attachments {
 		data := a.Data
 		name := SafeFileName(a.Name)
@@ -111,6 +114,22 @@ func (s *Store) AddMessage(ctx context.Context, tx *store.Tx, m NewMessage) (int
 		}
 	}
 	return id, nil
+}
+
+// IndexPending adds the messages noted in messages_fts_pending to the
+// SQLite full-text index and clears the list (migration 0009 says why this
+// waits for the commit). AddMessage registers it as a before-commit hook;
+// it is exported so start-up can index anything a crash cannot have left
+// but a hand-made row could.
+func IndexPending(ctx context.Context, tx *store.Tx) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO messages_fts(docid, body, subject)
+		SELECT m.id, m.body, m.subject FROM messages_fts_pending p JOIN messages m ON m.id = p.id WHERE m.author <> 'bot' ORDER BY p.id`); err != nil {
+		return fmt.Errorf("tickets: search index: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM messages_fts_pending`); err != nil {
+		return fmt.Errorf("tickets: search index: %w", err)
+	}
+	return nil
 }
 
 // AttachToTicket moves conversation messages (logged before a ticket

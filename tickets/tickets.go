@@ -69,6 +69,9 @@ type Contact struct {
 	Name     string `json:"name"`
 	Lang     string `json:"lang"`
 	PersonID int64  `json:"personId"`
+	// Created says UpsertContact made this contact just now (so nothing
+	// has been sent to it yet); not stored.
+	Created bool `json:"-"`
 }
 
 // UpsertContact finds or creates the contact for (channel, address) and
@@ -99,7 +102,7 @@ func (s *Store) UpsertContact(ctx context.Context, tx *store.Tx, channel, addres
 	if _, err := tx.Exec(ctx, `UPDATE contacts SET person_id = id WHERE id = ?`, c.ID); err != nil {
 		return c, fmt.Errorf("tickets: create contact: %w", err)
 	}
-	c.PersonID = c.ID
+	c.PersonID, c.Created = c.ID, true
 	return c, nil
 }
 
