@@ -16,9 +16,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -118,15 +120,20 @@ func (b *Bot) Deliver(ctx context.Context, in channels.Inbound) error {
 	return b.DeliverBatch(ctx, []channels.Inbound{in})[0]
 }
 
+// ErrEarlierFailed is the outcome of a batch message that was not attempted
+// because one before it in the batch failed.
+var ErrEarlierFailed = errors.New("bot: not attempted: an earlier message of the batch failed")
+
 // DeliverBatch is Deliver for several messages at once (channels.BatchSink):
-// they are processed in the order given — a mail and its follow-up in the
-// same batch thread correctly — and share group commits, so a mailbox
-// import pays one commit per batch instead of one per mail. errs[i] is
-// ins[i]'s outcome; one failing message does not fail the others. The one
-// cost of that: if a mail fails on its own (its savepoint rolled back), a
-// follow-up to it later in the batch still commits and, finding no ticket,
-// opens its own; the importer stops its cursor before the failed mail, which
-// is retried and threads normally.
+// they are processed strictly in the order given — a mail and its follow-up
+// in the same batch thread correctly — and share group commits, so a
+// mailbox import pays one commit per batch instead of one per mail. errs[i]
+// is ins[i]'s outcome. Once a message fails, the ones after it are not
+// attempted (ErrEarlierFailed): a follow-up committed behind its failed
+// original would find no ticket and open a second one for the same
+// conversation. The importer stops its cursor before the failure and
+// retries from there, so the cost of a failing mail is a delay for the
+// mail behind it, never a duplicate.
 func (b *Bot) DeliverBatch(ctx context.Context, ins []channels.Inbound) []error {
 	type job struct {
 		in    channels.Inbound
@@ -138,11 +145,33 @@ func (b *Bot) DeliverBatch(ctx context.Context, ins []channels.Inbound) []error 
 	}
 	errs := make([]error, len(ins))
 	jobs := make([]*job, len(ins))
+	// firstFailed is the index of the earliest message that failed so far.
+	// The writer runs the batch's requests one after another in queue
+	// order, so when request i runs, every failure before i is known.
+	var firstFailed atomic.Int64
+	firstFailed.Store(math.MaxInt64)
+	failedAt := func(i int) {
+		for {
+			cur := firstFailed.Load()
+			if int64(i) >= cur || firstFailed.CompareAndSwap(cur, int64(i)) {
+				return
+			}
+		}
+	}
+	// A request can also fail after its fn returned, when its shared
+	// commit fails; the next request to run then sees a new transaction
+	// while an earlier one never reported its commit. Only the writer runs
+	// fns and after-commit hooks, one at a time, so these need no lock.
+	var (
+		curTx              *sql.Tx
+		attempted, settled int
+	)
 	for i, in := range ins {
 		j := &job{in: in, start: time.Now()}
 		jobs[i] = j
 		if in.Channel == "" || in.ExternalID == "" || in.From == "" {
 			errs[i] = fmt.Errorf("bot: inbound message without channel, ID or sender")
+			failedAt(i)
 			continue
 		}
 		j.in.Text = tickets.CleanText(in.Text)
@@ -155,7 +184,24 @@ func (b *Bot) DeliverBatch(ctx context.Context, ins []channels.Inbound) []error 
 		j.prep = prepare(j.in)
 		// Group commit: concurrent messages share one SQLite transaction,
 		// each in its own savepoint, so a burst costs one commit.
-		j.done = b.db.GroupTxAsync(ctx, func(tx *store.Tx) error {
+		j.done = b.db.GroupTxAsync(ctx, func(tx *store.Tx) (err error) {
+			if tx.Tx != curTx {
+				curTx = tx.Tx
+				if settled != attempted {
+					failedAt(i - 1) // an earlier commit of this batch failed
+				}
+			}
+			if firstFailed.Load() < int64(i) {
+				return ErrEarlierFailed
+			}
+			defer func() {
+				if err != nil {
+					failedAt(i)
+					return
+				}
+				attempted++
+				tx.AfterCommit(func() { settled++ })
+			}()
 			in := j.in
 			j.after, j.dup = nil, false
 			res, err := tx.Exec(ctx, `INSERT INTO inbound_keys (channel, external_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"lindungi/bot"
+	"lindungi/channels"
+	"lindungi/store"
+)
+
+// mailIn is a parsed complaint mail as the importer hands it to the bot.
+func mailIn(i int, inReplyTo string) channels.Inbound {
+	return channels.Inbound{Channel: channels.Email, ExternalID: fmt.Sprintf("batch%d@warga.example.id", i),
+		From: fmt.Sprintf("warga%d@example.id", i%3), Subject: fmt.Sprintf("Sertifikat belum muncul %d", i),
+		Text: "Sertifikat vaksin saya belum muncul di aplikasi.", ReplyTo: inReplyTo, ReceivedAt: time.Now(),
+		Meta: map[string]string{}}
+}
+
+// TestDeliverBatchStopsAtFailure: mail is processed strictly in order. A
+// mail that fails on its own stops the ones behind it, so a follow-up in
+// the same batch is not committed ahead of its original (it would open a
+// second ticket for one conversation); once the original goes through,
+// the follow-up threads onto its ticket.
+func TestDeliverBatchStopsAtFailure(t *testing.T) {
+	ta := startApp(t, testConfig(t))
+	ctx := context.Background()
+	boom := errors.New("boom")
+
+	ins := []channels.Inbound{mailIn(1, ""), mailIn(2, ""), mailIn(3, "<batch2@warga.example.id>"), mailIn(4, "")}
+	failing := ins[1]
+	failing.InTx = func(context.Context, *store.Tx) error { return boom }
+	batch := append([]channels.Inbound{}, ins...)
+	batch[1] = failing
+	errs := ta.bot.DeliverBatch(ctx, batch)
+	if errs[0] != nil || !errors.Is(errs[1], boom) || !errors.Is(errs[2], bot.ErrEarlierFailed) || !errors.Is(errs[3], bot.ErrEarlierFailed) {
+		t.Fatalf("outcomes %v; want nil, boom, then not attempted", errs)
+	}
+	var n int
+	ta.db.QueryRow(ctx, `SELECT COUNT(*) FROM tickets`).Scan(&n)
+	if n != 1 {
+		t.Fatalf("%d tickets after the failed batch, want 1 (only the mail before the failure)", n)
+	}
+
+	// The importer retries from the failed mail.
+	for i, err := range ta.bot.DeliverBatch(ctx, ins) {
+		if err != nil {
+			t.Fatalf("retry: mail %d: %v", i+1, err)
+		}
+	}
+	ta.db.QueryRow(ctx, `SELECT COUNT(*) FROM tickets`).Scan(&n)
+	if n != 3 {
+		t.Errorf("%d tickets, want 3 (the follow-up threads onto mail 2's ticket)", n)
+	}
+	var t2, t3 int64
+	ta.db.QueryRow(ctx, `SELECT ticket_id FROM messages WHERE external_id = 'batch2@warga.example.id'`).Scan(&t2)
+	ta.db.QueryRow(ctx, `SELECT ticket_id FROM messages WHERE external_id = 'batch3@warga.example.id'`).Scan(&t3)
+	if t2 == 0 || t2 != t3 {
+		t.Errorf("follow-up on ticket %d, original on %d", t3, t2)
+	}
+}
+
+// TestDeliverBatchStopsAfterFailedCommit: when a shared commit fails after
+// every request in it succeeded (here a before-commit hook fails, as a
+// full disk would at COMMIT), the batch's later requests, which run in a
+// later commit, are not attempted either.
+func TestDeliverBatchStopsAfterFailedCommit(t *testing.T) {
+	ta := startApp(t, testConfig(t))
+	ctx := context.Background()
+	boom := errors.New("commit refused")
+	ins := make([]channels.Inbound, 600) // more than one group commit holds
+	for i := range ins {
+		ins[i] = mailIn(i, "")
+	}
+	ins[0].InTx = func(_ context.Context, tx *store.Tx) error {
+		tx.BeforeCommit("test.refuse", func(context.Context, *store.Tx) error { return boom })
+		return nil
+	}
+	errs := ta.bot.DeliverBatch(ctx, ins)
+	failed, skipped := 0, 0
+	for _, err := range errs {
+		switch {
+		case errors.Is(err, boom):
+			failed++
+		case errors.Is(err, bot.ErrEarlierFailed):
+			skipped++
+		default:
+			t.Fatalf("a mail behind the failed commit has outcome %v", err)
+		}
+	}
+	var n int
+	ta.db.QueryRow(ctx, `SELECT COUNT(*) FROM tickets`).Scan(&n)
+	t.Logf("%d in the failed commit, %d not attempted, %d tickets", failed, skipped, n)
+	if n != 0 || failed == 0 || failed == len(ins) {
+		t.Errorf("%d tickets, %d failed in the commit; want 0 tickets and the rest not attempted", n, failed)
+	}
+}
