@@ -33,6 +33,7 @@ import (
 	"lindungi/channels/email"
 	"lindungi/channels/email/dovecottest"
 	"lindungi/config"
+	"lindungi/store/storetest"
 )
 
 const (
@@ -760,6 +761,9 @@ func firstUIDs(u []imap.UID, n int) []imap.UID {
 // rates and app/raw (target ≥ 0.5).
 //
 //	go test -run '^$' -bench BenchmarkEmailImport -benchtime 2000x .
+//
+// With LINDUNGI_BENCH_POSTGRES=1 (and LINDUNGI_TEST_POSTGRES_URL) the app
+// runs on PostgreSQL instead of its embedded SQLite.
 func BenchmarkEmailImport(b *testing.B) {
 	n := b.N
 	d := dovecottest.Start(b)
@@ -779,7 +783,11 @@ func BenchmarkEmailImport(b *testing.B) {
 		b.Fatal(err)
 	}
 	settle.Close()
-	cfg := emailConfig(b, emailYAML(d, sink.Addr, ""), "LINDUNGI_LOG_LEVEL=warn")
+	env := []string{"LINDUNGI_LOG_LEVEL=warn"}
+	if os.Getenv("LINDUNGI_BENCH_POSTGRES") != "" {
+		env = append(env, "LINDUNGI_DATABASE_URL="+storetest.PostgresURL(b))
+	}
+	cfg := emailConfig(b, emailYAML(d, sink.Addr, ""), env...)
 
 	b.ResetTimer()
 	// (1) the baseline.
