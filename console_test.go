@@ -253,6 +253,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	if !strings.Contains(row, number) || !strings.Contains(row, nikMasked) {
 		t.Errorf("list row %q, want %s and the masked NIK %s", row, number, nikMasked)
 	}
+	// Operators read Indonesian labels, not the API's keys.
+	if !strings.Contains(row, "Terbuka") || !strings.Contains(row, "Sertifikat belum muncul") || strings.Contains(row, "certificate_missing") {
+		t.Errorf("list row %q, want the status and category in Indonesian", row)
+	}
 	if strings.Contains(b.html(), nik) {
 		t.Error("the ticket list shows the NIK in clear")
 	}
@@ -354,11 +358,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.load("back to the ticket", chromedp.Navigate(ta.base+"/tickets/"+number))
 	b.do("choose resolved", chromedp.SetValue(chromedp.CSS(`select[name=status]`), "resolved"))
 	b.load("save status", chromedp.Click(chromedp.CSS(`form[action$="/status"] button`)))
-	if h := b.text("h1 .badge"); h != "resolved" {
-		t.Errorf("status badge after saving %q, want resolved", h)
+	if h := b.text("h1 .badge"); h != "Selesai" {
+		t.Errorf("status badge after saving %q, want Selesai (resolved)", h)
 	}
 	b.load("list resolved", chromedp.Navigate(ta.base+"/?status=resolved"))
-	if row := b.text(`#tickets tbody tr`); !strings.Contains(row, number) || !strings.Contains(row, "resolved") {
+	if row := b.text(`#tickets tbody tr`); !strings.Contains(row, number) || !strings.Contains(row, "Selesai") {
 		t.Errorf("resolved list row %q", row)
 	}
 

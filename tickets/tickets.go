@@ -36,6 +36,9 @@ const (
 	Closed   = "closed"
 )
 
+// Statuses lists them in workflow order.
+var Statuses = []string{Open, Pending, Resolved, Closed}
+
 // allowed lists the status changes an operator may make. Closed is final; a
 // citizen reply reopens a resolved ticket (Reopen, not a PATCH).
 var allowed = map[string][]string{

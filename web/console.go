@@ -17,8 +17,35 @@ import (
 var templateFS embed.FS
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"when": func(t time.Time) string { return t.In(wib).Format("02 Jan 2006 15:04") },
+	"when":  func(t time.Time) string { return t.In(wib).Format("02 Jan 2006 15:04") },
+	"label": label,
 }).ParseFS(templateFS, "templates/*.html"))
+
+// labels are the Indonesian words operators read for the stored keys
+// (which stay English: they are the API's values). A key without a label
+// is shown as it is, so a new one is never hidden.
+var labels = map[string]string{
+	// statuses
+	tickets.Open: "Terbuka", tickets.Pending: "Menunggu warga", tickets.Resolved: "Selesai", tickets.Closed: "Ditutup",
+	// categories
+	"certificate_missing": "Sertifikat belum muncul", "change_data": "Perubahan data",
+	"nik_misuse": "NIK disalahgunakan", "vaccination_status": "Status vaksinasi",
+	"certificate_download": "Unduh sertifikat", "login_problem": "Masalah masuk akun",
+	"sijejak": "SIJEJAK (pelacakan kontak)", "other": "Lainnya",
+	// flags
+	"unparseable": "tidak terbaca", "oversized": "terlalu besar", "delivery_failed": "gagal terkirim",
+	// channels
+	"whatsapp": "WhatsApp", "email": "Surel", "simulator": "Simulator",
+	// outbound delivery
+	"queued": "dalam antrean", "sent": "terkirim", "dead": "gagal dikirim",
+}
+
+func label(key string) string {
+	if l, ok := labels[key]; ok {
+		return l
+	}
+	return key
+}
 
 var wib = func() *time.Location {
 	l, err := time.LoadLocation("Asia/Jakarta")
@@ -82,7 +109,7 @@ func (s *Server) console(mux *http.ServeMux) {
 			nq[k] = v
 		}
 		nq.Set("cursor", next)
-		s.render(w, "list.html", map[string]any{"User": u, "CSRF": csrf, "Tickets": ts, "Next": next, "NextQuery": nq.Encode(), "Q": q, "Categories": tickets.Categories})
+		s.render(w, "list.html", map[string]any{"User": u, "CSRF": csrf, "Tickets": ts, "Next": next, "NextQuery": nq.Encode(), "Q": q, "Categories": tickets.Categories, "Statuses": tickets.Statuses})
 		return nil
 	}))
 	mux.HandleFunc("GET /tickets/{id}", s.page(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
@@ -91,7 +118,7 @@ func (s *Server) console(mux *http.ServeMux) {
 			return err
 		}
 		s.audit(r.Context(), u, "ticket.read", "ticket", t.Number, "console")
-		s.render(w, "ticket.html", map[string]any{"User": u, "CSRF": csrf, "T": t, "Messages": msgs, "Categories": tickets.Categories, "Sent": r.URL.Query().Get("sent") != ""})
+		s.render(w, "ticket.html", map[string]any{"User": u, "CSRF": csrf, "T": t, "Messages": msgs, "Categories": tickets.Categories, "Statuses": tickets.Statuses, "Sent": r.URL.Query().Get("sent") != ""})
 		return nil
 	}))
 	mux.HandleFunc("POST /tickets/{id}/reply", s.page(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
