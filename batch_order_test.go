@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"lindungi/bot"
 	"lindungi/channels"
 	"lindungi/store"
 )
@@ -36,7 +35,7 @@ func TestDeliverBatchStopsAtFailure(t *testing.T) {
 	batch := append([]channels.Inbound{}, ins...)
 	batch[1] = failing
 	errs := ta.bot.DeliverBatch(ctx, batch)
-	if errs[0] != nil || !errors.Is(errs[1], boom) || !errors.Is(errs[2], bot.ErrEarlierFailed) || !errors.Is(errs[3], bot.ErrEarlierFailed) {
+	if errs[0] != nil || !errors.Is(errs[1], boom) || !errors.Is(errs[2], channels.ErrNotAttempted) || !errors.Is(errs[3], channels.ErrNotAttempted) {
 		t.Fatalf("outcomes %v; want nil, boom, then not attempted", errs)
 	}
 	var n int
@@ -85,7 +84,7 @@ func TestDeliverBatchStopsAfterFailedCommit(t *testing.T) {
 		switch {
 		case errors.Is(err, boom):
 			failed++
-		case errors.Is(err, bot.ErrEarlierFailed):
+		case errors.Is(err, channels.ErrNotAttempted):
 			skipped++
 		default:
 			t.Fatalf("a mail behind the failed commit has outcome %v", err)

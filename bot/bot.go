@@ -120,16 +120,12 @@ func (b *Bot) Deliver(ctx context.Context, in channels.Inbound) error {
 	return b.DeliverBatch(ctx, []channels.Inbound{in})[0]
 }
 
-// ErrEarlierFailed is the outcome of a batch message that was not attempted
-// because one before it in the batch failed.
-var ErrEarlierFailed = errors.New("bot: not attempted: an earlier message of the batch failed")
-
 // DeliverBatch is Deliver for several messages at once (channels.BatchSink):
 // they are processed strictly in the order given — a mail and its follow-up
 // in the same batch thread correctly — and share group commits, so a
 // mailbox import pays one commit per batch instead of one per mail. errs[i]
 // is ins[i]'s outcome. Once a message fails, the ones after it are not
-// attempted (ErrEarlierFailed): a follow-up committed behind its failed
+// attempted (channels.ErrNotAttempted): a follow-up committed behind its failed
 // original would find no ticket and open a second one for the same
 // conversation. The importer stops its cursor before the failure and
 // retries from there, so the cost of a failing mail is a delay for the
@@ -192,7 +188,7 @@ func (b *Bot) DeliverBatch(ctx context.Context, ins []channels.Inbound) []error 
 				}
 			}
 			if firstFailed.Load() < int64(i) {
-				return ErrEarlierFailed
+				return channels.ErrNotAttempted
 			}
 			defer func() {
 				if err != nil {
@@ -231,7 +227,11 @@ func (b *Bot) DeliverBatch(ctx context.Context, ins []channels.Inbound) []error 
 			continue
 		}
 		if err := <-j.done; err != nil {
-			b.intake.WithLabelValues(j.in.Channel, "error").Inc()
+			outcome := "error"
+			if errors.Is(err, channels.ErrNotAttempted) {
+				outcome = "not_attempted"
+			}
+			b.intake.WithLabelValues(j.in.Channel, outcome).Inc()
 			errs[i] = err
 			continue
 		}

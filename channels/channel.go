@@ -98,7 +98,8 @@ type Sink interface {
 
 // BatchSink is a Sink that also takes several messages at once, in order,
 // sharing commits between them (the mailbox importer hands it a fetched
-// batch). errs[i] is what Deliver would have returned for ins[i].
+// batch). errs[i] is what Deliver would have returned for ins[i], or
+// ErrNotAttempted when a message before it failed.
 type BatchSink interface {
 	Sink
 	DeliverBatch(ctx context.Context, ins []Inbound) (errs []error)
@@ -149,4 +150,8 @@ var (
 	// ErrNotReady means the channel cannot send right now (logged out,
 	// unpaired); the outbox holds the message without counting an attempt.
 	ErrNotReady = errors.New("channel not ready")
+	// ErrNotAttempted is a BatchSink's outcome for a message it did not try
+	// because one before it in the batch failed: nothing of it is stored,
+	// and it is handed over again once the failed one is dealt with.
+	ErrNotAttempted = errors.New("not attempted: an earlier message of the batch failed")
 )

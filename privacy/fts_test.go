@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"lindungi/privacy"
+	"lindungi/store"
 	"lindungi/store/storetest"
+	"lindungi/tickets"
 )
 
 // How long the SQLite full-text purge after a deletion takes on a big
@@ -31,6 +33,16 @@ func TestFTSPurgeCost(t *testing.T) {
 	mustExec(`WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ?)
 		INSERT INTO messages (contact_id, direction, channel, body, created_at)
 		SELECT 1, 'in', 'whatsapp', 'sertifikat vaksin saya belum keluar nomor ' || x || ' mohon dibantu kak ' || (x * 7919 % 100003), ? FROM n`, n, now)
+	// Rows inserted by hand are only noted for the index; index them as a
+	// commit through tickets.AddMessage would.
+	if err := db.InTx(ctx, func(tx *store.Tx) error { return tickets.IndexPending(ctx, tx) }); err != nil {
+		t.Fatal(err)
+	}
+	var hits int
+	db.QueryRow(ctx, `SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'sertifikat'`).Scan(&hits)
+	if hits != n {
+		t.Fatalf("%d of %d messages in the index", hits, n)
+	}
 	t.Logf("inserted %d messages with their index in %s", n, time.Since(t0).Round(time.Millisecond))
 	p := privacy.New(db, storetest.Sealer(t), nil)
 	t1 := time.Now()

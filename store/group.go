@@ -71,8 +71,9 @@ type groupReq struct {
 // batch holds the write lock for tens of milliseconds at most (an e-mail
 // costs about 70 µs inside it). Batches only grow this large under a
 // backlog, such as a mailbox import handing over its chunks; a chat
-// message arriving then waits for at most one batch. 64 made commits a
-// quarter of the import's write time.
+// message arriving then waits behind what is queued (one chunk per
+// importing mailbox). 64 made commits a quarter of the import's write
+// time.
 const maxGroup = 256
 
 func (db *DB) groupCommitter() {

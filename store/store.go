@@ -264,6 +264,7 @@ type Tx struct {
 type namedHook struct {
 	key string
 	fn  func(ctx context.Context, tx *Tx) error
+	ran bool
 }
 
 // Dialect reports which database this is.
@@ -324,23 +325,27 @@ func (tx *Tx) InsertID(ctx context.Context, q string, args ...any) (int64, error
 func (tx *Tx) AfterCommit(f func()) { tx.afterCommit = append(tx.afterCommit, f) }
 
 // BeforeCommit registers fn to run in the transaction just before it
-// commits; a second registration under the same key is ignored, so a hook
-// that does work for many writes (indexing every message a group commit
-// added) runs once per commit, not once per write. In a group commit the
-// hooks of every request that succeeded run once, after the last request,
-// outside any request's SAVEPOINT; an error from a hook fails the commit.
+// commits. A second registration under a key whose hook has not run yet
+// is ignored, so a hook that does work for many writes (indexing every
+// message a group commit added) runs once per commit, not once per write;
+// registered again by a hook that runs after it, it runs again. In a group
+// commit the hooks of every request that succeeded run after the last
+// request, outside any request's SAVEPOINT; an error from a hook fails the
+// whole commit.
 func (tx *Tx) BeforeCommit(key string, fn func(ctx context.Context, tx *Tx) error) {
 	for _, h := range tx.beforeCommit {
-		if h.key == key {
+		if h.key == key && !h.ran {
 			return
 		}
 	}
-	tx.beforeCommit = append(tx.beforeCommit, namedHook{key, fn})
+	tx.beforeCommit = append(tx.beforeCommit, namedHook{key: key, fn: fn})
 }
 
-// runBeforeCommit runs the registered hooks; a hook may register more.
+// runBeforeCommit runs the registered hooks in order; a hook may register
+// more, which run after it.
 func (tx *Tx) runBeforeCommit(ctx context.Context) error {
 	for i := 0; i < len(tx.beforeCommit); i++ {
+		tx.beforeCommit[i].ran = true
 		if err := tx.beforeCommit[i].fn(ctx, tx); err != nil {
 			return fmt.Errorf("store: before commit (%s): %w", tx.beforeCommit[i].key, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"lindungi/store"
@@ -115,49 +116,92 @@ func TestSealer(t *testing.T) {
 }
 
 // TestBeforeCommit: a hook registered under one key by many writes of a
-// group commit runs once, after all of them and only for those that
-// succeeded; a failing hook fails the commit and nothing is kept.
+// group commit runs once per commit, after all of them and only for those
+// that succeeded; a failing hook fails the commit and nothing is kept.
 func TestBeforeCommit(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		if _, err := db.Exec(ctx, `CREATE TABLE hook_probe (n INTEGER NOT NULL)`); err != nil {
 			t.Fatal(err)
 		}
-		runs := 0
+		runs, failedRuns := 0, 0
 		hook := func(ctx context.Context, tx *store.Tx) error {
 			runs++
 			_, err := tx.Exec(ctx, `INSERT INTO hook_probe (n) VALUES (-1)`)
 			return err
 		}
 		boom := errors.New("boom")
+		// On SQLite request 0 runs alone and holds the writer until the
+		// other seven are queued, so they share exactly one commit after
+		// request 0's own: two commits in all.
+		lite := !storetest.IsPostgres(db)
+		started, queued := make(chan struct{}), make(chan struct{})
 		var wait []<-chan error
 		for i := range 8 {
+			if i == 1 && lite {
+				<-started
+			}
 			wait = append(wait, db.GroupTxAsync(ctx, func(tx *store.Tx) error {
+				if i == 0 && lite {
+					close(started)
+					<-queued
+				}
 				if _, err := tx.Exec(ctx, `INSERT INTO hook_probe (n) VALUES (?)`, i); err != nil {
 					return err
 				}
-				tx.BeforeCommit("probe", hook)
-				tx.BeforeCommit("probe", hook)
 				if i == 3 {
+					// A failed request's hooks must not run.
+					tx.BeforeCommit("failed", func(context.Context, *store.Tx) error { failedRuns++; return nil })
 					return boom
 				}
+				tx.BeforeCommit("probe", hook)
+				tx.BeforeCommit("probe", hook)
 				return nil
 			}))
 		}
+		close(queued)
 		for i, w := range wait {
 			if err := <-w; (i == 3) != errors.Is(err, boom) {
 				t.Fatalf("request %d: %v", i, err)
 			}
 		}
-		var rows, marks int
-		db.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN n = -1 THEN 1 ELSE 0 END), 0) FROM hook_probe`).Scan(&rows, &marks)
+		var writes, marks int
+		db.QueryRow(ctx, `SELECT COUNT(*) FROM hook_probe WHERE n >= 0`).Scan(&writes)
+		db.QueryRow(ctx, `SELECT COUNT(*) FROM hook_probe WHERE n = -1`).Scan(&marks)
+		commits := 2
 		if storetest.IsPostgres(db) {
-			// No group commit: each request is its own transaction.
-			if runs != 7 || rows != 14 || marks != 7 {
-				t.Errorf("postgres: %d hook runs, %d rows, %d marks; want 7, 14, 7", runs, rows, marks)
+			commits = 7 // no group commit: each successful request commits alone
+		}
+		if writes != 7 || runs != commits || marks != commits || failedRuns != 0 {
+			t.Errorf("%d writes, hook ran %d times (%d marks), the failed request's hook %d times; want 7 writes, %d runs and marks, 0",
+				writes, runs, marks, failedRuns, commits)
+		}
+
+		// A hook registered again by a later hook (one that adds what the
+		// first hook handles) runs again.
+		var order []string
+		var a, b func(context.Context, *store.Tx) error
+		a = func(_ context.Context, tx *store.Tx) error {
+			order = append(order, "a")
+			tx.BeforeCommit("b", b)
+			return nil
+		}
+		b = func(_ context.Context, tx *store.Tx) error {
+			order = append(order, "b")
+			if len(order) < 3 {
+				tx.BeforeCommit("a", a)
 			}
-		} else if rows-marks != 7 || marks != runs || runs < 1 {
-			t.Errorf("sqlite: %d hook runs, %d rows (%d marks); want 7 writes and one mark per run", runs, rows, marks)
+			return nil
+		}
+		if err := db.InTx(ctx, func(tx *store.Tx) error {
+			tx.BeforeCommit("a", a)
+			tx.BeforeCommit("a", a)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(order, ","); got != "a,b,a,b" {
+			t.Errorf("hooks ran %s, want a,b,a,b", got)
 		}
 
 		err := db.InTx(ctx, func(tx *store.Tx) error {

@@ -118,9 +118,11 @@ func (s *Store) AddMessage(ctx context.Context, tx *store.Tx, m NewMessage) (int
 
 // IndexPending adds the messages noted in messages_fts_pending to the
 // SQLite full-text index and clears the list (migration 0009 says why this
-// waits for the commit). AddMessage registers it as a before-commit hook;
-// it is exported so start-up can index anything a crash cannot have left
-// but a hand-made row could.
+// waits for the commit). AddMessage registers it as a before-commit hook,
+// which runs once per commit, so a failure here fails that whole commit
+// (every message of a group commit), as a full disk would. Start-up calls
+// it too, for rows written by hand rather than through AddMessage (a
+// crash cannot leave any: the list and the index commit together).
 func IndexPending(ctx context.Context, tx *store.Tx) error {
 	if _, err := tx.Exec(ctx, `INSERT INTO messages_fts(docid, body, subject)
 		SELECT m.id, m.body, m.subject FROM messages_fts_pending p JOIN messages m ON m.id = p.id WHERE m.author <> 'bot' ORDER BY p.id`); err != nil {

@@ -667,12 +667,22 @@ func (r *Runner) inbound(it *item, validity uint32) channels.Inbound {
 	return in
 }
 
-// deliver hands the chunk's fetched mail to the sink in UID order, in the
-// background: as one DeliverBatch when the sink takes batches (shared
-// commits), else Deliver one by one. Every message gets an outcome; a
-// failure does not stop the ones behind it, settle decides what counts.
+// deliver hands the chunk's fetched mail to the sink in the background
+// (see handOver); settle reads the outcomes.
 func (r *Runner) deliver(ctx context.Context, sink channels.Sink, items []*item) *delivery {
 	d := &delivery{items: items, errs: make([]error, len(items)), done: make(chan struct{})}
+	go func() {
+		defer close(d.done)
+		handOver(ctx, sink, items, d.errs)
+	}()
+	return d
+}
+
+// handOver delivers the fetched mail among items to the sink in UID order:
+// as one DeliverBatch when the sink takes batches (shared commits), else
+// Deliver one by one. errs[i] gets items[i]'s outcome. A batch sink may
+// leave the mail behind a failure untried (channels.ErrNotAttempted).
+func handOver(ctx context.Context, sink channels.Sink, items []*item, errs []error) {
 	var ins []channels.Inbound
 	var idx []int
 	for i, it := range items {
@@ -681,29 +691,25 @@ func (r *Runner) deliver(ctx context.Context, sink channels.Sink, items []*item)
 			idx = append(idx, i)
 		}
 	}
-	go func() {
-		defer close(d.done)
-		if len(ins) == 0 {
-			return
+	if len(ins) == 0 {
+		return
+	}
+	var out []error
+	if b, ok := sink.(channels.BatchSink); ok {
+		out = b.DeliverBatch(ctx, ins)
+	} else {
+		out = make([]error, len(ins))
+		for k, in := range ins {
+			out[k] = sink.Deliver(ctx, in)
 		}
-		var errs []error
-		if b, ok := sink.(channels.BatchSink); ok {
-			errs = b.DeliverBatch(ctx, ins)
+	}
+	for k, i := range idx {
+		if k < len(out) {
+			errs[i] = out[k]
 		} else {
-			errs = make([]error, len(ins))
-			for k, in := range ins {
-				errs[k] = sink.Deliver(ctx, in)
-			}
+			errs[i] = errors.New("email: sink returned no outcome")
 		}
-		for k, i := range idx {
-			if k < len(errs) {
-				d.errs[i] = errs[k]
-			} else {
-				d.errs[i] = errors.New("email: sink returned no outcome")
-			}
-		}
-	}()
-	return d
+	}
 }
 
 // prefix reads a settled chunk's outcomes in UID order and returns the end
@@ -717,6 +723,12 @@ func (r *Runner) prefix(ctx context.Context, sink channels.Sink, d *delivery) (u
 			r.log.Info("email: message vanished before it was fetched", "uid", uint32(uid))
 			upto = uid
 			continue
+		}
+		if errors.Is(d.errs[i], channels.ErrNotAttempted) {
+			// Every mail before this one is stored (a failed one was
+			// rescued, or the loop would have stopped there): hand the
+			// rest of the chunk over again, in order, now.
+			handOver(ctx, sink, d.items[i:], d.errs[i:])
 		}
 		if err := d.errs[i]; err != nil && !r.rescue(ctx, sink, it, err) {
 			failed = fmt.Errorf("deliver: %w", err)

@@ -6,7 +6,9 @@
 -- trigger only notes the row; tickets.AddMessage registers a before-commit
 -- hook that indexes every noted row in one statement and clears the list.
 -- A row still on the list is not in the index yet, so the update and delete
--- triggers leave the index alone for it (the hook reads its final text).
+-- triggers leave the index alone for it: the hook reads its final text, and
+-- the index is not asked to drop terms it never held or to take the same
+-- row twice (FTS4 happens to tolerate both, but nothing should rely on it).
 CREATE TABLE messages_fts_pending (id INTEGER PRIMARY KEY);
 
 DROP TRIGGER messages_fts_ai;
