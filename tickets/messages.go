@@ -39,6 +39,8 @@ type AttachmentMeta struct {
 	ContentType string `json:"contentType"`
 	Size        int64  `json:"size"`
 	Inline      bool   `json:"inline,omitempty"`
+	// ContentID names an inline part the message's HTML shows (cid:).
+	ContentID string `json:"contentId,omitempty"`
 }
 
 // NewAttachment is a file to store with a message.
@@ -213,7 +215,7 @@ func (s *Store) Messages(ctx context.Context, ticketID int64) ([]Message, error)
 	if len(out) == 0 {
 		return []Message{}, nil
 	}
-	arows, err := s.db.Query(ctx, `SELECT a.id, a.message_id, a.name, a.content_type, a.size, a.inline FROM attachments a JOIN messages m ON m.id = a.message_id WHERE m.ticket_id = ? ORDER BY a.id`, ticketID)
+	arows, err := s.db.Query(ctx, `SELECT a.id, a.message_id, a.name, a.content_type, a.size, a.inline, COALESCE(a.content_id, '') FROM attachments a JOIN messages m ON m.id = a.message_id WHERE m.ticket_id = ? ORDER BY a.id`, ticketID)
 	if err != nil {
 		return nil, fmt.Errorf("tickets: attachments: %w", err)
 	}
@@ -221,7 +223,7 @@ func (s *Store) Messages(ctx context.Context, ticketID int64) ([]Message, error)
 	for arows.Next() {
 		var a AttachmentMeta
 		var mid int64
-		if err := arows.Scan(&a.ID, &mid, &a.Name, &a.ContentType, &a.Size, &a.Inline); err != nil {
+		if err := arows.Scan(&a.ID, &mid, &a.Name, &a.ContentType, &a.Size, &a.Inline, &a.ContentID); err != nil {
 			return nil, err
 		}
 		if i, ok := idx[mid]; ok {

@@ -58,8 +58,9 @@ var wib = func() *time.Location {
 const sessionCookie = "lindungi_session"
 
 // console serves the operator pages. They are plain server-rendered HTML
-// (no script needed), with a strict CSP: attachments are downloads and
-// e-mail HTML is shown only as sanitised text, so nothing remote loads.
+// (no script needed), with a strict CSP: attachments are downloads, and an
+// e-mail's HTML is shown (folded, below its text) sanitised again at
+// render with its inline images embedded, so nothing remote loads.
 func (s *Server) console(mux *http.ServeMux) {
 	throttle := newLoginThrottle()
 	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
@@ -118,7 +119,15 @@ func (s *Server) console(mux *http.ServeMux) {
 			return err
 		}
 		s.audit(r.Context(), u, "ticket.read", "ticket", t.Number, "console")
-		s.render(w, "ticket.html", map[string]any{"User": u, "CSRF": csrf, "T": t, "Messages": msgs, "Categories": tickets.Categories, "Statuses": tickets.Statuses, "Sent": r.URL.Query().Get("sent") != ""})
+		views, read, err := s.mailHTML(r.Context(), t, msgs)
+		if err != nil {
+			return err
+		}
+		if len(read) > 0 {
+			s.audit(r.Context(), u, "attachment.read", "ticket", t.Number, "console inline "+idList(read))
+		}
+		s.render(w, "ticket.html", map[string]any{"User": u, "CSRF": csrf, "T": t, "Messages": msgs, "HTML": views,
+			"Categories": tickets.Categories, "Statuses": tickets.Statuses, "Sent": r.URL.Query().Get("sent") != ""})
 		return nil
 	}))
 	mux.HandleFunc("POST /tickets/{id}/reply", s.page(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {

@@ -8,10 +8,13 @@ import (
 	"golang.org/x/net/html"
 )
 
-// htmlPolicy keeps structure and links but nothing that loads remote
-// content: images only from cid: (the mail's own inline parts), no style
-// attributes (url() backgrounds), no forms, scripts or iframes.
-var htmlPolicy = func() *bluemonday.Policy {
+// HTMLPolicy is the sanitiser for a mail's HTML. It keeps structure,
+// tables and links but nothing that loads remote content: no style
+// attributes (url() backgrounds), no forms, scripts or iframes, and images
+// only whose src matches imgSrc — at import the mail's own inline parts
+// (cid:), in the console those parts embedded as data: URIs (the caller
+// allows the data scheme on the policy it gets).
+func HTMLPolicy(imgSrc *regexp.Regexp) *bluemonday.Policy {
 	p := bluemonday.NewPolicy()
 	p.AllowStandardURLs()
 	p.AllowURLSchemes("http", "https", "mailto", "cid")
@@ -19,7 +22,7 @@ var htmlPolicy = func() *bluemonday.Policy {
 	p.RequireNoReferrerOnLinks(true)
 	p.AddTargetBlankToFullyQualifiedLinks(true)
 	p.AllowAttrs("href").OnElements("a")
-	p.AllowAttrs("src").Matching(regexp.MustCompile(`(?i)^cid:`)).OnElements("img")
+	p.AllowAttrs("src").Matching(imgSrc).OnElements("img")
 	p.AllowAttrs("alt", "title", "width", "height").OnElements("img")
 	p.AllowElements("p", "br", "div", "span", "b", "strong", "i", "em", "u", "s", "small", "sub", "sup",
 		"blockquote", "pre", "code", "hr", "h1", "h2", "h3", "h4", "h5", "h6",
@@ -27,7 +30,9 @@ var htmlPolicy = func() *bluemonday.Policy {
 	p.AllowTables()
 	p.AllowAttrs("colspan", "rowspan", "align", "valign").OnElements("td", "th")
 	return p
-}()
+}
+
+var htmlPolicy = HTMLPolicy(regexp.MustCompile(`(?i)^cid:`))
 
 func sanitizeHTML(s string) string {
 	return strings.TrimSpace(htmlPolicy.Sanitize(s))

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"image"
+	"image/color"
+	"image/png"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"lindungi/accounts"
+	"lindungi/channels/email"
+)
+
+// htmlComplaint is an HTML complaint as webmail sends it: a table, a
+// tracking pixel from a remote host, a script, a style attribute, a photo
+// shown inline (cid:) and a part that calls itself a PNG but is markup.
+func htmlComplaint(t *testing.T) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 20, 10))
+	for x := 0; x < 20; x++ {
+		for y := 0; y < 10; y++ {
+			img.Set(x, y, color.RGBA{0x0b, 0x6e, 0x4f, 0xff})
+		}
+	}
+	var pngBuf bytes.Buffer
+	if err := png.Encode(&pngBuf, img); err != nil {
+		t.Fatal(err)
+	}
+	wrap := func(b []byte) string {
+		s := base64.StdEncoding.EncodeToString(b)
+		var out strings.Builder
+		for len(s) > 76 {
+			out.WriteString(s[:76] + "\r\n")
+			s = s[76:]
+		}
+		return out.String() + s + "\r\n"
+	}
+	html := `<html><body><p style="background:url(https://evil.example/bg.png)">Yth. Admin, data vaksin saya:</p>
+<table><tr><th>Dosis</th><th>Tanggal</th></tr><tr><td>Dosis 2</td><td>12-08-2021</td></tr></table>
+<img src="https://evil.example/track.png" alt="pelacak"><img src="cid:ktp@warga.example.id" alt="foto KTP">
+<img src="cid:palsu@warga.example.id" alt="palsu"><script>alert(1)</script>
+<p><a href="https://pedulilindungi.id/">tautan</a></p></body></html>`
+	var b strings.Builder
+	b.WriteString("From: Warga HTML <html.warga@example.id>\r\nTo: pedulilindungi@kemkes.go.id\r\n")
+	b.WriteString("Subject: Sertifikat dosis 2 belum muncul\r\nMessage-ID: <html-1@example.id>\r\nDate: Tue, 03 Nov 2026 08:00:00 +0700\r\nMIME-Version: 1.0\r\n")
+	b.WriteString("Content-Type: multipart/related; boundary=\"REL\"\r\n\r\n")
+	b.WriteString("--REL\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + html + "\r\n")
+	b.WriteString("--REL\r\nContent-Type: image/png; name=\"ktp.png\"\r\nContent-ID: <ktp@warga.example.id>\r\nContent-Disposition: inline; filename=\"ktp.png\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+	b.WriteString(wrap(pngBuf.Bytes()))
+	b.WriteString("--REL\r\nContent-Type: image/png; name=\"palsu.png\"\r\nContent-ID: <palsu@warga.example.id>\r\nContent-Disposition: inline; filename=\"palsu.png\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+	b.WriteString(wrap([]byte(`<svg xmlns="http://www.w3.org/2000/svg" onload="alert(2)"></svg>`)))
+	b.WriteString("--REL--\r\n")
+	return []byte(b.String())
+}
+
+// TestConsoleMailHTML: an operator opens an HTML complaint in headless
+// Chromium and unfolds its original view: the table is there, the inline
+// photo shows (embedded from the stored attachment), while the remote
+// tracker, the script, the style and the markup posing as an image are gone;
+// nothing reaches another host and the CSP reports nothing. Reading the
+// inline photo leaves an audit row.
+func TestConsoleMailHTML(t *testing.T) {
+	ta := startApp(t, testConfig(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	in := email.Parse(htmlComplaint(t), email.ParseOptions{ReceivedAt: time.Now()})
+	in.To = "pedulilindungi@kemkes.go.id"
+	if err := ta.bot.Deliver(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	var number string
+	if err := ta.db.QueryRow(ctx, `SELECT number FROM tickets WHERE channel = 'email'`).Scan(&number); err != nil {
+		t.Fatal(err)
+	}
+	op, err := ta.accounts.Add(ctx, "petugas.html", accounts.Operator)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	b := newBrowser(t, ctx)
+	b.load("open login", chromedp.Navigate(ta.base+"/login"))
+	b.do("type credentials",
+		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), "petugas.html"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), op.Password))
+	b.load("log in", chromedp.Click(chromedp.ID("login")))
+	resp := b.load("open the HTML mail", chromedp.Navigate(ta.base+"/tickets/"+number))
+	if resp.Status != http.StatusOK {
+		t.Fatalf("ticket page: status %d", resp.Status)
+	}
+	checkCSP(t, "ticket page", resp)
+	b.do("unfold the original", chromedp.Click(chromedp.CSS(`details.mailhtml summary`)))
+	b.do("wait for the table", chromedp.WaitVisible(chromedp.CSS(`.mailhtml-body table`)))
+
+	if got := b.text(`.mailhtml-body table`); !strings.Contains(got, "Dosis 2") || !strings.Contains(got, "12-08-2021") {
+		t.Errorf("table in the original view: %q", got)
+	}
+	type shown struct {
+		Src      string `json:"src"`
+		Alt      string `json:"alt"`
+		Width    int    `json:"w"`
+		Complete bool   `json:"c"`
+	}
+	var imgs []shown
+	for range 50 { // the photo decodes asynchronously; a failure guard, not a timing
+		imgs = get(b, "images", chromedp.Evaluate[[]shown](`Array.from(document.querySelectorAll('.mailhtml-body img')).map(i => ({src: i.getAttribute('src') || '', alt: i.alt, w: i.naturalWidth, c: i.complete}))`))
+		done := true
+		for _, im := range imgs {
+			done = done && im.Complete
+		}
+		if done {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	byAlt := map[string]shown{}
+	for _, im := range imgs {
+		byAlt[im.Alt] = im
+	}
+	if ktp := byAlt["foto KTP"]; !strings.HasPrefix(ktp.Src, "data:image/png;base64,") || ktp.Width != 20 {
+		t.Errorf("inline photo: src %.40q, natural width %d; want the embedded 20-px PNG", ktp.Src, ktp.Width)
+	}
+	if fake := byAlt["palsu"]; fake.Src != "" {
+		t.Errorf("markup labelled image/png was embedded: %.60q", fake.Src)
+	}
+	if tr := byAlt["pelacak"]; tr.Src != "" {
+		t.Errorf("remote tracker kept: %q", tr.Src)
+	}
+	page := b.html()
+	for _, bad := range []string{"evil.example", "<script", "onload", "style=\"background"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("the ticket page contains %q", bad)
+		}
+	}
+	if n := get(b, "count scripts", chromedp.Evaluate[int](`document.querySelectorAll("script").length`)); n != 0 {
+		t.Errorf("%d <script> elements on the page", n)
+	}
+	if rel := get(b, "link rel", chromedp.Evaluate[string](`document.querySelector('.mailhtml-body a').rel`)); !strings.Contains(rel, "noreferrer") {
+		t.Errorf("link rel %q, want noreferrer", rel)
+	}
+	dialogs, console := b.seen()
+	if len(dialogs) > 0 {
+		t.Errorf("JavaScript dialogs opened: %q", dialogs)
+	}
+	for _, m := range console {
+		if strings.Contains(m, "Content Security Policy") || strings.HasPrefix(m, "exception") {
+			t.Errorf("browser console: %s", m)
+		}
+	}
+	var audits int
+	ta.db.QueryRow(ctx, `SELECT COUNT(*) FROM audit_log WHERE action = 'attachment.read' AND detail LIKE 'console inline %'`).Scan(&audits)
+	if audits != 1 {
+		t.Errorf("%d audit rows for the inline photo, want 1", audits)
+	}
+}
