@@ -382,14 +382,20 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("old session after logout: %d %s, want a redirect to /login", res.StatusCode, res.Header.Get("Location"))
 	}
 
-	// Nothing ran: no dialog opened, no script was blocked, nothing threw.
+	b.nothingRan()
+}
+
+// nothingRan fails the test if a JavaScript dialog opened, the CSP blocked
+// something or a script threw in this tab.
+func (b *browser) nothingRan() {
+	b.t.Helper()
 	dialogs, console := b.seen()
 	if len(dialogs) > 0 {
-		t.Errorf("JavaScript dialogs opened: %q", dialogs)
+		b.t.Errorf("JavaScript dialogs opened: %q", dialogs)
 	}
 	for _, m := range console {
 		if strings.Contains(m, "Content Security Policy") || strings.HasPrefix(m, "exception") {
-			t.Errorf("browser console: %s", m)
+			b.t.Errorf("browser console: %s", m)
 		}
 	}
 }
