@@ -184,6 +184,7 @@ func (a *App) wireEmail() error {
 		return fmt.Errorf("email: %w", err)
 	}
 	a.outbox.Register(ch)
+	a.registry.MustRegister(ch)
 	a.background = append(a.background, func(ctx context.Context) error { return ch.Run(ctx, a.bot) })
 	return nil
 }

@@ -100,7 +100,7 @@ func New(db *store.DB, ts *tickets.Store, ob *channels.Outbox, cfg Config, log *
 		db: db, tickets: ts, outbox: ob, cfg: cfg, log: log,
 		engine: conversation.New(conversation.Config{StateTTL: cfg.StateTTL}),
 		flood:  newFloodGuard(cfg.FloodLimit, time.Minute),
-		intake: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lindungi_intake_total", Help: "Inbound messages by channel and result (stored, duplicate, error)."}, []string{"channel", "result"}),
+		intake: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lindungi_intake_total", Help: "Inbound messages by channel and result (stored, duplicate, error, not_attempted)."}, []string{"channel", "result"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "lindungi_intake_seconds", Help: "Time to store an inbound message and its replies.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 3, 10)}, []string{"channel"}),
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lindungi_bot_actions_total", Help: "Conversation engine actions applied, by kind."}, []string{"kind"}),

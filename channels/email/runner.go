@@ -55,6 +55,10 @@ type Runner struct {
 
 	mu       sync.Mutex
 	imported int64
+	// backlog is the mail the current pass found on the server that is not
+	// committed yet; lastPass is when a pass last went through to the end.
+	backlog  int64
+	lastPass time.Time
 	// failedUID/failures count consecutive Deliver failures of one message
 	// across reconnects (poison-message detection).
 	failedUID imap.UID
@@ -115,6 +119,20 @@ func (r *Runner) Imported() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.imported
+}
+
+// Progress reports the mail found on the server by the current pass and
+// not committed yet, and when a pass last completed (zero: never).
+func (r *Runner) Progress() (backlog int64, lastPass time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.backlog, r.lastPass
+}
+
+func (r *Runner) setBacklog(n int64) {
+	r.mu.Lock()
+	r.backlog = n
+	r.mu.Unlock()
 }
 
 // Run imports mail until ctx ends; it returns nil then.
@@ -401,6 +419,7 @@ func (r *Runner) pass(ctx context.Context, c *imapclient.Client, validity uint32
 		todo = append(todo, pending{m.UID, m.RFC822Size, m.InternalDate})
 	}
 	sort.Slice(todo, func(i, j int) bool { return todo[i].uid < todo[j].uid })
+	r.setBacklog(int64(len(todo)))
 
 	ip := &importPass{r: r, ctx: ctx, c: c, validity: validity, sink: sink}
 	for len(todo) > 0 {
@@ -425,7 +444,13 @@ func (r *Runner) pass(ctx context.Context, c *imapclient.Client, validity uint32
 		}
 		ip.flightBytes = bytes
 	}
-	return ip.finish()
+	if err := ip.finish(); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.backlog, r.lastPass = 0, time.Now()
+	r.mu.Unlock()
+	return nil
 }
 
 // importPass is one pass's pipeline: at most one chunk at the sink
@@ -716,12 +741,13 @@ func handOver(ctx context.Context, sink channels.Sink, items []*item, errs []err
 // of its committed prefix, the committed mail in it to flag or move, and
 // the failure that ends it (nil when the whole chunk committed).
 func (r *Runner) prefix(ctx context.Context, sink channels.Sink, d *delivery) (upto imap.UID, done []imap.UID, failed error) {
-	var n int64
+	var n, settled int64 // stored now; off the backlog (stored or vanished)
 	for i, it := range d.items {
 		uid := it.p.uid
 		if !it.found {
 			r.log.Info("email: message vanished before it was fetched", "uid", uint32(uid))
 			upto = uid
+			settled++
 			continue
 		}
 		if errors.Is(d.errs[i], channels.ErrNotAttempted) {
@@ -738,9 +764,11 @@ func (r *Runner) prefix(ctx context.Context, sink channels.Sink, d *delivery) (u
 		upto = uid
 		done = append(done, uid)
 		n++
+		settled++
 	}
 	r.mu.Lock()
 	r.imported += n
+	r.backlog = max(0, r.backlog-settled)
 	r.mu.Unlock()
 	return upto, done, failed
 }
