@@ -521,6 +521,20 @@ func TestEmailOperatorReplyThreading(t *testing.T) {
 	if n := ta.count(t, `SELECT COUNT(*) FROM outbox WHERE kind = 'ack'`); n != 1 {
 		t.Errorf("%d acknowledgements, want 1 (a follow-up is not acknowledged)", n)
 	}
+
+	// The mailbox's progress is on /metrics.
+	resp, err := http.Get(ta.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	series := `{folder="INBOX",mailbox="` + e2eMailbox + `"}`
+	for _, want := range []string{"lindungi_email_backlog" + series + " 0", "lindungi_email_imported_total" + series + " 2", "lindungi_email_connected" + series + " 1"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 }
 
 // ---------------------------------------------------------------------------
