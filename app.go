@@ -257,17 +257,12 @@ func (a *App) Run(ctx context.Context) error {
 // with backoff.
 //
 // A channel that cannot reach its server fails every minute for as long
-// as the outage lasts; the log says so at WARN when it starts, when the
-// error changes and every quarter of an hour after (with the count), and
-// at DEBUG in between, so an outage is visible without drowning the log.
+// as the outage lasts; channels.OutageLog keeps that to a warning when it
+// starts (and now and then), DEBUG in between.
 func (a *App) runSingleton(ctx context.Context, r namedRunner) {
 	leader := a.db.NewLeader(r.name)
 	backoff := time.Second
-	var (
-		lastErr  string
-		lastWarn time.Time
-		failures int
-	)
+	var outage channels.OutageLog
 	for ctx.Err() == nil {
 		lctx, cancel, err := leader.Hold(ctx, 5*time.Second)
 		if err != nil {
@@ -280,16 +275,11 @@ func (a *App) runSingleton(ctx context.Context, r namedRunner) {
 			return
 		}
 		if time.Since(start) > time.Minute {
-			backoff, failures, lastErr = time.Second, 0, ""
+			backoff = time.Second
+			outage.Recovered()
 		}
-		failures++
-		msg := fmt.Sprint(err)
-		if msg != lastErr || time.Since(lastWarn) >= 15*time.Minute {
-			a.log.Warn("channel connection ended; restarting", "runner", r.name, "err", err, "in", backoff, "failures", failures)
-			lastErr, lastWarn = msg, time.Now()
-		} else {
-			a.log.Debug("channel connection ended again; restarting", "runner", r.name, "err", err, "in", backoff, "failures", failures)
-		}
+		lvl, n := outage.Failed(err)
+		a.log.Log(ctx, lvl, "channel connection ended; restarting", "runner", r.name, "err", err, "in", backoff, "failures", n)
 		select {
 		case <-ctx.Done():
 			return

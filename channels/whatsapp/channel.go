@@ -249,8 +249,7 @@ func (c *Channel) Run(ctx context.Context, sink channels.Sink) error {
 		c.setState(channels.StateDown)
 		if err := cli.Connect(); err != nil {
 			// whatsmeow does not retry a failed first connect; keep trying.
-			c.log.Warn("whatsapp connect failed", "err", err)
-			if err := c.connectLoop(ctx, cli); err != nil {
+			if err := c.connectLoop(ctx, cli, err); err != nil {
 				return err
 			}
 		}
@@ -260,18 +259,21 @@ func (c *Channel) Run(ctx context.Context, sink channels.Sink) error {
 	return nil
 }
 
-func (c *Channel) connectLoop(ctx context.Context, cli *whatsmeow.Client) error {
+// connectLoop retries a connect that failed with err until it succeeds or
+// ctx ends.
+func (c *Channel) connectLoop(ctx context.Context, cli *whatsmeow.Client, err error) error {
 	delay := time.Second
+	var outage channels.OutageLog
 	for {
+		lvl, n := outage.Failed(err)
+		c.log.Log(ctx, lvl, "whatsapp connect failed", "err", err, "failures", n, "retry_in", delay)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(delay):
 		}
-		if err := cli.Connect(); err == nil || errors.Is(err, whatsmeow.ErrAlreadyConnected) {
+		if err = cli.Connect(); err == nil || errors.Is(err, whatsmeow.ErrAlreadyConnected) {
 			return nil
-		} else {
-			c.log.Warn("whatsapp connect failed", "err", err)
 		}
 		delay = min(delay*2, time.Minute)
 	}
@@ -289,13 +291,15 @@ func (c *Channel) pair(ctx context.Context, cli *whatsmeow.Client) error {
 		if err != nil {
 			return fmt.Errorf("whatsapp: QR channel: %w", err)
 		}
+		var outage channels.OutageLog
 		for delay := time.Second; ; delay = min(delay*2, time.Minute) {
 			err := cli.Connect()
 			if err == nil {
 				break
 			}
 			c.setState(channels.StateDown)
-			c.log.Warn("whatsapp connect for pairing failed; retrying", "err", err, "retry_in", delay)
+			lvl, n := outage.Failed(err)
+			c.log.Log(ctx, lvl, "whatsapp connect for pairing failed; retrying", "err", err, "retry_in", delay, "failures", n)
 			select {
 			case <-ctx.Done():
 				cli.Disconnect()

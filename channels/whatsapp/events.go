@@ -313,8 +313,7 @@ func (c *Channel) scheduleRedelivery(cli *whatsmeow.Client) {
 		cli.Disconnect()
 		c.setState(channels.StateDown)
 		if err := cli.Connect(); err != nil {
-			c.log.Warn("whatsapp reconnect failed", "err", err)
-			_ = c.connectLoop(ctx, cli)
+			_ = c.connectLoop(ctx, cli, err)
 		}
 	}()
 }
