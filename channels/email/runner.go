@@ -138,6 +138,7 @@ func (r *Runner) setBacklog(n int64) {
 // Run imports mail until ctx ends; it returns nil then.
 func (r *Runner) Run(ctx context.Context, sink channels.Sink) error {
 	backoff := time.Second
+	var outage channels.OutageLog
 	for ctx.Err() == nil {
 		start := time.Now()
 		err := r.session(ctx, sink)
@@ -147,8 +148,10 @@ func (r *Runner) Run(ctx context.Context, sink channels.Sink) error {
 		}
 		if time.Since(start) > 2*time.Minute {
 			backoff = time.Second
+			outage.Recovered()
 		}
-		r.log.Warn("email: mailbox connection ended, reconnecting", "error", err, "backoff", backoff)
+		lvl, n := outage.Failed(err)
+		r.log.Log(ctx, lvl, "email: mailbox connection ended, reconnecting", "error", err, "backoff", backoff, "failures", n)
 		// Full jitter keeps replicas and mailboxes from reconnecting in step.
 		d := backoff/2 + rand.N(backoff/2+1)
 		select {
