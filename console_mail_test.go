@@ -44,8 +44,9 @@ func htmlComplaint(t *testing.T) []byte {
 	html := `<html><body><p style="background:url(https://evil.example/bg.png)">Yth. Admin, data vaksin saya:</p>
 <table><tr><th>Dosis</th><th>Tanggal</th></tr><tr><td>Dosis 2</td><td>12-08-2021</td></tr></table>
 <img src="https://evil.example/track.png" alt="pelacak"><img src="cid:ktp@warga.example.id" alt="foto KTP">
-<img src="cid:palsu@warga.example.id" alt="palsu"><script>alert(1)</script>
-<p><a href="https://pedulilindungi.id/">tautan</a></p></body></html>`
+<img src="cid:palsu@warga.example.id" alt="palsu"><script>alert(1)</script><img src="cid:ktp%40warga.example.id" alt="foto KTP lagi">
+<p><a href="https://pedulilindungi.id/">tautan</a> <a href="?sent=1">tautan relatif</a></p>
+<p>lihat</p></div></div></div><h2>Status: Selesai</h2><p><a href="https://phish.example/login">Masuk ulang</body></html>`
 	var b strings.Builder
 	b.WriteString("From: Warga HTML <html.warga@example.id>\r\nTo: pedulilindungi@kemkes.go.id\r\n")
 	b.WriteString("Subject: Sertifikat dosis 2 belum muncul\r\nMessage-ID: <html-1@example.id>\r\nDate: Tue, 03 Nov 2026 08:00:00 +0700\r\nMIME-Version: 1.0\r\n")
@@ -62,9 +63,10 @@ func htmlComplaint(t *testing.T) []byte {
 // TestConsoleMailHTML: an operator opens an HTML complaint in headless
 // Chromium and unfolds its original view: the table is there, the inline
 // photo shows (embedded from the stored attachment), while the remote
-// tracker, the script, the style and the markup posing as an image are gone;
-// nothing reaches another host and the CSP reports nothing. Reading the
-// inline photo leaves an audit row.
+// tracker, the script, the style and the markup posing as an image are gone,
+// the mail's broken markup cannot reach outside its box, nothing reaches
+// another host and the CSP reports nothing. Reading the inline photo leaves
+// one audit row; a photo that can no longer be read costs only itself.
 func TestConsoleMailHTML(t *testing.T) {
 	ta := startApp(t, testConfig(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -122,8 +124,24 @@ func TestConsoleMailHTML(t *testing.T) {
 	for _, im := range imgs {
 		byAlt[im.Alt] = im
 	}
-	if ktp := byAlt["foto KTP"]; !strings.HasPrefix(ktp.Src, "data:image/png;base64,") || ktp.Width != 20 {
-		t.Errorf("inline photo: src %.40q, natural width %d; want the embedded 20-px PNG", ktp.Src, ktp.Width)
+	for _, alt := range []string{"foto KTP", "foto KTP lagi"} { // the second cid is %-encoded (RFC 2392)
+		if ktp := byAlt[alt]; !strings.HasPrefix(ktp.Src, "data:image/png;base64,") || ktp.Width != 20 {
+			t.Errorf("inline photo %q: src %.40q, natural width %d; want the embedded 20-px PNG", alt, ktp.Src, ktp.Width)
+		}
+	}
+	// The mail's markup stays in its box: its stray end tags do not close
+	// the console's elements, its unclosed link does not swallow the page,
+	// and its relative link does not point into the console.
+	contained := get(b, "containment", chromedp.Evaluate[map[string]bool](`({
+		heading: Array.from(document.querySelectorAll('h2')).filter(h => h.textContent.includes('Status: Selesai')).every(h => h.closest('.mailhtml-body')),
+		links: Array.from(document.querySelectorAll('a[href*="phish.example"]')).every(a => a.closest('.mailhtml-body')),
+		send: document.getElementById('send').closest('a') === null,
+		relative: document.querySelector('.mailhtml-body a[href="?sent=1"]') === null,
+	})`))
+	for what, ok := range contained {
+		if !ok {
+			t.Errorf("the mail's HTML escaped its box: %s", what)
+		}
 	}
 	if fake := byAlt["palsu"]; fake.Src != "" {
 		t.Errorf("markup labelled image/png was embedded: %.60q", fake.Src)
@@ -144,9 +162,31 @@ func TestConsoleMailHTML(t *testing.T) {
 		t.Errorf("link rel %q, want noreferrer", rel)
 	}
 	b.nothingRan()
-	var audits int
-	ta.db.QueryRow(ctx, `SELECT COUNT(*) FROM audit_log WHERE action = 'attachment.read' AND detail LIKE 'console inline %'`).Scan(&audits)
-	if audits != 1 {
-		t.Errorf("%d audit rows for the inline photo, want 1", audits)
+	var details []string
+	rows, err := ta.db.Query(ctx, `SELECT detail FROM audit_log WHERE action = 'attachment.read' AND detail LIKE 'console inline %'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var d string
+		rows.Scan(&d)
+		details = append(details, d)
+	}
+	rows.Close()
+	if len(details) != 1 || strings.Contains(details[0], ",") {
+		t.Errorf("audit rows for the inline photo %q, want one naming it once", details)
+	}
+
+	// A stored photo that can no longer be read costs the photo, not the
+	// page: the operator can still read and answer the ticket.
+	if _, err := ta.db.Exec(ctx, `UPDATE attachments SET data_sealed = ? WHERE name = 'ktp.png'`, []byte("rusak")); err != nil {
+		t.Fatal(err)
+	}
+	resp = b.load("reopen with a damaged photo", chromedp.Navigate(ta.base+"/tickets/"+number))
+	if resp.Status != http.StatusOK {
+		t.Fatalf("ticket page with a damaged inline photo: status %d", resp.Status)
+	}
+	if src := get(b, "damaged photo", chromedp.Evaluate[string](`document.querySelector('.mailhtml-body img[alt="foto KTP"]').getAttribute('src') || ''`)); src != "" {
+		t.Errorf("damaged photo src %.40q, want none", src)
 	}
 }

@@ -34,10 +34,11 @@ var labels = map[string]string{
 	"sijejak": "SIJEJAK (pelacakan kontak)", "other": "Lainnya",
 	// flags
 	"unparseable": "tidak terbaca", "oversized": "terlalu besar", "delivery_failed": "gagal terkirim",
+	"sla_breached": "melewati batas waktu layanan",
 	// channels
 	"whatsapp": "WhatsApp", "email": "Surel", "simulator": "Simulator",
 	// outbound delivery
-	"queued": "dalam antrean", "sent": "terkirim", "dead": "gagal dikirim",
+	"queued": "dalam antrean", "sending": "sedang dikirim", "sent": "terkirim", "dead": "gagal dikirim",
 }
 
 func label(key string) string {
@@ -119,10 +120,7 @@ func (s *Server) console(mux *http.ServeMux) {
 			return err
 		}
 		s.audit(r.Context(), u, "ticket.read", "ticket", t.Number, "console")
-		views, read, err := s.mailHTML(r.Context(), t, msgs)
-		if err != nil {
-			return err
-		}
+		views, read := s.mailHTML(r.Context(), t, msgs)
 		if len(read) > 0 {
 			s.audit(r.Context(), u, "attachment.read", "ticket", t.Number, "console inline "+idList(read))
 		}

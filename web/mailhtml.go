@@ -6,6 +6,7 @@ import (
 	"html"
 	"html/template"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -44,10 +45,14 @@ var rasterTypes = map[string]bool{"image/png": true, "image/jpeg": true, "image/
 // by message ID, with each cid: image that names one of the message's own
 // attachments replaced by its bytes when they really are a raster image
 // (sniffed, not the sender's label) within the caps; any other image loses
-// its source. It returns the attachments it read, for the audit log.
-func (s *Server) mailHTML(ctx context.Context, t tickets.Ticket, msgs []tickets.Message) (map[int64]template.HTML, []int64, error) {
+// its source. An attachment that cannot be read (erased meanwhile, or not
+// decryptable) only loses its image: the operator must still be able to
+// read and answer the ticket. It returns the attachments it read, once
+// each, for the audit log.
+func (s *Server) mailHTML(ctx context.Context, t tickets.Ticket, msgs []tickets.Message) (map[int64]template.HTML, []int64) {
 	out := map[int64]template.HTML{}
 	var read []int64
+	embedded := map[int64]string{} // attachment ID → its src value ("" when not shown)
 	budget := maxInlinePage
 	for _, m := range msgs {
 		if m.HTML == "" {
@@ -59,16 +64,25 @@ func (s *Server) mailHTML(ctx context.Context, t tickets.Ticket, msgs []tickets.
 				byCID[strings.ToLower(a.ContentID)] = a
 			}
 		}
-		var err error
 		doc := cidSrc.ReplaceAllStringFunc(m.HTML, func(ref string) string {
-			cid := strings.ToLower(html.UnescapeString(cidSrc.FindStringSubmatch(ref)[1]))
-			a, ok := byCID[cid]
-			if !ok || err != nil || a.Size > maxInlineImage || int(a.Size) > budget {
+			cid := html.UnescapeString(cidSrc.FindStringSubmatch(ref)[1])
+			if u, err := url.PathUnescape(cid); err == nil { // RFC 2392 %-encodes
+				cid = u
+			}
+			a, ok := byCID[strings.ToLower(cid)]
+			if !ok {
 				return `src=""`
 			}
-			_, data, aerr := s.Tickets.Attachment(ctx, t.ID, a.ID)
-			if aerr != nil {
-				err = aerr
+			if src, done := embedded[a.ID]; done {
+				return `src="` + src + `"`
+			}
+			embedded[a.ID] = ""
+			if a.Size > maxInlineImage || int(a.Size) > budget {
+				return `src=""`
+			}
+			_, data, err := s.Tickets.Attachment(ctx, t.ID, a.ID)
+			if err != nil {
+				s.Log.Warn("console: inline image not shown", "ticket", t.Number, "attachment_id", a.ID, "err", err)
 				return `src=""`
 			}
 			ct := http.DetectContentType(data)
@@ -77,14 +91,12 @@ func (s *Server) mailHTML(ctx context.Context, t tickets.Ticket, msgs []tickets.
 			}
 			budget -= len(data)
 			read = append(read, a.ID)
-			return `src="data:` + ct + `;base64,` + base64.StdEncoding.EncodeToString(data) + `"`
+			embedded[a.ID] = "data:" + ct + ";base64," + base64.StdEncoding.EncodeToString(data)
+			return `src="` + embedded[a.ID] + `"`
 		})
-		if err != nil {
-			return nil, nil, err
-		}
-		out[m.ID] = template.HTML(mailPolicy.Sanitize(doc))
+		out[m.ID] = template.HTML(email.SanitizeHTML(mailPolicy, doc))
 	}
-	return out, read, nil
+	return out, read
 }
 
 // idList joins attachment IDs for an audit row.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/microcosm-cc/bluemonday"
 	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 )
 
 // HTMLPolicy is the sanitiser for a mail's HTML. It keeps structure,
@@ -17,6 +18,8 @@ import (
 func HTMLPolicy(imgSrc *regexp.Regexp) *bluemonday.Policy {
 	p := bluemonday.NewPolicy()
 	p.AllowStandardURLs()
+	// A relative link in a mail would point into the console itself.
+	p.AllowRelativeURLs(false)
 	p.AllowURLSchemes("http", "https", "mailto", "cid")
 	p.RequireNoFollowOnLinks(true)
 	p.RequireNoReferrerOnLinks(true)
@@ -34,8 +37,31 @@ func HTMLPolicy(imgSrc *regexp.Regexp) *bluemonday.Policy {
 
 var htmlPolicy = HTMLPolicy(regexp.MustCompile(`(?i)^cid:`))
 
-func sanitizeHTML(s string) string {
-	return strings.TrimSpace(htmlPolicy.Sanitize(s))
+// SanitizeHTML cleans s with p and balances the result. bluemonday drops
+// what p does not allow but leaves the tags it keeps as they were, so a
+// stray </div> or an unclosed <a> in a mail would reach beyond the mail
+// once it is embedded in a page (close the console's box, or turn the rest
+// of the page into a link). Parsing the result as the content of a <div>
+// and rendering it back closes every element inside it.
+func SanitizeHTML(p *bluemonday.Policy, s string) string {
+	return balanceHTML(p.Sanitize(s))
+}
+
+// balanceHTML re-renders an HTML fragment so that it is well formed; a tag
+// cut off at the end becomes text or is dropped.
+func balanceHTML(s string) string {
+	ctx := &html.Node{Type: html.ElementNode, Data: "div", DataAtom: atom.Div}
+	nodes, err := html.ParseFragment(strings.NewReader(s), ctx)
+	if err != nil {
+		return "" // only a reader error; a string reader has none
+	}
+	var b strings.Builder
+	for _, n := range nodes {
+		if err := html.Render(&b, n); err != nil {
+			return ""
+		}
+	}
+	return strings.TrimSpace(b.String())
 }
 
 var blankLines = regexp.MustCompile(`\n{3,}`)

@@ -28,11 +28,16 @@ func (c *Channel) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect implements prometheus.Collector: one series per mailbox, read at
-// scrape time from the runners (the mailbox address is the Ministry's own,
-// not a citizen's).
+// Collect implements prometheus.Collector: one series per mailbox this
+// replica leads, read at scrape time from the runners (the mailbox address
+// is the Ministry's own, not a citizen's). A replica in standby for a
+// mailbox reports nothing for it, so alerts aggregate over replicas (max
+// by mailbox) without standby replicas looking like a dead session.
 func (c *Channel) Collect(ch chan<- prometheus.Metric) {
 	for _, r := range c.runners {
+		if r.State() == channels.StateStandby {
+			continue
+		}
 		labels := []string{r.box.Address, r.box.Folder}
 		backlog, last := r.Progress()
 		up := 0.0

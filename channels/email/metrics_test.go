@@ -97,3 +97,42 @@ func TestMailboxMetrics(t *testing.T) {
 		t.Errorf("last pass %.0f s ago", age)
 	}
 }
+
+// TestMailboxMetricsAfterStop: a runner that stops mid-pass (shutdown, or
+// the mailbox's leadership went to another replica) reports no backlog,
+// and a mailbox in standby on this replica exports no series at all.
+func TestMailboxMetricsAfterStop(t *testing.T) {
+	const n = 12
+	addr := memIMAP(t)
+	db := storetest.SQLite(t)
+	appendMsgs(t, addr, "user", "pass", "INBOX", manyMails(1, n)...)
+	cfg := fastCfg()
+	cfg.Mailboxes = []MailboxConfig{{Address: "pedulilindungi@kemkes.go.id", IMAPURL: "imap://" + addr, Username: "user", Password: "pass", AfterImport: "seen"}}
+	ch, err := New(cfg, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(ch)
+	sink := blockingSink{newMemSink(db), make(chan struct{})} // never released
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ch.Run(ctx, sink) }()
+	deadline := time.Now().Add(30 * time.Second) // failure guard only
+	for mailboxMetrics(t, reg)["lindungi_email_backlog"] != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("backlog never reached %d: %v", n, mailboxMetrics(t, reg))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	close(sink.release) // let the held delivery see the cancelled context
+	<-done
+	if m := mailboxMetrics(t, reg); m["lindungi_email_backlog"] != 0 {
+		t.Errorf("after the runner stopped: backlog %v, want 0", m["lindungi_email_backlog"])
+	}
+	ch.Runners()[0].setState(channels.StateStandby)
+	if m := mailboxMetrics(t, reg); len(m) != 0 {
+		t.Errorf("a standby mailbox exports %v, want nothing", m)
+	}
+}

@@ -202,7 +202,8 @@ func (p *parser) finish(h *header) {
 	}
 	in.Text = clipText(cleanText(text), p.opts.MaxTextBytes)
 	if len(p.html) > 0 {
-		in.HTML = clipText(sanitizeHTML(strings.Join(p.html, "\n")), p.opts.MaxTextBytes)
+		// Clipping may cut a tag; balancing afterwards mends that.
+		in.HTML = balanceHTML(clipText(SanitizeHTML(htmlPolicy, strings.Join(p.html, "\n")), p.opts.MaxTextBytes))
 	}
 	if p.isBounce() {
 		in.Meta[MetaBounce] = "1"

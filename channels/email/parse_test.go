@@ -177,3 +177,29 @@ func TestParseUUEncodedInText(t *testing.T) {
 		t.Errorf("text %q", in.Text)
 	}
 }
+
+// TestSanitizedHTMLIsBalanced: what is kept of a mail's HTML stays inside
+// its own box wherever it is embedded: stray end tags go, unclosed tags are
+// closed, relative links (which would point into the console) lose their
+// target, and a tag cut by the size limit does not leak.
+func TestSanitizedHTMLIsBalanced(t *testing.T) {
+	cases := []struct{ name, in, want string }{
+		{"stray end tags", `<p>lihat</p></div></div><h2>PALSU</h2>`, `<p>lihat</p><h2>PALSU</h2>`},
+		{"unclosed link", `<p><a href="https://phish.example/login">Masuk ulang`, `<p><a href="https://phish.example/login" rel="nofollow noreferrer noopener" target="_blank">Masuk ulang</a></p>`},
+		{"unclosed table", `<table><tr><td>Dosis 2`, `<table><tbody><tr><td>Dosis 2</td></tr></tbody></table>`},
+		{"relative link", `<a href="?sent=1">Terkirim</a> <a href="/tickets/PL-2026-000001">tiket</a>`, `Terkirim tiket`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := SanitizeHTML(htmlPolicy, c.in); got != c.want {
+				t.Errorf("got  %s\nwant %s", got, c.want)
+			}
+		})
+	}
+	// Clipped in the middle of a tag by MaxTextBytes.
+	raw := "From: a@example.id\r\nTo: b@example.id\r\nSubject: x\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<div><b>tebal</b><a href=\"https://phish.example/" + strings.Repeat("x", 200) + "\">tautan</a></div>"
+	in := Parse([]byte(raw), ParseOptions{MaxTextBytes: 60})
+	if in.HTML == "" || balanceHTML(in.HTML) != in.HTML || !strings.HasSuffix(in.HTML, "</div>") {
+		t.Errorf("clipped HTML is not well formed: %q", in.HTML)
+	}
+}

@@ -137,6 +137,9 @@ func (r *Runner) setBacklog(n int64) {
 
 // Run imports mail until ctx ends; it returns nil then.
 func (r *Runner) Run(ctx context.Context, sink channels.Sink) error {
+	// Once Run returns this process imports nothing from the mailbox (shut
+	// down, or another replica leads it): it has no backlog to report.
+	defer r.setBacklog(0)
 	backoff := time.Second
 	var outage channels.OutageLog
 	for ctx.Err() == nil {
