@@ -257,7 +257,7 @@ func emailConfig(t testing.TB, yaml string, env ...string) config.Config {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Email.Mailboxes) != 1 || cfg.Email.Mailboxes[0].IMAPURL == "" {
+	if len(cfg.Email.Mailboxes) == 0 || cfg.Email.Mailboxes[0].IMAPURL == "" {
 		t.Fatalf("mailbox config not loaded: %+v", cfg.Email)
 	}
 	return cfg
@@ -888,4 +888,54 @@ func rawFetchParse(b testing.TB, d *dovecottest.Server) int {
 		}
 	}
 	return len(bufs)
+}
+
+// TestEmailRetiredMailboxNoticeOnce: the retired address (here a second
+// mailbox on the same account, folder "Lama") is still imported into
+// tickets, and each sender is told the new address once, however many
+// complaints they send there; the answers come from the active address.
+func TestEmailRetiredMailboxNoticeOnce(t *testing.T) {
+	d := dovecottest.Start(t)
+	c := d.MustDial()
+	if err := c.Create("Lama", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	sink := startSMTPSink(t)
+	const retired = "sertifikat@pedulilindungi.id"
+	yaml := emailYAML(d, sink.Addr, "") + fmt.Sprintf(`    - address: %s
+      imap_url: imap://127.0.0.1:%d
+      username: %s
+      password: %s
+      folder: Lama
+      after_import: seen
+      smtp_url: smtp://%s
+      retired: true
+      notice: "Alamat ini sudah tidak aktif; gunakan %s"
+`, retired, d.Port, d.User, d.Password, sink.Addr, e2eMailbox)
+	ta := startApp(t, emailConfig(t, yaml))
+	senders := []string{"warga.lama1@example.id", "warga.lama1@example.id", "warga.lama1@example.id", "warga.lama2@example.id"}
+	for i, from := range senders {
+		raw, _ := complaintMail(i, from)
+		d.Append("Lama", raw)
+	}
+	ta.waitCount(t, len(senders), `SELECT COUNT(*) FROM tickets WHERE channel = 'email'`)
+	ta.outboxSettled(t)
+	for _, from := range []string{"warga.lama1@example.id", "warga.lama2@example.id"} {
+		notices := 0
+		for _, m := range sink.all() {
+			if m.Rcpt != from {
+				continue
+			}
+			if bytes.Contains(m.Raw, []byte("tidak aktif")) {
+				notices++
+			}
+			if !bytes.Contains(m.Raw, []byte("<"+e2eMailbox+">")) {
+				t.Errorf("an answer to %s does not come from %s:\n%.300s", from, e2eMailbox, m.Raw)
+			}
+		}
+		if notices != 1 {
+			t.Errorf("%s received the retired-address notice %d times, want once", from, notices)
+		}
+	}
 }

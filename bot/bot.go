@@ -654,16 +654,19 @@ func (t *turn) email(ctx context.Context) error {
 	// The mail being answered is this one: no need to look it up.
 	latest := in.ExternalID
 	if in.Meta["retired"] == "1" {
+		// A sender first seen in this mail has not had the notice yet.
 		var n int
-		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE channel = 'email' AND recipient = ? AND kind = 'notice'`, in.From).Scan(&n); err != nil {
-			return err
+		if !t.contact.Created {
+			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE channel = 'email' AND recipient = ? AND kind = 'notice'`, in.From).Scan(&n); err != nil {
+				return err
+			}
 		}
 		if n == 0 {
 			notice := in.Meta["notice"]
 			if notice == "" {
 				notice = catalog.T(lang, "email_retired_notice", nil)
 			}
-			if err := b.emailReply(ctx, tx, tk, "notice", notice, latest); err != nil {
+			if err := b.emailReply(ctx, tx, tk, in, "notice", notice, latest); err != nil {
 				return err
 			}
 		}
@@ -684,14 +687,20 @@ func (t *turn) email(ctx context.Context) error {
 			return nil
 		}
 	}
-	return b.emailReply(ctx, tx, tk, "ack", catalog.T(lang, "email_ack", map[string]string{"ticket": tk.Number}), latest)
+	return b.emailReply(ctx, tx, tk, in, "ack", catalog.T(lang, "email_ack", map[string]string{"ticket": tk.Number}), latest)
 }
 
 // emailReply sends an automatic e-mail on a ticket, threaded under the
-// citizen's message.
-func (b *Bot) emailReply(ctx context.Context, tx *store.Tx, tk *tickets.Ticket, kind, text, latest string) error {
+// citizen's message (in). It answers from the mailbox the citizen wrote
+// to, unless that one is retired: then the channel picks its first active
+// mailbox, which is the address the citizen should use from now on.
+func (b *Bot) emailReply(ctx context.Context, tx *store.Tx, tk *tickets.Ticket, in channels.Inbound, kind, text, latest string) error {
+	from := in.To
+	if in.Meta["retired"] == "1" {
+		from = ""
+	}
 	m := channels.Outbound{Channel: channels.Email, To: tk.Contact, TicketID: tk.ID, Kind: kind, Text: text,
-		Subject: tk.Subject, From: "", Meta: map[string]string{"ticket_number": tk.Number}}
+		Subject: tk.Subject, From: from, Meta: map[string]string{"ticket_number": tk.Number}}
 	if err := b.threadEmail(ctx, tx, tk, &m, latest); err != nil {
 		return err
 	}
@@ -699,8 +708,8 @@ func (b *Bot) emailReply(ctx context.Context, tx *store.Tx, tk *tickets.Ticket, 
 	return b.send(ctx, tx, tk.ContactID, m, "bot", true)
 }
 
-// threadEmail fills In-Reply-To/References and the answering mailbox from
-// the ticket's latest inbound mail.
+// threadEmail fills In-Reply-To/References from the ticket's latest
+// inbound mail.
 //
 // latest, when known, is the external ID of the ticket's latest inbound
 // mail (the one being answered right now); empty means look it up.

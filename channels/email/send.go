@@ -60,7 +60,10 @@ func (c *Channel) sendingMailbox(from string) (MailboxConfig, bool) {
 	if a, err := mail.ParseAddress(from); err == nil {
 		from = strings.ToLower(a.Address)
 	}
-	var first *MailboxConfig
+	// The named mailbox, else the first active one, else (only retired
+	// mailboxes can send) the first retired one: an answer from the old
+	// address beats no answer.
+	var first, firstRetired *MailboxConfig
 	for i := range c.cfg.Mailboxes {
 		m := &c.cfg.Mailboxes[i]
 		if m.SMTPURL == "" {
@@ -72,6 +75,12 @@ func (c *Channel) sendingMailbox(from string) (MailboxConfig, bool) {
 		if first == nil && !m.Retired {
 			first = m
 		}
+		if firstRetired == nil && m.Retired {
+			firstRetired = m
+		}
+	}
+	if first == nil {
+		first = firstRetired
 	}
 	if first == nil {
 		return MailboxConfig{}, false

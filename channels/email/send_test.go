@@ -121,3 +121,34 @@ func TestXOAUTH2(t *testing.T) {
 		t.Errorf("%s %q %v", mech, ir, err)
 	}
 }
+
+// TestSendingMailbox: an answer leaves from the mailbox it names, else
+// from the first active one; when only retired mailboxes can send, from
+// the first of those rather than not at all.
+func TestSendingMailbox(t *testing.T) {
+	active := MailboxConfig{Address: "pedulilindungi@kemkes.go.id", SMTPURL: "smtp://a:25"}
+	active2 := MailboxConfig{Address: "pengaduan@kemkes.go.id", SMTPURL: "smtp://b:25"}
+	retired := MailboxConfig{Address: "sertifikat@pedulilindungi.id", SMTPURL: "smtp://c:25", Retired: true}
+	noSMTP := MailboxConfig{Address: "baca@kemkes.go.id"}
+	cases := []struct {
+		name  string
+		boxes []MailboxConfig
+		from  string
+		want  string
+	}{
+		{"named", []MailboxConfig{active, active2}, "Pengaduan <PENGADUAN@kemkes.go.id>", active2.Address},
+		{"first active", []MailboxConfig{retired, active, active2}, "", active.Address},
+		{"named without SMTP", []MailboxConfig{noSMTP, active}, noSMTP.Address, active.Address},
+		{"only retired can send", []MailboxConfig{noSMTP, retired}, "", retired.Address},
+		{"none can send", []MailboxConfig{noSMTP}, "", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ch := &Channel{cfg: Config{Mailboxes: c.boxes}}
+			got, ok := ch.sendingMailbox(c.from)
+			if ok != (c.want != "") || got.Address != c.want {
+				t.Errorf("got %q (%v), want %q", got.Address, ok, c.want)
+			}
+		})
+	}
+}
