@@ -224,16 +224,20 @@ func complaintMail(i int, from string, extra ...string) ([]byte, string) {
 // emailYAML is a config file with one mailbox on d (after_import: seen) that
 // sends through smtpAddr.
 func emailYAML(d *dovecottest.Server, smtpAddr, extra string) string {
-	return fmt.Sprintf(`email:
-  mailboxes:
-    - address: %s
+	return "email:\n  mailboxes:\n" + mailboxYAML(d, smtpAddr, e2eMailbox, "INBOX", extra)
+}
+
+// mailboxYAML is one entry of email.mailboxes: address, reading folder on
+// d, after_import: seen, sending through smtpAddr, then extra keys.
+func mailboxYAML(d *dovecottest.Server, smtpAddr, address, folder, extra string) string {
+	return fmt.Sprintf(`    - address: %s
       imap_url: imap://127.0.0.1:%d
       username: %s
       password: %s
-      folder: INBOX
+      folder: %s
       after_import: seen
       smtp_url: smtp://%s
-%s`, e2eMailbox, d.Port, d.User, d.Password, smtpAddr, extra)
+%s`, address, d.Port, d.User, d.Password, folder, smtpAddr, extra)
 }
 
 func writeConfigFile(t testing.TB, yaml string) string {
@@ -903,16 +907,8 @@ func TestEmailRetiredMailboxNoticeOnce(t *testing.T) {
 	c.Close()
 	sink := startSMTPSink(t)
 	const retired = "sertifikat@pedulilindungi.id"
-	yaml := emailYAML(d, sink.Addr, "") + fmt.Sprintf(`    - address: %s
-      imap_url: imap://127.0.0.1:%d
-      username: %s
-      password: %s
-      folder: Lama
-      after_import: seen
-      smtp_url: smtp://%s
-      retired: true
-      notice: "Alamat ini sudah tidak aktif; gunakan %s"
-`, retired, d.Port, d.User, d.Password, sink.Addr, e2eMailbox)
+	yaml := emailYAML(d, sink.Addr, "") + mailboxYAML(d, sink.Addr, retired, "Lama",
+		"      retired: true\n      notice: \"Alamat ini sudah tidak aktif; gunakan "+e2eMailbox+"\"\n")
 	ta := startApp(t, emailConfig(t, yaml))
 	senders := []string{"warga.lama1@example.id", "warga.lama1@example.id", "warga.lama1@example.id", "warga.lama2@example.id"}
 	for i, from := range senders {

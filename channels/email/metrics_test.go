@@ -2,6 +2,7 @@ package email
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,12 +43,12 @@ func mailboxMetrics(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	return out
 }
 
-// TestMailboxMetrics: while a pass is stuck at the store, the backlog
-// gauge shows the mail waiting on the server; once it is stored the
-// backlog is zero, the counter has all of it, the session is up and the
-// last completed pass is recent.
-func TestMailboxMetrics(t *testing.T) {
-	const n = 40
+// heldMailbox runs a channel over an in-memory mailbox holding n mails,
+// with its collector registered and a sink that holds every delivery until
+// release is closed. stop cancels the run (releasing the sink if it was
+// not) and waits for it; it runs at cleanup too, once.
+func heldMailbox(t *testing.T, n int) (ch *Channel, reg *prometheus.Registry, release func(), stop func()) {
+	t.Helper()
 	addr := memIMAP(t)
 	db := storetest.SQLite(t)
 	appendMsgs(t, addr, "user", "pass", "INBOX", manyMails(1, n)...)
@@ -57,37 +58,56 @@ func TestMailboxMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := prometheus.NewRegistry()
+	reg = prometheus.NewRegistry()
 	reg.MustRegister(ch)
 	sink := blockingSink{newMemSink(db), make(chan struct{})}
+	var once sync.Once
+	release = func() { once.Do(func() { close(sink.release) }) }
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ch.Run(ctx, sink) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
-
-	wait := func(what string, ok func(map[string]float64) bool) map[string]float64 {
-		t.Helper()
-		deadline := time.Now().Add(30 * time.Second) // failure guard only
-		for {
-			m := mailboxMetrics(t, reg)
-			if ok(m) {
-				return m
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: metrics %v", what, m)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+	var stopped sync.Once
+	stop = func() {
+		stopped.Do(func() {
+			cancel()
+			release() // let a held delivery see the cancelled context
+			<-done
+		})
 	}
-	m := wait("backlog while the store is held", func(m map[string]float64) bool { return m["lindungi_email_backlog"] == n })
+	t.Cleanup(stop)
+	return ch, reg, release, stop
+}
+
+// waitMetrics polls the channel's series until ok holds (a failure guard,
+// not a timing).
+func waitMetrics(t *testing.T, reg *prometheus.Registry, what string, ok func(map[string]float64) bool) map[string]float64 {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		m := mailboxMetrics(t, reg)
+		if ok(m) {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: metrics %v", what, m)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestMailboxMetrics: while a pass is stuck at the store, the backlog
+// gauge shows the mail waiting on the server; once it is stored the
+// backlog is zero, the counter has all of it, the session is up and the
+// last completed pass is recent.
+func TestMailboxMetrics(t *testing.T) {
+	const n = 40
+	_, reg, release, _ := heldMailbox(t, n)
+	m := waitMetrics(t, reg, "backlog while the store is held", func(m map[string]float64) bool { return m["lindungi_email_backlog"] == n })
 	if m["lindungi_email_connected"] != 1 || m["lindungi_email_imported_total"] != 0 || m["lindungi_email_last_pass_timestamp_seconds"] != 0 {
 		t.Errorf("while held: %v; want connected, nothing imported, no pass completed", m)
 	}
-	close(sink.release)
-	m = wait("after the import", func(m map[string]float64) bool {
+	release()
+	m = waitMetrics(t, reg, "after the import", func(m map[string]float64) bool {
 		return m["lindungi_email_backlog"] == 0 && m["lindungi_email_last_pass_timestamp_seconds"] > 0
 	})
 	if m["lindungi_email_imported_total"] != n {
@@ -103,31 +123,9 @@ func TestMailboxMetrics(t *testing.T) {
 // and a mailbox in standby on this replica exports no series at all.
 func TestMailboxMetricsAfterStop(t *testing.T) {
 	const n = 12
-	addr := memIMAP(t)
-	db := storetest.SQLite(t)
-	appendMsgs(t, addr, "user", "pass", "INBOX", manyMails(1, n)...)
-	cfg := fastCfg()
-	cfg.Mailboxes = []MailboxConfig{{Address: "pedulilindungi@kemkes.go.id", IMAPURL: "imap://" + addr, Username: "user", Password: "pass", AfterImport: "seen"}}
-	ch, err := New(cfg, db, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(ch)
-	sink := blockingSink{newMemSink(db), make(chan struct{})} // never released
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- ch.Run(ctx, sink) }()
-	deadline := time.Now().Add(30 * time.Second) // failure guard only
-	for mailboxMetrics(t, reg)["lindungi_email_backlog"] != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("backlog never reached %d: %v", n, mailboxMetrics(t, reg))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cancel()
-	close(sink.release) // let the held delivery see the cancelled context
-	<-done
+	ch, reg, _, stop := heldMailbox(t, n) // never released before the stop
+	waitMetrics(t, reg, "backlog while the store is held", func(m map[string]float64) bool { return m["lindungi_email_backlog"] == n })
+	stop()
 	if m := mailboxMetrics(t, reg); m["lindungi_email_backlog"] != 0 {
 		t.Errorf("after the runner stopped: backlog %v, want 0", m["lindungi_email_backlog"])
 	}
