@@ -935,3 +935,47 @@ func TestEmailRetiredMailboxNoticeOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestEmailAnswersFromTheMailboxWrittenTo: with two active mailboxes, the
+// acknowledgement and the operator's reply to mail sent to the second one
+// leave from the second one, not from the first.
+func TestEmailAnswersFromTheMailboxWrittenTo(t *testing.T) {
+	d := dovecottest.Start(t)
+	c := d.MustDial()
+	if err := c.Create("Kedua", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	sink := startSMTPSink(t)
+	const second = "pengaduan@kemkes.go.id"
+	ta := startApp(t, emailConfig(t, emailYAML(d, sink.Addr, "")+mailboxYAML(d, sink.Addr, second, "Kedua", "")))
+	ctx := context.Background()
+	op, err := ta.accounts.Add(ctx, "petugas-kedua", accounts.Operator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const citizen = "budi.kedua@example.id"
+	complaint, complaintID := complaintMail(7, citizen)
+	d.Append("Kedua", complaint)
+	ta.waitCount(t, 1, `SELECT COUNT(*) FROM tickets WHERE channel = 'email'`)
+	number := ta.ticketOf(t, complaintID)
+	if code := apiCall(t, ta.base, op.Token, "POST", "/api/v1/tickets/"+number+"/replies", `{"text":"Sudah kami periksa, mohon cek kembali."}`, nil); code != http.StatusCreated {
+		t.Fatalf("reply: %d", code)
+	}
+	ack := sink.waitFor(t, "the acknowledgement", func(m sentMail) bool { return m.Rcpt == citizen && m.AutoSubmitted != "" })
+	reply := sink.waitFor(t, "the operator's reply", func(m sentMail) bool { return m.Rcpt == citizen && m.AutoSubmitted == "" })
+	for what, m := range map[string]sentMail{"acknowledgement": ack, "reply": reply} {
+		if from := headerOf(m.Raw, "From"); !strings.Contains(from, "<"+second+">") {
+			t.Errorf("%s From %q, want %s", what, from, second)
+		}
+	}
+}
+
+// headerOf returns one header of a raw mail.
+func headerOf(raw []byte, name string) string {
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return ""
+	}
+	return msg.Header.Get(name)
+}

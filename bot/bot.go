@@ -620,7 +620,7 @@ func (t *turn) emailTicket(ctx context.Context) error {
 		}
 		nt, err := b.tickets.Create(ctx, tx, tickets.NewTicket{
 			ContactID: t.contact.ID, Channel: channels.Email, Subject: truncateUTF8(in.Subject, 200),
-			Category: t.prep.category, Flags: flags, ThreadRef: in.ExternalID,
+			Category: t.prep.category, Flags: flags, ThreadRef: in.ExternalID, Mailbox: in.To,
 		})
 		if err != nil {
 			return err
@@ -691,16 +691,11 @@ func (t *turn) email(ctx context.Context) error {
 }
 
 // emailReply sends an automatic e-mail on a ticket, threaded under the
-// citizen's message (in). It answers from the mailbox the citizen wrote
-// to, unless that one is retired: then the channel picks its first active
-// mailbox, which is the address the citizen should use from now on.
+// citizen's message (in), from the mailbox the citizen wrote to (the
+// channel answers a retired one from its first active mailbox).
 func (b *Bot) emailReply(ctx context.Context, tx *store.Tx, tk *tickets.Ticket, in channels.Inbound, kind, text, latest string) error {
-	from := in.To
-	if in.Meta["retired"] == "1" {
-		from = ""
-	}
 	m := channels.Outbound{Channel: channels.Email, To: tk.Contact, TicketID: tk.ID, Kind: kind, Text: text,
-		Subject: tk.Subject, From: from, Meta: map[string]string{"ticket_number": tk.Number}}
+		Subject: tk.Subject, From: in.To, Meta: map[string]string{"ticket_number": tk.Number}}
 	if err := b.threadEmail(ctx, tx, tk, &m, latest); err != nil {
 		return err
 	}

@@ -38,7 +38,9 @@ func (b *Bot) Reply(ctx context.Context, ref, operator, text string) (tickets.Me
 		m := channels.Outbound{Channel: tk.Channel, To: tk.Contact, TicketID: tk.ID, Kind: "reply", Text: text,
 			Meta: map[string]string{"ticket_number": tk.Number, "operator": operator}}
 		if tk.Channel == channels.Email {
-			m.Subject = tk.Subject
+			// From the mailbox the citizen wrote to (the channel answers a
+			// retired one from its first active mailbox).
+			m.Subject, m.From = tk.Subject, tk.Mailbox
 			if err := b.threadEmail(ctx, tx, &tk, &m, ""); err != nil {
 				return err
 			}

@@ -142,27 +142,29 @@ func (s *Store) ContactByAddress(ctx context.Context, channel, address string) (
 
 // Ticket is a complaint and its workflow state.
 type Ticket struct {
-	ID              int64             `json:"-"`
-	Number          string            `json:"id"`
-	ContactID       int64             `json:"-"`
-	Channel         string            `json:"channel"`
-	Contact         string            `json:"contact"` // the channel address
-	ContactName     string            `json:"contactName"`
-	Subject         string            `json:"subject"`
-	Category        string            `json:"category"`
-	Status          string            `json:"status"`
-	Assignee        string            `json:"assignee"`
-	HandedOff       bool              `json:"handedOff"`
-	Flags           []string          `json:"flags"`
-	NIKMasked       string            `json:"nik,omitempty"`
-	Fields          map[string]string `json:"fields,omitempty"` // only in detail views
-	Rating          int               `json:"rating,omitempty"`
-	ThreadRef       string            `json:"-"`
-	CreatedAt       time.Time         `json:"createdAt"`
-	UpdatedAt       time.Time         `json:"updatedAt"`
-	FirstResponseAt *time.Time        `json:"firstResponseAt,omitempty"`
-	ResolvedAt      *time.Time        `json:"resolvedAt,omitempty"`
-	ClosedAt        *time.Time        `json:"closedAt,omitempty"`
+	ID          int64             `json:"-"`
+	Number      string            `json:"id"`
+	ContactID   int64             `json:"-"`
+	Channel     string            `json:"channel"`
+	Contact     string            `json:"contact"` // the channel address
+	ContactName string            `json:"contactName"`
+	Subject     string            `json:"subject"`
+	Category    string            `json:"category"`
+	Status      string            `json:"status"`
+	Assignee    string            `json:"assignee"`
+	HandedOff   bool              `json:"handedOff"`
+	Flags       []string          `json:"flags"`
+	NIKMasked   string            `json:"nik,omitempty"`
+	Fields      map[string]string `json:"fields,omitempty"` // only in detail views
+	Rating      int               `json:"rating,omitempty"`
+	ThreadRef   string            `json:"-"`
+	// Mailbox is the address an e-mail ticket came in through.
+	Mailbox         string     `json:"mailbox,omitempty"`
+	CreatedAt       time.Time  `json:"createdAt"`
+	UpdatedAt       time.Time  `json:"updatedAt"`
+	FirstResponseAt *time.Time `json:"firstResponseAt,omitempty"`
+	ResolvedAt      *time.Time `json:"resolvedAt,omitempty"`
+	ClosedAt        *time.Time `json:"closedAt,omitempty"`
 }
 
 // NewTicket is what Create needs.
@@ -174,6 +176,7 @@ type NewTicket struct {
 	Fields    map[string]string // name, nik, dob, phone … sealed at rest
 	Flags     []string
 	ThreadRef string
+	Mailbox   string // e-mail: the mailbox the first mail came to
 	HandedOff bool
 }
 
@@ -229,15 +232,15 @@ func (s *Store) Create(ctx context.Context, tx *store.Tx, nt NewTicket) (Ticket,
 	t := Ticket{
 		Number: fmt.Sprintf("PL-%d-%06d", year, seq), ContactID: nt.ContactID, Channel: nt.Channel,
 		Subject: nt.Subject, Category: nt.Category, Status: Open, Flags: nt.Flags, HandedOff: nt.HandedOff,
-		NIKMasked: MaskNIK(nt.Fields["nik"]), ThreadRef: nt.ThreadRef, CreatedAt: now, UpdatedAt: now,
+		NIKMasked: MaskNIK(nt.Fields["nik"]), ThreadRef: nt.ThreadRef, Mailbox: nt.Mailbox, CreatedAt: now, UpdatedAt: now,
 	}
 	sealed, err := s.sealFields(nt.Fields)
 	if err != nil {
 		return t, err
 	}
-	t.ID, err = tx.InsertID(ctx, `INSERT INTO tickets (number, contact_id, channel, subject, category, status, handed_off, flags, fields_sealed, nik_masked, thread_ref, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		t.Number, t.ContactID, t.Channel, t.Subject, t.Category, t.Status, t.HandedOff, strings.Join(t.Flags, ","), sealed, t.NIKMasked, t.ThreadRef, now, now)
+	t.ID, err = tx.InsertID(ctx, `INSERT INTO tickets (number, contact_id, channel, subject, category, status, handed_off, flags, fields_sealed, nik_masked, thread_ref, mailbox, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		t.Number, t.ContactID, t.Channel, t.Subject, t.Category, t.Status, t.HandedOff, strings.Join(t.Flags, ","), sealed, t.NIKMasked, t.ThreadRef, t.Mailbox, now, now)
 	if err != nil {
 		return t, fmt.Errorf("tickets: create: %w", err)
 	}
@@ -303,7 +306,7 @@ func (s *Store) openFields(sealed []byte) (map[string]string, error) {
 }
 
 const ticketCols = `t.id, t.number, t.contact_id, t.channel, c.address, c.name, t.subject, t.category, t.status, t.assignee, t.handed_off, t.flags,
-	t.nik_masked, t.rating, t.thread_ref, t.created_at, t.updated_at, t.first_response_at, t.resolved_at, t.closed_at`
+	t.nik_masked, t.rating, t.thread_ref, t.mailbox, t.created_at, t.updated_at, t.first_response_at, t.resolved_at, t.closed_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -312,7 +315,7 @@ func scanTicket(r scanner) (Ticket, error) {
 	var flags string
 	var fr, rs, cl sql.NullTime
 	err := r.Scan(&t.ID, &t.Number, &t.ContactID, &t.Channel, &t.Contact, &t.ContactName, &t.Subject, &t.Category, &t.Status, &t.Assignee,
-		&t.HandedOff, &flags, &t.NIKMasked, &t.Rating, &t.ThreadRef, &t.CreatedAt, &t.UpdatedAt, &fr, &rs, &cl)
+		&t.HandedOff, &flags, &t.NIKMasked, &t.Rating, &t.ThreadRef, &t.Mailbox, &t.CreatedAt, &t.UpdatedAt, &fr, &rs, &cl)
 	if err != nil {
 		return t, err
 	}

@@ -60,16 +60,17 @@ func (c *Channel) sendingMailbox(from string) (MailboxConfig, bool) {
 	if a, err := mail.ParseAddress(from); err == nil {
 		from = strings.ToLower(a.Address)
 	}
-	// The named mailbox, else the first active one, else (only retired
-	// mailboxes can send) the first retired one: an answer from the old
-	// address beats no answer.
+	// The named mailbox unless it is retired, else the first active one
+	// (the address the citizen should use from now on), else, when only
+	// retired mailboxes can send, the first of those: an answer from the
+	// old address beats no answer.
 	var first, firstRetired *MailboxConfig
 	for i := range c.cfg.Mailboxes {
 		m := &c.cfg.Mailboxes[i]
 		if m.SMTPURL == "" {
 			continue
 		}
-		if m.Address == from {
+		if m.Address == from && !m.Retired {
 			return *m, true
 		}
 		if first == nil && !m.Retired {

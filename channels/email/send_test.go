@@ -122,9 +122,9 @@ func TestXOAUTH2(t *testing.T) {
 	}
 }
 
-// TestSendingMailbox: an answer leaves from the mailbox it names, else
-// from the first active one; when only retired mailboxes can send, from
-// the first of those rather than not at all.
+// TestSendingMailbox: an answer leaves from the mailbox it names unless
+// that one is retired, else from the first active one; when only retired
+// mailboxes can send, from the first of those rather than not at all.
 func TestSendingMailbox(t *testing.T) {
 	active := MailboxConfig{Address: "pedulilindungi@kemkes.go.id", SMTPURL: "smtp://a:25"}
 	active2 := MailboxConfig{Address: "pengaduan@kemkes.go.id", SMTPURL: "smtp://b:25"}
@@ -139,6 +139,7 @@ func TestSendingMailbox(t *testing.T) {
 		{"named", []MailboxConfig{active, active2}, "Pengaduan <PENGADUAN@kemkes.go.id>", active2.Address},
 		{"first active", []MailboxConfig{retired, active, active2}, "", active.Address},
 		{"named without SMTP", []MailboxConfig{noSMTP, active}, noSMTP.Address, active.Address},
+		{"named but retired", []MailboxConfig{retired, active2, active}, retired.Address, active2.Address},
 		{"only retired can send", []MailboxConfig{noSMTP, retired}, "", retired.Address},
 		{"none can send", []MailboxConfig{noSMTP}, "", ""},
 	}
