@@ -897,7 +897,8 @@ func rawFetchParse(b testing.TB, d *dovecottest.Server) int {
 // TestEmailRetiredMailboxNoticeOnce: the retired address (here a second
 // mailbox on the same account, folder "Lama") is still imported into
 // tickets, and each sender is told the new address once, however many
-// complaints they send there; the answers come from the active address.
+// complaints they send there, also one whose mail joins another citizen's
+// ticket; the answers come from the active address.
 func TestEmailRetiredMailboxNoticeOnce(t *testing.T) {
 	d := dovecottest.Start(t)
 	c := d.MustDial()
@@ -916,8 +917,19 @@ func TestEmailRetiredMailboxNoticeOnce(t *testing.T) {
 		d.Append("Lama", raw)
 	}
 	ta.waitCount(t, len(senders), `SELECT COUNT(*) FROM tickets WHERE channel = 'email'`)
+	// A third sender writes there about the first sender's ticket (its
+	// tag in the subject): the mail joins that ticket, and the notice goes
+	// to the one who wrote, not to the ticket's owner.
+	var number string
+	if err := ta.db.QueryRow(context.Background(), `SELECT t.number FROM tickets t JOIN contacts c ON c.id = t.contact_id WHERE c.address = 'warga.lama1@example.id' ORDER BY t.id LIMIT 1`).Scan(&number); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := complaintMail(9, "warga.lama3@example.id")
+	raw = bytes.Replace(raw, []byte("Subject: "), []byte("Subject: ["+number+"] "), 1)
+	d.Append("Lama", raw)
+	ta.waitCount(t, len(senders)+1, `SELECT COUNT(*) FROM messages WHERE channel = 'email' AND direction = 'in'`)
 	ta.outboxSettled(t)
-	for _, from := range []string{"warga.lama1@example.id", "warga.lama2@example.id"} {
+	for _, from := range []string{"warga.lama1@example.id", "warga.lama2@example.id", "warga.lama3@example.id"} {
 		notices := 0
 		for _, m := range sink.all() {
 			if m.Rcpt != from {

@@ -694,7 +694,9 @@ func (t *turn) email(ctx context.Context) error {
 // citizen's message (in), from the mailbox the citizen wrote to (the
 // channel answers a retired one from its first active mailbox).
 func (b *Bot) emailReply(ctx context.Context, tx *store.Tx, tk *tickets.Ticket, in channels.Inbound, kind, text, latest string) error {
-	m := channels.Outbound{Channel: channels.Email, To: tk.Contact, TicketID: tk.ID, Kind: kind, Text: text,
+	// To the sender of this mail: a notice is owed to whoever wrote to the
+	// retired address, even when their mail joined someone else's ticket.
+	m := channels.Outbound{Channel: channels.Email, To: in.From, TicketID: tk.ID, Kind: kind, Text: text,
 		Subject: tk.Subject, From: in.To, Meta: map[string]string{"ticket_number": tk.Number}}
 	if err := b.threadEmail(ctx, tx, tk, &m, latest); err != nil {
 		return err

@@ -10,7 +10,8 @@ import (
 )
 
 // What anonymisation keeps, for statistics: a ticket's number, channel,
-// category, status, flags, rating, assignee and every timestamp; a message's
+// category, status, flags, rating, assignee, the Ministry mailbox it came
+// in through and every timestamp; a message's
 // direction, channel, author (the operator or "bot") and time. What it
 // removes: the sealed personal fields (name, NIK, date of birth, phone),
 // the masked NIK, subjects, message text and HTML, external message IDs

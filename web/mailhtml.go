@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"encoding/base64"
-	"html"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -12,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/microcosm-cc/bluemonday"
+	"golang.org/x/net/html"
 
 	"lindungi/channels/email"
 	"lindungi/tickets"
@@ -94,9 +94,70 @@ func (s *Server) mailHTML(ctx context.Context, t tickets.Ticket, msgs []tickets.
 			embedded[a.ID] = "data:" + ct + ";base64," + base64.StdEncoding.EncodeToString(data)
 			return `src="` + embedded[a.ID] + `"`
 		})
-		out[m.ID] = template.HTML(email.SanitizeHTML(mailPolicy, doc))
+		frag := email.SanitizeHTML(mailPolicy, doc)
+		if !staysInBox(frag) {
+			s.Log.Warn("console: a mail's HTML would not stay in its box; showing its text only", "ticket", t.Number, "message_id", m.ID)
+			frag = `<p><em>Tampilan HTML surel ini tidak dapat ditampilkan dengan aman; lihat teksnya di atas.</em></p>`
+		}
+		out[m.ID] = template.HTML(frag)
 	}
 	return out, read
+}
+
+// staysInBox reports whether frag, placed in the console's box, is parsed
+// into the box and nothing else. The ticket page around it (nested as
+// ticket.html nests it) is parsed with the HTML5 algorithm browsers use:
+// the box must render back to frag, and what follows the box on the page
+// must still be where the page put it. email.SanitizeHTML already makes
+// frag a fixed point of that parser; this checks it in the real setting,
+// so an operator's page can never be restructured by a mail.
+func staysInBox(frag string) bool {
+	doc := `<!doctype html><html><head></head><body><main><div id="messages"><div class="msg" id="msg"><div class="meta">m</div>t` +
+		`<details class="mailhtml" id="details"><summary>s</summary><div class="mailhtml-body" id="box">` + frag +
+		`</div></details><a id="after" href="#">a</a></div><div class="msg" id="next">n</div></div>` +
+		`<form id="reply"><button id="send">b</button></form></main></body></html>`
+	root, err := html.Parse(strings.NewReader(doc))
+	if err != nil {
+		return false
+	}
+	byID := map[string]*html.Node{}
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		for _, a := range n.Attr {
+			if a.Key == "id" && byID[a.Val] == nil {
+				byID[a.Val] = n
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(root)
+	box, after, next, send, reply := byID["box"], byID["after"], byID["next"], byID["send"], byID["reply"]
+	if box == nil || after == nil || next == nil || send == nil || reply == nil || reply.Parent == nil {
+		return false
+	}
+	var b strings.Builder
+	for c := box.FirstChild; c != nil; c = c.NextSibling {
+		if html.Render(&b, c) != nil {
+			return false
+		}
+	}
+	id := func(n *html.Node) string {
+		if n == nil {
+			return ""
+		}
+		for _, a := range n.Attr {
+			if a.Key == "id" {
+				return a.Val
+			}
+		}
+		return ""
+	}
+	return strings.TrimSpace(b.String()) == frag &&
+		id(box.Parent) == "details" && id(box.Parent.Parent) == "msg" &&
+		id(after.Parent) == "msg" && id(after.PrevSibling) == "details" &&
+		id(next.Parent) == "messages" && id(send.Parent) == "reply" && reply.Parent.Data == "main"
 }
 
 // idList joins attachment IDs for an audit row.

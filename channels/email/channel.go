@@ -144,6 +144,8 @@ func (c *Channel) lead(ctx context.Context, r *Runner, sink channels.Sink) {
 		if err != nil {
 			return
 		}
+		// Ours now: not standby, even before the first session connects.
+		r.setState(channels.StateDown)
 		r.Run(lctx, sink)
 		cancel()
 	}

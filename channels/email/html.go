@@ -47,9 +47,28 @@ func SanitizeHTML(p *bluemonday.Policy, s string) string {
 	return balanceHTML(p.Sanitize(s))
 }
 
-// balanceHTML re-renders an HTML fragment so that it is well formed; a tag
-// cut off at the end becomes text or is dropped.
+// balanceHTML re-renders an HTML fragment until it is a fixed point: what
+// a browser builds from the result, inside a <div>, is exactly what it
+// says (a tag cut off at the end becomes text or is dropped). One pass is
+// not always enough: mis-nested input such as <li><table><div></td><li>
+// renders as markup that parses differently again, and could then close
+// elements around it. A fragment still changing after a few passes is
+// dropped ("" — the mail's text is kept apart).
 func balanceHTML(s string) string {
+	for range 4 {
+		out := renderFragment(s)
+		if out == s {
+			return out
+		}
+		s = out
+	}
+	if renderFragment(s) == s {
+		return s
+	}
+	return ""
+}
+
+func renderFragment(s string) string {
 	ctx := &html.Node{Type: html.ElementNode, Data: "div", DataAtom: atom.Div}
 	nodes, err := html.ParseFragment(strings.NewReader(s), ctx)
 	if err != nil {
