@@ -901,11 +901,7 @@ func rawFetchParse(b testing.TB, d *dovecottest.Server) int {
 // ticket; the answers come from the active address.
 func TestEmailRetiredMailboxNoticeOnce(t *testing.T) {
 	d := dovecottest.Start(t)
-	c := d.MustDial()
-	if err := c.Create("Lama", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	c.Close()
+	createFolder(t, d, "Lama")
 	sink := startSMTPSink(t)
 	const retired = "sertifikat@pedulilindungi.id"
 	yaml := emailYAML(d, sink.Addr, "") + mailboxYAML(d, sink.Addr, retired, "Lama",
@@ -953,11 +949,7 @@ func TestEmailRetiredMailboxNoticeOnce(t *testing.T) {
 // leave from the second one, not from the first.
 func TestEmailAnswersFromTheMailboxWrittenTo(t *testing.T) {
 	d := dovecottest.Start(t)
-	c := d.MustDial()
-	if err := c.Create("Kedua", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	c.Close()
+	createFolder(t, d, "Kedua")
 	sink := startSMTPSink(t)
 	const second = "pengaduan@kemkes.go.id"
 	ta := startApp(t, emailConfig(t, emailYAML(d, sink.Addr, "")+mailboxYAML(d, sink.Addr, second, "Kedua", "")))
@@ -990,4 +982,14 @@ func headerOf(raw []byte, name string) string {
 		return ""
 	}
 	return msg.Header.Get(name)
+}
+
+// createFolder makes a mailbox folder on d for a second configured mailbox.
+func createFolder(t *testing.T, d *dovecottest.Server, name string) {
+	t.Helper()
+	c := d.MustDial()
+	defer c.Close()
+	if err := c.Create(name, nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
 }
