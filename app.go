@@ -115,14 +115,6 @@ func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error
 
 	tickets.MaxAttachmentBytes = int(cfg.Tickets.MaxAttachmentSize)
 	a.tickets = tickets.New(a.db, a.sealer)
-	if a.db.Dialect() == store.SQLite {
-		// Messages written by hand (not through AddMessage) wait on the
-		// search index's pending list for the next commit that adds one;
-		// index them now. Nothing is lost if this fails: the list stays.
-		if err := a.db.InTx(ctx, func(tx *store.Tx) error { return tickets.IndexPending(ctx, tx) }); err != nil {
-			a.log.Warn("search index: could not index pending messages at start-up", "err", err)
-		}
-	}
 	a.accounts = accounts.New(a.db)
 	rates := map[string]float64{}
 	for k, v := range cfg.Outbox.Rate {

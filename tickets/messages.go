@@ -122,9 +122,11 @@ func (s *Store) AddMessage(ctx context.Context, tx *store.Tx, m NewMessage) (int
 // SQLite full-text index and clears the list (migration 0009 says why this
 // waits for the commit). AddMessage registers it as a before-commit hook,
 // which runs once per commit, so a failure here fails that whole commit
-// (every message of a group commit), as a full disk would. Start-up calls
-// it too, for rows written by hand rather than through AddMessage (a
-// crash cannot leave any: the list and the index commit together).
+// (every message of a group commit), as a full disk would. The list and
+// the index commit together, so a crash leaves nothing on it; a row
+// written by hand rather than through AddMessage waits there for the next
+// commit that adds a message, which indexes it too. Exported for tests
+// that write rows by hand.
 func IndexPending(ctx context.Context, tx *store.Tx) error {
 	if _, err := tx.Exec(ctx, `INSERT INTO messages_fts(docid, body, subject)
 		SELECT m.id, m.body, m.subject FROM messages_fts_pending p JOIN messages m ON m.id = p.id WHERE m.author <> 'bot' ORDER BY p.id`); err != nil {

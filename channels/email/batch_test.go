@@ -82,6 +82,16 @@ func manyMails(from, n int) [][]byte {
 	return m
 }
 
+// waitCursor gives the runner up to 10 s to commit its cursor at uid (a
+// failure guard; the caller checks the cursor afterwards).
+func waitCursor(t testing.TB, s *memSink, box MailboxConfig, uid int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for cursorOf(t, s, box) != uid && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func cursorOf(t testing.TB, s *memSink, box MailboxConfig) int64 {
 	t.Helper()
 	var last int64
@@ -193,10 +203,7 @@ func TestRunnerBatchFailureMidChunk(t *testing.T) {
 	}
 	stop := runRunner(t, r, sink)
 	sink.waitFor(t, n, 30*time.Second)
-	deadline := time.Now().Add(10 * time.Second)
-	for cursorOf(t, ms, box) != n && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitCursor(t, ms, box, n)
 	stop()
 	if !failed.Load() {
 		t.Fatal("failure injection did not run")
@@ -244,10 +251,7 @@ func TestRunnerBatchPoison(t *testing.T) {
 	sink := newBatchSink(t, ms, box)
 	stop := runRunner(t, r, sink)
 	sink.waitFor(t, n, 60*time.Second)
-	deadline := time.Now().Add(10 * time.Second)
-	for cursorOf(t, ms, box) != n && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitCursor(t, ms, box, n)
 	stop()
 	if a := attempts.Load(); a != poisonAfter {
 		t.Errorf("%d failed attempts before the fallback, want %d", a, poisonAfter)
@@ -300,10 +304,7 @@ func TestRunnerBatchExpunged(t *testing.T) {
 	}
 	stop := runRunner(t, r, sink)
 	sink.waitFor(t, n-1, 30*time.Second)
-	deadline := time.Now().Add(10 * time.Second)
-	for cursorOf(t, ms, box) != n && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitCursor(t, ms, box, n)
 	time.Sleep(300 * time.Millisecond) // a pass or two more: nothing may change
 	stop()
 	if c := cursorOf(t, ms, box); c != n {

@@ -202,8 +202,8 @@ func (p *parser) finish(h *header) {
 	}
 	in.Text = clipText(cleanText(text), p.opts.MaxTextBytes)
 	if len(p.html) > 0 {
-		// Clipping may cut a tag; balancing afterwards mends that.
-		in.HTML = balanceHTML(clipText(SanitizeHTML(htmlPolicy, strings.Join(p.html, "\n")), p.opts.MaxTextBytes))
+		// Balanced after clipping (which may cut a tag), once.
+		in.HTML = balanceHTML(clipText(htmlPolicy.Sanitize(strings.Join(p.html, "\n")), p.opts.MaxTextBytes))
 	}
 	if p.isBounce() {
 		in.Meta[MetaBounce] = "1"
