@@ -131,14 +131,6 @@ func (b *Bot) Deliver(ctx context.Context, in channels.Inbound) error {
 // retries from there, so the cost of a failing mail is a delay for the
 // mail behind it, never a duplicate.
 func (b *Bot) DeliverBatch(ctx context.Context, ins []channels.Inbound) []error {
-	type job struct {
-		in    channels.Inbound
-		prep  prepared
-		start time.Time
-		after []func(context.Context)
-		dup   bool
-		done  <-chan error
-	}
 	errs := make([]error, len(ins))
 	jobs := make([]*job, len(ins))
 	// firstFailed is the index of the earliest message that failed so far.
@@ -162,13 +154,13 @@ func (b *Bot) DeliverBatch(ctx context.Context, ins []channels.Inbound) []error 
 		curTx              *sql.Tx
 		attempted, settled int
 	)
-	for i, in := range ins {
+	valid := func(i int, in channels.Inbound) bool {
 		j := &job{in: in, start: time.Now()}
 		jobs[i] = j
 		if in.Channel == "" || in.ExternalID == "" || in.From == "" {
 			errs[i] = fmt.Errorf("bot: inbound message without channel, ID or sender")
 			failedAt(i)
-			continue
+			return false
 		}
 		j.in.Text = tickets.CleanText(in.Text)
 		j.in.Name = tickets.CleanText(in.Name)
@@ -178,6 +170,38 @@ func (b *Bot) DeliverBatch(ctx context.Context, ins []channels.Inbound) []error 
 		// Pure work happens here, on the caller's goroutine, while the
 		// writer runs the messages queued before this one.
 		j.prep = prepare(j.in)
+		return true
+	}
+	if len(ins) > 1 && allEmail(ins) {
+		// A mailbox chunk: one request, rows staged and written table by
+		// table (stageEmail). If anything in it fails, nothing of it was
+		// written, and the mails go through one by one below, which finds
+		// the failing one and keeps the order rules.
+		ok := true
+		for i, in := range ins {
+			ok = valid(i, in) && ok
+		}
+		if ok {
+			err := <-b.db.GroupTxAsync(ctx, func(tx *store.Tx) error { return b.stageEmail(ctx, tx, jobs) })
+			if err == nil {
+				for _, j := range jobs {
+					done := make(chan error, 1)
+					done <- nil
+					j.done = done
+				}
+				return b.settle(ctx, jobs, errs)
+			}
+			b.log.Debug("mail chunk stored one by one", "mails", len(ins), "err", err)
+		}
+	}
+	for i, in := range ins {
+		if jobs[i] == nil {
+			valid(i, in)
+		}
+		if errs[i] != nil {
+			continue
+		}
+		j := jobs[i]
 		// Group commit: concurrent messages share one SQLite transaction,
 		// each in its own savepoint, so a burst costs one commit.
 		j.done = b.db.GroupTxAsync(ctx, func(tx *store.Tx) (err error) {
@@ -198,30 +222,52 @@ func (b *Bot) DeliverBatch(ctx context.Context, ins []channels.Inbound) []error 
 				attempted++
 				tx.AfterCommit(func() { settled++ })
 			}()
-			in := j.in
-			j.after, j.dup = nil, false
-			res, err := tx.Exec(ctx, `INSERT INTO inbound_keys (channel, external_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
-				in.Channel, in.ExternalID, store.Now())
-			if err != nil {
-				return fmt.Errorf("bot: dedupe: %w", err)
-			}
-			if n, _ := res.RowsAffected(); n == 0 {
-				j.dup = true
-			} else {
-				t := &turn{b: b, tx: tx, in: in, prep: j.prep}
-				if err := t.run(ctx); err != nil {
-					return err
-				}
-				j.after = t.after
-			}
-			if in.InTx != nil {
-				if err := in.InTx(ctx, tx); err != nil {
-					return fmt.Errorf("bot: channel cursor: %w", err)
-				}
-			}
-			return nil
+			return b.deliverOne(ctx, tx, j)
 		})
 	}
+	return b.settle(ctx, jobs, errs)
+}
+
+// job is one message of a DeliverBatch.
+type job struct {
+	in    channels.Inbound
+	prep  prepared
+	start time.Time
+	after []func(context.Context)
+	dup   bool
+	done  <-chan error
+}
+
+// deliverOne stores one message in tx: dedupe, the turn, the channel's
+// own write. It can run again for the same job after a rollback.
+func (b *Bot) deliverOne(ctx context.Context, tx *store.Tx, j *job) error {
+	in := j.in
+	j.after, j.dup = nil, false
+	res, err := tx.Exec(ctx, `INSERT INTO inbound_keys (channel, external_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+		in.Channel, in.ExternalID, store.Now())
+	if err != nil {
+		return fmt.Errorf("bot: dedupe: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		j.dup = true
+	} else {
+		t := &turn{b: b, tx: tx, in: in, prep: j.prep}
+		if err := t.run(ctx); err != nil {
+			return err
+		}
+		j.after = t.after
+	}
+	if in.InTx != nil {
+		if err := in.InTx(ctx, tx); err != nil {
+			return fmt.Errorf("bot: channel cursor: %w", err)
+		}
+	}
+	return nil
+}
+
+// settle waits for the jobs' outcomes, runs their after-commit work and
+// counts them.
+func (b *Bot) settle(ctx context.Context, jobs []*job, errs []error) []error {
 	for i, j := range jobs {
 		if j.done == nil {
 			continue
@@ -303,10 +349,8 @@ func (t *turn) run(ctx context.Context) error {
 	if in.Unparseable && len(in.Raw) > 0 {
 		atts = append(atts, tickets.NewAttachment{Name: "original.eml", ContentType: "message/rfc822", Data: in.Raw})
 	}
-	nm := tickets.NewMessage{
-		ContactID: c.ID, Direction: "in", Channel: in.Channel, ExternalID: in.ExternalID,
-		Subject: in.Subject, Text: in.Text, HTML: in.HTML, Attachments: atts,
-	}
+	nm := receivedMessage(in, c.ID)
+	nm.Attachments = atts
 	if in.Channel == channels.Email {
 		// A mail always belongs to a ticket: find or open it first, so the
 		// message is written with its ticket once instead of moved later.
@@ -325,6 +369,15 @@ func (t *turn) run(ctx context.Context) error {
 		return t.email(ctx)
 	}
 	return t.chat(ctx)
+}
+
+// receivedMessage is the conversation-log entry of in (run, stageEmail),
+// without attachments.
+func receivedMessage(in channels.Inbound, contactID int64) tickets.NewMessage {
+	return tickets.NewMessage{
+		ContactID: contactID, Direction: "in", Channel: in.Channel, ExternalID: in.ExternalID,
+		Subject: in.Subject, Text: in.Text, HTML: in.HTML,
+	}
 }
 
 // chat runs the conversation engine (WhatsApp, simulator).
@@ -535,11 +588,17 @@ func (b *Bot) send(ctx context.Context, tx *store.Tx, contactID int64, m channel
 	if err != nil {
 		return err
 	}
-	_, err = b.tickets.AddMessage(ctx, tx, tickets.NewMessage{
-		TicketID: m.TicketID, ContactID: contactID, Direction: "out", Channel: m.Channel,
-		ExternalID: id, Author: author, Subject: m.Subject, Text: m.Text, Fresh: touched,
-	})
+	_, err = b.tickets.AddMessage(ctx, tx, sentMessage(contactID, id, m, author, touched))
 	return err
+}
+
+// sentMessage is the conversation-log entry of an outbound message queued
+// as outboxID (send, stageEmail).
+func sentMessage(contactID int64, outboxID string, m channels.Outbound, author string, touched bool) tickets.NewMessage {
+	return tickets.NewMessage{
+		TicketID: m.TicketID, ContactID: contactID, Direction: "out", Channel: m.Channel,
+		ExternalID: outboxID, Author: author, Subject: m.Subject, Text: m.Text, Fresh: touched,
+	}
 }
 
 func (b *Bot) loadState(ctx context.Context, tx *store.Tx, contactID int64) (conversation.State, error) {
@@ -611,17 +670,7 @@ func (t *turn) emailTicket(ctx context.Context) error {
 		tk = nil
 	}
 	if tk == nil {
-		var flags []string
-		if in.Unparseable {
-			flags = append(flags, "unparseable")
-		}
-		if in.Meta["oversized"] == "1" {
-			flags = append(flags, "oversized")
-		}
-		nt, err := b.tickets.Create(ctx, tx, tickets.NewTicket{
-			ContactID: t.contact.ID, Channel: channels.Email, Subject: truncateUTF8(in.Subject, 200),
-			Category: t.prep.category, Flags: flags, ThreadRef: in.ExternalID, Mailbox: in.To,
-		})
+		nt, err := b.tickets.Create(ctx, tx, newEmailTicket(in, t.contact.ID, t.prep))
 		if err != nil {
 			return err
 		}
@@ -630,6 +679,21 @@ func (t *turn) emailTicket(ctx context.Context) error {
 	}
 	t.ticket = tk
 	return nil
+}
+
+// newEmailTicket is the ticket a mail opens (emailTicket, stageEmail).
+func newEmailTicket(in channels.Inbound, contactID int64, prep prepared) tickets.NewTicket {
+	var flags []string
+	if in.Unparseable {
+		flags = append(flags, "unparseable")
+	}
+	if in.Meta["oversized"] == "1" {
+		flags = append(flags, "oversized")
+	}
+	return tickets.NewTicket{
+		ContactID: contactID, Channel: channels.Email, Subject: truncateUTF8(in.Subject, 200),
+		Category: prep.category, Flags: flags, ThreadRef: in.ExternalID, Mailbox: in.To,
+	}
 }
 
 // email finishes a mail stored on its ticket: reopens a waiting ticket,
@@ -680,29 +744,45 @@ func (t *turn) email(ctx context.Context) error {
 	if !t.contact.Created {
 		var recent int
 		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE channel = 'email' AND recipient = ? AND kind = 'ack' AND created_at > ?`,
-			in.From, store.Now().Add(-time.Hour)).Scan(&recent); err != nil {
+			in.From, store.Now().Add(-ackWindow)).Scan(&recent); err != nil {
 			return err
 		}
 		if recent >= b.cfg.AckRate {
 			return nil
 		}
 	}
-	return b.emailReply(ctx, tx, tk, in, "ack", catalog.T(lang, "email_ack", map[string]string{"ticket": tk.Number}), latest)
+	return b.emailReply(ctx, tx, tk, in, "ack", ackText(lang, tk), latest)
 }
+
+// ackText is the acknowledgement of a new e-mail ticket.
+func ackText(lang string, tk *tickets.Ticket) string {
+	return catalog.T(lang, "email_ack", map[string]string{"ticket": tk.Number})
+}
+
+// ackWindow is the span of AckRate: at most that many acknowledgements to
+// one sender per window.
+const ackWindow = time.Hour
 
 // emailReply sends an automatic e-mail on a ticket, threaded under the
 // citizen's message (in), from the mailbox the citizen wrote to (the
 // channel answers a retired one from its first active mailbox).
 func (b *Bot) emailReply(ctx context.Context, tx *store.Tx, tk *tickets.Ticket, in channels.Inbound, kind, text, latest string) error {
-	// To the sender of this mail: a notice is owed to whoever wrote to the
-	// retired address, even when their mail joined someone else's ticket.
-	m := channels.Outbound{Channel: channels.Email, To: in.From, TicketID: tk.ID, Kind: kind, Text: text,
-		Subject: tk.Subject, From: in.To, Meta: map[string]string{"ticket_number": tk.Number}}
-	if err := b.threadEmail(ctx, tx, tk, &m, latest); err != nil {
+	m, err := b.emailReplyMsg(ctx, tx, tk, in, kind, text, latest)
+	if err != nil {
 		return err
 	}
 	// Only called while storing the mail being answered, which touched tk.
 	return b.send(ctx, tx, tk.ContactID, m, "bot", true)
+}
+
+// emailReplyMsg is the automatic e-mail of emailReply, not yet sent.
+func (b *Bot) emailReplyMsg(ctx context.Context, tx *store.Tx, tk *tickets.Ticket, in channels.Inbound, kind, text, latest string) (channels.Outbound, error) {
+	// To the sender of this mail: a notice is owed to whoever wrote to the
+	// retired address, even when their mail joined someone else's ticket.
+	m := channels.Outbound{Channel: channels.Email, To: in.From, TicketID: tk.ID, Kind: kind, Text: text,
+		Subject: tk.Subject, From: in.To, Meta: map[string]string{"ticket_number": tk.Number}}
+	err := b.threadEmail(ctx, tx, tk, &m, latest)
+	return m, err
 }
 
 // threadEmail fills In-Reply-To/References from the ticket's latest

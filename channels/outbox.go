@@ -185,31 +185,70 @@ type payload struct {
 // Enqueue writes m in tx and returns its ID; the channel's worker is woken
 // once tx commits. m.ID may be preset (idempotent re-enqueue is a no-op).
 func (o *Outbox) Enqueue(ctx context.Context, tx *store.Tx, m Outbound) (string, error) {
+	vals, err := o.row(&m)
+	if err != nil {
+		return "", err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO outbox (`+strings.Join(outboxInsertCols, ", ")+`)
+		VALUES (`+strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", ")+`)`+outboxConflict, vals...); err != nil {
+		return "", fmt.Errorf("outbox: enqueue: %w", err)
+	}
+	o.wakeAfter(tx, m.Channel)
+	return m.ID, nil
+}
+
+// NewRows starts a batch of outbox rows for Stage; the caller writes it
+// with Flush in the same transaction.
+func (o *Outbox) NewRows() *store.Rows {
+	return store.NewRows("outbox", outboxConflict, outboxInsertCols...)
+}
+
+// Stage is Enqueue into rows (see NewRows): the row is written when rows
+// is flushed, and the worker woken once tx commits.
+func (o *Outbox) Stage(tx *store.Tx, rows *store.Rows, m Outbound) (string, error) {
+	vals, err := o.row(&m)
+	if err != nil {
+		return "", err
+	}
+	rows.Add(vals...)
+	o.wakeAfter(tx, m.Channel)
+	return m.ID, nil
+}
+
+// outboxInsertCols, outboxConflict and row are the one definition of a
+// queued message's row, for Enqueue and Stage.
+var outboxInsertCols = []string{"id", "channel", "recipient", "ticket_id", "kind", "payload", "status", "attempts", "next_attempt_at", "created_at"}
+
+const outboxConflict = " ON CONFLICT (id) DO NOTHING"
+
+// row completes m (ID, kind) and returns its values in outboxInsertCols
+// order.
+func (o *Outbox) row(m *Outbound) ([]any, error) {
 	if m.ID == "" {
 		m.ID = NewID()
 	}
 	if m.Channel == "" || m.To == "" {
-		return "", fmt.Errorf("outbox: message needs a channel and a recipient")
+		return nil, fmt.Errorf("outbox: message needs a channel and a recipient")
 	}
 	if m.Kind == "" {
 		m.Kind = "reply"
 	}
 	p, err := json.Marshal(payload{Subject: m.Subject, Text: m.Text, InReplyTo: m.InReplyTo, References: m.References, From: m.From, Meta: m.Meta, Attachments: m.Attachments})
 	if err != nil {
-		return "", fmt.Errorf("outbox: encode: %w", err)
+		return nil, fmt.Errorf("outbox: encode: %w", err)
 	}
 	var tid any
 	if m.TicketID != 0 {
 		tid = m.TicketID
 	}
 	now := o.Now()
-	if _, err := tx.Exec(ctx, `INSERT INTO outbox (id, channel, recipient, ticket_id, kind, payload, status, attempts, next_attempt_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?) ON CONFLICT (id) DO NOTHING`, m.ID, m.Channel, m.To, tid, m.Kind, string(p), now, now); err != nil {
-		return "", fmt.Errorf("outbox: enqueue: %w", err)
-	}
-	ch := m.Channel
-	tx.AfterCommit(func() { o.Wake(ch) })
-	return m.ID, nil
+	return []any{m.ID, m.Channel, m.To, tid, m.Kind, string(p), "queued", 0, now, now}, nil
+}
+
+// wakeAfter wakes channel's worker once tx commits, once per channel and
+// transaction.
+func (o *Outbox) wakeAfter(tx *store.Tx, channel string) {
+	tx.AfterCommit(func() { o.Wake(channel) })
 }
 
 // Wake nudges a channel's worker.

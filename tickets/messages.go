@@ -74,21 +74,11 @@ var MaxAttachmentBytes = 10 << 20
 
 // AddMessage stores a message (and its attachments, sealed) in tx.
 func (s *Store) AddMessage(ctx context.Context, tx *store.Tx, m NewMessage) (int64, error) {
-	now := s.Now()
-	var tid any
-	if m.TicketID != 0 {
-		tid = m.TicketID
-	}
-	m.Text = CleanText(m.Text)
-	m.Subject = CleanText(m.Subject)
-	id, err := tx.InsertID(ctx, `INSERT INTO messages (ticket_id, contact_id, direction, channel, external_id, author, subject, body, html, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		tid, m.ContactID, m.Direction, m.Channel, m.ExternalID, m.Author, m.Subject, m.Text, CleanText(m.HTML), now)
+	vals := s.messageRow(tx, &m)
+	id, err := tx.InsertID(ctx, `INSERT INTO messages (`+strings.Join(messageInsertCols[1:], ", ")+`)
+		VALUES (`+placeholders(len(vals)-1)+`) RETURNING id`, vals[1:]...)
 	if err != nil {
 		return 0, fmt.Errorf("tickets: add message: %w", err)
-	}
-	if tx.Dialect() == store.SQLite && m.Author != "bot" {
-		tx.BeforeCommit("tickets.search_index", IndexPending)
 	}
 	for _, a := range m.Attachments {
 		data := a.Data
@@ -116,6 +106,27 @@ func (s *Store) AddMessage(ctx context.Context, tx *store.Tx, m NewMessage) (int
 		}
 	}
 	return id, nil
+}
+
+// messageInsertCols and messageRow are the one definition of a message's
+// row, for AddMessage and Staged.Message; the id comes first, for the
+// staged writer, which reserves it.
+var messageInsertCols = []string{"id", "ticket_id", "contact_id", "direction", "channel", "external_id", "author", "subject", "body", "html", "created_at"}
+
+// messageRow cleans m's texts and returns its values in messageInsertCols
+// order with a zero id. A citizen's message is noted for the search index,
+// which is written just before the commit (IndexPending).
+func (s *Store) messageRow(tx *store.Tx, m *NewMessage) []any {
+	var tid any
+	if m.TicketID != 0 {
+		tid = m.TicketID
+	}
+	m.Text = CleanText(m.Text)
+	m.Subject = CleanText(m.Subject)
+	if tx.Dialect() == store.SQLite && m.Author != "bot" {
+		tx.BeforeCommit("tickets.search_index", IndexPending)
+	}
+	return []any{int64(0), tid, m.ContactID, m.Direction, m.Channel, m.ExternalID, m.Author, m.Subject, m.Text, CleanText(m.HTML), s.Now()}
 }
 
 // IndexPending adds the messages noted in messages_fts_pending to the

@@ -98,8 +98,8 @@ func (s *Store) UpsertContact(ctx context.Context, tx *store.Tx, channel, addres
 		return c, fmt.Errorf("tickets: find contact: %w", err)
 	}
 	c.Name, c.Lang = name, "id"
-	if c.ID, err = tx.InsertID(ctx, `INSERT INTO contacts (channel, address, name, lang, created_at, updated_at) VALUES (?, ?, ?, 'id', ?, ?) RETURNING id`,
-		channel, address, name, now, now); err != nil {
+	if c.ID, err = tx.InsertID(ctx, `INSERT INTO contacts (`+strings.Join(contactInsertCols, ", ")+`) VALUES (`+placeholders(len(contactInsertCols))+`) RETURNING id`,
+		contactRow(c, now)...); err != nil {
 		return c, fmt.Errorf("tickets: create contact: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `UPDATE contacts SET person_id = id WHERE id = ?`, c.ID); err != nil {
@@ -107,6 +107,46 @@ func (s *Store) UpsertContact(ctx context.Context, tx *store.Tx, channel, addres
 	}
 	c.PersonID, c.Created = c.ID, true
 	return c, nil
+}
+
+// contactInsertCols and contactRow are the one definition of a new
+// contact's row, for UpsertContact and Staged.Contact.
+var contactInsertCols = []string{"channel", "address", "name", "lang", "created_at", "updated_at"}
+
+func contactRow(c Contact, now time.Time) []any {
+	return []any{c.Channel, c.Address, c.Name, c.Lang, now, now}
+}
+
+// ContactsByAddress looks up the contacts of many addresses of one channel
+// at once; an address without a contact is absent from the map.
+func (s *Store) ContactsByAddress(ctx context.Context, tx *store.Tx, channel string, addresses []string) (map[string]Contact, error) {
+	out := make(map[string]Contact, len(addresses))
+	for len(addresses) > 0 {
+		part := addresses[:min(len(addresses), 500)]
+		addresses = addresses[len(part):]
+		args := make([]any, 0, len(part)+1)
+		args = append(args, channel)
+		for _, a := range part {
+			args = append(args, a)
+		}
+		rows, err := tx.Query(ctx, `SELECT id, address, name, lang, COALESCE(person_id, 0) FROM contacts WHERE channel = ? AND address IN (`+placeholders(len(part))+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("tickets: find contacts: %w", err)
+		}
+		for rows.Next() {
+			c := Contact{Channel: channel}
+			if err := rows.Scan(&c.ID, &c.Address, &c.Name, &c.Lang, &c.PersonID); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("tickets: find contacts: %w", err)
+			}
+			out[c.Address] = c
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("tickets: find contacts: %w", err)
+		}
+	}
+	return out, nil
 }
 
 // SetContactLang remembers the language a citizen chose.
@@ -221,31 +261,46 @@ func nextNumber(ctx context.Context, tx *store.Tx, year int) (int64, error) {
 // Create opens a ticket with the next number of the year.
 func (s *Store) Create(ctx context.Context, tx *store.Tx, nt NewTicket) (Ticket, error) {
 	now := s.Now()
-	if nt.Category == "" {
-		nt.Category = "other"
-	}
-	year := now.In(jakarta).Year()
-	seq, err := nextNumber(ctx, tx, year)
+	seq, err := nextNumber(ctx, tx, now.In(jakarta).Year())
 	if err != nil {
 		return Ticket{}, fmt.Errorf("tickets: next number: %w", err)
 	}
-	t := Ticket{
-		Number: fmt.Sprintf("PL-%d-%06d", year, seq), ContactID: nt.ContactID, Channel: nt.Channel,
-		Subject: nt.Subject, Category: nt.Category, Status: Open, Flags: nt.Flags, HandedOff: nt.HandedOff,
-		NIKMasked: MaskNIK(nt.Fields["nik"]), ThreadRef: nt.ThreadRef, Mailbox: nt.Mailbox, CreatedAt: now, UpdatedAt: now,
-	}
-	sealed, err := s.sealFields(nt.Fields)
+	t, vals, err := s.ticketRow(nt, seq, now)
 	if err != nil {
 		return t, err
 	}
-	t.ID, err = tx.InsertID(ctx, `INSERT INTO tickets (number, contact_id, channel, subject, category, status, handed_off, flags, fields_sealed, nik_masked, thread_ref, mailbox, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		t.Number, t.ContactID, t.Channel, t.Subject, t.Category, t.Status, t.HandedOff, strings.Join(t.Flags, ","), sealed, t.NIKMasked, t.ThreadRef, t.Mailbox, now, now)
+	t.ID, err = tx.InsertID(ctx, `INSERT INTO tickets (`+strings.Join(ticketInsertCols, ", ")+`)
+		VALUES (`+placeholders(len(vals))+`) RETURNING id`, vals...)
 	if err != nil {
 		return t, fmt.Errorf("tickets: create: %w", err)
 	}
 	return t, nil
 }
+
+// ticketInsertCols and ticketRow are the one definition of a new ticket's
+// row, for Create and Staged.Ticket.
+var ticketInsertCols = []string{"number", "contact_id", "channel", "subject", "category", "status", "handed_off", "flags", "fields_sealed", "nik_masked", "thread_ref", "mailbox", "created_at", "updated_at"}
+
+// ticketRow builds ticket number seq of now's year (Jakarta time) and its
+// column values in ticketInsertCols order.
+func (s *Store) ticketRow(nt NewTicket, seq int64, now time.Time) (Ticket, []any, error) {
+	if nt.Category == "" {
+		nt.Category = "other"
+	}
+	t := Ticket{
+		Number: fmt.Sprintf("PL-%d-%06d", now.In(jakarta).Year(), seq), ContactID: nt.ContactID, Channel: nt.Channel,
+		Subject: nt.Subject, Category: nt.Category, Status: Open, Flags: nt.Flags, HandedOff: nt.HandedOff,
+		NIKMasked: MaskNIK(nt.Fields["nik"]), ThreadRef: nt.ThreadRef, Mailbox: nt.Mailbox, CreatedAt: now, UpdatedAt: now,
+	}
+	sealed, err := s.sealFields(nt.Fields)
+	if err != nil {
+		return t, nil, err
+	}
+	return t, []any{t.Number, t.ContactID, t.Channel, t.Subject, t.Category, t.Status, t.HandedOff, strings.Join(t.Flags, ","), sealed, t.NIKMasked, t.ThreadRef, t.Mailbox, now, now}, nil
+}
+
+// placeholders is "?, ?, …" for n values.
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
 
 var jakarta = func() *time.Location {
 	l, err := time.LoadLocation("Asia/Jakarta")

@@ -1,0 +1,146 @@
+package tickets
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"lindungi/store"
+)
+
+// Staged writes new contacts, tickets and messages of one transaction as
+// multi-row INSERTs: a mailbox chunk of new complaints then costs a few
+// statements per table instead of several per mail. Ids are reserved up
+// front (store.Tx.ReserveIDs) so staged rows can reference each other, and
+// ticket numbers come from the year's counter, read once and written back
+// at Flush.
+//
+// The rules of store.Rows hold: Flush before anything in the transaction
+// reads these tables or inserts into them another way, and Reset after
+// such a write, since the reserved ids and the counter may then be stale.
+// Staged takes no attachments and does not touch existing tickets; callers
+// send such messages through AddMessage after a Flush.
+type Staged struct {
+	s                          *Store
+	contacts, tickets, msgs    *store.Rows
+	contactIDs, ticketIDs, ids []int64
+	// counters: year → last number handed out; dirty until Flush.
+	counters map[int]int64
+	dirty    map[int]bool
+}
+
+// Stage starts staging rows.
+func (s *Store) Stage() *Staged {
+	return &Staged{
+		s:        s,
+		contacts: store.NewRows("contacts", "", append([]string{"id", "person_id"}, contactInsertCols...)...),
+		tickets:  store.NewRows("tickets", "", append([]string{"id"}, ticketInsertCols...)...),
+		msgs:     store.NewRows("messages", "", messageInsertCols...),
+		counters: map[int]int64{},
+		dirty:    map[int]bool{},
+	}
+}
+
+// idBlock is how many ids Staged reserves at a time. On SQLite reserving
+// costs one MAX(id) lookup whatever the number; on PostgreSQL unused ids
+// are gaps in a sequence, which nothing relies on.
+const idBlock = 1024
+
+func (st *Staged) nextID(ctx context.Context, tx *store.Tx, table string, pool *[]int64) (int64, error) {
+	if len(*pool) == 0 {
+		// On SQLite the next block follows MAX(id), which must include
+		// the rows staged with the last one.
+		if err := st.Flush(ctx, tx); err != nil {
+			return 0, err
+		}
+		ids, err := tx.ReserveIDs(ctx, table, idBlock)
+		if err != nil {
+			return 0, err
+		}
+		*pool = ids
+	}
+	id := (*pool)[0]
+	*pool = (*pool)[1:]
+	return id, nil
+}
+
+// Contact stages a new contact for (channel, address), which the caller
+// has looked up and not found. Like UpsertContact it is its own person.
+func (st *Staged) Contact(ctx context.Context, tx *store.Tx, channel, address, name string) (Contact, error) {
+	id, err := st.nextID(ctx, tx, "contacts", &st.contactIDs)
+	if err != nil {
+		return Contact{}, fmt.Errorf("tickets: create contact: %w", err)
+	}
+	c := Contact{ID: id, PersonID: id, Channel: channel, Address: address, Name: name, Lang: "id", Created: true}
+	st.contacts.Add(append([]any{id, id}, contactRow(c, st.s.Now())...)...)
+	return c, nil
+}
+
+// Ticket stages a new ticket, numbered like Create.
+func (st *Staged) Ticket(ctx context.Context, tx *store.Tx, nt NewTicket) (Ticket, error) {
+	now := st.s.Now()
+	year := now.In(jakarta).Year()
+	last, ok := st.counters[year]
+	if !ok {
+		err := tx.QueryRow(ctx, `SELECT last FROM ticket_counters WHERE year = ?`, year).Scan(&last)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return Ticket{}, fmt.Errorf("tickets: next number: %w", err)
+		}
+	}
+	t, vals, err := st.s.ticketRow(nt, last+1, now)
+	if err != nil {
+		return t, err
+	}
+	if t.ID, err = st.nextID(ctx, tx, "tickets", &st.ticketIDs); err != nil {
+		return t, fmt.Errorf("tickets: create: %w", err)
+	}
+	st.counters[year], st.dirty[year] = last+1, true
+	st.tickets.Add(append([]any{t.ID}, vals...)...)
+	return t, nil
+}
+
+// Message stages a message without attachments on a ticket staged or
+// touched in this transaction (m.Fresh is assumed).
+func (st *Staged) Message(ctx context.Context, tx *store.Tx, m NewMessage) (int64, error) {
+	if len(m.Attachments) > 0 {
+		return 0, fmt.Errorf("tickets: staged message with attachments")
+	}
+	id, err := st.nextID(ctx, tx, "messages", &st.ids)
+	if err != nil {
+		return 0, fmt.Errorf("tickets: add message: %w", err)
+	}
+	vals := st.s.messageRow(tx, &m)
+	vals[0] = id
+	st.msgs.Add(vals...)
+	return id, nil
+}
+
+// Flush writes the staged rows (contacts, then tickets, then messages, as
+// the foreign keys need) and the ticket counters.
+func (st *Staged) Flush(ctx context.Context, tx *store.Tx) error {
+	for _, r := range []*store.Rows{st.contacts, st.tickets, st.msgs} {
+		if err := r.Flush(ctx, tx); err != nil {
+			return fmt.Errorf("tickets: staged rows: %w", err)
+		}
+	}
+	for year := range st.dirty {
+		if _, err := tx.Exec(ctx, `INSERT INTO ticket_counters (year, last) VALUES (?, ?) ON CONFLICT (year) DO UPDATE SET last = excluded.last`,
+			year, st.counters[year]); err != nil {
+			return fmt.Errorf("tickets: next number: %w", err)
+		}
+		delete(st.dirty, year)
+	}
+	return nil
+}
+
+// Reset forgets the reserved ids and counters, after the caller wrote
+// these tables another way (Flush first: staged rows are dropped).
+func (st *Staged) Reset() {
+	if st.contacts.Len()+st.tickets.Len()+st.msgs.Len() > 0 {
+		panic("tickets: Staged.Reset with unwritten rows")
+	}
+	st.contactIDs, st.ticketIDs, st.ids = nil, nil, nil
+	clear(st.counters)
+	clear(st.dirty)
+}
