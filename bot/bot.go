@@ -80,6 +80,9 @@ type Bot struct {
 	intake  *prometheus.CounterVec
 	latency *prometheus.HistogramVec
 	actions *prometheus.CounterVec
+	// chunks counts mailbox chunks by how they were stored: staged, or
+	// one by one after the staged request failed.
+	chunks *prometheus.CounterVec
 }
 
 // New makes the pipeline.
@@ -104,9 +107,11 @@ func New(db *store.DB, ts *tickets.Store, ob *channels.Outbox, cfg Config, log *
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "lindungi_intake_seconds", Help: "Time to store an inbound message and its replies.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 3, 10)}, []string{"channel"}),
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lindungi_bot_actions_total", Help: "Conversation engine actions applied, by kind."}, []string{"kind"}),
+		chunks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lindungi_intake_chunks_total",
+			Help: "Mailbox chunks by how they were stored: staged (one request) or one_by_one (the staged request failed, e.g. on a poison mail)."}, []string{"path"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{b.intake, b.latency, b.actions} {
+		for _, c := range []prometheus.Collector{b.intake, b.latency, b.actions, b.chunks} {
 			_ = reg.Register(c)
 		}
 	}
@@ -184,6 +189,7 @@ func (b *Bot) DeliverBatch(ctx context.Context, ins []channels.Inbound) []error 
 		if ok {
 			err := <-b.db.GroupTxAsync(ctx, func(tx *store.Tx) error { return b.stageEmail(ctx, tx, jobs) })
 			if err == nil {
+				b.chunks.WithLabelValues("staged").Inc()
 				for _, j := range jobs {
 					done := make(chan error, 1)
 					done <- nil
@@ -191,6 +197,7 @@ func (b *Bot) DeliverBatch(ctx context.Context, ins []channels.Inbound) []error 
 				}
 				return b.settle(ctx, jobs, errs)
 			}
+			b.chunks.WithLabelValues("one_by_one").Inc()
 			b.log.Debug("mail chunk stored one by one", "mails", len(ins), "err", err)
 		}
 	}
