@@ -130,10 +130,10 @@ func TestEmailStagedMatchesOneByOne(t *testing.T) {
 				t.Errorf("staged chunk differs from one-by-one:\n--- one by one\n%s\n--- staged\n%s", strings.Join(want, "\n"), strings.Join(got, "\n"))
 			}
 			for _, must := range []string{
-				"ticket PL-2026-000004 budi@example.id",          // budi's four tickets
-				"outbox budi@example.id ack PL-2026-000002",      // his second ack …
-				"message PL-2026-000005 in ani1@warga.example.id", // the reply threads onto ani's ticket
-				"message PL-2026-000001 in citra0@warga.example.id", // the tag joins budi's first
+				"ticket PL-2026-000004 budi@example.id",                                                                  // budi's four tickets
+				"outbox budi@example.id ack PL-2026-000002",                                                              // his second ack …
+				"message PL-2026-000005 in ani1@warga.example.id",                                                        // the reply threads onto ani's ticket
+				"message PL-2026-000001 in citra0@warga.example.id",                                                      // the tag joins budi's first
 				"ticket PL-2026-000001 budi@example.id Sertifikat belum muncul certificate_missing open delivery_failed", // the bounce
 				"outbox fajar@example.id notice",
 				"ticket PL-2026-000012 budi@example.id Masih belum",
