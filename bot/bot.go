@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"math"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -172,9 +173,6 @@ func (b *Bot) DeliverBatch(ctx context.Context, ins []channels.Inbound) []error 
 		if j.in.ReceivedAt.IsZero() {
 			j.in.ReceivedAt = store.Now()
 		}
-		// Pure work happens here, on the caller's goroutine, while the
-		// writer runs the messages queued before this one.
-		j.prep = prepare(j.in)
 		return true
 	}
 	if len(ins) > 1 && allEmail(ins) {
@@ -187,6 +185,9 @@ func (b *Bot) DeliverBatch(ctx context.Context, ins []channels.Inbound) []error 
 			ok = valid(i, in) && ok
 		}
 		if ok {
+			// The writer starts on the chunk once all of it is prepared,
+			// so prepare on every core rather than one.
+			prepareAll(jobs)
 			err := <-b.db.GroupTxAsync(ctx, func(tx *store.Tx) error { return b.stageEmail(ctx, tx, jobs) })
 			if err == nil {
 				b.chunks.WithLabelValues("staged").Inc()
@@ -209,6 +210,11 @@ func (b *Bot) DeliverBatch(ctx context.Context, ins []channels.Inbound) []error 
 			continue
 		}
 		j := jobs[i]
+		if !j.prepared {
+			// Pure work happens here, on the caller's goroutine, while the
+			// writer runs the messages queued before this one.
+			j.prep, j.prepared = prepare(j.in), true
+		}
 		// Group commit: concurrent messages share one SQLite transaction,
 		// each in its own savepoint, so a burst costs one commit.
 		j.done = b.db.GroupTxAsync(ctx, func(tx *store.Tx) (err error) {
@@ -237,12 +243,13 @@ func (b *Bot) DeliverBatch(ctx context.Context, ins []channels.Inbound) []error 
 
 // job is one message of a DeliverBatch.
 type job struct {
-	in    channels.Inbound
-	prep  prepared
-	start time.Time
-	after []func(context.Context)
-	dup   bool
-	done  <-chan error
+	in       channels.Inbound
+	prep     prepared
+	prepared bool
+	start    time.Time
+	after    []func(context.Context)
+	dup      bool
+	done     <-chan error
 }
 
 // deliverOne stores one message in tx: dedupe, the turn, the channel's
@@ -307,6 +314,21 @@ func (b *Bot) settle(ctx context.Context, jobs []*job, errs []error) []error {
 type prepared struct {
 	category string // e-mail: the new ticket's category
 	lang     string // e-mail: the acknowledgement's language
+}
+
+// prepareAll prepares jobs on up to GOMAXPROCS goroutines.
+func prepareAll(jobs []*job) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(jobs)) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(jobs); i = int(next.Add(1)) - 1 {
+				j := jobs[i]
+				j.prep, j.prepared = prepare(j.in), true
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func prepare(in channels.Inbound) prepared {

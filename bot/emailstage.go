@@ -36,7 +36,7 @@ func allEmail(ins []channels.Inbound) bool {
 // Any error fails the whole request, which the group commit rolls back to
 // its savepoint; DeliverBatch then stores the chunk one mail at a time.
 func (b *Bot) stageEmail(ctx context.Context, tx *store.Tx, jobs []*job) error {
-	c := &emailChunk{b: b, tx: tx, st: b.tickets.Stage(), out: b.outbox.NewRows(),
+	c := &emailChunk{b: b, tx: tx, st: b.tickets.Stage(len(jobs)), out: b.outbox.NewRows(),
 		keys:  store.NewRows("inbound_keys", "", "channel", "external_id", "received_at", "message_id"),
 		seen:  map[string]bool{},
 		acks:  map[string]int{},

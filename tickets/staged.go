@@ -23,6 +23,7 @@ import (
 // send such messages through AddMessage after a Flush.
 type Staged struct {
 	s                          *Store
+	block                      int
 	contacts, tickets, msgs    *store.Rows
 	contactIDs, ticketIDs, ids []int64
 	// counters: year → last number handed out; dirty until Flush.
@@ -30,10 +31,11 @@ type Staged struct {
 	dirty    map[int]bool
 }
 
-// Stage starts staging rows.
-func (s *Store) Stage() *Staged {
+// Stage starts staging rows for about n new tickets (each with its
+// contact and two messages): ids are reserved n at a time.
+func (s *Store) Stage(n int) *Staged {
 	return &Staged{
-		s:        s,
+		s: s, block: max(n, 1),
 		contacts: store.NewRows("contacts", "", append([]string{"id", "person_id"}, contactInsertCols...)...),
 		tickets:  store.NewRows("tickets", "", append([]string{"id"}, ticketInsertCols...)...),
 		msgs:     store.NewRows("messages", "", messageInsertCols...),
@@ -42,19 +44,18 @@ func (s *Store) Stage() *Staged {
 	}
 }
 
-// idBlock is how many ids Staged reserves at a time. On SQLite reserving
-// costs one MAX(id) lookup whatever the number; on PostgreSQL unused ids
-// are gaps in a sequence, which nothing relies on.
-const idBlock = 1024
-
-func (st *Staged) nextID(ctx context.Context, tx *store.Tx, table string, pool *[]int64) (int64, error) {
+// nextID hands out the next reserved id of table, reserving n more when
+// none is left. On SQLite reserving costs one MAX(id) lookup whatever n
+// is; on PostgreSQL ids reserved and not used are gaps in the sequence,
+// which nothing relies on.
+func (st *Staged) nextID(ctx context.Context, tx *store.Tx, table string, pool *[]int64, n int) (int64, error) {
 	if len(*pool) == 0 {
 		// On SQLite the next block follows MAX(id), which must include
 		// the rows staged with the last one.
 		if err := st.Flush(ctx, tx); err != nil {
 			return 0, err
 		}
-		ids, err := tx.ReserveIDs(ctx, table, idBlock)
+		ids, err := tx.ReserveIDs(ctx, table, n)
 		if err != nil {
 			return 0, err
 		}
@@ -68,7 +69,7 @@ func (st *Staged) nextID(ctx context.Context, tx *store.Tx, table string, pool *
 // Contact stages a new contact for (channel, address), which the caller
 // has looked up and not found. Like UpsertContact it is its own person.
 func (st *Staged) Contact(ctx context.Context, tx *store.Tx, channel, address, name string) (Contact, error) {
-	id, err := st.nextID(ctx, tx, "contacts", &st.contactIDs)
+	id, err := st.nextID(ctx, tx, "contacts", &st.contactIDs, st.block)
 	if err != nil {
 		return Contact{}, fmt.Errorf("tickets: create contact: %w", err)
 	}
@@ -92,7 +93,7 @@ func (st *Staged) Ticket(ctx context.Context, tx *store.Tx, nt NewTicket) (Ticke
 	if err != nil {
 		return t, err
 	}
-	if t.ID, err = st.nextID(ctx, tx, "tickets", &st.ticketIDs); err != nil {
+	if t.ID, err = st.nextID(ctx, tx, "tickets", &st.ticketIDs, st.block); err != nil {
 		return t, fmt.Errorf("tickets: create: %w", err)
 	}
 	st.counters[year], st.dirty[year] = last+1, true
@@ -106,7 +107,7 @@ func (st *Staged) Message(ctx context.Context, tx *store.Tx, m NewMessage) (int6
 	if len(m.Attachments) > 0 {
 		return 0, fmt.Errorf("tickets: staged message with attachments")
 	}
-	id, err := st.nextID(ctx, tx, "messages", &st.ids)
+	id, err := st.nextID(ctx, tx, "messages", &st.ids, 2*st.block)
 	if err != nil {
 		return 0, fmt.Errorf("tickets: add message: %w", err)
 	}

@@ -599,6 +599,10 @@ func splitMultipart(body []byte, boundary string, maxParts int) (parts [][]byte,
 	return parts, false
 }
 
+// cteSeparators drops the separators of a transfer-encoding spelling;
+// built once (a Replacer compiles its table on first use).
+var cteSeparators = strings.NewReplacer(" ", "", "-", "", "_", "")
+
 // normaliseCTE maps the transfer-encoding spellings seen in the wild onto
 // the RFC 2045 names.
 func normaliseCTE(v string) string {
@@ -607,8 +611,7 @@ func normaliseCTE(v string) string {
 		v = strings.TrimSpace(v[:i])
 	}
 	v = strings.Trim(v, `"'`)
-	r := strings.NewReplacer(" ", "", "-", "", "_", "")
-	switch r.Replace(v) {
+	switch cteSeparators.Replace(v) {
 	case "base64", "b64", "xbase64":
 		return "base64"
 	case "quotedprintable", "qp", "xquotedprintable":
