@@ -87,8 +87,9 @@ func stageChunk2() []channels.Inbound {
 }
 
 // TestEmailStagedMatchesOneByOne: the same chunk stored as one staged
-// request and mail by mail leaves the same tickets, numbers, contacts,
-// messages, acknowledgements and dedupe keys, on SQLite and PostgreSQL.
+// request (prepared ahead, as the importer does) and mail by mail leaves
+// the same tickets, numbers, categories, contacts, messages,
+// acknowledgements and dedupe keys, on SQLite and PostgreSQL.
 func TestEmailStagedMatchesOneByOne(t *testing.T) {
 	dialects := []struct {
 		name string
@@ -112,6 +113,10 @@ func TestEmailStagedMatchesOneByOne(t *testing.T) {
 							}
 						}
 						continue
+					}
+					// As the importer does: prepared in its parse workers.
+					for i := range chunk {
+						ta.bot.Prepare(&chunk[i])
 					}
 					for i, err := range ta.bot.DeliverBatch(ctx, chunk) {
 						if err != nil {

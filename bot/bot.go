@@ -173,6 +173,7 @@ func (b *Bot) DeliverBatch(ctx context.Context, ins []channels.Inbound) []error 
 		if j.in.ReceivedAt.IsZero() {
 			j.in.ReceivedAt = store.Now()
 		}
+		j.prep, j.prepared = in.Prepared.(prepared)
 		return true
 	}
 	if len(ins) > 1 && allEmail(ins) {
@@ -316,14 +317,29 @@ type prepared struct {
 	lang     string // e-mail: the acknowledgement's language
 }
 
-// prepareAll prepares jobs on up to GOMAXPROCS goroutines.
+// Prepare does the pure part of delivering in ahead of time
+// (channels.Preparer); DeliverBatch then skips it.
+func (b *Bot) Prepare(in *channels.Inbound) {
+	c := *in
+	c.Text = tickets.CleanText(c.Text) // as DeliverBatch will see it
+	in.Prepared = prepare(c)
+}
+
+// prepareAll prepares the jobs not prepared yet, on up to GOMAXPROCS
+// goroutines.
 func prepareAll(jobs []*job) {
+	var todo []*job
+	for _, j := range jobs {
+		if !j.prepared {
+			todo = append(todo, j)
+		}
+	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(jobs)) {
+	for range min(runtime.GOMAXPROCS(0), len(todo)) {
 		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < len(jobs); i = int(next.Add(1)) - 1 {
-				j := jobs[i]
+			for i := int(next.Add(1)) - 1; i < len(todo); i = int(next.Add(1)) - 1 {
+				j := todo[i]
 				j.prep, j.prepared = prepare(j.in), true
 			}
 		})

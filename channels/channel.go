@@ -66,6 +66,9 @@ type Inbound struct {
 	// message: adapters use it to advance their cursor (e.g. the IMAP UID) so
 	// that message and cursor commit together or not at all.
 	InTx func(ctx context.Context, tx *store.Tx) error
+	// Prepared is the sink's own pure work on the message, done by
+	// Preparer.Prepare before delivery; only the sink reads it.
+	Prepared any
 }
 
 // Outbound is one message to a citizen, handed to a Channel by the outbox.
@@ -103,6 +106,14 @@ type Sink interface {
 type BatchSink interface {
 	Sink
 	DeliverBatch(ctx context.Context, ins []Inbound) (errs []error)
+}
+
+// Preparer is a Sink with pure per-message work (no database) that an
+// adapter can have done early, on its own goroutines, while the sink
+// stores earlier messages: the mailbox importer calls Prepare in its parse
+// workers, so the database writer never waits for it.
+type Preparer interface {
+	Prepare(in *Inbound)
 }
 
 // SinkFunc adapts a function to Sink.

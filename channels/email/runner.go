@@ -444,7 +444,7 @@ func (r *Runner) pass(ctx context.Context, c *imapclient.Client, validity uint32
 		if err := r.fetchChunk(c, items); err != nil {
 			return errors.Join(fmt.Errorf("fetch bodies: %w", err), ip.finish())
 		}
-		r.parseChunk(items, validity)
+		r.parseChunk(items, validity, sink)
 		if err := ip.settle(items); err != nil {
 			return errors.Join(err, ip.finish())
 		}
@@ -640,8 +640,11 @@ func fetchSection(c *imapclient.Client, uids []imap.UID, section *imap.FetchItem
 }
 
 // parseChunk turns the fetched mail into Inbound values, on up to four
-// goroutines; each result stays in its item, so UID order is kept.
-func (r *Runner) parseChunk(items []*item, validity uint32) {
+// goroutines; each result stays in its item, so UID order is kept. A sink
+// that has pure work of its own (channels.Preparer) gets it done here too,
+// while it is still storing the chunk before.
+func (r *Runner) parseChunk(items []*item, validity uint32, sink channels.Sink) {
+	prep, _ := sink.(channels.Preparer)
 	workers := min(runtime.GOMAXPROCS(0), 4, len(items))
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -657,6 +660,9 @@ func (r *Runner) parseChunk(items []*item, validity uint32) {
 				if it := items[i]; it.found {
 					it.in = r.inbound(it, validity)
 					it.raw = nil // in.Raw holds what is kept
+					if prep != nil {
+						prep.Prepare(&it.in)
+					}
 				}
 			}
 		}()
