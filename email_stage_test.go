@@ -266,3 +266,27 @@ func chunkCount(t *testing.T, ta *testApp, path string) float64 {
 	}
 	return 0
 }
+
+// TestEmailStagedDuplicateRunsInTx: a channel's own write (InTx) runs in
+// a staged chunk as it would alone, also for a mail already stored.
+func TestEmailStagedDuplicateRunsInTx(t *testing.T) {
+	ta := startApp(t, testConfig(t))
+	ctx := context.Background()
+	ins := stageChunk()[:3]
+	if err := ta.bot.Deliver(ctx, ins[1]); err != nil {
+		t.Fatal(err)
+	}
+	ran := 0
+	ins[1].InTx = func(context.Context, *store.Tx) error { ran++; return nil }
+	for i, err := range ta.bot.DeliverBatch(ctx, ins) {
+		if err != nil {
+			t.Fatalf("mail %d: %v", i, err)
+		}
+	}
+	if ran != 1 {
+		t.Errorf("InTx of the duplicate ran %d times, want 1", ran)
+	}
+	if n := chunkCount(t, ta, "staged"); n != 1 {
+		t.Errorf("%v staged chunks, want 1", n)
+	}
+}

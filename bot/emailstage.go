@@ -150,6 +150,10 @@ func (c *emailChunk) countAcks(ctx context.Context, addrs []any) error {
 func (c *emailChunk) deliver(ctx context.Context, j *job) error {
 	in := j.in
 	j.after, j.dup = nil, false
+	if in.InTx != nil {
+		// The channel's own write runs even for a duplicate.
+		return c.oneByOne(ctx, j)
+	}
 	if c.seen[in.ExternalID] {
 		j.dup = true
 		return nil
@@ -166,18 +170,7 @@ func (c *emailChunk) deliver(ctx context.Context, j *job) error {
 	}
 	ct, exists := c.contacts[in.From]
 	if !plainComplaint(in) || exists && in.Name != "" && in.Name != ct.Name {
-		if err := c.flush(ctx); err != nil {
-			return err
-		}
-		c.st.Reset()
-		if err := c.b.deliverOne(ctx, c.tx, j); err != nil {
-			return err
-		}
-		c.seen[in.ExternalID] = true
-		delete(c.contacts, in.From)
-		delete(c.known, in.From)
-		delete(c.acks, in.From)
-		return nil
+		return c.oneByOne(ctx, j)
 	}
 	if !exists {
 		var err error
@@ -226,13 +219,32 @@ func (c *emailChunk) deliver(ctx context.Context, j *job) error {
 	return err
 }
 
+// oneByOne stores j through deliverOne, as a mail on its own would be,
+// after writing what is staged so that what it reads is current; the
+// chunk's caches then forget its sender.
+func (c *emailChunk) oneByOne(ctx context.Context, j *job) error {
+	if err := c.flush(ctx); err != nil {
+		return err
+	}
+	c.st.Reset()
+	if err := c.b.deliverOne(ctx, c.tx, j); err != nil {
+		return err
+	}
+	c.seen[j.in.ExternalID] = true
+	delete(c.contacts, j.in.From)
+	delete(c.known, j.in.From)
+	delete(c.acks, j.in.From)
+	return nil
+}
+
 // plainComplaint says whether turn.run would open a new ticket for in
 // without reading anything but its sender's contact and acknowledgements:
 // no threading headers, no ticket tag, nothing but text, not a bounce, not
-// to a retired address, no channel write of its own.
+// to a retired address (deliver has sent mail with a channel write of its
+// own, InTx, to oneByOne already).
 func plainComplaint(in channels.Inbound) bool {
 	return in.ReplyTo == "" && len(in.References) == 0 && !ticketTag.MatchString(in.Subject) &&
-		len(in.Attachments) == 0 && !in.Unparseable && in.InTx == nil &&
+		len(in.Attachments) == 0 && !in.Unparseable &&
 		in.Meta["bounce"] != "1" && in.Meta["retired"] != "1"
 }
 
