@@ -12,6 +12,7 @@ import (
 	"lindungi/channels"
 	"lindungi/store"
 	"lindungi/store/storetest"
+	"lindungi/tickets"
 )
 
 // stageChunk is a mailbox chunk with every kind of mail the staged intake
@@ -289,4 +290,69 @@ func TestEmailStagedDuplicateRunsInTx(t *testing.T) {
 	if n := chunkCount(t, ta, "staged"); n != 1 {
 		t.Errorf("%v staged chunks, want 1", n)
 	}
+}
+
+// TestEmailStagedCounterLockOrder (PostgreSQL): a staged chunk takes the
+// ticket counter's lock before it writes ticket rows, as tickets.Create
+// does, so a ticket opened meanwhile by another transaction (a WhatsApp
+// message) waits for the chunk instead of deadlocking with it, and the
+// chunk is not rolled back. Transaction c holds a contact row so that the
+// chunk stops between reading the counter and writing its tickets.
+func TestEmailStagedCounterLockOrder(t *testing.T) {
+	ta := startApp(t, testConfig(t, "LINDUNGI_DATABASE_URL="+storetest.PostgresURL(t)))
+	ctx := context.Background()
+	chunk := stageChunk()
+	for _, in := range []channels.Inbound{chunk[0], chunk[4]} { // budi, ani
+		if err := ta.bot.Deliver(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var budi, ani int64
+	ta.db.QueryRow(ctx, `SELECT id FROM contacts WHERE address = 'budi@example.id'`).Scan(&budi)
+	ta.db.QueryRow(ctx, `SELECT id FROM contacts WHERE address = 'ani@example.id'`).Scan(&ani)
+	c, err := ta.db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Rollback()
+	if _, err := c.ExecContext(ctx, `SELECT id FROM contacts WHERE id = $1 FOR UPDATE`, budi); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan []error, 1)
+	go func() { done <- ta.bot.DeliverBatch(ctx, []channels.Inbound{chunk[1], chunk[14]}) }() // budi again, gita
+	waitForLockWait(t, ta)
+	other := make(chan error, 1)
+	go func() {
+		other <- ta.db.InTx(ctx, func(tx *store.Tx) error {
+			_, err := ta.tickets.Create(ctx, tx, tickets.NewTicket{ContactID: ani, Channel: channels.WhatsApp, Subject: "wa"})
+			return err
+		})
+	}()
+	time.Sleep(300 * time.Millisecond) // lets the other transaction queue up; no outcome depends on it
+	c.Rollback()
+	if err := <-other; err != nil {
+		t.Errorf("concurrent ticket: %v", err)
+	}
+	for i, err := range <-done {
+		if err != nil {
+			t.Errorf("mail %d: %v", i, err)
+		}
+	}
+	if n := chunkCount(t, ta, "one_by_one"); n != 0 {
+		t.Errorf("the chunk was stored one by one (%v times): its staged request failed", n)
+	}
+}
+
+// waitForLockWait waits until some session of ta's database waits on a lock.
+func waitForLockWait(t *testing.T, ta *testApp) {
+	t.Helper()
+	for range 1000 {
+		var n int
+		ta.db.QueryRow(context.Background(), `SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'`).Scan(&n)
+		if n > 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the chunk never waited for the held contact row")
 }

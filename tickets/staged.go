@@ -84,7 +84,17 @@ func (st *Staged) Ticket(ctx context.Context, tx *store.Tx, nt NewTicket) (Ticke
 	year := now.In(jakarta).Year()
 	last, ok := st.counters[year]
 	if !ok {
-		err := tx.QueryRow(ctx, `SELECT last FROM ticket_counters WHERE year = ?`, year).Scan(&last)
+		q := `SELECT last FROM ticket_counters WHERE year = ?`
+		if tx.Dialect() != store.SQLite {
+			// Lock the counter before any ticket row, as nextNumber does:
+			// the opposite order deadlocks against a concurrent Create
+			// (SQLite has one writer and needs no lock).
+			if _, err := tx.Exec(ctx, `INSERT INTO ticket_counters (year, last) VALUES (?, 0) ON CONFLICT (year) DO NOTHING`, year); err != nil {
+				return Ticket{}, fmt.Errorf("tickets: next number: %w", err)
+			}
+			q += ` FOR UPDATE`
+		}
+		err := tx.QueryRow(ctx, q, year).Scan(&last)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return Ticket{}, fmt.Errorf("tickets: next number: %w", err)
 		}
@@ -136,12 +146,15 @@ func (st *Staged) Flush(ctx context.Context, tx *store.Tx) error {
 }
 
 // Reset forgets the reserved ids and counters, after the caller wrote
-// these tables another way (Flush first: staged rows are dropped).
+// these tables another way (Flush first: staged rows are dropped). Ids
+// from PostgreSQL sequences stay valid and are kept.
 func (st *Staged) Reset() {
 	if st.contacts.Len()+st.tickets.Len()+st.msgs.Len() > 0 {
 		panic("tickets: Staged.Reset with unwritten rows")
 	}
-	st.contactIDs, st.ticketIDs, st.ids = nil, nil, nil
+	if st.s.db.Dialect() == store.SQLite {
+		st.contactIDs, st.ticketIDs, st.ids = nil, nil, nil
+	}
 	clear(st.counters)
 	clear(st.dirty)
 }
