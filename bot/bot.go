@@ -136,6 +136,10 @@ func (b *Bot) Deliver(ctx context.Context, in channels.Inbound) error {
 // conversation. The importer stops its cursor before the failure and
 // retries from there, so the cost of a failing mail is a delay for the
 // mail behind it, never a duplicate.
+//
+// A batch of several e-mails (a mailbox chunk) is first tried as one
+// request that writes its new complaints table by table (stageEmail); only
+// if that fails does it go one message per request as described above.
 func (b *Bot) DeliverBatch(ctx context.Context, ins []channels.Inbound) []error {
 	errs := make([]error, len(ins))
 	jobs := make([]*job, len(ins))

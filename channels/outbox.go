@@ -189,8 +189,7 @@ func (o *Outbox) Enqueue(ctx context.Context, tx *store.Tx, m Outbound) (string,
 	if err != nil {
 		return "", err
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO outbox (`+strings.Join(outboxInsertCols, ", ")+`)
-		VALUES (`+strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", ")+`)`+outboxConflict, vals...); err != nil {
+	if _, err := tx.Exec(ctx, outboxInsert, vals...); err != nil {
 		return "", fmt.Errorf("outbox: enqueue: %w", err)
 	}
 	o.wakeAfter(tx, m.Channel)
@@ -221,6 +220,10 @@ var outboxInsertCols = []string{"id", "channel", "recipient", "ticket_id", "kind
 
 const outboxConflict = " ON CONFLICT (id) DO NOTHING"
 
+// outboxInsert is Enqueue's statement, built once.
+var outboxInsert = "INSERT INTO outbox (" + strings.Join(outboxInsertCols, ", ") + ") VALUES (" +
+	strings.TrimSuffix(strings.Repeat("?, ", len(outboxInsertCols)), ", ") + ")" + outboxConflict
+
 // row completes m (ID, kind) and returns its values in outboxInsertCols
 // order.
 func (o *Outbox) row(m *Outbound) ([]any, error) {
@@ -245,8 +248,7 @@ func (o *Outbox) row(m *Outbound) ([]any, error) {
 	return []any{m.ID, m.Channel, m.To, tid, m.Kind, string(p), "queued", 0, now, now}, nil
 }
 
-// wakeAfter wakes channel's worker once tx commits, once per channel and
-// transaction.
+// wakeAfter wakes channel's worker once tx commits.
 func (o *Outbox) wakeAfter(tx *store.Tx, channel string) {
 	tx.AfterCommit(func() { o.Wake(channel) })
 }

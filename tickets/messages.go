@@ -75,8 +75,7 @@ var MaxAttachmentBytes = 10 << 20
 // AddMessage stores a message (and its attachments, sealed) in tx.
 func (s *Store) AddMessage(ctx context.Context, tx *store.Tx, m NewMessage) (int64, error) {
 	vals := s.messageRow(tx, &m)
-	id, err := tx.InsertID(ctx, `INSERT INTO messages (`+strings.Join(messageInsertCols[1:], ", ")+`)
-		VALUES (`+placeholders(len(vals)-1)+`) RETURNING id`, vals[1:]...)
+	id, err := tx.InsertID(ctx, messageInsert, vals[1:]...)
 	if err != nil {
 		return 0, fmt.Errorf("tickets: add message: %w", err)
 	}
@@ -112,6 +111,9 @@ func (s *Store) AddMessage(ctx context.Context, tx *store.Tx, m NewMessage) (int
 // row, for AddMessage and Staged.Message; the id comes first, for the
 // staged writer, which reserves it.
 var messageInsertCols = []string{"id", "ticket_id", "contact_id", "direction", "channel", "external_id", "author", "subject", "body", "html", "created_at"}
+
+// messageInsert is AddMessage's statement (the database picks the id).
+var messageInsert = insertReturningID("messages", messageInsertCols[1:])
 
 // messageRow cleans m's texts and returns its values in messageInsertCols
 // order with a zero id. A citizen's message is noted for the search index,

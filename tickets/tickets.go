@@ -98,8 +98,7 @@ func (s *Store) UpsertContact(ctx context.Context, tx *store.Tx, channel, addres
 		return c, fmt.Errorf("tickets: find contact: %w", err)
 	}
 	c.Name, c.Lang = name, "id"
-	if c.ID, err = tx.InsertID(ctx, `INSERT INTO contacts (`+strings.Join(contactInsertCols, ", ")+`) VALUES (`+placeholders(len(contactInsertCols))+`) RETURNING id`,
-		contactRow(c, now)...); err != nil {
+	if c.ID, err = tx.InsertID(ctx, contactInsert, contactRow(c, now)...); err != nil {
 		return c, fmt.Errorf("tickets: create contact: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `UPDATE contacts SET person_id = id WHERE id = ?`, c.ID); err != nil {
@@ -112,6 +111,9 @@ func (s *Store) UpsertContact(ctx context.Context, tx *store.Tx, channel, addres
 // contactInsertCols and contactRow are the one definition of a new
 // contact's row, for UpsertContact and Staged.Contact.
 var contactInsertCols = []string{"channel", "address", "name", "lang", "created_at", "updated_at"}
+
+// contactInsert is UpsertContact's statement.
+var contactInsert = insertReturningID("contacts", contactInsertCols)
 
 func contactRow(c Contact, now time.Time) []any {
 	return []any{c.Channel, c.Address, c.Name, c.Lang, now, now}
@@ -269,8 +271,7 @@ func (s *Store) Create(ctx context.Context, tx *store.Tx, nt NewTicket) (Ticket,
 	if err != nil {
 		return t, err
 	}
-	t.ID, err = tx.InsertID(ctx, `INSERT INTO tickets (`+strings.Join(ticketInsertCols, ", ")+`)
-		VALUES (`+placeholders(len(vals))+`) RETURNING id`, vals...)
+	t.ID, err = tx.InsertID(ctx, ticketInsert, vals...)
 	if err != nil {
 		return t, fmt.Errorf("tickets: create: %w", err)
 	}
@@ -280,6 +281,9 @@ func (s *Store) Create(ctx context.Context, tx *store.Tx, nt NewTicket) (Ticket,
 // ticketInsertCols and ticketRow are the one definition of a new ticket's
 // row, for Create and Staged.Ticket.
 var ticketInsertCols = []string{"number", "contact_id", "channel", "subject", "category", "status", "handed_off", "flags", "fields_sealed", "nik_masked", "thread_ref", "mailbox", "created_at", "updated_at"}
+
+// ticketInsert is Create's statement.
+var ticketInsert = insertReturningID("tickets", ticketInsertCols)
 
 // ticketRow builds ticket number seq of now's year (Jakarta time) and its
 // column values in ticketInsertCols order.
@@ -301,6 +305,12 @@ func (s *Store) ticketRow(nt NewTicket, seq int64, now time.Time) (Ticket, []any
 
 // placeholders is "?, ?, …" for n values.
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+// insertReturningID is a one-row INSERT of cols into table that returns
+// the new id (store.Tx.InsertID).
+func insertReturningID(table string, cols []string) string {
+	return "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" + placeholders(len(cols)) + ") RETURNING id"
+}
 
 var jakarta = func() *time.Location {
 	l, err := time.LoadLocation("Asia/Jakarta")
