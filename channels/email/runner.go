@@ -503,7 +503,11 @@ func (ip *importPass) settle(next []*item) error {
 		ip.adv = nil
 	}
 	if upto != 0 {
-		ip.adv = r.db.GroupTxAsync(ip.ctx, func(tx *store.Tx) error { return r.advance(ip.ctx, tx, ip.validity, upto) })
+		// Not cancellable: the mail up to upto is committed, and a runner
+		// that is stopping (shutdown, lost leadership) still records that
+		// before it lets go, or the next leader fetches it all again.
+		actx := context.WithoutCancel(ip.ctx)
+		ip.adv = r.db.GroupTxAsync(actx, func(tx *store.Tx) error { return r.advance(actx, tx, ip.validity, upto) })
 	}
 	if failed == nil && next != nil {
 		ip.flight = r.deliver(ip.ctx, ip.sink, next)
