@@ -18,7 +18,6 @@ import (
 	"log/slog"
 	"math"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -190,8 +189,6 @@ func (b *Bot) DeliverBatch(ctx context.Context, ins []channels.Inbound) []error 
 			ok = valid(i, in) && ok
 		}
 		if ok {
-			// The writer starts on the chunk once all of it is prepared,
-			// so prepare on every core rather than one.
 			prepareAll(jobs)
 			err := <-b.db.GroupTxAsync(ctx, func(tx *store.Tx) error { return b.stageEmail(ctx, tx, jobs) })
 			if err == nil {
@@ -329,26 +326,14 @@ func (b *Bot) Prepare(in *channels.Inbound) {
 	in.Prepared = prepare(c)
 }
 
-// prepareAll prepares the jobs not prepared yet, on up to GOMAXPROCS
-// goroutines.
+// prepareAll prepares the jobs the caller did not (the importer does it
+// in its parse workers, channels.Preparer).
 func prepareAll(jobs []*job) {
-	var todo []*job
 	for _, j := range jobs {
 		if !j.prepared {
-			todo = append(todo, j)
+			j.prep, j.prepared = prepare(j.in), true
 		}
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(todo)) {
-		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < len(todo); i = int(next.Add(1)) - 1 {
-				j := todo[i]
-				j.prep, j.prepared = prepare(j.in), true
-			}
-		})
-	}
-	wg.Wait()
 }
 
 func prepare(in channels.Inbound) prepared {
@@ -791,12 +776,11 @@ func (t *turn) email(ctx context.Context) error {
 	// tickets for all of them but not a flood of acknowledgements. A
 	// sender first seen in this very mail has been sent nothing yet.
 	if !t.contact.Created {
-		var recent int
-		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE channel = 'email' AND recipient = ? AND kind = 'ack' AND created_at > ?`,
-			in.From, store.Now().Add(-ackWindow)).Scan(&recent); err != nil {
+		recent := map[string]int{}
+		if err := recentAcks(ctx, tx, []string{in.From}, recent); err != nil {
 			return err
 		}
-		if recent >= b.cfg.AckRate {
+		if recent[in.From] >= b.cfg.AckRate {
 			return nil
 		}
 	}

@@ -75,7 +75,7 @@ type emailChunk struct {
 // IDs are stored already, the senders' contacts, and their recent
 // acknowledgements.
 func (c *emailChunk) prefetch(ctx context.Context, jobs []*job) error {
-	ids := make([]any, 0, len(jobs))
+	ids := make([]string, 0, len(jobs))
 	var addrs []string
 	for _, j := range jobs {
 		ids = append(ids, j.in.ExternalID)
@@ -84,8 +84,9 @@ func (c *emailChunk) prefetch(ctx context.Context, jobs []*job) error {
 			addrs = append(addrs, j.in.From)
 		}
 	}
-	if err := inChunks(ids, func(part []any) error {
-		rows, err := c.tx.Query(ctx, `SELECT external_id FROM inbound_keys WHERE channel = '`+channels.Email+`' AND external_id IN (`+marks(len(part))+`)`, part...)
+	if err := store.InBatches(ids, func(part []string) error {
+		in, args := store.InList(part)
+		rows, err := c.tx.Query(ctx, `SELECT external_id FROM inbound_keys WHERE channel = '`+channels.Email+`' AND external_id IN (`+in+`)`, args...)
 		if err != nil {
 			return err
 		}
@@ -105,7 +106,7 @@ func (c *emailChunk) prefetch(ctx context.Context, jobs []*job) error {
 	if c.contacts, err = c.b.tickets.ContactsByAddress(ctx, c.tx, channels.Email, addrs); err != nil {
 		return err
 	}
-	var existing []any
+	var existing []string
 	for _, a := range addrs {
 		if _, ok := c.contacts[a]; ok {
 			existing = append(existing, a)
@@ -113,18 +114,21 @@ func (c *emailChunk) prefetch(ctx context.Context, jobs []*job) error {
 			c.acks[a] = 0 // a new sender has been sent nothing
 		}
 	}
-	return c.countAcks(ctx, existing)
+	return recentAcks(ctx, c.tx, existing, c.acks)
 }
 
-// countAcks sets acks for addrs from the outbox.
-func (c *emailChunk) countAcks(ctx context.Context, addrs []any) error {
+// recentAcks sets counts[a], for each address a, to the acknowledgements
+// queued for it within ackWindow: the rate rule of turn.email and of
+// stageEmail, one query per IN-list batch.
+func recentAcks(ctx context.Context, tx *store.Tx, addrs []string, counts map[string]int) error {
 	since := store.Now().Add(-ackWindow)
-	err := inChunks(addrs, func(part []any) error {
+	err := store.InBatches(addrs, func(part []string) error {
 		for _, a := range part {
-			c.acks[a.(string)] = 0
+			counts[a] = 0
 		}
-		rows, err := c.tx.Query(ctx, `SELECT recipient, COUNT(*) FROM outbox WHERE channel = '`+channels.Email+`' AND kind = 'ack' AND created_at > ? AND recipient IN (`+marks(len(part))+`) GROUP BY recipient`,
-			append([]any{since}, part...)...)
+		in, args := store.InList(part)
+		rows, err := tx.Query(ctx, `SELECT recipient, COUNT(*) FROM outbox WHERE channel = '`+channels.Email+`' AND kind = 'ack' AND created_at > ? AND recipient IN (`+in+`) GROUP BY recipient`,
+			append([]any{since}, args...)...)
 		if err != nil {
 			return err
 		}
@@ -135,7 +139,7 @@ func (c *emailChunk) countAcks(ctx context.Context, addrs []any) error {
 			if err := rows.Scan(&a, &n); err != nil {
 				return err
 			}
-			c.acks[a] = n
+			counts[a] = n
 		}
 		return rows.Err()
 	})
@@ -198,7 +202,7 @@ func (c *emailChunk) deliver(ctx context.Context, j *job) error {
 	}
 	n, counted := c.acks[in.From]
 	if !counted {
-		if err := c.countAcks(ctx, []any{in.From}); err != nil {
+		if err := recentAcks(ctx, c.tx, []string{in.From}, c.acks); err != nil {
 			return err
 		}
 		n = c.acks[in.From]
@@ -260,31 +264,4 @@ func (c *emailChunk) flush(ctx context.Context) error {
 		return fmt.Errorf("bot: dedupe: %w", err)
 	}
 	return nil
-}
-
-// inChunks calls fn with parts of vals small enough for one IN list.
-func inChunks(vals []any, fn func(part []any) error) error {
-	for len(vals) > 0 {
-		part := vals[:min(len(vals), 500)]
-		vals = vals[len(part):]
-		if err := fn(part); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// marks is "?, ?, …" for n values.
-func marks(n int) string {
-	if n == 0 {
-		return ""
-	}
-	b := make([]byte, 0, 3*n)
-	for i := range n {
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		b = append(b, '?')
-	}
-	return string(b)
 }

@@ -222,7 +222,7 @@ const outboxConflict = " ON CONFLICT (id) DO NOTHING"
 
 // outboxInsert is Enqueue's statement, built once.
 var outboxInsert = "INSERT INTO outbox (" + strings.Join(outboxInsertCols, ", ") + ") VALUES (" +
-	strings.TrimSuffix(strings.Repeat("?, ", len(outboxInsertCols)), ", ") + ")" + outboxConflict
+	store.Placeholders(len(outboxInsertCols)) + ")" + outboxConflict
 
 // row completes m (ID, kind) and returns its values in outboxInsertCols
 // order.

@@ -27,7 +27,7 @@ func anonymiseTickets(ctx context.Context, tx *store.Tx, ticketIDs []int64, now 
 	if len(ticketIDs) == 0 {
 		return nil
 	}
-	in, args := inList(ticketIDs)
+	in, args := store.InList(ticketIDs)
 	now = now.UTC()
 	for _, q := range []string{
 		`DELETE FROM attachments WHERE message_id IN (SELECT id FROM messages WHERE ticket_id IN (` + in + `))`,
@@ -54,8 +54,8 @@ func anonymiseContacts(ctx context.Context, tx *store.Tx, contactIDs []int64, ad
 	if len(contactIDs) == 0 {
 		return nil
 	}
-	cin, cargs := inList(contactIDs)
-	ain, aargs := inList(addresses)
+	cin, cargs := store.InList(contactIDs)
+	ain, aargs := store.InList(addresses)
 	steps := []struct {
 		q    string
 		args []any
@@ -123,7 +123,7 @@ func (s *Service) CompleteDelete(ctx context.Context, requestID int64) error {
 		if err != nil {
 			return err
 		}
-		tin, targs := inList(sub.TicketIDs)
+		tin, targs := store.InList(sub.TicketIDs)
 		if _, err := tx.Exec(ctx, `UPDATE tickets SET status = 'closed', handed_off = ?, closed_at = COALESCE(closed_at, ?), resolved_at = COALESCE(resolved_at, ?), updated_at = ?
 			WHERE status <> 'closed' AND id IN (`+tin+`)`, append([]any{false, now, now, now}, targs...)...); err != nil {
 			return fmt.Errorf("privacy: close tickets: %w", err)
@@ -176,7 +176,7 @@ func (s *Service) RetentionStep(ctx context.Context, tx *store.Tx, cutoff, now t
 	if err != nil || len(tids) == 0 {
 		return 0, err
 	}
-	tin, targs := inList(tids)
+	tin, targs := store.InList(tids)
 	cids, err := ids(ctx, tx, `SELECT DISTINCT contact_id FROM tickets WHERE id IN (`+tin+`)`, targs...)
 	if err != nil {
 		return 0, err
@@ -184,7 +184,7 @@ func (s *Service) RetentionStep(ctx context.Context, tx *store.Tx, cutoff, now t
 	if err := anonymiseTickets(ctx, tx, tids, now); err != nil {
 		return 0, err
 	}
-	cin, cargs := inList(cids)
+	cin, cargs := store.InList(cids)
 	idle, err := ids(ctx, tx, `SELECT c.id FROM contacts c WHERE c.id IN (`+cin+`)
 		AND c.address NOT LIKE '`+ErasedAddressPrefix+`%'
 		AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.contact_id = c.id AND t.anonymised_at IS NULL)
@@ -259,7 +259,7 @@ func (s *Service) ChatterRetentionStep(ctx context.Context, tx *store.Tx, cutoff
 	if err != nil || len(mids) == 0 {
 		return 0, err
 	}
-	in, args := inList(mids)
+	in, args := store.InList(mids)
 	for _, q := range []string{
 		`DELETE FROM attachments WHERE message_id IN (` + in + `)`,
 		`DELETE FROM inbound_keys WHERE message_id IN (` + in + `)`,

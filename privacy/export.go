@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"lindungi/store"
 )
 
 // Export is everything the gateway holds about one citizen.
@@ -154,7 +156,7 @@ func (s *Service) gather(ctx context.Context, contactID int64) (Export, error) {
 	if err != nil {
 		return e, err
 	}
-	cin, cargs := inList(sub.ContactIDs)
+	cin, cargs := store.InList(sub.ContactIDs)
 
 	rows, err := s.db.Query(ctx, `SELECT id, channel, address, alt_address, name, lang, created_at FROM contacts WHERE id IN (`+cin+`) ORDER BY id`, cargs...)
 	if err != nil {
@@ -245,8 +247,8 @@ func (s *Service) gather(ctx context.Context, contactID int64) (Export, error) {
 	}
 	rows.Close()
 
-	ain, aargs := inList(sub.Addresses)
-	tin, targs := inList(sub.TicketIDs)
+	ain, aargs := store.InList(sub.Addresses)
+	tin, targs := store.InList(sub.TicketIDs)
 	rows, err = s.db.Query(ctx, `SELECT id, channel, kind, status, created_at, sent_at FROM outbox
 		WHERE recipient IN (`+ain+`) OR ticket_id IN (`+tin+`) ORDER BY created_at, id`, append(aargs, targs...)...)
 	if err != nil {

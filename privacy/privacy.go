@@ -259,7 +259,7 @@ func subject(ctx context.Context, q querier, contactID int64) (Subject, error) {
 	if len(sub.ContactIDs) == 0 {
 		return sub, ErrNoContact
 	}
-	in, args := inList(sub.ContactIDs)
+	in, args := store.InList(sub.ContactIDs)
 	if sub.TicketIDs, err = ids(ctx, q, `SELECT id FROM tickets WHERE contact_id IN (`+in+`) ORDER BY id`, args...); err != nil {
 		return sub, err
 	}
@@ -299,17 +299,4 @@ func ids(ctx context.Context, q querier, query string, args ...any) ([]int64, er
 		out = append(out, id)
 	}
 	return out, rows.Err()
-}
-
-// inList makes "?, ?, ?" and its arguments.
-func inList[T any](vals []T) (string, []any) {
-	if len(vals) == 0 {
-		// Matches nothing, keeps the SQL valid.
-		return "NULL", nil
-	}
-	args := make([]any, len(vals))
-	for i, v := range vals {
-		args[i] = v
-	}
-	return strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", "), args
 }

@@ -28,7 +28,7 @@ type Rows struct {
 func NewRows(table, suffix string, cols ...string) *Rows {
 	return &Rows{
 		head:   "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ",
-		tuple:  "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")",
+		tuple:  "(" + Placeholders(len(cols)) + ")",
 		suffix: suffix,
 		cols:   len(cols),
 	}
@@ -72,6 +72,41 @@ func (r *Rows) Flush(ctx context.Context, tx *Tx) error {
 		r.vals = r.vals[n*r.cols:]
 	}
 	r.vals = nil
+	return nil
+}
+
+// Placeholders is "?, ?, …" for n values.
+func Placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// InList makes the "?, ?, …" of an IN list and its arguments; an empty
+// list is "NULL", which matches nothing and keeps the SQL valid.
+func InList[T any](vals []T) (string, []any) {
+	if len(vals) == 0 {
+		return "NULL", nil
+	}
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = v
+	}
+	return Placeholders(len(vals)), args
+}
+
+// maxInList is the longest IN list InBatches hands out: far below the bind
+// limits, and short enough for the planner to use an index.
+const maxInList = 500
+
+// InBatches calls fn with consecutive parts of vals of at most maxInList
+// values, for lookups by a long IN list.
+func InBatches[T any](vals []T, fn func(part []T) error) error {
+	for len(vals) > 0 {
+		part := vals[:min(len(vals), maxInList)]
+		vals = vals[len(part):]
+		if err := fn(part); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

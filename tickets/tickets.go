@@ -123,30 +123,24 @@ func contactRow(c Contact, now time.Time) []any {
 // at once; an address without a contact is absent from the map.
 func (s *Store) ContactsByAddress(ctx context.Context, tx *store.Tx, channel string, addresses []string) (map[string]Contact, error) {
 	out := make(map[string]Contact, len(addresses))
-	for len(addresses) > 0 {
-		part := addresses[:min(len(addresses), 500)]
-		addresses = addresses[len(part):]
-		args := make([]any, 0, len(part)+1)
-		args = append(args, channel)
-		for _, a := range part {
-			args = append(args, a)
-		}
-		rows, err := tx.Query(ctx, `SELECT id, address, name, lang, COALESCE(person_id, 0) FROM contacts WHERE channel = ? AND address IN (`+placeholders(len(part))+`)`, args...)
+	err := store.InBatches(addresses, func(part []string) error {
+		in, args := store.InList(part)
+		rows, err := tx.Query(ctx, `SELECT id, address, name, lang, COALESCE(person_id, 0) FROM contacts WHERE channel = ? AND address IN (`+in+`)`, append([]any{channel}, args...)...)
 		if err != nil {
-			return nil, fmt.Errorf("tickets: find contacts: %w", err)
+			return err
 		}
+		defer rows.Close()
 		for rows.Next() {
 			c := Contact{Channel: channel}
 			if err := rows.Scan(&c.ID, &c.Address, &c.Name, &c.Lang, &c.PersonID); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("tickets: find contacts: %w", err)
+				return err
 			}
 			out[c.Address] = c
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("tickets: find contacts: %w", err)
-		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tickets: find contacts: %w", err)
 	}
 	return out, nil
 }
@@ -303,13 +297,10 @@ func (s *Store) ticketRow(nt NewTicket, seq int64, now time.Time) (Ticket, []any
 	return t, []any{t.Number, t.ContactID, t.Channel, t.Subject, t.Category, t.Status, t.HandedOff, strings.Join(t.Flags, ","), sealed, t.NIKMasked, t.ThreadRef, t.Mailbox, now, now}, nil
 }
 
-// placeholders is "?, ?, …" for n values.
-func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
-
 // insertReturningID is a one-row INSERT of cols into table that returns
 // the new id (store.Tx.InsertID).
 func insertReturningID(table string, cols []string) string {
-	return "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" + placeholders(len(cols)) + ") RETURNING id"
+	return "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" + store.Placeholders(len(cols)) + ") RETURNING id"
 }
 
 var jakarta = func() *time.Location {
