@@ -25,10 +25,12 @@ import (
 )
 
 func cmdServe(ctx context.Context, cfg config.Config, logw io.Writer) error {
+	gc := tuneGC(os.Getenv, "/")
 	a, err := newApp(ctx, cfg, logw)
 	if err != nil {
 		return err
 	}
+	a.log.Info("garbage collector", "gogc", gc.Percent, "memory_limit_mb", gc.MemoryLimit>>20)
 	if err := a.Listen(); err != nil {
 		a.Close()
 		return err

@@ -156,6 +156,10 @@ func (ta *testApp) replies(from, after string) []string {
 
 func urlq(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "+", "%2B"), " ", "%20") }
 
+// TestMain runs the tests and benchmarks with the garbage-collector
+// settings serve applies (gc.go), so what they measure is the process as
+// deployed.
 func TestMain(m *testing.M) {
+	tuneGC(os.Getenv, "/")
 	os.Exit(m.Run())
 }

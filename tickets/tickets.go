@@ -421,8 +421,9 @@ func (s *Store) ByNumberTx(ctx context.Context, tx *store.Tx, number string) (*T
 	return &t, nil
 }
 
-// ByExternalMessage finds the ticket of a message by its channel ID (e-mail
-// threading: In-Reply-To/References point at earlier Message-IDs). An ID
+// ByExternalMessage finds the ticket of an inbound message by its channel ID
+// (e-mail threading: In-Reply-To/References point at earlier Message-IDs;
+// our own outgoing ones carry the ticket number and are read before). An ID
 // also matches external IDs that extend it after a colon, because e-mail
 // external IDs are "<Message-ID>:<content hash>".
 func (s *Store) ByExternalMessage(ctx context.Context, tx *store.Tx, channel string, externalIDs ...string) (*Ticket, error) {
@@ -431,9 +432,12 @@ func (s *Store) ByExternalMessage(ctx context.Context, tx *store.Tx, channel str
 			continue
 		}
 		var tid int64
-		// The range (id":", id";") is the prefix id":" on an index scan.
-		err := tx.QueryRow(ctx, `SELECT ticket_id FROM messages WHERE channel = ? AND ticket_id IS NOT NULL
-			AND (external_id = ? OR (external_id > ? AND external_id < ?)) ORDER BY id DESC LIMIT 1`, channel, id, id+":", id+";").Scan(&tid)
+		// The dedupe key of every inbound message is its external ID (kept
+		// as long as the message; migration 0011). The range (id":", id";")
+		// is the prefix id":" on the key's index.
+		err := tx.QueryRow(ctx, `SELECT m.ticket_id FROM inbound_keys k JOIN messages m ON m.id = k.message_id
+			WHERE k.channel = ? AND (k.external_id = ? OR (k.external_id > ? AND k.external_id < ?)) AND m.ticket_id IS NOT NULL
+			ORDER BY m.id DESC LIMIT 1`, channel, id, id+":", id+";").Scan(&tid)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}

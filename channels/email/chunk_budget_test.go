@@ -41,7 +41,7 @@ func TestOversizedHeaderChunkStaysInBudget(t *testing.T) {
 	for i := range todo {
 		todo[i] = pending{uid: imap.UID(i + 1), size: size + 64}
 	}
-	items, budget := r.nextChunk(todo)
+	items, budget := r.nextChunk(todo, chunkMails)
 	if err := r.fetchChunk(c, items); err != nil {
 		t.Fatal(err)
 	}
