@@ -329,7 +329,6 @@ func (r *Runner) wait(ctx context.Context, c *imapclient.Client, idle bool) erro
 type pending struct {
 	uid  imap.UID
 	size int64
-	date time.Time
 }
 
 // cursor returns the last committed UID for this UIDVALIDITY.
@@ -387,6 +386,7 @@ type item struct {
 	oversized bool // RFC822.SIZE above MaxMessageBytes: headers only
 	found     bool // the server returned it (false: expunged meanwhile)
 	truncated bool // the body was longer than RFC822.SIZE said and the limit
+	date      time.Time // INTERNALDATE: when the server received it
 	raw       []byte
 	in        channels.Inbound
 }
@@ -572,11 +572,12 @@ func (r *Runner) newUIDs(c *imapclient.Client, last uint32) ([]imap.UID, error) 
 	return slices.Compact(uids), nil
 }
 
-// sizes fetches the size and arrival date of uids (the size check comes
-// before any body is read); a UID expunged meanwhile is left out.
+// sizes fetches the sizes of uids (the size check comes before any body is
+// read); a UID expunged meanwhile is left out. The arrival date comes with
+// the body: asked here, Dovecot stats every maildir file once more.
 func (r *Runner) sizes(c *imapclient.Client, uids []imap.UID, last uint32) ([]pending, error) {
 	stop := watchdog(c, r.cfg.CommandTimeout)
-	msgs, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, RFC822Size: true, InternalDate: true}).Collect()
+	msgs, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, RFC822Size: true}).Collect()
 	stop()
 	if err != nil {
 		return nil, fmt.Errorf("fetch sizes: %w", err)
@@ -593,7 +594,7 @@ func (r *Runner) sizes(c *imapclient.Client, uids []imap.UID, last uint32) ([]pe
 			continue
 		}
 		delete(want, m.UID)
-		todo = append(todo, pending{m.UID, m.RFC822Size, m.InternalDate})
+		todo = append(todo, pending{uid: m.UID, size: m.RFC822Size})
 	}
 	slices.SortFunc(todo, func(a, b pending) int { return cmp.Compare(a.uid, b.uid) })
 	return todo, nil
@@ -668,7 +669,7 @@ func (r *Runner) fetchChunk(c *imapclient.Client, items []*item) error {
 // fetchSection streams one section of several messages through the
 // per-message size limit into their items.
 func fetchSection(c *imapclient.Client, uids []imap.UID, section *imap.FetchItemBodySection, max int64, byUID map[imap.UID]*item) error {
-	cmd := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}})
+	cmd := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, InternalDate: true, BodySection: []*imap.FetchItemBodySection{section}})
 	defer cmd.Close()
 	for {
 		msg := cmd.Next()
@@ -680,6 +681,7 @@ func fetchSection(c *imapclient.Client, uids []imap.UID, section *imap.FetchItem
 			raw       []byte
 			got       bool
 			truncated bool
+			date      time.Time
 		)
 		for {
 			fi := msg.Next()
@@ -689,6 +691,8 @@ func fetchSection(c *imapclient.Client, uids []imap.UID, section *imap.FetchItem
 			switch fi := fi.(type) {
 			case imapclient.FetchItemDataUID:
 				uid = fi.UID
+			case imapclient.FetchItemDataInternalDate:
+				date = fi.Time
 			case imapclient.FetchItemDataBodySection:
 				if fi.Literal == nil || got {
 					continue
@@ -709,7 +713,7 @@ func fetchSection(c *imapclient.Client, uids []imap.UID, section *imap.FetchItem
 		// Unsolicited FETCH data (a flag change) has no body; a UID we did
 		// not ask for, or a second answer for one, is ignored.
 		if it := byUID[uid]; it != nil && got && !it.found {
-			it.raw, it.truncated, it.found = raw, truncated, true
+			it.raw, it.truncated, it.found, it.date = raw, truncated, true, date
 		}
 	}
 	return cmd.Close()
@@ -757,7 +761,7 @@ func (r *Runner) inbound(it *item, validity uint32) channels.Inbound {
 		raw = append(hb[:len(hb):len(hb)], "\r\n"...)
 	}
 	popts := r.cfg.Parse
-	popts.ReceivedAt = it.p.date
+	popts.ReceivedAt = it.date
 	popts.OwnAddresses = r.own
 	in := Parse(raw, popts)
 	if oversized {

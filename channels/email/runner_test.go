@@ -163,6 +163,44 @@ func TestRunnerOversized(t *testing.T) {
 	}
 }
 
+// TestRunnerArrivalDate: a mail without a Date header is dated by the
+// server's INTERNALDATE (fetched with the body, not with the sizes), also
+// when it is oversized and only its header is read.
+func TestRunnerArrivalDate(t *testing.T) {
+	addr := memIMAP(t)
+	db := storetest.SQLite(t)
+	undated := func(i int, pad int) []byte {
+		return append(msg(
+			fmt.Sprintf("From: Warga %d <warga%d@example.com>", i, i),
+			"To: pedulilindungi@kemkes.go.id",
+			fmt.Sprintf("Subject: Pengaduan %d", i),
+			fmt.Sprintf("Message-ID: <undated%d@example.com>", i),
+			"",
+			fmt.Sprintf("Isi pengaduan nomor %d.", i),
+		), make([]byte, pad)...)
+	}
+	appendMsgs(t, addr, "user", "pass", "INBOX", undated(1, 0), undated(2, 4096))
+	cfg := fastCfg()
+	cfg.MaxMessageBytes = 1024
+	r, err := NewRunner(MailboxConfig{Address: "a@kemkes.go.id", IMAPURL: "imap://" + addr, Username: "user", Password: "pass"}, cfg, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := newMemSink(db)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx, sink); close(done) }()
+	sink.waitFor(t, 2, 10*time.Second)
+	cancel()
+	<-done
+	appended := time.Date(2026, 11, 3, 4, 5, 6, 0, time.UTC) // appendMsgs
+	for _, in := range sink.got {
+		if !in.ReceivedAt.Equal(appended) {
+			t.Errorf("%s (oversized %q): ReceivedAt %v, want the INTERNALDATE %v", in.Subject, in.Meta[MetaOversized], in.ReceivedAt, appended)
+		}
+	}
+}
+
 // TestRunnerPolls: without IDLE (go-imap's server always offers it, so
 // PollOnly forces the same path) new mail is found by polling.
 func TestRunnerPolls(t *testing.T) {
