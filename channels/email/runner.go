@@ -383,9 +383,9 @@ const (
 // item is one message of a chunk on its way to the sink.
 type item struct {
 	p         pending
-	oversized bool // RFC822.SIZE above MaxMessageBytes: headers only
-	found     bool // the server returned it (false: expunged meanwhile)
-	truncated bool // the body was longer than RFC822.SIZE said and the limit
+	oversized bool      // RFC822.SIZE above MaxMessageBytes: headers only
+	found     bool      // the server returned it (false: expunged meanwhile)
+	truncated bool      // the body was longer than RFC822.SIZE said and the limit
 	date      time.Time // INTERNALDATE: when the server received it
 	raw       []byte
 	in        channels.Inbound
