@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"lindungi/channels"
+	"lindungi/store"
 	"lindungi/store/storetest"
 	"lindungi/testlog"
 )
@@ -143,19 +144,7 @@ func TestRunnerOversized(t *testing.T) {
 	db := storetest.SQLite(t)
 	big := append(testMail(9), make([]byte, 4096)...)
 	appendMsgs(t, addr, "user", "pass", "INBOX", big)
-	cfg := fastCfg()
-	cfg.MaxMessageBytes = 1024
-	r, err := NewRunner(MailboxConfig{Address: "a@kemkes.go.id", IMAPURL: "imap://" + addr, Username: "user", Password: "pass"}, cfg, db, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink := newMemSink(db)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { r.Run(ctx, sink); close(done) }()
-	sink.waitFor(t, 1, 10*time.Second)
-	cancel()
-	<-done
+	sink := importWithLimit(t, addr, db, 1024, 1)
 	for _, in := range sink.got {
 		if in.Meta[MetaOversized] != "1" || in.From != "warga9@example.com" || in.Subject != "Pengaduan 9" || len(in.Raw) > 1024 {
 			t.Errorf("oversized: meta=%v from=%q raw=%d", in.Meta, in.From, len(in.Raw))
@@ -180,8 +169,21 @@ func TestRunnerArrivalDate(t *testing.T) {
 		), make([]byte, pad)...)
 	}
 	appendMsgs(t, addr, "user", "pass", "INBOX", undated(1, 0), undated(2, 4096))
+	sink := importWithLimit(t, addr, db, 1024, 2)
+	appended := time.Date(2026, 11, 3, 4, 5, 6, 0, time.UTC) // appendMsgs
+	for _, in := range sink.got {
+		if !in.ReceivedAt.Equal(appended) {
+			t.Errorf("%s (oversized %q): ReceivedAt %v, want the INTERNALDATE %v", in.Subject, in.Meta[MetaOversized], in.ReceivedAt, appended)
+		}
+	}
+}
+
+// importWithLimit runs a Runner on the in-memory server at addr, with
+// MaxMessageBytes maxBytes, until the sink has n mails, and stops it.
+func importWithLimit(t *testing.T, addr string, db *store.DB, maxBytes int64, n int) *memSink {
+	t.Helper()
 	cfg := fastCfg()
-	cfg.MaxMessageBytes = 1024
+	cfg.MaxMessageBytes = maxBytes
 	r, err := NewRunner(MailboxConfig{Address: "a@kemkes.go.id", IMAPURL: "imap://" + addr, Username: "user", Password: "pass"}, cfg, db, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -190,15 +192,10 @@ func TestRunnerArrivalDate(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.Run(ctx, sink); close(done) }()
-	sink.waitFor(t, 2, 10*time.Second)
+	sink.waitFor(t, n, 10*time.Second)
 	cancel()
 	<-done
-	appended := time.Date(2026, 11, 3, 4, 5, 6, 0, time.UTC) // appendMsgs
-	for _, in := range sink.got {
-		if !in.ReceivedAt.Equal(appended) {
-			t.Errorf("%s (oversized %q): ReceivedAt %v, want the INTERNALDATE %v", in.Subject, in.Meta[MetaOversized], in.ReceivedAt, appended)
-		}
-	}
+	return sink
 }
 
 // TestRunnerPolls: without IDLE (go-imap's server always offers it, so

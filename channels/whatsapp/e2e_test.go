@@ -238,16 +238,23 @@ func TestReconnectRedelivers(t *testing.T) {
 }
 
 func TestAckWithheldRetrySameID(t *testing.T) {
-	ch, _ := startChannel(t, fake, shared(t), func(c *Config) { c.SendTimeout = 2 * time.Second })
+	ch, sink := startChannel(t, fake, shared(t), func(c *Config) { c.SendTimeout = 2 * time.Second })
 	waitUntil(t, "connected", func() bool { return ch.State() == channels.StateUp })
 	ct := newContact(t, "Rudi")
-	if _, err := ct.SendText("halo", wafake.SendOptions{}); err != nil {
+	id, err := ct.SendText("halo", wafake.SendOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
+	// Reply only once the client has decrypted "halo", as the gateway
+	// does: whatsmeow does not order a decryption against a send on the
+	// same Signal session, and a send racing it (on a loaded machine) was
+	// encrypted from a state the decryption then overwrote, so the contact
+	// could not read the retry (2 of 15 runs beside two busy loops).
+	waitUntil(t, "inbound halo", func() bool { _, ok := sink.get(id); return ok })
 
 	out := channels.Outbound{ID: channels.NewID(), To: "+" + ct.Phone, Text: "Balasan"}
 	fake.WithholdAcks(true)
-	err := ch.Send(context.Background(), out)
+	err = ch.Send(context.Background(), out)
 	fake.WithholdAcks(false)
 	if err == nil || errors.Is(err, channels.ErrPermanent) || errors.Is(err, channels.ErrNotReady) {
 		t.Fatalf("Send without ack = %v, want a retryable error", err)
