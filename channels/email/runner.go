@@ -514,6 +514,15 @@ func (ip *importPass) settle(next []*item) error {
 		return nil
 	}
 	<-d.done
+	if ip.flightBytes >= chunkBytes/2 {
+		// Big mail is garbage once stored. The service runs the collector
+		// lazily (GOGC=400, gc.go), which would let several such chunks
+		// pile up towards the memory limit before collecting; one
+		// collection per big chunk keeps the peak where a single chunk
+		// puts it (TestEmailLargeMessageRSSFlat), and costs milliseconds
+		// against the seconds such a chunk takes.
+		defer runtime.GC()
+	}
 	upto, done, failed := r.prefix(ip.ctx, ip.sink, d)
 	if ip.adv != nil {
 		// Queued before d went to the sink, so already committed.
