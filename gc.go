@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -55,7 +56,7 @@ func tuneGC(getenv func(string) string, root string) gcSettings {
 // "unlimited" value mean none.
 func cgroupMemoryLimit(root string) (int64, bool) {
 	for _, f := range []string{"sys/fs/cgroup/memory.max", "sys/fs/cgroup/memory/memory.limit_in_bytes"} {
-		b, err := os.ReadFile(strings.TrimSuffix(root, "/") + "/" + f)
+		b, err := os.ReadFile(filepath.Join(root, f))
 		if err != nil {
 			continue
 		}

@@ -421,6 +421,7 @@ func (r *Runner) pass(ctx context.Context, c *imapclient.Client, validity uint32
 	ip := &importPass{r: r, ctx: ctx, c: c, validity: validity, sink: sink}
 	var todo []pending // sized, not yet fetched
 	limit := firstChunk
+	sizedFirst := false
 	for len(todo) > 0 || len(uids) > 0 {
 		if err := ctx.Err(); err != nil {
 			return errors.Join(err, ip.finish())
@@ -433,10 +434,10 @@ func (r *Runner) pass(ctx context.Context, c *imapclient.Client, validity uint32
 		// each is a few ms of Dovecot's time on the fetching path.)
 		for len(todo) < limit && len(uids) > 0 {
 			n := len(uids)
-			if !ip.sized {
-				n, ip.sized = min(n, chunkMails), true
+			if !sizedFirst {
+				n, sizedFirst = min(n, chunkMails), true
 			}
-			sized, err := r.sizes(c, uids[:n], last)
+			sized, err := r.sizes(c, uids[:n])
 			if err != nil {
 				return errors.Join(err, ip.finish())
 			}
@@ -489,8 +490,6 @@ type importPass struct {
 	adv      <-chan error
 	// flightBytes is the size of the chunk at the sink.
 	flightBytes int64
-	// sized: the first window of sizes was fetched (see pass).
-	sized bool
 }
 
 // settle waits for the chunk at the sink and makes its committed prefix
@@ -581,32 +580,28 @@ func (r *Runner) newUIDs(c *imapclient.Client, last uint32) ([]imap.UID, error) 
 	return slices.Compact(uids), nil
 }
 
-// sizes fetches the sizes of uids (the size check comes before any body is
-// read); a UID expunged meanwhile is left out. The arrival date comes with
-// the body: asked here, Dovecot stats every maildir file once more.
-func (r *Runner) sizes(c *imapclient.Client, uids []imap.UID, last uint32) ([]pending, error) {
+// sizes fetches the sizes of uids (ascending; the size check comes before
+// any body is read); a UID expunged meanwhile is left out. The arrival date
+// comes with the body: asked here, Dovecot stats every maildir file once
+// more.
+func (r *Runner) sizes(c *imapclient.Client, uids []imap.UID) ([]pending, error) {
 	stop := watchdog(c, r.cfg.CommandTimeout)
 	msgs, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, RFC822Size: true}).Collect()
 	stop()
 	if err != nil {
 		return nil, fmt.Errorf("fetch sizes: %w", err)
 	}
-	want := make(map[imap.UID]bool, len(uids))
-	for _, u := range uids {
-		want[u] = true
-	}
 	todo := make([]pending, 0, len(msgs))
 	for _, m := range msgs {
-		// Only what was asked, once (a server may add unsolicited FETCH
-		// data for other messages).
-		if uint32(m.UID) <= last || !want[m.UID] {
-			continue
+		// Only what was asked (a server may add unsolicited FETCH data
+		// for other messages).
+		if _, asked := slices.BinarySearch(uids, m.UID); asked {
+			todo = append(todo, pending{uid: m.UID, size: m.RFC822Size})
 		}
-		delete(want, m.UID)
-		todo = append(todo, pending{uid: m.UID, size: m.RFC822Size})
 	}
 	slices.SortFunc(todo, func(a, b pending) int { return cmp.Compare(a.uid, b.uid) })
-	return todo, nil
+	// Once each, should the server answer one twice.
+	return slices.CompactFunc(todo, func(a, b pending) bool { return a.uid == b.uid }), nil
 }
 
 // nextChunk takes the next messages of todo up to limit mails and
