@@ -79,9 +79,10 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// openStore opens and migrates the database and loads the data key.
-func openStore(ctx context.Context, cfg config.Config) (*store.DB, *store.Sealer, error) {
-	db, err := store.Open(ctx, store.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir})
+// openStore opens and migrates the database and loads the data key; log
+// (nil: slog's default) hears of background trouble.
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.DB, *store.Sealer, error) {
+	db, err := store.Open(ctx, store.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, Log: log})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -106,7 +107,7 @@ func openStore(ctx context.Context, cfg config.Config) (*store.DB, *store.Sealer
 func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error) {
 	a := &App{cfg: cfg, log: newLogger(cfg, logw), qrOut: logw}
 	var err error
-	if a.db, a.sealer, err = openStore(ctx, cfg); err != nil {
+	if a.db, a.sealer, err = openStore(ctx, cfg, a.log); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, func() { a.db.Close() })

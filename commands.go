@@ -88,7 +88,7 @@ func cmdUser(ctx context.Context, cfg config.Config, args []string, stdout io.Wr
 	if fs.NArg() != 1 {
 		return fmt.Errorf("usage: lindungi user add --role ROLE NAME")
 	}
-	db, _, err := openStore(ctx, cfg)
+	db, _, err := openStore(ctx, cfg, nil)
 	if err != nil {
 		return err
 	}
@@ -201,7 +201,7 @@ func localChatToken(ctx context.Context, cfg config.Config) (string, error) {
 	if b, err := os.ReadFile(path); err == nil {
 		return strings.TrimSpace(string(b)), nil
 	}
-	db, _, err := openStore(ctx, cfg)
+	db, _, err := openStore(ctx, cfg, nil)
 	if err != nil {
 		return "", err
 	}

@@ -14,12 +14,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
@@ -31,13 +33,20 @@ import (
 // memory: group commit runs each message in a SAVEPOINT, and every page a
 // savepoint changes that an earlier one in the batch already changed (the
 // ticket counter, the last page of each table and index) is first copied
-// to the sub-journal — a temporary file otherwise.
+// to the sub-journal — a temporary file otherwise. wal_autocheckpoint=0:
+// a DB checkpoints in the background instead of in its commits
+// (checkpoint.go); whoever opens this driver without a DB gets SQLite's
+// checkpoint when the last connection closes.
 const SQLiteDriver = "sqlite3_lindungi"
 
 func init() {
 	sql.Register(SQLiteDriver, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
-		_, err := c.Exec("PRAGMA temp_store = MEMORY", nil)
-		return err
+		for _, p := range []string{"PRAGMA temp_store = MEMORY", "PRAGMA wal_autocheckpoint = 0"} {
+			if _, err := c.Exec(p, nil); err != nil {
+				return err
+			}
+		}
+		return nil
 	}})
 }
 
@@ -75,6 +84,16 @@ type DB struct {
 	groupClosed bool
 	closeOnce   sync.Once
 	closed      chan struct{}
+
+	// SQLite WAL checkpoints (checkpoint.go).
+	log      *slog.Logger
+	ckptWake chan struct{}
+	ckptDone chan struct{}
+	ckpts    atomic.Int64
+	walBig   atomic.Bool
+	walLimit atomic.Int64 // walLimitPages; tests lower it
+
+	joinWait atomic.Int64 // nanoseconds, see GroupTxWithNext
 }
 
 // Options for Open.
@@ -85,6 +104,8 @@ type Options struct {
 	DataDir string
 	// MaxOpenConns caps the pool (0: a sensible default per dialect).
 	MaxOpenConns int
+	// Log receives what goes wrong in the background (nil: slog.Default).
+	Log *slog.Logger
 }
 
 // Open connects and pings, but does not migrate (see Migrate).
@@ -146,7 +167,15 @@ func Open(ctx context.Context, opt Options) (*DB, error) {
 		sdb.Close()
 		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
 	}
-	return &DB{SQL: sdb, dialect: SQLite, Path: path, rebound: map[string]string{}, closed: make(chan struct{})}, nil
+	db := &DB{SQL: sdb, dialect: SQLite, Path: path, rebound: map[string]string{}, closed: make(chan struct{}),
+		log: opt.Log, ckptWake: make(chan struct{}, 1), ckptDone: make(chan struct{})}
+	db.walLimit.Store(walLimitPages)
+	db.joinWait.Store(int64(joinWait))
+	if db.log == nil {
+		db.log = slog.Default()
+	}
+	go db.checkpointer()
+	return db, nil
 }
 
 func checkWritable(dir string) error {
@@ -187,6 +216,9 @@ func (db *DB) Close() error {
 		db.groupMu.Unlock()
 		close(db.closed)
 	})
+	if db.ckptDone != nil {
+		<-db.ckptDone
+	}
 	return db.SQL.Close()
 }
 
@@ -396,6 +428,17 @@ func (db *DB) begin(ctx context.Context, fn func(tx *Tx) error) (*Tx, error) {
 	}
 	if err := stx.Commit(); err != nil {
 		return nil, fmt.Errorf("store: commit: %w", err)
+	}
+	if db.dialect == SQLite {
+		if db.walBig.Load() {
+			// Still under the write lock, so nothing is appended while
+			// this checkpoint runs and it can finish (checkpoint.go).
+			if err := db.checkpoint(context.WithoutCancel(ctx), conn); err != nil {
+				db.log.Warn("WAL checkpoint after commit failed", "err", err)
+			}
+		} else {
+			db.wakeCheckpointer()
+		}
 	}
 	return tx, nil
 }
