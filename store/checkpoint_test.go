@@ -163,3 +163,41 @@ func TestWALLimitWritersCheckpoint(t *testing.T) {
 		t.Errorf("WAL holds %d pages after the restart, want a handful", logPages)
 	}
 }
+
+// SQLite write transactions run on one connection (its compiled
+// statements stay cached): a temporary table, which only the connection
+// that made it sees, is there for every later write. A writer connection
+// that breaks is replaced.
+func TestWritesShareOneConnection(t *testing.T) {
+	db := storetest.SQLite(t)
+	ctx := context.Background()
+	write := func(q string) error {
+		return db.InTx(ctx, func(tx *store.Tx) error {
+			_, err := tx.Exec(ctx, q)
+			return err
+		})
+	}
+	if err := write(`CREATE TEMP TABLE mine (x)`); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		// A reader holds a pooled connection (the one freed last) while
+		// the write runs.
+		reading, err := db.Query(ctx, `SELECT name FROM sqlite_master`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = db.InGroupTx(ctx, func(tx *store.Tx) error {
+			_, err := tx.Exec(ctx, `INSERT INTO temp.mine (x) VALUES (?)`, i)
+			return err
+		})
+		reading.Close()
+		if err != nil {
+			t.Fatalf("write %d on another connection: %v", i, err)
+		}
+	}
+	store.BreakWriter(db)
+	if err := write(`CREATE TEMP TABLE fresh (x)`); err != nil {
+		t.Fatalf("no write after the writer connection broke: %v", err)
+	}
+}

@@ -14,3 +14,12 @@ func SetWALLimit(db *DB, pages int64) { db.walLimit.Store(pages) }
 
 // WALBig reports whether db's writers are checkpointing themselves.
 func WALBig(db *DB) bool { return db.walBig.Load() }
+
+// BreakWriter closes db's writer connection under it, as a failure would.
+func BreakWriter(db *DB) {
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+	if db.writer != nil {
+		db.writer.Close()
+	}
+}

@@ -77,6 +77,12 @@ type DB struct {
 	// busy handler (which sleeps and retries) is what keeps write latency
 	// flat under concurrency.
 	writeMu sync.Mutex
+	// writer is the connection SQLite write transactions run on (under
+	// writeMu), kept out of the pool: go-sqlite3 caches prepared
+	// statements per connection, and a mailbox chunk's multi-row INSERTs
+	// are large programs to compile. Taken from the pool in turn, the
+	// writer compiled them again on every connection it was handed.
+	writer *sql.Conn
 
 	groupOnce   sync.Once
 	group       chan *groupReq
@@ -219,6 +225,12 @@ func (db *DB) Close() error {
 	if db.ckptDone != nil {
 		<-db.ckptDone
 	}
+	db.writeMu.Lock()
+	if db.writer != nil {
+		db.writer.Close()
+		db.writer = nil
+	}
+	db.writeMu.Unlock()
 	return db.SQL.Close()
 }
 
@@ -399,6 +411,38 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	return nil
 }
 
+// beginOn starts a transaction: on SQLite on the writer connection (the
+// caller holds writeMu), taken from the pool the first time and again
+// after a failure to begin on it; on PostgreSQL on a pooled connection,
+// which release returns.
+func (db *DB) beginOn(ctx context.Context) (conn *sql.Conn, stx *sql.Tx, release func(), err error) {
+	if db.dialect != SQLite {
+		if conn, err = db.SQL.Conn(ctx); err != nil {
+			return nil, nil, nil, err
+		}
+		if stx, err = conn.BeginTx(db.stmtCtx(ctx), nil); err != nil {
+			conn.Close()
+			return nil, nil, nil, err
+		}
+		return conn, stx, func() { conn.Close() }, nil
+	}
+	for attempt := 0; ; attempt++ {
+		if db.writer == nil {
+			if db.writer, err = db.SQL.Conn(ctx); err != nil {
+				return nil, nil, nil, err
+			}
+		}
+		stx, err = db.writer.BeginTx(db.stmtCtx(ctx), nil)
+		if err == nil || attempt > 0 {
+			return db.writer, stx, func() {}, err
+		}
+		// A connection that cannot begin (closed under us, broken) is
+		// replaced once.
+		db.writer.Close()
+		db.writer = nil
+	}
+}
+
 // begin runs fn in a transaction and commits it, holding the SQLite write
 // lock only for that span (after-commit hooks run outside it).
 func (db *DB) begin(ctx context.Context, fn func(tx *Tx) error) (*Tx, error) {
@@ -408,15 +452,11 @@ func (db *DB) begin(ctx context.Context, fn func(tx *Tx) error) (*Tx, error) {
 	}
 	// Waiting for a pooled connection honours ctx (readers may hold them
 	// all); the transaction itself then runs without cancellation watchers.
-	conn, err := db.SQL.Conn(ctx)
+	conn, stx, release, err := db.beginOn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("store: begin: %w", err)
 	}
-	defer conn.Close()
-	stx, err := conn.BeginTx(db.stmtCtx(ctx), nil)
-	if err != nil {
-		return nil, fmt.Errorf("store: begin: %w", err)
-	}
+	defer release()
 	tx := &Tx{Tx: stx, db: db}
 	if err := fn(tx); err != nil {
 		_ = stx.Rollback()
