@@ -34,6 +34,10 @@ const (
 	// walLimitPages bounds the WAL (64 MiB of 4 KiB pages) before the
 	// writers checkpoint themselves.
 	walLimitPages = 16384
+	// checkpointIdle: a checkpoint also runs this often without a wake,
+	// for commits made on the pool outside DB.begin (whatsmeow's store
+	// writes through the same *sql.DB).
+	checkpointIdle = time.Minute
 )
 
 // wakeCheckpointer tells the checkpointer that a commit added to the WAL.
@@ -53,6 +57,7 @@ func (db *DB) checkpointer() {
 		case <-db.closed:
 			return
 		case <-db.ckptWake:
+		case <-time.After(checkpointIdle):
 		}
 		if err := db.checkpoint(context.Background(), nil); err != nil {
 			db.log.Warn("background WAL checkpoint failed", "err", err)

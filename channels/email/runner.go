@@ -370,10 +370,11 @@ func (r *Runner) advance(ctx context.Context, tx *store.Tx, validity uint32, uid
 // each), app/raw 0.51–0.55 against 0.48–0.51 with 256, and no better with
 // 1,024; the commit (an fsync and the hot pages of every table and index)
 // is what a bigger chunk spreads. A chunk the bot has to store one mail at
-// a time takes two of the store's group commits (maxGroup). 8 MiB bounds what a chunk holds in memory (raw mail plus its parse) and,
-// with the 64 KiB/s allowance, keeps one command's watchdog near two
-// minutes on top of CommandTimeout. A mail larger than the budget gets a
-// chunk of its own.
+// a time takes two of the store's group commits (maxGroup). 8 MiB bounds
+// what a chunk holds in memory (raw mail plus its parse) and, with the
+// 64 KiB/s allowance, keeps one command's watchdog near two minutes on top
+// of CommandTimeout. A mail larger than the budget gets a chunk of its
+// own.
 const (
 	chunkMails = 512
 	chunkBytes = 8 << 20
