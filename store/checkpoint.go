@@ -82,6 +82,11 @@ func (db *DB) checkpoint(ctx context.Context, q queryRower) error {
 		return fmt.Errorf("store: checkpoint: %w", err)
 	}
 	db.ckpts.Add(1)
+	if busy != 0 || logPages < 0 {
+		// Another checkpoint was running (the writer's and the
+		// background one can meet): this one says nothing of the WAL.
+		return nil
+	}
 	// Complete (done == logPages): the next write starts the WAL over.
 	db.walBig.Store(logPages > db.walLimit.Load() && done < logPages)
 	return nil
