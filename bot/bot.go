@@ -336,12 +336,19 @@ func prepareAll(jobs []*job) {
 	}
 }
 
+// prepareText is how much of a mail's text prepare passes on.
+const prepareText = 64 << 10
+
 func prepare(in channels.Inbound) prepared {
 	var p prepared
 	if in.Channel == channels.Email {
-		p.category = conversation.Categorise(in.Subject + "\n" + in.Text)
+		// Both read the first kilobytes only (intent.MaxInput, after
+		// Categorise skips form lines); the cut keeps a long body from
+		// being copied whole into each argument.
+		text := in.Text[:min(len(in.Text), prepareText)]
+		p.category = conversation.Categorise(in.Subject + "\n" + text)
 		p.lang = "id"
-		if conversation.LooksEnglish(in.Subject + " " + in.Text) {
+		if conversation.LooksEnglish(in.Subject + " " + text) {
 			p.lang = "en"
 		}
 	}

@@ -179,7 +179,10 @@ func New(cfg Config) *Engine {
 // the ones that carry it (Keluhan, Perihal, Subject…).
 func Categorise(text string) string {
 	var b strings.Builder
-	for _, line := range strings.Split(text, "\n") {
+	// Line by line as needed: the matcher reads MaxInput bytes, and a
+	// mail's body can be megabytes.
+	for line := range strings.Lines(text) {
+		line = strings.TrimSuffix(line, "\n")
 		if b.Len() > intent.MaxInput {
 			break
 		}

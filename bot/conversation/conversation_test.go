@@ -3,6 +3,7 @@ package conversation
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -221,6 +222,22 @@ func TestCategorise(t *testing.T) {
 				t.Errorf("category %s has no flow", c)
 			}
 		}
+	}
+}
+
+// A long body is read as far as the matcher needs, not split whole: an
+// 8 MB mail costs no more memory to categorise than its first lines.
+func TestCategoriseLongBody(t *testing.T) {
+	body := "Sertifikat vaksin saya belum muncul\n" + strings.Repeat("Terima kasih atas bantuannya.\n", 8<<20/30)
+	if got := Categorise(body); got != "certificate_missing" {
+		t.Fatalf("Categorise = %s, want certificate_missing", got)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	Categorise(body)
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 256<<10 {
+		t.Errorf("categorising an %d MB body allocated %d KB", len(body)>>20, n>>10)
 	}
 }
 
