@@ -92,9 +92,6 @@ func (db *DB) checkpoint(ctx context.Context, q queryRower) error {
 	return nil
 }
 
-// Checkpoints is how many WAL checkpoints the DB ran itself (for tests).
-func (db *DB) Checkpoints() int64 { return db.ckpts.Load() }
-
 // queryRower is a pool or one connection of it.
 type queryRower interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row

@@ -96,11 +96,11 @@ func TestBackgroundCheckpoint(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the database file holds %d of %d rows (%v) after %d background checkpoints", got, n, err, db.Checkpoints())
+			t.Fatalf("the database file holds %d of %d rows (%v) after %d background checkpoints", got, n, err, store.Checkpoints(db))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if db.Checkpoints() == 0 {
+	if store.Checkpoints(db) == 0 {
 		t.Error("rows reached the database file without a checkpoint of the DB's")
 	}
 }

@@ -23,3 +23,6 @@ func BreakWriter(db *DB) {
 		db.writer.Close()
 	}
 }
+
+// Checkpoints is how many WAL checkpoints db ran itself.
+func Checkpoints(db *DB) int64 { return db.ckpts.Load() }

@@ -95,7 +95,7 @@ type DB struct {
 	log      *slog.Logger
 	ckptWake chan struct{}
 	ckptDone chan struct{}
-	ckpts    atomic.Int64
+	ckpts    atomic.Int64 // checkpoints run (tests read it)
 	walBig   atomic.Bool
 	walLimit atomic.Int64 // walLimitPages; tests lower it
 
