@@ -14,7 +14,6 @@ import (
 	"lindungi/privacy"
 	"lindungi/store"
 	"lindungi/tracing"
-	"lindungi/tracing/score"
 	"lindungi/web"
 )
 
@@ -100,13 +99,9 @@ func (a *App) wireTracing(ctx context.Context) error {
 		return nil
 	}
 	t := a.cfg.Tracing
-	p := score.Params{MinMinutes: t.MinMinutes, NearDB: t.NearDB, MediumDB: t.MediumDB, NearWeight: t.NearWeight, MediumWeight: t.MediumWeight}
-	if t.CalibrationFile != "" {
-		c, err := score.LoadCalibration(t.CalibrationFile)
-		if err != nil {
-			return fmt.Errorf("tracing.calibration_file: %w", err)
-		}
-		p.Calibration = c
+	p, err := scoreOptions(t).Params()
+	if err != nil {
+		return fmt.Errorf("tracing.calibration_file: %w", err)
 	}
 	svc, err := tracing.NewService(ctx, a.db, a.sealer, a.outbox, tracing.Config{
 		Channel: t.Channel, WhatsAppNumber: t.WhatsAppNumber, Score: p, UploadsPerDevice: t.UploadsPerDeviceHour,

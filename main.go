@@ -47,6 +47,9 @@ Commands:
   bot eval FILE                 intent accuracy on JSON lines {"text","intent"}
   tracing score [--calibration FILE] [--min-minutes N]
                                 score Bluetooth readings (JSON lines on stdin)
+  tracing eval DIR [--min-minutes N]
+                                precision, recall and F1 of the scorer on
+                                DP-3T-format measurement files in DIR
   version                       print the version
 
 Global flags work before or after the command name.
@@ -123,8 +126,6 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	case "version":
 		fmt.Fprintln(stdout, "lindungi", version)
 		return nil
-	case "tracing":
-		return cmdTracing(ctx, rest, stdin, stdout)
 	case "bot":
 		return cmdBot(rest, stdout)
 	}
@@ -152,6 +153,8 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return cmdJobs(ctx, cfg, rest, stdout, stderr)
 	case "whatsapp":
 		return cmdWhatsApp(ctx, cfg, rest, stdout, stderr)
+	case "tracing":
+		return cmdTracing(ctx, cfg, rest, stdin, stdout)
 	default:
 		return fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
 	}

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"lindungi/tracing/score"
 )
 
 // Config is everything the gateway reads at start. YAML keys are the `yaml`
@@ -182,13 +184,14 @@ func Default() Config {
 			AckRatePerHour:  3,
 		},
 		Tracing: Tracing{
-			Enabled:        true,
-			Channel:        "whatsapp",
-			MinMinutes:     15,
-			NearDB:         55,
-			MediumDB:       63,
-			NearWeight:     1.0,
-			MediumWeight:   0.5,
+			Enabled: true,
+			Channel: "whatsapp",
+			// The scorer owns its defaults (and why they are what they are).
+			MinMinutes:     score.DefaultMinMinutes,
+			NearDB:         score.DefaultNearDB,
+			MediumDB:       score.DefaultMediumDB,
+			NearWeight:     score.DefaultNearWeight,
+			MediumWeight:   score.DefaultMediumWeight,
 			WhatsAppNumber: "6281110500567",
 		},
 		Jobs: Jobs{

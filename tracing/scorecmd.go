@@ -6,28 +6,27 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
+	"lindungi/tracing/campaign"
 	"lindungi/tracing/score"
 )
 
-// ScoreOptions configure `lindungi tracing score`. Zero fields take the
-// scorer's defaults (15 min, 55/63 dB, weights 1.0/0.5, 1 min burst window,
-// 5 min gap cap); an empty CalibrationFile uses built-in Samsung-median
-// calibration for every model.
+// ScoreOptions configure `lindungi tracing score` and `tracing eval`, and
+// the matcher of `serve`: main maps the tracing.* keys onto them, so all
+// three score alike. Zero fields take the scorer's defaults (see package
+// score); an empty CalibrationFile uses built-in fallbacks for every model.
 type ScoreOptions struct {
 	CalibrationFile          string
 	MinMinutes               float64
 	NearDB, MediumDB         float64
 	NearWeight, MediumWeight float64
-	Window, MaxGap           time.Duration
 }
 
 // Params turns the options into scorer parameters, loading the calibration
 // table if one is named.
 func (o ScoreOptions) Params() (score.Params, error) {
 	p := score.Params{MinMinutes: o.MinMinutes, NearDB: o.NearDB, MediumDB: o.MediumDB,
-		NearWeight: o.NearWeight, MediumWeight: o.MediumWeight, Window: o.Window, MaxGap: o.MaxGap}
+		NearWeight: o.NearWeight, MediumWeight: o.MediumWeight}
 	if o.CalibrationFile != "" {
 		c, err := score.LoadCalibration(o.CalibrationFile)
 		if err != nil {
@@ -36,6 +35,30 @@ func (o ScoreOptions) Params() (score.Params, error) {
 		p.Calibration = c
 	}
 	return p, nil
+}
+
+// EvalCommand measures the scorer on a directory of DP-3T-format campaign
+// files and prints precision, recall and F1 per scenario and pooled.
+func EvalCommand(dir string, out io.Writer, opts ScoreOptions) error {
+	p, err := opts.Params()
+	if err != nil {
+		return err
+	}
+	scs, err := campaign.LoadDir(dir)
+	if err != nil {
+		return err
+	}
+	s := score.New(p)
+	e := s.Params()
+	cal := "built-in fallbacks"
+	if opts.CalibrationFile != "" {
+		cal = opts.CalibrationFile
+	}
+	if _, err := fmt.Fprintf(out, "truth: share of readings at <= %.0f m x scenario length >= %.0f min\nscorer: close at >= %g weighted min; near <= %g dB (x%g), medium <= %g dB (x%g); calibration: %s\n\n",
+		campaign.TruthMeters, campaign.TruthMinutes, e.MinMinutes, e.NearDB, e.NearWeight, e.MediumDB, e.MediumWeight, cal); err != nil {
+		return err
+	}
+	return campaign.Write(out, campaign.Report(s, scs))
 }
 
 // ScoreCommand reads JSON lines of readings

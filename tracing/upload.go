@@ -418,8 +418,18 @@ func (s *Service) Match(ctx context.Context, uploadID int64) (contacts, notified
 			return err
 		}
 		byContact := map[UserID][]encounter{}
+		// Every encounter of a day, whoever it was with, is the uploader's
+		// scan timeline for that day: the scorer reads a scan in which the
+		// phone heard others but not this contact as a sign of absence.
+		dayTimes := map[string][]float64{}
 		for _, e := range acc.recs {
 			byContact[e.contact] = append(byContact[e.contact], e)
+			day := time.Unix(int64(e.ts), 0).In(s.cfg.Location).Format("2006-01-02")
+			dayTimes[day] = append(dayTimes[day], e.ts)
+		}
+		timelines := make(map[string]*score.Timeline, len(dayTimes))
+		for day, ts := range dayTimes {
+			timelines[day] = s.scorer.Timeline(ts)
 		}
 		ids := make([]string, 0, len(byContact))
 		for u := range byContact {
@@ -460,7 +470,7 @@ func (s *Service) Match(ctx context.Context, uploadID int64) (contacts, notified
 				if exposed[exposureKey{dev.id, day}] {
 					continue // notified then; the unique key still guards races
 				}
-				wm := s.scorer.WeightedMinutes(days[day])
+				wm := s.scorer.WeightedMinutes(timelines[day], days[day])
 				if wm < s.scorer.Params().MinMinutes {
 					continue
 				}

@@ -48,36 +48,3 @@ func TestLookup(t *testing.T) {
 		t.Errorf("nil table: %v", d)
 	}
 }
-
-func TestWindowMinAndGaps(t *testing.T) {
-	fwd := New(Params{Window: -1, MaxGap: 300e9, Durations: DurationsForward})
-	// Two readings 10 minutes apart: the first covers only MaxGap.
-	rs := []Reading{{Timestamp: 0, RSSI: -50}, {Timestamp: 600, RSSI: -50}}
-	if got := fwd.WeightedMinutes(rs); got != 10 { // 5 (capped) + 5 (last: typical, capped)
-		t.Errorf("forward: weighted minutes = %v, want 10", got)
-	}
-	// One-sided fading: a faded reading inside a burst takes the burst max.
-	burst := []Reading{{Timestamp: 0, RSSI: -90}, {Timestamp: 0.5, RSSI: -50}, {Timestamp: 240, RSSI: -90}, {Timestamp: 240.5, RSSI: -50}}
-	sm := New(Params{Durations: DurationsForward})
-	raw := New(Params{Window: -1, Durations: DurationsForward})
-	if a, b := sm.WeightedMinutes(burst), raw.WeightedMinutes(burst); a <= b {
-		t.Errorf("smoothed %v ≤ raw %v", a, b)
-	}
-	// Scan rule: two scans 4 minutes apart, each heard strongly once and
-	// faded once: each stands for one 4-minute interval.
-	scan := New(Params{Window: -1})
-	if got := scan.WeightedMinutes(burst); got != 8 {
-		t.Errorf("scan: weighted minutes = %v, want 8", got)
-	}
-	// A scan missed in between: the gap is capped at MaxGap (5 min).
-	gap := []Reading{{Timestamp: 0, RSSI: -50}, {Timestamp: 240, RSSI: -50}, {Timestamp: 960, RSSI: -50}}
-	if got := scan.WeightedMinutes(gap); got != 4+4+5 {
-		t.Errorf("scan with gap: %v, want 13", got)
-	}
-	// Medium bucket counts half; far counts nothing. Default calibration:
-	// attenuation = -24 - (rssi - 3) = -21 - rssi.
-	mixed := []Reading{{Timestamp: 0, RSSI: -80}, {Timestamp: 240, RSSI: -80}, {Timestamp: 480, RSSI: -95}}
-	if got := scan.WeightedMinutes(mixed); got != 4 { // 59 dB → 0.5 ×2 scans ×4 min; 74 dB → 0
-		t.Errorf("buckets: %v, want 4", got)
-	}
-}
