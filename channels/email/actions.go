@@ -261,7 +261,11 @@ func (r *Runner) refused(ctx context.Context, err error, n int64, retry bool) {
 		a.since = now
 	}
 	a.cause = cause
-	a.backoff = min(max(2*a.backoff, r.cfg.ActionRetry), max(r.cfg.MaxBackoff, r.cfg.ActionRetry))
+	base := r.cfg.ActionRetry
+	if base <= 0 {
+		base = r.box.PollInterval
+	}
+	a.backoff = min(max(2*a.backoff, base), 8*base)
 	a.retryAt = now.Add(a.backoff)
 	pending, backoff := a.pending, a.backoff
 	lvl := slog.LevelDebug

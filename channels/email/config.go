@@ -73,8 +73,10 @@ type Config struct {
 	// for every mailbox (MailboxConfig.Idle does it for one).
 	PollOnly bool
 	// ActionRetry is the first wait before a refused after-import action
-	// (flag, move) is tried again (default 30 s); it doubles up to
-	// MaxBackoff.
+	// (flag, move) is tried again (default: the mailbox's PollInterval);
+	// it doubles up to eight times that, so a folder fixed by the
+	// operator is used within minutes and a lasting refusal costs one
+	// command every few minutes.
 	ActionRetry time.Duration
 	// IdleRestart re-issues IDLE before servers drop it (default 25 min,
 	// RFC 2177 allows servers to end it after 29).
@@ -116,9 +118,6 @@ func (c *Config) defaults() {
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = 15 * time.Second
-	}
-	if c.ActionRetry <= 0 {
-		c.ActionRetry = 30 * time.Second
 	}
 	if c.IdleRestart <= 0 || c.IdleRestart > 29*time.Minute {
 		c.IdleRestart = 25 * time.Minute
