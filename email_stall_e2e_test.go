@@ -125,6 +125,7 @@ func TestEmailRefusedMoveKeepsIntake(t *testing.T) {
 	if !strings.Contains(metrics, `lindungi_email_post_import_failures_total{action="move",folder="INBOX",mailbox="`+e2eMailbox+`"}`) {
 		t.Errorf("/metrics lacks the refused moves counter")
 	}
+	t.Logf("/readyz while refused: %s", mailGetText(t, ta.base+"/readyz"))
 	rd, code := mailReadiness(t, ta)
 	mb := rd.Details.Email.Mailboxes
 	if code != http.StatusOK || len(rd.Degraded) != 1 || rd.Degraded[0] != "email" || len(mb) != 1 || mb[0].Status != "degraded" ||
@@ -262,6 +263,7 @@ func TestEmailRelayRefusesCredentials(t *testing.T) {
 	if got := rl.received(); len(got) != 0 {
 		t.Errorf("the relay accepted mail without our login: %v", got)
 	}
+	t.Logf("/readyz: %s", mailGetText(t, ta.base+"/readyz"))
 	rd, code := mailReadiness(t, ta)
 	s := rd.Details.Email.Sending
 	if code != http.StatusOK || len(rd.Degraded) != 1 || len(s) != 1 || s[0].Status != "degraded" || s[0].Cause != "auth_rejected" || s[0].Stuck < 1 {
