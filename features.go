@@ -171,7 +171,7 @@ func (a *App) wireEmail() error {
 		ec.Mailboxes = append(ec.Mailboxes, email.MailboxConfig{
 			Address: m.Address, IMAPURL: m.IMAPURL, Username: m.Username, Password: m.Password, PasswordFile: m.PasswordFile,
 			OAuth2TokenFile: m.OAuth2TokenFile, Folder: m.Folder, AfterImport: m.AfterImport, SMTPURL: m.SMTPURL,
-			Retired: m.Retired, Notice: m.Notice,
+			Retired: m.Retired, Notice: m.Notice, PollInterval: m.PollInterval.D(), Idle: m.Idle, SMTPAuth: m.SMTPAuth,
 		})
 	}
 	ch, err := email.New(ec, a.db, a.log.With("channel", "email"))

@@ -90,6 +90,9 @@ type Outbound struct {
 	References []string
 	From       string // the sending address (e-mail: which mailbox answers)
 	Meta       map[string]string
+	// CreatedAt is when the outbox row was written (how long the citizen
+	// has been waiting for it).
+	CreatedAt time.Time
 }
 
 // Sink receives inbound messages. Deliver returns nil once the message is

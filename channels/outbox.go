@@ -383,7 +383,7 @@ func (o *Outbox) claim(ctx context.Context, channel string) ([]claimed, error) {
 			if err := json.Unmarshal([]byte(p), &pl); err != nil {
 				return fmt.Errorf("outbox: row %s payload: %w", c.msg.ID, err)
 			}
-			c.msg.Channel = channel
+			c.msg.Channel, c.msg.CreatedAt = channel, c.createdAt
 			c.msg.Subject, c.msg.Text, c.msg.InReplyTo, c.msg.References = pl.Subject, pl.Text, pl.InReplyTo, pl.References
 			c.msg.From, c.msg.Meta, c.msg.Attachments = pl.From, pl.Meta, pl.Attachments
 			out = append(out, c)

@@ -116,6 +116,13 @@ type Mailbox struct {
 	SMTPURL         string `yaml:"smtp_url"`
 	Retired         bool   `yaml:"retired"`
 	Notice          string `yaml:"notice"`
+	// PollInterval: new mail waits at most this long, IDLE or not (0: 15s).
+	PollInterval Duration `yaml:"poll_interval"`
+	// Idle false polls instead of IDLE (servers whose IDLE misbehaves);
+	// unset means true.
+	Idle *bool `yaml:"idle"`
+	// SMTPAuth is none, plain or xoauth2; empty: by what is configured.
+	SMTPAuth string `yaml:"smtp_auth"`
 }
 
 // Tracing configures Sijejak.
@@ -411,6 +418,14 @@ func (c Config) Validate() error {
 		}
 		if a := mb.AfterImport; a != "seen" && a != "keep" && !strings.HasPrefix(a, "move:") {
 			add("email.mailboxes[%d].after_import %q: use seen, keep or move:FOLDER", i, a)
+		}
+		switch a := strings.ToLower(mb.SMTPAuth); a {
+		case "", "none", "plain", "xoauth2":
+		default:
+			add("email.mailboxes[%d].smtp_auth %q: use none, plain or xoauth2", i, mb.SMTPAuth)
+		}
+		if mb.PollInterval < 0 {
+			add("email.mailboxes[%d].poll_interval must not be negative", i)
 		}
 	}
 	if len(errs) == 0 {

@@ -66,6 +66,8 @@ func TestBadInputNamesTheKey(t *testing.T) {
 		{"bad channel", "", []string{"LINDUNGI_TRACING_CHANNEL=sms"}, "tracing.channel"},
 		{"bad db url", "", []string{"LINDUNGI_DATABASE_URL=mysql://x"}, "database_url"},
 		{"bad after_import", "email:\n  mailboxes:\n    - address: a@b.c\n      imap_url: imaps://x\n      after_import: delete\n", nil, "after_import"},
+		{"bad smtp_auth", "email:\n  mailboxes:\n    - address: a@b.c\n      imap_url: imaps://x\n      smtp_auth: login\n", nil, "smtp_auth"},
+		{"bad poll_interval", "email:\n  mailboxes:\n    - address: a@b.c\n      imap_url: imaps://x\n      poll_interval: soon\n", nil, "duration"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := ""
@@ -102,5 +104,27 @@ func TestEnvPathNameAlias(t *testing.T) {
 		if cfg.Simulator.Enabled != c.want {
 			t.Errorf("%v: simulator enabled = %v, want %v", c.env, cfg.Simulator.Enabled, c.want)
 		}
+	}
+}
+
+// TestMailboxKeys: the per-mailbox poll interval, IDLE switch and SMTP
+// login mechanism are read from the file; unset, idle stays nil (true).
+func TestMailboxKeys(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(p, []byte("email:\n  mailboxes:\n    - address: a@b.c\n      imap_url: imaps://x\n      poll_interval: 5s\n      idle: false\n      smtp_auth: none\n"+
+		"    - address: d@b.c\n      imap_url: imaps://y\n"), 0o600)
+	c, err := Load(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a, d := c.Email.Mailboxes[0], c.Email.Mailboxes[1]
+	if a.PollInterval.D() != 5*time.Second || a.Idle == nil || *a.Idle || a.SMTPAuth != "none" {
+		t.Errorf("first mailbox: poll %v idle %v smtp_auth %q", a.PollInterval.D(), a.Idle, a.SMTPAuth)
+	}
+	if d.PollInterval != 0 || d.Idle != nil || d.SMTPAuth != "" {
+		t.Errorf("second mailbox should keep the defaults: %+v", d)
 	}
 }

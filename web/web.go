@@ -226,6 +226,12 @@ func sanitize(s string) string {
 	return strings.ToValidUTF8(s, "")
 }
 
+// readinessReporter is a channel that explains itself in /readyz beyond
+// its state (the e-mail channel: per mailbox).
+type readinessReporter interface {
+	Readiness() (detail any, degraded bool)
+}
+
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
@@ -248,12 +254,31 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	chs := map[string]string{}
+	details := map[string]any{}
+	var degraded []string
 	if s.Outbox != nil {
 		for _, c := range s.Outbox.Channels() {
 			chs[c.Name()] = string(c.State())
+			if rr, ok := c.(readinessReporter); ok {
+				d, bad := rr.Readiness()
+				details[c.Name()] = d
+				if bad {
+					degraded = append(degraded, c.Name())
+				}
+			}
 		}
 	}
 	out["channels"] = chs
+	if len(details) > 0 {
+		out["details"] = details
+	}
+	// A degraded channel (a mailbox whose server refuses a move, a relay
+	// that refuses our login) is named, but the instance stays ready: every
+	// replica shares the cause, and taking them out of rotation would only
+	// hide the console the operators need to see it.
+	if len(degraded) > 0 {
+		out["degraded"] = degraded
+	}
 	if status == http.StatusOK {
 		out["status"] = "ready"
 	} else {

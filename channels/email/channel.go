@@ -51,6 +51,7 @@ type Channel struct {
 	limiter *replyLimiter
 	now     func() time.Time
 	runners []*Runner
+	sends   sendHealth
 }
 
 var _ channels.Channel = (*Channel)(nil)
@@ -75,6 +76,9 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Channel, error) {
 		own = append(own, m.Address)
 	}
 	for _, m := range cfg.Mailboxes {
+		if m.SMTPURL != "" {
+			c.sends.state(m.Address) // its series exist before a failure
+		}
 		if m.IMAPURL == "" {
 			continue
 		}
@@ -149,4 +153,58 @@ func (c *Channel) lead(ctx context.Context, r *Runner, sink channels.Sink) {
 		r.Run(lctx, sink)
 		cancel()
 	}
+}
+
+// MailboxHealth is one mailbox's line in /readyz.
+type MailboxHealth struct {
+	Mailbox        string    `json:"mailbox"`
+	Folder         string    `json:"folder"`
+	State          string    `json:"state"`  // the IMAP session (channels.State)
+	Status         string    `json:"status"` // ok | degraded
+	Action         string    `json:"after_import"`
+	PendingActions int64     `json:"pending_actions"`
+	ActionError    string    `json:"action_error,omitempty"`
+	FailingSince   time.Time `json:"failing_since,omitzero"`
+}
+
+// SenderHealth is one sending mailbox's line in /readyz.
+type SenderHealth struct {
+	Mailbox            string    `json:"mailbox"`
+	Status             string    `json:"status"` // ok | degraded
+	Cause              string    `json:"cause,omitempty"`
+	Error              string    `json:"error,omitempty"`
+	FailingSince       time.Time `json:"failing_since,omitzero"`
+	Stuck              int       `json:"stuck"`
+	OldestStuckSeconds float64   `json:"oldest_stuck_seconds"`
+}
+
+// Readiness is the channel's part of /readyz: per mailbox the IMAP session
+// and the post-import work the server refuses, per sending mailbox the
+// mail that cannot leave for a configuration reason. degraded is true when
+// any of them has such a problem. It names only the Ministry's own
+// mailboxes and the servers' answers, never a citizen.
+func (c *Channel) Readiness() (detail any, degraded bool) {
+	var boxes []MailboxHealth
+	for _, r := range c.runners {
+		if r.State() == channels.StateStandby {
+			continue
+		}
+		h := r.ActionHealth()
+		mh := MailboxHealth{Mailbox: r.box.Address, Folder: r.box.Folder, State: string(r.State()), Status: "ok",
+			Action: h.Action, PendingActions: h.Pending, ActionError: h.Error, FailingSince: h.Since}
+		if h.Degraded() {
+			mh.Status, degraded = "degraded", true
+		}
+		boxes = append(boxes, mh)
+	}
+	var senders []SenderHealth
+	for _, h := range c.sends.health(c.now()) {
+		sh := SenderHealth{Mailbox: h.Mailbox, Status: "ok", Cause: h.Cause, Error: h.Error, FailingSince: h.Since,
+			Stuck: h.Stuck, OldestStuckSeconds: h.Oldest.Round(time.Second).Seconds()}
+		if h.Cause != "" {
+			sh.Status, degraded = "degraded", true
+		}
+		senders = append(senders, sh)
+	}
+	return map[string]any{"mailboxes": boxes, "sending": senders}, degraded
 }

@@ -27,7 +27,30 @@ type MailboxConfig struct {
 	SMTPURL         string `yaml:"smtp_url"`          // smtps://host[:465], smtp+starttls://host[:587], smtp://127.0.0.1:port (loopback only)
 	Retired         bool   `yaml:"retired"`           // still read, but the sender is told to use another address
 	Notice          string `yaml:"notice"`            // what a retired mailbox's senders are told (once, by the bot)
+	// PollInterval is how long new mail may wait before the runner looks
+	// for it, IDLE or not (default Config.PollInterval): some servers
+	// (Debian's Cyrus without idled) announce new mail during IDLE only
+	// once a minute, or never.
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// Idle false never uses IDLE, for servers whose IDLE misbehaves; the
+	// mailbox is polled every PollInterval. Default true.
+	Idle *bool `yaml:"idle"`
+	// SMTPAuth is how Send logs in to the relay: none, plain (username and
+	// password) or xoauth2 (oauth2_token_file). Empty: xoauth2 with a
+	// token file, else plain with a password, else none. Whatever it says,
+	// a relay that offers no AUTH is not asked to log us in.
+	SMTPAuth string `yaml:"smtp_auth"`
 }
+
+// SMTP login mechanisms (MailboxConfig.SMTPAuth).
+const (
+	SMTPAuthNone    = "none"
+	SMTPAuthPlain   = "plain"
+	SMTPAuthXOAuth2 = "xoauth2"
+)
+
+// idle reports whether the mailbox may wait in IDLE.
+func (m MailboxConfig) idle() bool { return m.Idle == nil || *m.Idle }
 
 // Config is the e-mail channel: the mailboxes and tuning with defaults.
 type Config struct {
@@ -43,11 +66,18 @@ type Config struct {
 	// Negative: no limit. The count is per process (per replica).
 	AutoReplyLimit  int
 	AutoReplyWindow time.Duration
-	// PollInterval is used when the server lacks IDLE (default 1 min).
+	// PollInterval is the default of MailboxConfig.PollInterval (15 s):
+	// the longest new mail waits, with or without IDLE.
 	PollInterval time.Duration
-	// PollOnly polls every PollInterval even when the server offers IDLE
-	// (for servers whose IDLE is unreliable).
+	// PollOnly polls every PollInterval even when the server offers IDLE,
+	// for every mailbox (MailboxConfig.Idle does it for one).
 	PollOnly bool
+	// ActionRetry is the first wait before a refused after-import action
+	// (flag, move) is tried again (default: the mailbox's PollInterval);
+	// it doubles up to eight times that, so a folder fixed by the
+	// operator is used within minutes and a lasting refusal costs one
+	// command every few minutes.
+	ActionRetry time.Duration
 	// IdleRestart re-issues IDLE before servers drop it (default 25 min,
 	// RFC 2177 allows servers to end it after 29).
 	IdleRestart time.Duration
@@ -87,7 +117,7 @@ func (c *Config) defaults() {
 		c.AutoReplyWindow = time.Hour
 	}
 	if c.PollInterval <= 0 {
-		c.PollInterval = time.Minute
+		c.PollInterval = 15 * time.Second
 	}
 	if c.IdleRestart <= 0 || c.IdleRestart > 29*time.Minute {
 		c.IdleRestart = 25 * time.Minute
@@ -113,6 +143,10 @@ func (c *Config) defaults() {
 		if m.Username == "" {
 			m.Username = m.Address
 		}
+		if m.PollInterval <= 0 {
+			m.PollInterval = c.PollInterval
+		}
+		m.SMTPAuth = strings.ToLower(strings.TrimSpace(m.SMTPAuth))
 	}
 }
 
@@ -139,10 +173,25 @@ func (c Config) Validate() error {
 				errs = append(errs, fmt.Errorf("%s: set password, password_file or oauth2_token_file", where))
 			}
 		}
+		var su serverURL
 		if m.SMTPURL != "" {
-			if _, err := parseServerURL(m.SMTPURL, "smtp"); err != nil {
+			var err error
+			if su, err = parseServerURL(m.SMTPURL, "smtp"); err != nil {
 				errs = append(errs, fmt.Errorf("%s.smtp_url: %w", where, err))
 			}
+		}
+		switch m.SMTPAuth {
+		case "", SMTPAuthNone:
+		case SMTPAuthPlain:
+			if m.Password == "" && m.PasswordFile == "" && su.Pass == "" {
+				errs = append(errs, fmt.Errorf("%s.smtp_auth plain needs password or password_file", where))
+			}
+		case SMTPAuthXOAuth2:
+			if m.OAuth2TokenFile == "" {
+				errs = append(errs, fmt.Errorf("%s.smtp_auth xoauth2 needs oauth2_token_file", where))
+			}
+		default:
+			errs = append(errs, fmt.Errorf("%s.smtp_auth must be none, plain or xoauth2", where))
 		}
 		switch {
 		case m.AfterImport == "seen", m.AfterImport == "keep":

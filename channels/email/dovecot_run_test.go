@@ -2,8 +2,10 @@ package email
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,7 +13,9 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"lindungi/channels"
+	"lindungi/channels/email/dovecottest"
 	"lindungi/store/storetest"
+	"lindungi/testlog"
 )
 
 func runRunner(t testing.TB, r *Runner, sink channels.Sink) (stop func()) {
@@ -155,5 +159,49 @@ func TestDovecotRestartDuringIdle(t *testing.T) {
 	st, err := c.Status("INBOX", &imap.StatusOptions{NumUnseen: true}).Wait()
 	if err != nil || *st.NumUnseen != 0 {
 		t.Errorf("unseen after import: %v %v", st, err)
+	}
+}
+
+// TestDovecotRefusedCreate: a real Dovecot whose mail root the server may
+// not write to refuses to CREATE the after_import folder. Mail keeps
+// being imported, the refusal is logged with Dovecot's answer and counted
+// as pending moves; once the root is writable the moves complete.
+func TestDovecotRefusedCreate(t *testing.T) {
+	d := dovecottest.StartWith(t, dovecottest.Options{LockableRoot: true})
+	if err := d.SetRootWritable(false); err != nil {
+		t.Fatal(err)
+	}
+	db := storetest.SQLite(t)
+	var logs testlog.Buffer
+	cfg := fastCfg()
+	cfg.ActionRetry = 100 * time.Millisecond
+	box := dovecotMailbox(d, "pedulilindungi@kemkes.go.id")
+	box.AfterImport = "move:Arsip"
+	r, err := NewRunner(box, cfg, db, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := newMemSink(db)
+	stop := runRunner(t, r, sink)
+	defer stop()
+	const n = 3
+	for i := 1; i <= n; i++ {
+		appendMsgs(t, d.Addr, d.User, d.Password, "INBOX", testMail(i))
+		sink.waitFor(t, i, 20*time.Second)
+	}
+	eventually(t, "the moves pending", func() bool { return r.ActionHealth().Pending == n })
+	if l := logs.String(); !strings.Contains(l, `CREATE \"Arsip\"`) || !strings.Contains(l, "level=WARN") {
+		t.Errorf("log should warn about the refused CREATE:\n%s", l)
+	}
+	t.Logf("Dovecot's answer: %s", r.ActionHealth().Error)
+	if err := d.SetRootWritable(true); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the pending moves done", func() bool { h := r.ActionHealth(); return h.Pending == 0 && !h.Degraded() })
+	if inbox, _ := d.Count("INBOX"); inbox != 0 {
+		t.Errorf("INBOX still holds %d mails", inbox)
+	}
+	if arsip, err := d.Count("Arsip"); arsip != n {
+		t.Errorf("Arsip holds %d mails (%v), want %d", arsip, err, n)
 	}
 }

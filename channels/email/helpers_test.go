@@ -3,7 +3,6 @@ package email
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -159,25 +158,36 @@ type smtpCapture struct {
 	msgs   [][]byte
 	rcpts  [][]string
 	reject int // reply code for RCPT, 0 = accept
+	// requireAuth answers MAIL FROM with 530 before a login.
+	requireAuth bool
 }
 
 func (s *smtpCapture) NewSession(*smtp.Conn) (smtp.Session, error) { return &smtpSess{s: s}, nil }
 
 type smtpSess struct {
-	s     *smtpCapture
-	rcpts []string
+	s      *smtpCapture
+	rcpts  []string
+	authed bool
 }
 
 func (x *smtpSess) AuthMechanisms() []string { return []string{"PLAIN"} }
 func (x *smtpSess) Auth(mech string) (sasl.Server, error) {
 	return sasl.NewPlainServer(func(identity, username, password string) error {
 		if username != "user" || password != "pass" {
-			return fmt.Errorf("bad login")
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication credentials invalid"}
 		}
+		x.authed = true
 		return nil
 	}), nil
 }
-func (x *smtpSess) Mail(from string, _ *smtp.MailOptions) error { return nil }
+func (x *smtpSess) Mail(from string, _ *smtp.MailOptions) error {
+	x.s.mu.Lock()
+	defer x.s.mu.Unlock()
+	if x.s.requireAuth && !x.authed {
+		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
+	}
+	return nil
+}
 func (x *smtpSess) Rcpt(to string, _ *smtp.RcptOptions) error {
 	x.s.mu.Lock()
 	code := x.s.reject
@@ -200,11 +210,15 @@ func (x *smtpSess) Data(r io.Reader) error {
 func (x *smtpSess) Reset()        {}
 func (x *smtpSess) Logout() error { return nil }
 
-func startSMTP(t testing.TB) (*smtpCapture, string) {
+func startSMTP(t testing.TB) (*smtpCapture, string) { return startSMTPAuth(t, true) }
+
+// startSMTPAuth is startSMTP; offerAuth false makes a relay that offers no
+// AUTH at all (Postfix for its trusted networks, most corporate relays).
+func startSMTPAuth(t testing.TB, offerAuth bool) (*smtpCapture, string) {
 	cap := &smtpCapture{}
 	srv := smtp.NewServer(cap)
 	srv.Domain = "localhost"
-	srv.AllowInsecureAuth = true
+	srv.AllowInsecureAuth = offerAuth
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/emersion/go-message/charset"
@@ -917,19 +918,41 @@ func firstMsgID(v string) string {
 	return ""
 }
 
-// msgIDs extracts every <…> from a header value, de-duplicated.
+// msgIDs extracts every <…> from a header value, de-duplicated. A value
+// with none is read as bare IDs, as some webmail writes In-Reply-To and
+// References: each word of the form local@domain, once comments and
+// quoted strings (an old-style "Budi's message of …") are left out.
 func msgIDs(v string) []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, m := range msgIDRe.FindAllStringSubmatch(v, 200) {
-		id := normMsgID(m[1])
-		if id != "" && !seen[id] {
+	add := func(s string) {
+		if id := normMsgID(s); id != "" && !seen[id] {
 			seen[id] = true
 			out = append(out, id)
 		}
 	}
+	for _, m := range msgIDRe.FindAllStringSubmatch(v, 200) {
+		add(m[1])
+	}
+	if len(out) > 0 || !strings.Contains(v, "@") {
+		return out
+	}
+	v = msgIDNoise.ReplaceAllString(v, " ")
+	for i, w := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ';' || unicode.IsSpace(r) }) {
+		if i >= 200 {
+			break
+		}
+		local, domain, ok := strings.Cut(w, "@")
+		if ok && local != "" && domain != "" && !strings.ContainsAny(w, `<>"[]()`) && !strings.Contains(domain, "@") {
+			add(w)
+		}
+	}
 	return out
 }
+
+// msgIDNoise is what is not an ID in a header of IDs: comments and
+// quoted strings.
+var msgIDNoise = regexp.MustCompile(`\([^()]*\)|"[^"]*"`)
 
 // MessageIDForm formats an ID for a header: "<id>".
 func MessageIDForm(id string) string { return "<" + strings.Trim(id, "<>") + ">" }

@@ -203,3 +203,52 @@ func TestSanitizedHTMLIsBalanced(t *testing.T) {
 		t.Errorf("clipped HTML is not well formed: %q", in.HTML)
 	}
 }
+
+// TestMsgIDsBare: In-Reply-To and References without angle brackets (some
+// webmail writes them so) still give the IDs; comments, quoted phrases and
+// words without an @ are not IDs; bracketed IDs win when there are any.
+func TestMsgIDsBare(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"<a@b.example>", "a@b.example"},
+		{"x1.PL-2026-000123@kemkes.go.id", "x1.PL-2026-000123@kemkes.go.id"},
+		{"  root@mail.example  abc@mail.example ", "root@mail.example abc@mail.example"},
+		{"root@mail.example,abc@mail.example", "root@mail.example abc@mail.example"},
+		{`"budi@example.com" wrote (id@comment.example) real@id.example`, "real@id.example"},
+		{"<a@b> stray@word", "a@b"},
+		{"Budi's message of Mon, 2 Nov 2026", ""},
+		{"not an id", ""},
+		{"two@at@signs", ""},
+		{"@nolocal nodomain@", ""},
+	} {
+		if got := strings.Join(msgIDs(c.in), " "); got != c.want {
+			t.Errorf("msgIDs(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// TestParseThreadsBareInReplyTo: a citizen's answer to our reply whose
+// In-Reply-To and References lack angle brackets, with no ticket tag in
+// the subject, still names our message and so its ticket (before, it
+// opened a new ticket).
+func TestParseThreadsBareInReplyTo(t *testing.T) {
+	raw := msg(
+		"From: Siti <siti@example.id>",
+		"To: pedulilindungi@kemkes.go.id",
+		"Subject: Re: Sertifikat belum muncul",
+		"Message-ID: <jawaban1@example.id>",
+		"In-Reply-To: 3EB0A1B2C3D4E5F60718.PL-2026-000123@kemkes.go.id",
+		"References: awal@example.id 3EB0A1B2C3D4E5F60718.PL-2026-000123@kemkes.go.id",
+		"",
+		"Terima kasih, sudah muncul.",
+	)
+	in := Parse(raw, ParseOptions{})
+	if in.ReplyTo != "3EB0A1B2C3D4E5F60718.PL-2026-000123@kemkes.go.id" {
+		t.Errorf("ReplyTo %q", in.ReplyTo)
+	}
+	if strings.Join(in.References, " ") != "awal@example.id 3EB0A1B2C3D4E5F60718.PL-2026-000123@kemkes.go.id" {
+		t.Errorf("References %q", in.References)
+	}
+	if in.Meta[MetaTicketNumber] != "PL-2026-000123" {
+		t.Errorf("ticket number %q, want PL-2026-000123 from the bare In-Reply-To", in.Meta[MetaTicketNumber])
+	}
+}

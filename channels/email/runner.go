@@ -36,10 +36,14 @@ import (
 //	  only when oversized) → Parse → sink.DeliverBatch (or Deliver one by
 //	  one) → cursor to the end of the chunk's committed prefix → only then
 //	  \Seen / MOVE of that prefix
-//	→ IDLE (re-issued every IdleRestart) or poll → next pass.
+//	→ after the search for new mail, never before it: retry of refused
+//	  \Seen / MOVE (actions.go)
+//	→ IDLE, ended after PollInterval (or poll) → next pass.
 //
-// Any error (a failed delivery included) ends the connection; Run reconnects
-// with exponential backoff and the cursor makes the next pass start at the
+// Any error (a failed delivery included) but a server's refusal of \Seen
+// or MOVE ends the connection; Run reconnects with exponential backoff
+// (back to its start after a pass that completed) and the cursor makes the
+// next pass start at the
 // first message that was not committed, so nothing is skipped; what
 // committed behind a failure is fetched again and dropped by the sink's
 // dedupe, so nothing is doubled. A watchdog closes the connection when a
@@ -64,6 +68,8 @@ type Runner struct {
 	// across reconnects (poison-message detection).
 	failedUID imap.UID
 	failures  int
+
+	acts actionState
 }
 
 // poisonAfter is how many passes may fail on the same message before it is
@@ -150,7 +156,9 @@ func (r *Runner) Run(ctx context.Context, sink channels.Sink) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if time.Since(start) > 2*time.Minute {
+		// A session that completed a pass, or lasted, was a recovery: the
+		// next failure starts the backoff over and is warned about.
+		if _, last := r.Progress(); last.After(start) || time.Since(start) > 2*time.Minute {
 			backoff = time.Second
 			outage.Recovered()
 		}
@@ -261,21 +269,20 @@ func (r *Runner) session(ctx context.Context, sink channels.Sink) error {
 	// Cancelling ctx closes the connection, which unblocks every wait.
 	defer context.AfterFunc(ctx, func() { c.Close() })()
 
-	stop := watchdog(c, r.cfg.CommandTimeout)
-	if dest, ok := strings.CutPrefix(r.box.AfterImport, "move:"); ok {
-		// Make sure the destination exists; "already exists" is fine.
-		_ = c.Create(dest, nil).Wait()
+	if err := r.prepareTarget(ctx, c); err != nil {
+		return err
 	}
+	stop := watchdog(c, r.cfg.CommandTimeout)
 	sel, err := c.Select(r.box.Folder, nil).Wait()
 	stop()
 	if err != nil {
 		return fmt.Errorf("select: %w", err)
 	}
 	r.setState(channels.StateUp)
-	idle := (c.Caps().Has(imap.CapIdle) || c.Caps().Has(imap.CapIMAP4rev2)) && !r.cfg.PollOnly
-	r.log.Info("email: mailbox connected", "messages", sel.NumMessages, "idle", idle)
-	for {
-		if err := r.pass(ctx, c, sel.UIDValidity, sink); err != nil {
+	idle := (c.Caps().Has(imap.CapIdle) || c.Caps().Has(imap.CapIMAP4rev2)) && !r.cfg.PollOnly && r.box.idle()
+	r.log.Info("email: mailbox connected", "messages", sel.NumMessages, "idle", idle, "poll_interval", r.box.PollInterval)
+	for first := true; ; first = false {
+		if err := r.pass(ctx, c, sel.UIDValidity, sink, first); err != nil {
 			return err
 		}
 		if err := r.wait(ctx, c, idle); err != nil {
@@ -287,8 +294,10 @@ func (r *Runner) session(ctx context.Context, sink channels.Sink) error {
 	}
 }
 
-// wait blocks until the server reports new mail, the IDLE restart or poll
-// interval passes, or the connection dies.
+// wait blocks until the server reports new mail, the poll interval passes,
+// or the connection dies. IDLE ends after the poll interval too: some
+// servers announce new mail during IDLE late (Cyrus without idled checks
+// once a minute) or never, and the next pass's UID SEARCH finds it anyway.
 func (r *Runner) wait(ctx context.Context, c *imapclient.Client, idle bool) error {
 	// A wake-up left over from the pass is kept on purpose: the mail it
 	// announced may have arrived after the pass's FETCH. The cost is one
@@ -299,7 +308,7 @@ func (r *Runner) wait(ctx context.Context, c *imapclient.Client, idle bool) erro
 		case <-r.wake:
 		case <-c.Closed():
 			return errors.New("connection closed")
-		case <-time.After(r.cfg.PollInterval):
+		case <-time.After(r.box.PollInterval):
 		}
 		stop := watchdog(c, r.cfg.CommandTimeout)
 		defer stop()
@@ -309,7 +318,7 @@ func (r *Runner) wait(ctx context.Context, c *imapclient.Client, idle bool) erro
 	if err != nil {
 		return fmt.Errorf("idle: %w", err)
 	}
-	t := time.NewTimer(r.cfg.IdleRestart)
+	t := time.NewTimer(min(r.box.PollInterval, r.cfg.IdleRestart))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
@@ -407,12 +416,13 @@ type delivery struct {
 // is handed over only once every message of chunk n has its outcome, so the
 // sink sees UID order and a failure stops the pass before anything behind
 // it is delivered.
-func (r *Runner) pass(ctx context.Context, c *imapclient.Client, validity uint32, sink channels.Sink) error {
+//
+// Refused post-import work is retried at the end, after the search for new
+// mail (retryPending); first is the session's first pass, which also
+// finishes mail committed before a crash or a lost connection.
+func (r *Runner) pass(ctx context.Context, c *imapclient.Client, validity uint32, sink channels.Sink, first bool) error {
 	last, err := r.cursor(ctx, validity)
 	if err != nil {
-		return err
-	}
-	if err := r.finishCommitted(c, last); err != nil {
 		return err
 	}
 	uids, err := r.newUIDs(c, last)
@@ -476,7 +486,7 @@ func (r *Runner) pass(ctx context.Context, c *imapclient.Client, validity uint32
 	r.mu.Lock()
 	r.backlog, r.lastPass = 0, time.Now()
 	r.mu.Unlock()
-	return nil
+	return r.retryPending(ctx, c, max(last, uint32(ip.upto)), first)
 }
 
 // importPass is one pass's pipeline: at most one chunk at the sink
@@ -493,6 +503,9 @@ type importPass struct {
 	adv      <-chan error
 	// flightBytes is the size of the chunk at the sink.
 	flightBytes int64
+	// upto is the highest UID this pass committed (with everything
+	// before it).
+	upto imap.UID
 }
 
 // settle waits for the chunk at the sink and makes its committed prefix
@@ -544,9 +557,12 @@ func (ip *importPass) settle(next []*item) error {
 	if failed == nil && next != nil {
 		ip.flight = r.deliver(ip.ctx, ip.sink, next)
 	}
+	if upto > ip.upto {
+		ip.upto = upto
+	}
 	// Flagging needs only the messages' commits, not the cursor's: after a
 	// crash before the cursor commits they are fetched again as duplicates.
-	return errors.Join(failed, r.afterImport(ip.c, done...))
+	return errors.Join(failed, r.postImport(ip.ctx, ip.c, done))
 }
 
 // finish settles the last chunk and waits for the cursor to commit.
@@ -897,38 +913,9 @@ func (r *Runner) rescue(ctx context.Context, sink channels.Sink, it *item, err e
 	return sink.Deliver(ctx, fallback) == nil
 }
 
-// finishCommitted repairs a crash between commit and flag: mail at or below
-// the cursor is committed, so whatever of it is still unseen (or, for
-// move:FOLDER, still here) gets its after-import treatment now. The cursor
-// never re-imports it, so without this it would stay unflagged forever.
-func (r *Runner) finishCommitted(c *imapclient.Client, last uint32) error {
-	a := r.box.AfterImport
-	if last == 0 || a == "keep" {
-		return nil
-	}
-	var upto imap.UIDSet
-	upto.AddRange(1, imap.UID(last))
-	crit := &imap.SearchCriteria{UID: []imap.UIDSet{upto}}
-	if !strings.HasPrefix(a, "move:") {
-		crit.NotFlag = []imap.Flag{imap.FlagSeen}
-	}
-	stop := watchdog(c, r.cfg.CommandTimeout)
-	data, err := c.UIDSearch(crit, nil).Wait()
-	stop()
-	if err != nil {
-		return fmt.Errorf("search committed mail: %w", err)
-	}
-	var due []imap.UID
-	for _, uid := range data.AllUIDs() {
-		if uint32(uid) <= last {
-			due = append(due, uid)
-		}
-	}
-	return r.afterImport(c, due...)
-}
-
-// afterImport flags or moves a committed message. A failure here leaves the
-// mail unflagged but never re-imported (the cursor has moved).
+// afterImport flags or moves committed mail. A failure here leaves the
+// mail unflagged but never re-imported (the cursor has moved): it is
+// pending work (actions.go).
 func (r *Runner) afterImport(c *imapclient.Client, uids ...imap.UID) error {
 	if len(uids) == 0 {
 		return nil

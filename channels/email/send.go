@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -36,7 +37,9 @@ func (c *Channel) Send(ctx context.Context, msg channels.Outbound) error {
 	}
 	box, ok := c.sendingMailbox(msg.From)
 	if !ok {
-		return fmt.Errorf("email: no mailbox with smtp_url configured: %w", channels.ErrNotReady)
+		ce := &configError{causeNoRelay, errors.New("no mailbox has an smtp_url")}
+		c.sends.failed(ctx, c.log, "", msg, ce, c.now())
+		return ce
 	}
 	if isAutoKind(msg.Kind) && !c.limiter.allow(strings.ToLower(to.Address), c.now()) {
 		c.log.Info("email: auto-reply rate limit reached, not sending", "channel", channels.Email, "kind", msg.Kind, "to_hash", hashAddr(to.Address), "outbox_id", msg.ID)
@@ -47,8 +50,13 @@ func (c *Channel) Send(ctx context.Context, msg channels.Outbound) error {
 		return fmt.Errorf("email: build message: %w: %w", err, channels.ErrPermanent)
 	}
 	if err := c.submit(ctx, box, to.Address, raw); err != nil {
+		var ce *configError
+		if errors.As(err, &ce) {
+			c.sends.failed(ctx, c.log, box.Address, msg, ce, c.now())
+		}
 		return err
 	}
+	c.sends.ok(box.Address)
 	c.log.Info("email: sent", "channel", channels.Email, "kind", msg.Kind, "outbox_id", msg.ID, "ticket", msg.TicketID)
 	return nil
 }
@@ -253,14 +261,8 @@ func (c *Channel) submit(ctx context.Context, box MailboxConfig, rcpt string, ra
 	if err := cl.Hello(c.cfg.Domain); err != nil {
 		return fmt.Errorf("email: SMTP hello: %w", err)
 	}
-	if auth, err := c.smtpAuth(box, su); err != nil {
-		return fmt.Errorf("email: %v: %w", err, channels.ErrNotReady)
-	} else if auth != nil {
-		if err := cl.Auth(auth); err != nil {
-			// A rejected login is our configuration, not the recipient:
-			// keep the message queued.
-			return fmt.Errorf("email: SMTP login failed: %v: %w", err, channels.ErrNotReady)
-		}
+	if err := c.login(cl, box, su); err != nil {
+		return err
 	}
 	if err := cl.Mail(box.Address, &smtp.MailOptions{Size: int64(len(raw))}); err != nil {
 		return smtpErr("MAIL FROM", err)
@@ -290,7 +292,7 @@ func smtpErr(stage string, err error) error {
 		case 530, 534, 535, 538:
 			// Authentication required/failed: our configuration, not the
 			// recipient. Keep the message queued.
-			return fmt.Errorf("email: %s: server wants authentication (%d): %w", stage, se.Code, channels.ErrNotReady)
+			return &configError{causeAuthRequired, fmt.Errorf("SMTP %s: the relay wants a login (smtp_auth): %w", stage, err)}
 		}
 	}
 	if se != nil && se.Code >= 500 && se.Code < 600 {
@@ -299,25 +301,72 @@ func smtpErr(stage string, err error) error {
 	return fmt.Errorf("email: %s: %w", stage, err)
 }
 
-func (c *Channel) smtpAuth(box MailboxConfig, su serverURL) (sasl.Client, error) {
+// login authenticates when the relay offers AUTH and the mailbox has
+// credentials for its smtp_auth mechanism. A relay that offers no AUTH
+// (Postfix for its trusted networks, most corporate relays) accepts us by
+// address: the mail goes without a login, and if the relay wanted one after
+// all, MAIL FROM answers 530 (auth_required).
+func (c *Channel) login(cl *smtp.Client, box MailboxConfig, su serverURL) error {
+	mode := smtpAuthMode(box, su)
+	if mode == SMTPAuthNone {
+		return nil
+	}
+	offered, mechs := cl.Extension("AUTH")
+	if !offered {
+		return nil
+	}
+	auth, mech, err := smtpAuth(mode, box, su)
+	if err != nil {
+		return &configError{causeSecret, err}
+	}
+	if !slices.Contains(strings.Fields(strings.ToUpper(mechs)), mech) {
+		return &configError{causeAuthMechanism, fmt.Errorf("the SMTP relay offers AUTH %s, not %s (smtp_auth)", mechs, mech)}
+	}
+	if err := cl.Auth(auth); err != nil {
+		return &configError{causeAuthRejected, fmt.Errorf("SMTP login refused: %w", err)}
+	}
+	return nil
+}
+
+// smtpAuthMode is the mailbox's smtp_auth, or by default what is
+// configured: a token file means xoauth2, a password plain, else none.
+func smtpAuthMode(box MailboxConfig, su serverURL) string {
+	if box.SMTPAuth != "" {
+		return box.SMTPAuth
+	}
+	switch {
+	case box.OAuth2TokenFile != "":
+		return SMTPAuthXOAuth2
+	case box.Password != "" || box.PasswordFile != "" || su.Pass != "":
+		return SMTPAuthPlain
+	}
+	return SMTPAuthNone
+}
+
+// smtpAuth builds the SASL client of mode (plain or xoauth2), reading the
+// secrets fresh so rotated files take effect.
+func smtpAuth(mode string, box MailboxConfig, su serverURL) (sasl.Client, string, error) {
 	user, pass := box.Username, ""
 	if su.User != "" {
 		user, pass = su.User, su.Pass
 	}
 	p, tok, err := box.secret()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if pass == "" {
 		pass = p
 	}
-	switch {
-	case tok != "":
-		return xoauth2{user, tok}, nil
-	case pass != "":
-		return sasl.NewPlainClient("", user, pass), nil
+	if mode == SMTPAuthXOAuth2 {
+		if tok == "" {
+			return nil, "", errors.New("oauth2_token_file is empty")
+		}
+		return xoauth2{user, tok}, "XOAUTH2", nil
 	}
-	return nil, nil
+	if pass == "" {
+		return nil, "", errors.New("the SMTP password is empty")
+	}
+	return sasl.NewPlainClient("", user, pass), "PLAIN", nil
 }
 
 func (c *Channel) tlsConfig(host string) *tls.Config {

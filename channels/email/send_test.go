@@ -3,11 +3,18 @@ package email
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"lindungi/channels"
 	"lindungi/store/storetest"
+	"lindungi/testlog"
 )
 
 func TestSendSMTP(t *testing.T) {
@@ -152,4 +159,149 @@ func TestSendingMailbox(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSendSMTPAuthModes: the login follows what the relay offers and the
+// mailbox's smtp_auth. A relay that offers no AUTH gets the mail without a
+// login even though a password is configured (before, the client insisted
+// on logging in and the message waited forever); smtp_auth none never
+// logs in; a mechanism the relay does not offer, a refused login and a
+// relay that wants a login we lack are configuration failures: the
+// message stays queued (ErrNotReady) with its cause.
+func TestSendSMTPAuthModes(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		offerAuth   bool
+		requireAuth bool
+		box         MailboxConfig
+		cause       string // "" = sent
+	}{
+		{"relay without AUTH, password configured", false, false, MailboxConfig{Username: "user", Password: "pass"}, ""},
+		{"relay without AUTH, nothing configured", false, false, MailboxConfig{}, ""},
+		{"plain", true, true, MailboxConfig{Username: "user", Password: "pass"}, ""},
+		{"none with a relay that offers AUTH", true, false, MailboxConfig{Username: "user", Password: "pass", SMTPAuth: SMTPAuthNone}, ""},
+		{"none but the relay wants a login", true, true, MailboxConfig{Username: "user", Password: "pass", SMTPAuth: SMTPAuthNone}, causeAuthRequired},
+		{"wrong password", true, true, MailboxConfig{Username: "user", Password: "salah"}, causeAuthRejected},
+		{"xoauth2 not offered", true, true, MailboxConfig{Username: "user", OAuth2TokenFile: writeTemp(t, "tok")}, causeAuthMechanism},
+		{"token file gone", true, true, MailboxConfig{Username: "user", SMTPAuth: SMTPAuthXOAuth2, OAuth2TokenFile: "/nonexistent/token"}, causeSecret},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			capt, addr := startSMTPAuth(t, c.offerAuth)
+			capt.requireAuth = c.requireAuth
+			box := c.box
+			box.Address, box.SMTPURL = "pedulilindungi@kemkes.go.id", "smtp://"+addr
+			ch, err := New(Config{Mailboxes: []MailboxConfig{box}}, storetest.SQLite(t), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = ch.Send(context.Background(), channels.Outbound{ID: "3EB0AA", To: "budi@example.com", Kind: "ack", Subject: "Pengaduan", Text: "Diterima."})
+			var ce *configError
+			switch {
+			case c.cause == "" && err != nil:
+				t.Fatalf("send: %v", err)
+			case c.cause == "" && len(capt.msgs) != 1:
+				t.Fatalf("relay got %d messages", len(capt.msgs))
+			case c.cause != "" && (!errors.As(err, &ce) || ce.cause != c.cause || !errors.Is(err, channels.ErrNotReady)):
+				t.Fatalf("send: %v, want a configuration failure %q that keeps the message queued", err, c.cause)
+			}
+		})
+	}
+}
+
+func writeTemp(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestSendConfigFailureIsLoud: a relay that refuses our credentials. The
+// message stays queued (ErrNotReady, no attempt spent), and that is never
+// silent: the first refusal is warned about at once with the relay's
+// answer (then once a minute, not at every retry), counted by cause, and
+// /readyz shows the mailbox degraded with the age of the oldest stuck
+// message. Once the credentials are fixed the next send clears it.
+func TestSendConfigFailureIsLoud(t *testing.T) {
+	capt, addr := startSMTPAuth(t, true)
+	capt.requireAuth = true
+	var logs testlog.Buffer
+	box := MailboxConfig{Address: "pedulilindungi@kemkes.go.id", SMTPURL: "smtp://" + addr, Username: "user", Password: "salah"}
+	ch, err := New(Config{Mailboxes: []MailboxConfig{box}}, storetest.SQLite(t), slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(ch)
+	queued := time.Now().Add(-90 * time.Second)
+	out := channels.Outbound{ID: "3EB0BB", To: "budi@example.com", Kind: "reply", Subject: "Pengaduan", Text: "Diterima.", CreatedAt: queued}
+	const tries = 5 // the outbox retries a not-ready message every 2 s
+	for range tries {
+		if err := ch.Send(context.Background(), out); !errors.Is(err, channels.ErrNotReady) {
+			t.Fatalf("send with refused credentials: %v, want ErrNotReady", err)
+		}
+	}
+	l := logs.String()
+	if n := strings.Count(l, "level=WARN"); n != 1 || !strings.Contains(l, "cause=auth_rejected") || !strings.Contains(l, "535") {
+		t.Errorf("want exactly one warning naming the refused login (535), got %d:\n%s", n, l)
+	}
+	if strings.Contains(l, "budi@") {
+		t.Errorf("log names the recipient:\n%s", l)
+	}
+	detail, degraded := ch.Readiness()
+	js := toJSON(t, detail)
+	if !degraded || !strings.Contains(js, `"cause":"auth_rejected"`) || !strings.Contains(js, `"stuck":1`) {
+		t.Errorf("readiness: degraded %v %s", degraded, js)
+	}
+	var oldest float64
+	for _, s := range detail.(map[string]any)["sending"].([]SenderHealth) {
+		oldest = s.OldestStuckSeconds
+	}
+	if oldest < 90 || oldest > 600 {
+		t.Errorf("oldest stuck %v s, want the message's age (≈90 s)", oldest)
+	}
+	m := sendMetrics(t, reg)
+	if m[`lindungi_email_send_config_failures_total{cause="auth_rejected",mailbox="pedulilindungi@kemkes.go.id"}`] != tries ||
+		m[`lindungi_email_send_stuck_oldest_seconds{mailbox="pedulilindungi@kemkes.go.id"}`] < 90 {
+		t.Errorf("metrics: %v", m)
+	}
+
+	ch.cfg.Mailboxes[0].Password = "pass" // the operator fixes the secret
+	if err := ch.Send(context.Background(), out); err != nil {
+		t.Fatal(err)
+	}
+	if _, degraded := ch.Readiness(); degraded {
+		t.Error("still degraded after a successful send")
+	}
+	if m := sendMetrics(t, reg); m[`lindungi_email_send_stuck_oldest_seconds{mailbox="pedulilindungi@kemkes.go.id"}`] != 0 {
+		t.Errorf("stuck age after recovery: %v", m)
+	}
+}
+
+// sendMetrics gathers the channel's sending series, keyed by name{labels}.
+func sendMetrics(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if !strings.HasPrefix(mf.GetName(), "lindungi_email_send_") {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var ls []string
+			for _, l := range m.GetLabel() {
+				ls = append(ls, l.GetName()+`="`+l.GetValue()+`"`)
+			}
+			v := m.GetGauge().GetValue()
+			if m.GetCounter() != nil {
+				v = m.GetCounter().GetValue()
+			}
+			out[mf.GetName()+"{"+strings.Join(ls, ",")+"}"] = v
+		}
+	}
+	return out
 }

@@ -50,8 +50,23 @@ type Server struct {
 	cmd  *exec.Cmd
 }
 
+// Options change how a Server is set up.
+type Options struct {
+	// LockableRoot keeps Dovecot's index and control files outside the
+	// user's maildir and creates INBOX up front, so that a test can take
+	// away the right to create folders (SetRootWritable) while mail still
+	// arrives in INBOX, as on a server whose mail root is read-only.
+	LockableRoot bool
+}
+
 // Start runs a fresh Dovecot and stops it when the test ends.
 func Start(t testing.TB) *Server {
+	t.Helper()
+	return StartWith(t, Options{})
+}
+
+// StartWith is Start with opts.
+func StartWith(t testing.TB, opts Options) *Server {
 	t.Helper()
 	if _, err := os.Stat(Bin); err != nil {
 		storetest.SkipOrFail(t, "Dovecot tests skipped: "+Bin+" not found (apt-get install dovecot-imapd)")
@@ -97,6 +112,17 @@ func Start(t testing.TB) *Server {
 		}
 	}
 	os.Chown(filepath.Join(dir, "mail"), uid, gid)
+	location := "maildir:" + dir + "/mail/%u"
+	if opts.LockableRoot {
+		location += ":INDEX=" + dir + "/index/%u:CONTROL=" + dir + "/control/%u"
+		for _, sub := range []string{"index", "control", "mail/" + User, "mail/" + User + "/cur", "mail/" + User + "/new", "mail/" + User + "/tmp"} {
+			p := filepath.Join(dir, sub)
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			os.Chown(p, uid, gid)
+		}
+	}
 	passwd := filepath.Join(dir, "passwd")
 	if err := os.WriteFile(passwd, []byte(fmt.Sprintf("%s:{PLAIN}%s:%d:%d::%s/mail/%s::\n", User, Password, uid, gid, dir, User)), 0o644); err != nil {
 		t.Fatal(err)
@@ -118,7 +144,7 @@ first_valid_uid = 1
 first_valid_gid = 1
 mail_uid = %[5]d
 mail_gid = %[6]d
-mail_location = maildir:%[1]s/mail/%%u
+mail_location = %[8]s
 mail_fsync = never
 imap_idle_notify_interval = 2 mins
 passdb {
@@ -150,7 +176,7 @@ service stats {
     mode = 0666
   }
 }
-`, dir, port, loginUser, internalUser, uid, gid, passwd)
+`, dir, port, loginUser, internalUser, uid, gid, passwd, location)
 	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -165,6 +191,21 @@ func (s *Server) IMAPURL() string { return "imap://" + s.Addr }
 
 // Dir is the server's directory (dovecot.log, the maildir).
 func (s *Server) Dir() string { return s.dir }
+
+// MailRoot is the user's maildir: INBOX's cur/new/tmp and one .Folder
+// directory per other folder.
+func (s *Server) MailRoot() string { return filepath.Join(s.dir, "mail", s.User) }
+
+// SetRootWritable lets the server create folders in the user's maildir,
+// or (false) takes that right away: CREATE is refused while INBOX still
+// takes and gives mail (start the server with Options.LockableRoot).
+func (s *Server) SetRootWritable(ok bool) error {
+	mode := os.FileMode(0o555)
+	if ok {
+		mode = 0o755
+	}
+	return os.Chmod(s.MailRoot(), mode)
+}
 
 // Log is Dovecot's log so far (for failure messages).
 func (s *Server) Log() string {
