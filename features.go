@@ -8,11 +8,14 @@ import (
 
 	"github.com/skip2/go-qrcode"
 
+	"lindungi/accounts"
+	"lindungi/channels"
 	"lindungi/channels/email"
 	"lindungi/channels/whatsapp"
 	"lindungi/jobs"
 	"lindungi/privacy"
 	"lindungi/store"
+	"lindungi/tickets"
 	"lindungi/tracing"
 	"lindungi/tracing/score"
 	"lindungi/web"
@@ -57,7 +60,7 @@ func (a *App) wireJobs() error {
 	if err != nil {
 		return err
 	}
-	deps := jobs.Deps{Privacy: a.privacy}
+	deps := jobs.Deps{}
 	if a.tracing != nil {
 		deps.Tracing = jobs.SumCounts(a.tracing.Purge)
 		deps.Rotator = jobs.NoCount(a.tracing.RotateKeys)
@@ -66,9 +69,10 @@ func (a *App) wireJobs() error {
 	if ch, ok := a.outbox.Channel("whatsapp"); ok {
 		deps.WhatsApp = func() string { return string(ch.State()) }
 	}
-	if err := registerAll(sched, jobs.Standard(a.db, jobs.Config{
+	jc := jobs.Config{
 		TicketRetention: a.cfg.Jobs.TicketRetention.D(), OutboxRetention: a.cfg.Jobs.OutboxRetention.D(), SLA: a.cfg.Tickets.SLA.D(),
-	}, deps)); err != nil {
+	}.Resolved()
+	if err := registerAll(sched, a.standardJobs(jc, deps)); err != nil {
 		return err
 	}
 	if unknown := sched.UnknownSchedules(); len(unknown) > 0 {
@@ -79,6 +83,19 @@ func (a *App) wireJobs() error {
 		a.background = append(a.background, func(ctx context.Context) error { return sched.Run(ctx, 30*time.Second) })
 	}
 	return nil
+}
+
+// standardJobs are the gateway's scheduled jobs: each package that owns
+// tables contributes its own (retention, clean-up, escalation) and
+// housekeeping gathers the small sweeps of several owners in one run.
+func (a *App) standardJobs(cfg jobs.Config, deps jobs.Deps) []jobs.Job {
+	js := jobs.Builtin(a.db, cfg, deps)
+	return append(js,
+		a.privacy.RetentionTickets(cfg.TicketRetention), a.privacy.DSRDeadline(),
+		a.tickets.SLAEscalation(cfg.SLA),
+		channels.OutboxCleanup(a.db, cfg.OutboxRetention),
+		jobs.Housekeeping(a.db, accounts.SessionSweep(), tickets.ChatKeySweep(a.db), channels.DeadSweep(cfg.OutboxRetention)),
+	)
 }
 
 // tracingHolder adapts Sijejak's holder (keyed by phone numbers) to the

@@ -259,12 +259,11 @@ type job struct {
 func (b *Bot) deliverOne(ctx context.Context, tx *store.Tx, j *job) error {
 	in := j.in
 	j.after, j.dup = nil, false
-	res, err := tx.Exec(ctx, `INSERT INTO inbound_keys (channel, external_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
-		in.Channel, in.ExternalID, store.Now())
+	fresh, err := b.tickets.ClaimInboundKey(ctx, tx, in.Channel, in.ExternalID, store.Now())
 	if err != nil {
-		return fmt.Errorf("bot: dedupe: %w", err)
+		return err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if !fresh {
 		j.dup = true
 	} else {
 		t := &turn{b: b, tx: tx, in: in, prep: j.prep}
@@ -403,8 +402,8 @@ func (t *turn) run(ctx context.Context) error {
 	if t.msgID, err = b.tickets.AddMessage(ctx, tx, nm); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE inbound_keys SET message_id = ? WHERE channel = ? AND external_id = ?`, t.msgID, in.Channel, in.ExternalID); err != nil {
-		return fmt.Errorf("bot: dedupe link: %w", err)
+	if err := b.tickets.LinkInboundKey(ctx, tx, in.Channel, in.ExternalID, t.msgID); err != nil {
+		return err
 	}
 	if in.Channel == channels.Email {
 		return t.email(ctx)
@@ -504,9 +503,7 @@ func (t *turn) apply(ctx context.Context, a conversation.Action, open *tickets.T
 		}
 		t.ticket = &nt
 		// The whole exchange that led here belongs to the ticket.
-		_, err = tx.Exec(ctx, `UPDATE messages SET ticket_id = ? WHERE contact_id = ? AND ticket_id IS NULL AND created_at >= ?`,
-			nt.ID, t.contact.ID, b.tickets.Now().Add(-2*b.cfg.StateTTL))
-		return err
+		return b.tickets.AdoptMessages(ctx, tx, nt.ID, t.contact.ID, b.tickets.Now().Add(-2*b.cfg.StateTTL))
 	case "append_to_ticket", "reopen_ticket":
 		if open == nil {
 			return nil
@@ -549,9 +546,8 @@ func (t *turn) apply(ctx context.Context, a conversation.Action, open *tickets.T
 		}
 		return b.tickets.SetStatus(ctx, tx, open, tickets.Closed)
 	case "rate_ticket":
-		var id int64
-		err := tx.QueryRow(ctx, `SELECT id FROM tickets WHERE contact_id = ? ORDER BY id DESC LIMIT 1`, t.contact.ID).Scan(&id)
-		if err != nil {
+		id, ok, err := b.tickets.LatestTicketID(ctx, tx, t.contact.ID)
+		if err != nil || !ok {
 			return nil // nothing to rate
 		}
 		if err := b.tickets.AttachToTicket(ctx, tx, id, t.msgID); err != nil {
@@ -762,7 +758,8 @@ func (t *turn) email(ctx context.Context) error {
 		// A sender first seen in this mail has not had the notice yet.
 		var n int
 		if !t.contact.Created {
-			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE channel = 'email' AND recipient = ? AND kind = 'notice'`, in.From).Scan(&n); err != nil {
+			var err error
+			if n, err = b.outbox.CountKind(ctx, tx, channels.Email, "notice", in.From); err != nil {
 				return err
 			}
 		}
@@ -784,7 +781,7 @@ func (t *turn) email(ctx context.Context) error {
 	// sender first seen in this very mail has been sent nothing yet.
 	if !t.contact.Created {
 		recent := map[string]int{}
-		if err := recentAcks(ctx, tx, []string{in.From}, recent); err != nil {
+		if err := b.recentAcks(ctx, tx, []string{in.From}, recent); err != nil {
 			return err
 		}
 		if recent[in.From] >= b.cfg.AckRate {
@@ -833,8 +830,8 @@ func (b *Bot) emailReplyMsg(ctx context.Context, tx *store.Tx, tk *tickets.Ticke
 func (b *Bot) threadEmail(ctx context.Context, tx *store.Tx, tk *tickets.Ticket, m *channels.Outbound, latest string) error {
 	ext := latest
 	if ext == "" {
-		err := tx.QueryRow(ctx, `SELECT external_id FROM messages WHERE ticket_id = ? AND direction = 'in' ORDER BY id DESC LIMIT 1`, tk.ID).Scan(&ext)
-		if err != nil {
+		var ok bool
+		if ext, ok = b.tickets.LatestInboundExternalID(ctx, tx, tk.ID); !ok {
 			return nil // no inbound mail (ticket opened on another channel)
 		}
 	}

@@ -7,13 +7,12 @@ import (
 	"time"
 
 	"lindungi/jobs"
-	"lindungi/privacy"
 	"lindungi/store/storetest"
 )
 
 // The delegating jobs hand the scheduler's clock to their package and
-// report its row counts; Standard leaves out what has no dependency.
-func TestStandardJobsAndDelegates(t *testing.T) {
+// report its row counts; Builtin leaves out what has no dependency.
+func TestBuiltinJobsAndDelegates(t *testing.T) {
 	db := storetest.SQLite(t)
 	var purgedAt time.Time
 	purge := jobs.SumCounts(func(ctx context.Context, now time.Time) (map[string]int64, error) {
@@ -21,13 +20,13 @@ func TestStandardJobsAndDelegates(t *testing.T) {
 		return map[string]int64{"tracing_exposures": 3, "tracing_keys": 1}, nil
 	})
 	rotate := jobs.NoCount(func(ctx context.Context, now time.Time) error { return errors.New("no key store") })
-	std := jobs.Standard(db, jobs.Config{}, jobs.Deps{Tracing: purge, Rotator: rotate, Uploads: purge,
-		Privacy: privacy.New(db, storetest.Sealer(t), nil), WhatsApp: func() string { return "connected" }})
+	std := jobs.Builtin(db, jobs.Config{}, jobs.Deps{Tracing: purge, Rotator: rotate, Uploads: purge,
+		WhatsApp: func() string { return "connected" }})
 	var names []string
 	for _, j := range std {
 		names = append(names, j.Name)
 	}
-	want := []string{"purge-tracing", "rotate-tempid-keys", "expire-upload-windows", "retention-tickets", "dsr-deadline", "sla-escalation", "outbox-cleanup", "audit-retention", "job-history-cleanup", "housekeeping", "whatsapp-health"}
+	want := []string{"purge-tracing", "rotate-tempid-keys", "expire-upload-windows", "audit-retention", "job-history-cleanup", "whatsapp-health"}
 	if len(names) != len(want) {
 		t.Fatalf("standard jobs %v", names)
 	}
@@ -36,7 +35,7 @@ func TestStandardJobsAndDelegates(t *testing.T) {
 			t.Fatalf("standard jobs %v, want %v", names, want)
 		}
 	}
-	if n := len(jobs.Standard(db, jobs.Config{}, jobs.Deps{})); n != 5 {
+	if n := len(jobs.Builtin(db, jobs.Config{}, jobs.Deps{})); n != 2 {
 		t.Errorf("without dependencies: %d jobs", n)
 	}
 	s, _, _ := fixedScheduler(t, db, now)

@@ -195,11 +195,12 @@ func SafeFileName(name string) string {
 	return name
 }
 
-// Messages returns a ticket's messages in order, with attachment metadata and
-// the delivery state of outbound ones.
+// Messages returns a ticket's messages in order, with attachment metadata.
+// The delivery state of outbound ones is the outbox's to tell
+// (channels.Outbox.DeliveryStates, keyed by their external ID).
 func (s *Store) Messages(ctx context.Context, ticketID int64) ([]Message, error) {
-	rows, err := s.db.Query(ctx, `SELECT m.id, m.contact_id, m.direction, m.channel, m.external_id, m.author, c.address, m.subject, m.body, m.html, m.created_at, COALESCE(o.status, '')
-		FROM messages m JOIN contacts c ON c.id = m.contact_id LEFT JOIN outbox o ON m.direction = 'out' AND o.id = m.external_id
+	rows, err := s.db.Query(ctx, `SELECT m.id, m.contact_id, m.direction, m.channel, m.external_id, m.author, c.address, m.subject, m.body, m.html, m.created_at
+		FROM messages m JOIN contacts c ON c.id = m.contact_id
 		WHERE m.ticket_id = ? ORDER BY m.id`, ticketID)
 	if err != nil {
 		return nil, fmt.Errorf("tickets: messages: %w", err)
@@ -210,7 +211,7 @@ func (s *Store) Messages(ctx context.Context, ticketID int64) ([]Message, error)
 	for rows.Next() {
 		var m Message
 		var author, addr string
-		if err := rows.Scan(&m.ID, &m.ContactID, &m.Direction, &m.Channel, &m.ExternalID, &author, &addr, &m.Subject, &m.Text, &m.HTML, &m.CreatedAt, &m.Delivery); err != nil {
+		if err := rows.Scan(&m.ID, &m.ContactID, &m.Direction, &m.Channel, &m.ExternalID, &author, &addr, &m.Subject, &m.Text, &m.HTML, &m.CreatedAt); err != nil {
 			return nil, fmt.Errorf("tickets: messages: %w", err)
 		}
 		m.TicketID = ticketID

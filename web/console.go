@@ -115,7 +115,7 @@ func (s *Server) console(mux *http.ServeMux) {
 		return nil
 	}))
 	mux.HandleFunc("GET /tickets/{id}", s.page(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
-		t, msgs, err := s.Tickets.Detail(r.Context(), r.PathValue("id"))
+		t, msgs, err := s.ticketDetail(r.Context(), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
