@@ -5,9 +5,12 @@
 // of closed tickets past their retention period.
 //
 // A citizen is a person: every contact (channel address) linked by
-// contacts.person_id. Data held by other packages (Sijejak registrations and
-// consents, the WhatsApp device store) is reached through the Holder
-// interface so this package never depends on their tables.
+// contacts.person_id. This package coordinates; the packages that own the
+// data carry out their part: tickets (contacts, tickets, messages,
+// attachments, dedupe keys), channels (the outbox), bot (conversation
+// state) and the simulator's delivery log through their exported
+// functions, optional features (Sijejak) through the Holder interface.
+// dsr_requests is the only table it names itself.
 package privacy
 
 import (
