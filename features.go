@@ -64,7 +64,10 @@ func (a *App) wireJobs() error {
 	if a.tracing != nil {
 		deps.Tracing = jobs.SumCounts(a.tracing.Purge)
 		deps.Rotator = jobs.NoCount(a.tracing.RotateKeys)
-		deps.Uploads = jobs.TaskFunc(a.tracing.ExpireUploadWindows)
+		deps.Uploads = jobs.TaskFunc(func(ctx context.Context, _ time.Time) (int64, error) {
+			n, err := a.tracing.MatchPending(ctx)
+			return int64(n), err
+		})
 	}
 	if ch, ok := a.outbox.Channel("whatsapp"); ok {
 		deps.WhatsApp = func() string { return string(ch.State()) }

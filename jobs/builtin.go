@@ -55,9 +55,10 @@ type TempIDKeyRotator interface {
 	RotateTempIDKeys(ctx context.Context, now time.Time) (int64, error)
 }
 
-// UploadWindowExpirer closes upload authorisations whose window passed.
-type UploadWindowExpirer interface {
-	ExpireUploadWindows(ctx context.Context, now time.Time) (int64, error)
+// UploadMatcher matches uploads that were stored but not matched (a crash
+// between the two steps).
+type UploadMatcher interface {
+	MatchPendingUploads(ctx context.Context, now time.Time) (int64, error)
 }
 
 // TaskFunc adapts any method value to the three interfaces above, so main
@@ -69,7 +70,7 @@ func (f TaskFunc) Purge(ctx context.Context, now time.Time) (int64, error) { ret
 func (f TaskFunc) RotateTempIDKeys(ctx context.Context, now time.Time) (int64, error) {
 	return f(ctx, now)
 }
-func (f TaskFunc) ExpireUploadWindows(ctx context.Context, now time.Time) (int64, error) {
+func (f TaskFunc) MatchPendingUploads(ctx context.Context, now time.Time) (int64, error) {
 	return f(ctx, now)
 }
 
@@ -95,7 +96,7 @@ func NoCount(f func(ctx context.Context, now time.Time) error) TaskFunc {
 type Deps struct {
 	Tracing  TracingPurger
 	Rotator  TempIDKeyRotator
-	Uploads  UploadWindowExpirer
+	Uploads  UploadMatcher
 	WhatsApp func() string // channel state: connected, logged_out, …
 }
 
@@ -138,7 +139,7 @@ func Builtin(db *store.DB, cfg Config, d Deps) []Job {
 		out = append(out, RotateTempIDKeys(d.Rotator))
 	}
 	if d.Uploads != nil {
-		out = append(out, ExpireUploadWindows(d.Uploads))
+		out = append(out, MatchPendingUploads(d.Uploads))
 	}
 	out = append(out, AuditRetention(db, cfg.AuditRetention), JobHistoryCleanup(db, cfg.JobHistory))
 	if d.WhatsApp != nil {
@@ -161,11 +162,14 @@ func RotateTempIDKeys(r TempIDKeyRotator) Job {
 		Run:         func(ctx context.Context, env Env) (int64, error) { return r.RotateTempIDKeys(ctx, env.Now) }}
 }
 
-// ExpireUploadWindows delegates to tracing.
-func ExpireUploadWindows(x UploadWindowExpirer) Job {
-	return Job{Name: "expire-upload-windows", Spec: "0 */5 * * * *", Timeout: 5 * time.Minute,
-		Description: "close Sijejak upload authorisations past their window",
-		Run:         func(ctx context.Context, env Env) (int64, error) { return x.ExpireUploadWindows(ctx, env.Now) }}
+// MatchPendingUploads delegates to tracing. Upload windows close by time
+// alone (every check compares closes_at with now), so there is nothing to
+// expire; what a window can leave behind is an upload stored but not
+// matched. The job was called expire-upload-windows.
+func MatchPendingUploads(x UploadMatcher) Job {
+	return Job{Name: "match-pending-uploads", Formerly: []string{"expire-upload-windows"}, Spec: "0 */5 * * * *", Timeout: 5 * time.Minute,
+		Description: "match Sijejak uploads stored but not matched yet",
+		Run:         func(ctx context.Context, env Env) (int64, error) { return x.MatchPendingUploads(ctx, env.Now) }}
 }
 
 // JobHistoryCleanup deletes job_runs rows older than keep.

@@ -26,7 +26,7 @@ func TestBuiltinJobsAndDelegates(t *testing.T) {
 	for _, j := range std {
 		names = append(names, j.Name)
 	}
-	want := []string{"purge-tracing", "rotate-tempid-keys", "expire-upload-windows", "audit-retention", "job-history-cleanup", "whatsapp-health"}
+	want := []string{"purge-tracing", "rotate-tempid-keys", "match-pending-uploads", "audit-retention", "job-history-cleanup", "whatsapp-health"}
 	if len(names) != len(want) {
 		t.Fatalf("standard jobs %v", names)
 	}

@@ -578,10 +578,10 @@ func TestMatchPendingAfterCrash(t *testing.T) {
 	if got := count(t, db, `SELECT COUNT(*) FROM tracing_uploads WHERE raw_sealed IS NOT NULL AND matched_at IS NULL`); got != 1 {
 		t.Fatalf("%d pending", got)
 	}
-	if n, err := f.svc.ExpireUploadWindows(ctx, f.clk.Now()); err != nil || n != 1 {
+	if n, err := f.svc.MatchPending(ctx); err != nil || n != 1 {
 		t.Fatalf("pending matched: %d %v", n, err)
 	}
-	if n, err := f.svc.ExpireUploadWindows(ctx, f.clk.Now()); err != nil || n != 0 {
+	if n, err := f.svc.MatchPending(ctx); err != nil || n != 0 {
 		t.Fatalf("second run: %d %v", n, err)
 	}
 	if got := len(f.sender.to(phoneB, "exposure")); got != 1 {
