@@ -480,7 +480,7 @@ func (t *turn) chat(ctx context.Context) error {
 func (t *turn) apply(ctx context.Context, a conversation.Action, open *tickets.Ticket) error {
 	b, tx := t.b, t.tx
 	switch a.Kind {
-	case "reply":
+	case conversation.KindReply:
 		if t.instead != "" {
 			if t.insteadSent {
 				return nil
@@ -489,7 +489,7 @@ func (t *turn) apply(ctx context.Context, a conversation.Action, open *tickets.T
 			return t.reply(ctx, t.instead, "reply")
 		}
 		return t.reply(ctx, a.Text, "reply")
-	case "create_ticket":
+	case conversation.KindCreateTicket:
 		subject := a.Fields["description"]
 		if i := strings.IndexByte(subject, '\n'); i >= 0 {
 			subject = subject[:i]
@@ -504,7 +504,7 @@ func (t *turn) apply(ctx context.Context, a conversation.Action, open *tickets.T
 		t.ticket = &nt
 		// The whole exchange that led here belongs to the ticket.
 		return b.tickets.AdoptMessages(ctx, tx, nt.ID, t.contact.ID, b.tickets.Now().Add(-2*b.cfg.StateTTL))
-	case "append_to_ticket", "reopen_ticket":
+	case conversation.KindAppend, conversation.KindReopen:
 		if open == nil {
 			return nil
 		}
@@ -521,10 +521,10 @@ func (t *turn) apply(ctx context.Context, a conversation.Action, open *tickets.T
 			return b.tickets.SetStatus(ctx, tx, open, tickets.Open)
 		}
 		return nil
-	case "handoff":
+	case conversation.KindHandoff:
 		if open == nil {
 			nt, err := b.tickets.Create(ctx, tx, tickets.NewTicket{ContactID: t.contact.ID, Channel: t.in.Channel,
-				Subject: "Permintaan bicara dengan petugas", Category: orDefault(a.Category, "other"), Fields: a.Fields, HandedOff: true})
+				Subject: "Permintaan bicara dengan petugas", Category: orDefault(a.Category, tickets.Other), Fields: a.Fields, HandedOff: true})
 			if err != nil {
 				return err
 			}
@@ -536,7 +536,7 @@ func (t *turn) apply(ctx context.Context, a conversation.Action, open *tickets.T
 			return err
 		}
 		return b.tickets.SetHandedOff(ctx, tx, open.ID, true)
-	case "close_ticket":
+	case conversation.KindClose:
 		if open == nil {
 			return nil
 		}
@@ -545,7 +545,7 @@ func (t *turn) apply(ctx context.Context, a conversation.Action, open *tickets.T
 			return err
 		}
 		return b.tickets.SetStatus(ctx, tx, open, tickets.Closed)
-	case "rate_ticket":
+	case conversation.KindRate:
 		id, ok, err := b.tickets.LatestTicketID(ctx, tx, t.contact.ID)
 		if err != nil || !ok {
 			return nil // nothing to rate
@@ -554,7 +554,7 @@ func (t *turn) apply(ctx context.Context, a conversation.Action, open *tickets.T
 			return err
 		}
 		return b.tickets.SetRating(ctx, tx, id, a.Rating)
-	case "sijejak_register":
+	case conversation.KindSijejakRegister:
 		if b.Tracing == nil {
 			return nil
 		}
@@ -564,7 +564,7 @@ func (t *turn) apply(ctx context.Context, a conversation.Action, open *tickets.T
 			return nil
 		}
 		return err
-	case "sijejak_consent":
+	case conversation.KindSijejakConsent:
 		if b.Tracing == nil {
 			return nil
 		}
@@ -576,14 +576,14 @@ func (t *turn) apply(ctx context.Context, a conversation.Action, open *tickets.T
 			return nil
 		}
 		return err
-	case "export_data":
+	case conversation.KindExport:
 		if b.Privacy == nil {
 			return nil
 		}
 		contactID, ch, to, lang := t.contact.ID, t.in.Channel, t.in.From, t.lang
 		t.after = append(t.after, func(ctx context.Context) { b.exportAfter(ctx, contactID, ch, to, lang) })
 		return nil
-	case "delete_data":
+	case conversation.KindDelete:
 		if b.Privacy == nil {
 			return nil
 		}

@@ -23,8 +23,8 @@ const (
 )
 
 // Attachment is a file that came with, or goes out with, a message. Data is
-// held in memory only between the adapter and the store; the store keeps it
-// on disk under the data directory.
+// held in memory only between the adapter and the store; tickets keeps it
+// sealed in the database (ARCHITECTURE.md says why not on disk).
 type Attachment struct {
 	Name        string // safe file name (no path separators)
 	ContentType string

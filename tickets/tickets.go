@@ -22,10 +22,24 @@ import (
 	"lindungi/store"
 )
 
-// Categories from what citizens actually wrote (MISSION.md).
+// Categories from what citizens actually wrote (MISSION.md). The keys are
+// stored and served by the API; the bot's engine, intents, texts and the
+// console's labels use the same ones (bot's and web's vocabulary tests).
+const (
+	CertificateMissing  = "certificate_missing"
+	ChangeData          = "change_data"
+	NIKMisuse           = "nik_misuse"
+	VaccinationStatus   = "vaccination_status"
+	CertificateDownload = "certificate_download"
+	LoginProblem        = "login_problem"
+	Sijejak             = "sijejak"
+	Other               = "other"
+)
+
+// Categories lists them in the menu's order.
 var Categories = []string{
-	"certificate_missing", "change_data", "nik_misuse", "vaccination_status",
-	"certificate_download", "login_problem", "sijejak", "other",
+	CertificateMissing, ChangeData, NIKMisuse, VaccinationStatus,
+	CertificateDownload, LoginProblem, Sijejak, Other,
 }
 
 // Statuses in workflow order.
@@ -283,7 +297,7 @@ var ticketInsert = insertReturningID("tickets", ticketInsertCols)
 // column values in ticketInsertCols order.
 func (s *Store) ticketRow(nt NewTicket, seq int64, now time.Time) (Ticket, []any, error) {
 	if nt.Category == "" {
-		nt.Category = "other"
+		nt.Category = Other
 	}
 	t := Ticket{
 		Number: fmt.Sprintf("PL-%d-%06d", now.In(jakarta).Year(), seq), ContactID: nt.ContactID, Channel: nt.Channel,

@@ -28,13 +28,13 @@ var labels = map[string]string{
 	// statuses
 	tickets.Open: "Terbuka", tickets.Pending: "Menunggu warga", tickets.Resolved: "Selesai", tickets.Closed: "Ditutup",
 	// categories
-	"certificate_missing": "Sertifikat belum muncul", "change_data": "Perubahan data",
-	"nik_misuse": "NIK disalahgunakan", "vaccination_status": "Status vaksinasi",
-	"certificate_download": "Unduh sertifikat", "login_problem": "Masalah masuk akun",
-	"sijejak": "SIJEJAK (pelacakan kontak)", "other": "Lainnya",
+	tickets.CertificateMissing: "Sertifikat belum muncul", tickets.ChangeData: "Perubahan data",
+	tickets.NIKMisuse: "NIK disalahgunakan", tickets.VaccinationStatus: "Status vaksinasi",
+	tickets.CertificateDownload: "Unduh sertifikat", tickets.LoginProblem: "Masalah masuk akun",
+	tickets.Sijejak: "SIJEJAK (pelacakan kontak)", tickets.Other: "Lainnya",
 	// flags
 	"unparseable": "tidak terbaca", "oversized": "terlalu besar", "delivery_failed": "gagal terkirim",
-	"sla_breached": "melewati batas waktu layanan",
+	tickets.SLAFlag: "melewati batas waktu layanan",
 	// channels
 	"whatsapp": "WhatsApp", "email": "Surel", "simulator": "Simulator",
 	// outbound delivery
