@@ -272,11 +272,6 @@ func (b *Bot) deliverOne(ctx context.Context, tx *store.Tx, j *job) error {
 		}
 		j.after = t.after
 	}
-	if in.InTx != nil {
-		if err := in.InTx(ctx, tx); err != nil {
-			return fmt.Errorf("bot: channel cursor: %w", err)
-		}
-	}
 	return nil
 }
 

@@ -114,10 +114,6 @@ func (b *Bot) recentAcks(ctx context.Context, tx *store.Tx, addrs []string, coun
 func (c *emailChunk) deliver(ctx context.Context, j *job) error {
 	in := j.in
 	j.after, j.dup = nil, false
-	if in.InTx != nil {
-		// The channel's own write runs even for a duplicate.
-		return c.oneByOne(ctx, j)
-	}
 	if c.seen[in.ExternalID] {
 		j.dup = true
 		return nil
@@ -204,8 +200,7 @@ func (c *emailChunk) oneByOne(ctx context.Context, j *job) error {
 // plainComplaint says whether turn.run would open a new ticket for in
 // without reading anything but its sender's contact and acknowledgements:
 // no threading headers, no ticket tag, nothing but text, not a bounce, not
-// to a retired address (deliver has sent mail with a channel write of its
-// own, InTx, to oneByOne already).
+// to a retired address.
 func plainComplaint(in channels.Inbound) bool {
 	return in.ReplyTo == "" && len(in.References) == 0 && !ticketTag.MatchString(in.Subject) &&
 		len(in.Attachments) == 0 && !in.Unparseable &&

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"time"
 
-	"lindungi/store"
 )
 
 // Channel names used in the database, metrics and config.
@@ -62,10 +61,6 @@ type Inbound struct {
 	Raw []byte
 	// Meta carries adapter-specific facts (e.g. "lid", "mailbox", "retired").
 	Meta map[string]string
-	// InTx, if set, runs inside the same database transaction that stores the
-	// message: adapters use it to advance their cursor (e.g. the IMAP UID) so
-	// that message and cursor commit together or not at all.
-	InTx func(ctx context.Context, tx *store.Tx) error
 	// Prepared is the sink's own pure work on the message, done by
 	// Preparer.Prepare before delivery; only the sink reads it.
 	Prepared any

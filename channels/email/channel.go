@@ -25,8 +25,6 @@
 //     retired mailbox (tell the sender once).
 //   - Unparseable with Raw kept; Meta["partial"]="1" when the MIME tree was
 //     broken; Meta["oversized"]="1" when only headers were fetched.
-//   - InTx advances the IMAP cursor: run it in the transaction that stores
-//     the message (also for duplicates, or the runner does it afterwards).
 //
 // Logs carry no addresses, subjects or bodies: mailboxes appear as
 // mailbox_id (a hash), recipients as to_hash.

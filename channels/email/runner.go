@@ -789,8 +789,8 @@ func (r *Runner) inbound(it *item, validity uint32) channels.Inbound {
 			in.Meta[MetaNotice] = r.box.Notice
 		}
 	}
-	// No InTx: the cursor is advanced once the chunk is settled, to the
-	// end of its committed prefix (see settle).
+	// The cursor is advanced once the chunk is settled, to the end of its
+	// committed prefix (see settle), not with each mail.
 	return in
 }
 
