@@ -114,8 +114,7 @@ func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error
 	a.registry = prometheus.NewRegistry()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	tickets.MaxAttachmentBytes = int(cfg.Tickets.MaxAttachmentSize)
-	a.tickets = tickets.New(a.db, a.sealer)
+	a.tickets = tickets.NewStore(a.db, a.sealer, tickets.Config{SLA: cfg.Tickets.SLA.D(), MaxAttachmentBytes: int(cfg.Tickets.MaxAttachmentSize)})
 	a.accounts = accounts.New(a.db)
 	rates := map[string]float64{}
 	for k, v := range cfg.Outbox.Rate {

@@ -73,7 +73,7 @@ func (a *App) wireJobs() error {
 		deps.WhatsApp = func() string { return string(ch.State()) }
 	}
 	jc := jobs.Config{
-		TicketRetention: a.cfg.Jobs.TicketRetention.D(), OutboxRetention: a.cfg.Jobs.OutboxRetention.D(), SLA: a.cfg.Tickets.SLA.D(),
+		TicketRetention: a.cfg.Jobs.TicketRetention.D(), OutboxRetention: a.cfg.Jobs.OutboxRetention.D(),
 	}.Resolved()
 	if err := registerAll(sched, a.standardJobs(jc, deps)); err != nil {
 		return err
@@ -95,7 +95,7 @@ func (a *App) standardJobs(cfg jobs.Config, deps jobs.Deps) []jobs.Job {
 	js := jobs.Builtin(a.db, cfg, deps)
 	return append(js,
 		a.privacy.RetentionTickets(cfg.TicketRetention), a.privacy.DSRDeadline(),
-		a.tickets.SLAEscalation(cfg.SLA),
+		a.tickets.SLAEscalation(),
 		channels.OutboxCleanup(a.db, cfg.OutboxRetention),
 		jobs.Housekeeping(a.db, accounts.SessionSweep(), tickets.ChatKeySweep(a.db), channels.DeadSweep(cfg.OutboxRetention)),
 	)

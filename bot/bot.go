@@ -85,19 +85,27 @@ type Bot struct {
 	chunks *prometheus.CounterVec
 }
 
-// New makes the pipeline.
+// DefaultConfig is the pipeline's setup when nothing is configured;
+// config.Default carries the same values (bot.state_ttl, bot.flood_limit,
+// bot.max_text_bytes, email.ack_rate_per_hour; a test checks they agree).
+func DefaultConfig() Config {
+	return Config{StateTTL: 30 * time.Minute, FloodLimit: 20, MaxTextBytes: 4096, AckRate: 3}
+}
+
+// New makes the pipeline; zero fields of cfg take DefaultConfig's values.
 func New(db *store.DB, ts *tickets.Store, ob *channels.Outbox, cfg Config, log *slog.Logger, reg prometheus.Registerer) *Bot {
+	def := DefaultConfig()
 	if cfg.StateTTL <= 0 {
-		cfg.StateTTL = 30 * time.Minute
+		cfg.StateTTL = def.StateTTL
 	}
 	if cfg.FloodLimit <= 0 {
-		cfg.FloodLimit = 20
+		cfg.FloodLimit = def.FloodLimit
 	}
 	if cfg.MaxTextBytes <= 0 {
-		cfg.MaxTextBytes = 4096
+		cfg.MaxTextBytes = def.MaxTextBytes
 	}
 	if cfg.AckRate <= 0 {
-		cfg.AckRate = 3
+		cfg.AckRate = def.AckRate
 	}
 	b := &Bot{
 		db: db, tickets: ts, outbox: ob, cfg: cfg, log: log,

@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"time"
-
 )
 
 // Channel names used in the database, metrics and config.

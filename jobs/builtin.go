@@ -15,25 +15,25 @@ import (
 // strictly before now − period. A row exactly one period old is kept until
 // the next run.
 
-// Config holds the periods the standard jobs need (config keys in
-// parentheses; defaults in DefaultConfig).
+// Config holds the periods the standard jobs need. Two are configurable
+// (jobs.ticket_retention, jobs.outbox_retention); the others are fixed at
+// their defaults, and config.Default carries the same values as
+// DefaultConfig for the two (a test checks they agree).
 type Config struct {
 	TicketRetention time.Duration // jobs.ticket_retention: closed tickets anonymised after
 	OutboxRetention time.Duration // jobs.outbox_retention: sent outbox rows deleted after
-	SLA             time.Duration // tickets.sla: first response due within
-	AuditRetention  time.Duration // jobs.audit_retention: audit rows deleted after (≥ 5 years)
-	JobHistory      time.Duration // jobs.history_retention: job_runs rows deleted after
+	AuditRetention  time.Duration // audit rows deleted after (≥ AuditFloor)
+	JobHistory      time.Duration // job_runs rows deleted after
 	// WhatsAppGrace is how long the channel may stay logged out before the
-	// alert fires (jobs.whatsapp_logged_out_grace).
+	// alert fires.
 	WhatsAppGrace time.Duration
 }
 
-// DefaultConfig are the defaults main uses when config leaves a key unset.
+// DefaultConfig is the setup when config leaves a period unset.
 func DefaultConfig() Config {
 	return Config{
 		TicketRetention: 365 * 24 * time.Hour,
 		OutboxRetention: 30 * 24 * time.Hour,
-		SLA:             24 * time.Hour,
 		AuditRetention:  AuditFloor,
 		JobHistory:      90 * 24 * time.Hour,
 		WhatsAppGrace:   5 * time.Minute,
@@ -109,9 +109,6 @@ func (cfg Config) Resolved() Config {
 	}
 	if cfg.OutboxRetention <= 0 {
 		cfg.OutboxRetention = def.OutboxRetention
-	}
-	if cfg.SLA <= 0 {
-		cfg.SLA = def.SLA
 	}
 	if cfg.AuditRetention < AuditFloor {
 		cfg.AuditRetention = AuditFloor

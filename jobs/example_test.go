@@ -43,7 +43,6 @@ func Example_wiring() {
 	jc := jobs.Config{
 		TicketRetention: cfg.Jobs.TicketRetention.D(),
 		OutboxRetention: cfg.Jobs.OutboxRetention.D(),
-		SLA:             cfg.Tickets.SLA.D(),
 	}.Resolved()
 	// This package's own jobs; with tracing wired add
 	//   jobs.Deps{Tracing: jobs.SumCounts(tr.Purge), Rotator: jobs.NoCount(tr.RotateKeys)}
@@ -51,7 +50,7 @@ func Example_wiring() {
 	sched.MustRegister(jobs.Builtin(db, jc, jobs.Deps{})...)
 	// Each package that owns tables contributes its jobs.
 	sched.MustRegister(priv.RetentionTickets(jc.TicketRetention), priv.DSRDeadline(),
-		tickets.New(db, sealer).SLAEscalation(jc.SLA), channels.OutboxCleanup(db, jc.OutboxRetention),
+		tickets.NewStore(db, sealer, tickets.Config{SLA: cfg.Tickets.SLA.D()}).SLAEscalation(), channels.OutboxCleanup(db, jc.OutboxRetention),
 		jobs.Housekeeping(db, accounts.SessionSweep(), tickets.ChatKeySweep(db), channels.DeadSweep(jc.OutboxRetention)))
 	for _, name := range sched.UnknownSchedules() {
 		log.Warn("jobs.schedule names no job", "job", name)

@@ -347,7 +347,7 @@ func TestSLAEscalationBoundaries(t *testing.T) {
 		already := mk("already", cut.AddDate(0, 0, -3), "open", "sla_breached", false)
 
 		s, logs, m := fixedScheduler(t, db, now)
-		s.MustRegister(tickets.New(db, storetest.Sealer(t)).SLAEscalation(sla))
+		s.MustRegister(tickets.NewStore(db, storetest.Sealer(t), tickets.Config{SLA: sla}).SLAEscalation())
 		run, err := s.RunOnce(ctx, "sla-escalation")
 		if err != nil || run.Rows != 2 {
 			t.Fatalf("run: %+v %v", run, err)

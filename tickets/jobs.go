@@ -14,11 +14,12 @@ import (
 const SLAFlag = "sla_breached"
 
 // SLAEscalation flags open or pending tickets still without a first response
-// more than sla after they were created (created_at < now − sla), once per
+// more than the SLA (tickets.sla) after they were created (created_at < now − sla), once per
 // ticket, and notifies supervisors: an audit row per ticket, the alert
 // metric lindungi_job_alerts_total{job="sla-escalation",alert="sla_breached"}
 // and a warning log listing ticket numbers (never citizen data).
-func (s *Store) SLAEscalation(sla time.Duration) jobs.Job {
+func (s *Store) SLAEscalation() jobs.Job {
+	sla := s.cfg.SLA
 	return jobs.Job{Name: "sla-escalation", Spec: "0 */5 * * * *", Timeout: 5 * time.Minute,
 		Description: fmt.Sprintf("flag tickets without a first response after %s", jobs.Human(sla)),
 		Run: func(ctx context.Context, env jobs.Env) (int64, error) {

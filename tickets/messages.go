@@ -68,9 +68,10 @@ type NewMessage struct {
 	Fresh bool
 }
 
-// MaxAttachmentBytes caps one stored attachment; larger files are replaced by
+// DefaultMaxAttachmentBytes caps one stored attachment unless configured
+// (tickets.max_attachment_bytes); larger files are replaced by
 // a note so the message itself is never lost.
-var MaxAttachmentBytes = 10 << 20
+const DefaultMaxAttachmentBytes = 10 << 20
 
 // AddMessage stores a message (and its attachments, sealed) in tx.
 func (s *Store) AddMessage(ctx context.Context, tx *store.Tx, m NewMessage) (int64, error) {
@@ -83,11 +84,11 @@ func (s *Store) AddMessage(ctx context.Context, tx *store.Tx, m NewMessage) (int
 		data := a.Data
 		name := SafeFileName(a.Name)
 		ct := a.ContentType
-		if len(data) > MaxAttachmentBytes {
+		if len(data) > s.cfg.MaxAttachmentBytes {
 			// Keep a trace instead of the file: the citizen is asked to send
 			// it another way by the operator; nothing silently disappears.
 			data = []byte(fmt.Sprintf("attachment %q of %d bytes exceeded the %d-byte limit and was not stored; sha256 %x",
-				name, len(a.Data), MaxAttachmentBytes, sha256.Sum256(a.Data)))
+				name, len(a.Data), s.cfg.MaxAttachmentBytes, sha256.Sum256(a.Data)))
 			name += ".too-large.txt"
 			ct = "text/plain"
 		}

@@ -62,17 +62,42 @@ var allowed = map[string][]string{
 	Closed:   {},
 }
 
+// Config tunes the ticket desk (config keys tickets.*).
+type Config struct {
+	SLA                time.Duration // tickets.sla: first response due within
+	MaxAttachmentBytes int           // tickets.max_attachment_bytes: one stored attachment
+}
+
+// DefaultConfig is the desk's setup when nothing is configured;
+// config.Default carries the same values (a test checks they agree).
+func DefaultConfig() Config {
+	return Config{SLA: 24 * time.Hour, MaxAttachmentBytes: DefaultMaxAttachmentBytes}
+}
+
 // Store reads and writes tickets.
 type Store struct {
 	db     *store.DB
 	sealer *store.Sealer
+	cfg    Config
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }
 
 // New makes a Store.
 func New(db *store.DB, sealer *store.Sealer) *Store {
-	return &Store{db: db, sealer: sealer, Now: store.Now}
+	return NewStore(db, sealer, DefaultConfig())
+}
+
+// NewStore makes a Store with cfg; zero fields take DefaultConfig's values.
+func NewStore(db *store.DB, sealer *store.Sealer, cfg Config) *Store {
+	def := DefaultConfig()
+	if cfg.SLA <= 0 {
+		cfg.SLA = def.SLA
+	}
+	if cfg.MaxAttachmentBytes <= 0 {
+		cfg.MaxAttachmentBytes = def.MaxAttachmentBytes
+	}
+	return &Store{db: db, sealer: sealer, cfg: cfg, Now: store.Now}
 }
 
 // DB exposes the database for packages that share a transaction.
