@@ -202,7 +202,7 @@ func (c *emailChunk) oneByOne(ctx context.Context, j *job) error {
 func plainComplaint(in channels.Inbound) bool {
 	return in.ReplyTo == "" && len(in.References) == 0 && !ticketTag.MatchString(in.Subject) &&
 		len(in.Attachments) == 0 && !in.Unparseable &&
-		in.Meta["bounce"] != "1" && in.Meta["retired"] != "1"
+		!in.Bounce && !in.Retired
 }
 
 // flush writes the staged rows, in the order the foreign keys need.

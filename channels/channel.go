@@ -58,6 +58,15 @@ type Inbound struct {
 	Unparseable bool
 	// Raw is the message as received (e-mail), kept for audit and re-parsing.
 	Raw []byte
+	// The e-mail facts the bot acts on. Bounce marks a delivery report
+	// about one of our mails (ReplyTo names it): its ticket is flagged and
+	// nobody is answered. Retired marks mail to a retired mailbox: its
+	// sender is told, once, Notice (empty: the bot's own text). Oversized
+	// marks mail of which only the headers were imported.
+	Bounce    bool
+	Retired   bool
+	Notice    string
+	Oversized bool
 	// Meta carries adapter-specific facts (e.g. "lid", "mailbox", "retired").
 	Meta map[string]string
 	// Prepared is the sink's own pure work on the message, done by
