@@ -1,4 +1,4 @@
-package main
+package bot_test
 
 import (
 	"context"
@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"lindungi/bot"
 	"lindungi/channels"
+	"lindungi/store/storetest"
 )
 
 // mailIn is a parsed complaint mail as the importer hands it to the bot.
@@ -21,7 +23,7 @@ func mailIn(i int, inReplyTo string) channels.Inbound {
 
 // failMail makes storing the mail with externalID fail inside its
 // transaction with "boom", as a poison mail would, until undo is called.
-func failMail(t *testing.T, ta *testApp, externalID string) (undo func()) {
+func failMail(t *testing.T, ta *pipeline, externalID string) (undo func()) {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := ta.db.Exec(ctx, `CREATE TRIGGER fail_mail BEFORE INSERT ON inbound_keys WHEN NEW.external_id = '`+externalID+`'
@@ -46,7 +48,7 @@ func isBoom(err error) bool {
 // second ticket for one conversation); once the original goes through,
 // the follow-up threads onto its ticket.
 func TestDeliverBatchStopsAtFailure(t *testing.T) {
-	ta := startApp(t, testConfig(t))
+	ta := newPipeline(t, storetest.SQLite(t), bot.Config{})
 	ctx := context.Background()
 
 	ins := []channels.Inbound{mailIn(1, ""), mailIn(2, ""), mailIn(3, "<batch2@warga.example.id>"), mailIn(4, "")}
@@ -85,7 +87,7 @@ func TestDeliverBatchStopsAtFailure(t *testing.T) {
 // the first mail breaks, as a full disk would fail at COMMIT), the batch's
 // later requests, which run in a later commit, are not attempted either.
 func TestDeliverBatchStopsAfterFailedCommit(t *testing.T) {
-	ta := startApp(t, testConfig(t))
+	ta := newPipeline(t, storetest.SQLite(t), bot.Config{})
 	ctx := context.Background()
 	ins := make([]channels.Inbound, 600) // more than one group commit holds
 	for i := range ins {

@@ -1,4 +1,4 @@
-package main
+package bot_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"lindungi/bot"
 	"lindungi/channels"
 	"lindungi/store"
 	"lindungi/store/storetest"
@@ -94,18 +95,16 @@ func stageChunk2() []channels.Inbound {
 func TestEmailStagedMatchesOneByOne(t *testing.T) {
 	dialects := []struct {
 		name string
-		env  func(t *testing.T) []string
+		db   func(t testing.TB) *store.DB
 	}{
-		{"sqlite", func(*testing.T) []string { return nil }},
-		{"postgres", func(t *testing.T) []string {
-			return []string{"LINDUNGI_DATABASE_URL=" + storetest.PostgresURL(t)}
-		}},
+		{"sqlite", storetest.SQLite},
+		{"postgres", storetest.Postgres},
 	}
 	for _, d := range dialects {
 		t.Run(d.name, func(t *testing.T) {
 			ctx := context.Background()
 			dump := func(oneByOne bool) []string {
-				ta := startApp(t, testConfig(t, append(d.env(t), "LINDUNGI_EMAIL_ACK_RATE_PER_HOUR=2")...))
+				ta := newPipeline(t, d.db(t), bot.Config{AckRate: 2})
 				for _, chunk := range [][]channels.Inbound{stageChunk(), stageChunk2()} {
 					if oneByOne {
 						for i, in := range chunk {
@@ -220,7 +219,7 @@ func dumpIntake(t *testing.T, db *store.DB) []string {
 // the ones before the failure are kept and the ones behind it are not
 // attempted.
 func TestEmailStagedChunkFallsBack(t *testing.T) {
-	ta := startApp(t, testConfig(t))
+	ta := newPipeline(t, storetest.SQLite(t), bot.Config{})
 	ctx := context.Background()
 	ins := stageChunk()[:5]
 	failMail(t, ta, ins[3].ExternalID)
@@ -246,7 +245,7 @@ func TestEmailStagedChunkFallsBack(t *testing.T) {
 }
 
 // chunkCount reads lindungi_intake_chunks_total{path}.
-func chunkCount(t *testing.T, ta *testApp, path string) float64 {
+func chunkCount(t *testing.T, ta *pipeline, path string) float64 {
 	t.Helper()
 	mfs, err := ta.registry.Gather()
 	if err != nil {
@@ -274,7 +273,7 @@ func chunkCount(t *testing.T, ta *testApp, path string) float64 {
 // chunk is not rolled back. Transaction c holds a contact row so that the
 // chunk stops between reading the counter and writing its tickets.
 func TestEmailStagedCounterLockOrder(t *testing.T) {
-	ta := startApp(t, testConfig(t, "LINDUNGI_DATABASE_URL="+storetest.PostgresURL(t)))
+	ta := newPipeline(t, storetest.Postgres(t), bot.Config{})
 	ctx := context.Background()
 	chunk := stageChunk()
 	for _, in := range []channels.Inbound{chunk[0], chunk[4]} { // budi, ani
@@ -319,7 +318,7 @@ func TestEmailStagedCounterLockOrder(t *testing.T) {
 }
 
 // waitForLockWait waits until some session of ta's database waits on a lock.
-func waitForLockWait(t *testing.T, ta *testApp) {
+func waitForLockWait(t *testing.T, ta *pipeline) {
 	t.Helper()
 	for range 1000 {
 		var n int
