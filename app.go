@@ -127,6 +127,14 @@ func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error
 		MaxAttempts: cfg.Outbox.MaxAttempts, BaseBackoff: cfg.Outbox.BaseBackoff.D(), MaxBackoff: cfg.Outbox.MaxBackoff.D(),
 		Rate: rates, BatchSize: cfg.Outbox.BatchSize,
 	}, a.log.With("component", "outbox"), a.registry)
+	// A message the outbox gives up on flags its ticket, so an operator
+	// sees it in the console.
+	a.outbox.OnDead = func(ctx context.Context, tx *store.Tx, m channels.Outbound, _ string) error {
+		if m.TicketID == 0 {
+			return nil
+		}
+		return a.tickets.AddFlag(ctx, tx, m.TicketID, tickets.DeliveryFailedFlag)
+	}
 	a.bot = bot.New(a.db, a.tickets, a.outbox, bot.Config{
 		StateTTL: cfg.Bot.StateTTL.D(), FloodLimit: cfg.Bot.FloodLimit, MaxTextBytes: cfg.Bot.MaxTextBytes, AckRate: cfg.Email.AckRatePerHour,
 	}, a.log.With("component", "bot"), a.registry)

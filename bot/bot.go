@@ -121,7 +121,6 @@ func New(db *store.DB, ts *tickets.Store, ob *channels.Outbox, cfg Config, log *
 			_ = reg.Register(c)
 		}
 	}
-	ob.OnDead = b.onDead
 	return b
 }
 

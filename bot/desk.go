@@ -69,15 +69,6 @@ func (b *Bot) Reply(ctx context.Context, ref, operator, text string) (tickets.Me
 	return out, err
 }
 
-// onDead flags the ticket of a message that could not be delivered, so an
-// operator sees it in the console.
-func (b *Bot) onDead(ctx context.Context, tx *store.Tx, m channels.Outbound, reason string) error {
-	if m.TicketID == 0 {
-		return nil
-	}
-	return b.tickets.AddFlag(ctx, tx, m.TicketID, "delivery_failed")
-}
-
 // exportAfter renders the citizen's data and sends it on their channel.
 func (b *Bot) exportAfter(ctx context.Context, contactID int64, channel, to, lang string) {
 	doc, err := b.Privacy.Export(ctx, contactID)

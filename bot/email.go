@@ -72,10 +72,10 @@ func (t *turn) emailTicket(ctx context.Context) error {
 func newEmailTicket(in channels.Inbound, contactID int64, prep prepared) tickets.NewTicket {
 	var flags []string
 	if in.Unparseable {
-		flags = append(flags, "unparseable")
+		flags = append(flags, tickets.UnparseableFlag)
 	}
 	if in.Oversized {
-		flags = append(flags, "oversized")
+		flags = append(flags, tickets.OversizedFlag)
 	}
 	return tickets.NewTicket{
 		ContactID: contactID, Channel: channels.Email, Subject: truncateUTF8(in.Subject, 200),
@@ -94,7 +94,7 @@ func (t *turn) email(ctx context.Context) error {
 		}
 	}
 	if in.Bounce {
-		if err := b.tickets.AddFlag(ctx, tx, tk.ID, "delivery_failed"); err != nil {
+		if err := b.tickets.AddFlag(ctx, tx, tk.ID, tickets.DeliveryFailedFlag); err != nil {
 			return err
 		}
 	}

@@ -13,6 +13,16 @@ import (
 // SLAFlag is the ticket flag sla-escalation sets.
 const SLAFlag = "sla_breached"
 
+// The other flags an operator is shown (the console labels each).
+const (
+	UnparseableFlag    = "unparseable"     // the mail could not be read; the raw mail is attached
+	OversizedFlag      = "oversized"       // only the mail's headers were imported
+	DeliveryFailedFlag = "delivery_failed" // a reply bounced or was dead-lettered
+)
+
+// Flags lists every flag.
+var Flags = []string{UnparseableFlag, OversizedFlag, DeliveryFailedFlag, SLAFlag}
+
 // SLAEscalation flags open or pending tickets still without a first response
 // more than the SLA (tickets.sla) after they were created (created_at < now − sla), once per
 // ticket, and notifies supervisors: an audit row per ticket, the alert

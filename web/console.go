@@ -33,7 +33,7 @@ var labels = map[string]string{
 	tickets.CertificateDownload: "Unduh sertifikat", tickets.LoginProblem: "Masalah masuk akun",
 	tickets.Sijejak: "SIJEJAK (pelacakan kontak)", tickets.Other: "Lainnya",
 	// flags
-	"unparseable": "tidak terbaca", "oversized": "terlalu besar", "delivery_failed": "gagal terkirim",
+	tickets.UnparseableFlag: "tidak terbaca", tickets.OversizedFlag: "terlalu besar", tickets.DeliveryFailedFlag: "gagal terkirim",
 	tickets.SLAFlag: "melewati batas waktu layanan",
 	// channels
 	"whatsapp": "WhatsApp", "email": "Surel", "simulator": "Simulator",

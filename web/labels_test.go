@@ -6,10 +6,12 @@ import (
 	"lindungi/tickets"
 )
 
-// Every category and status the tickets package knows has an Indonesian
-// label in the console (a missing one would show the English key).
+// Every category, status and flag the tickets package knows has an
+// Indonesian label in the console (a missing one would show the English
+// key).
 func TestLabelsCoverTicketsVocabulary(t *testing.T) {
-	for _, k := range append(append([]string{}, tickets.Categories...), tickets.Statuses...) {
+	keys := append(append([]string{}, tickets.Categories...), tickets.Statuses...)
+	for _, k := range append(keys, tickets.Flags...) {
 		if _, ok := labels[k]; !ok {
 			t.Errorf("no console label for %q", k)
 		}
