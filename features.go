@@ -191,7 +191,7 @@ func (a *App) wireEmail() error {
 	// before an acknowledgement is even queued (counted in the shared
 	// database, so it holds across replicas); the channel's own in-memory
 	// limiter is switched off so the rule has one home.
-	ec := email.Config{MaxMessageBytes: a.cfg.Email.MaxMessageBytes, AutoReplyLimit: -1}
+	ec := email.Config{MaxMessageBytes: a.cfg.Email.MaxMessageBytes}
 	for _, m := range a.cfg.Email.Mailboxes {
 		ec.Mailboxes = append(ec.Mailboxes, email.MailboxConfig{
 			Address: m.Address, IMAPURL: m.IMAPURL, Username: m.Username, Password: m.Password, PasswordFile: m.PasswordFile,

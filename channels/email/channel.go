@@ -46,7 +46,6 @@ type Channel struct {
 	cfg     Config
 	db      *store.DB
 	log     *slog.Logger
-	limiter *replyLimiter
 	now     func() time.Time
 	runners []*Runner
 }
@@ -66,7 +65,6 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Channel, error) {
 	}
 	c := &Channel{
 		cfg: cfg, db: db, log: log, now: time.Now,
-		limiter: &replyLimiter{limit: cfg.AutoReplyLimit, window: cfg.AutoReplyWindow, sent: map[string][]time.Time{}},
 	}
 	var own []string
 	for _, m := range cfg.Mailboxes {
