@@ -61,14 +61,6 @@ func (a *App) wireJobs() error {
 		return err
 	}
 	deps := jobs.Deps{}
-	if a.tracing != nil {
-		deps.Tracing = jobs.SumCounts(a.tracing.Purge)
-		deps.Rotator = jobs.NoCount(a.tracing.RotateKeys)
-		deps.Uploads = jobs.TaskFunc(func(ctx context.Context, _ time.Time) (int64, error) {
-			n, err := a.tracing.MatchPending(ctx)
-			return int64(n), err
-		})
-	}
 	if ch, ok := a.outbox.Channel("whatsapp"); ok {
 		deps.WhatsApp = func() string { return string(ch.State()) }
 	}
@@ -93,6 +85,9 @@ func (a *App) wireJobs() error {
 // housekeeping gathers the small sweeps of several owners in one run.
 func (a *App) standardJobs(cfg jobs.Config, deps jobs.Deps) []jobs.Job {
 	js := jobs.Builtin(a.db, cfg, deps)
+	if a.tracing != nil {
+		js = append(js, a.tracing.Jobs()...)
+	}
 	return append(js,
 		a.privacy.RetentionTickets(cfg.TicketRetention), a.privacy.DSRDeadline(),
 		a.tickets.SLAEscalation(),

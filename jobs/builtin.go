@@ -44,59 +44,9 @@ func DefaultConfig() Config {
 // (trigger in migration 0006).
 const AuditFloor = 5 * 365 * 24 * time.Hour
 
-// TracingPurger deletes Sijejak data past its retention (encounters, expired
-// uploads, old TempIDs). tracing.* implements it.
-type TracingPurger interface {
-	Purge(ctx context.Context, now time.Time) (int64, error)
-}
-
-// TempIDKeyRotator creates the next TempID key and retires old ones.
-type TempIDKeyRotator interface {
-	RotateTempIDKeys(ctx context.Context, now time.Time) (int64, error)
-}
-
-// UploadMatcher matches uploads that were stored but not matched (a crash
-// between the two steps).
-type UploadMatcher interface {
-	MatchPendingUploads(ctx context.Context, now time.Time) (int64, error)
-}
-
-// TaskFunc adapts any method value to the three interfaces above, so main
-// can pass tracing's methods whatever they are called:
-// jobs.TaskFunc(tr.PurgeExpired).
-type TaskFunc func(ctx context.Context, now time.Time) (int64, error)
-
-func (f TaskFunc) Purge(ctx context.Context, now time.Time) (int64, error) { return f(ctx, now) }
-func (f TaskFunc) RotateTempIDKeys(ctx context.Context, now time.Time) (int64, error) {
-	return f(ctx, now)
-}
-func (f TaskFunc) MatchPendingUploads(ctx context.Context, now time.Time) (int64, error) {
-	return f(ctx, now)
-}
-
-// SumCounts adapts a task that reports rows per table (tracing.Service.Purge).
-func SumCounts(f func(ctx context.Context, now time.Time) (map[string]int64, error)) TaskFunc {
-	return func(ctx context.Context, now time.Time) (int64, error) {
-		m, err := f(ctx, now)
-		var n int64
-		for _, v := range m {
-			n += v
-		}
-		return n, err
-	}
-}
-
-// NoCount adapts a task that reports no row count (tracing.Service.RotateKeys).
-func NoCount(f func(ctx context.Context, now time.Time) error) TaskFunc {
-	return func(ctx context.Context, now time.Time) (int64, error) { return 0, f(ctx, now) }
-}
-
-// Deps are the other packages the jobs of this package delegate to; nil
-// ones leave their job out.
+// Deps are what the jobs of this package read from elsewhere; nil ones
+// leave their job out.
 type Deps struct {
-	Tracing  TracingPurger
-	Rotator  TempIDKeyRotator
-	Uploads  UploadMatcher
 	WhatsApp func() string // channel state: connected, logged_out, …
 }
 
@@ -122,51 +72,17 @@ func (cfg Config) Resolved() Config {
 	return cfg
 }
 
-// Builtin returns the jobs this package defines itself: the tracing
-// delegates, audit retention, its own history cleanup and the WhatsApp
-// alert. The packages that own the other tables contribute theirs
-// (tickets, channels, privacy, accounts; see Housekeeping).
+// Builtin returns the jobs this package defines itself: audit retention,
+// its own history cleanup and the WhatsApp alert. The packages that own
+// the other tables contribute theirs (tickets, channels, privacy,
+// tracing; accounts through Housekeeping).
 func Builtin(db *store.DB, cfg Config, d Deps) []Job {
 	cfg = cfg.Resolved()
-	var out []Job
-	if d.Tracing != nil {
-		out = append(out, PurgeTracing(d.Tracing))
-	}
-	if d.Rotator != nil {
-		out = append(out, RotateTempIDKeys(d.Rotator))
-	}
-	if d.Uploads != nil {
-		out = append(out, MatchPendingUploads(d.Uploads))
-	}
-	out = append(out, AuditRetention(db, cfg.AuditRetention), JobHistoryCleanup(db, cfg.JobHistory))
+	out := []Job{AuditRetention(db, cfg.AuditRetention), JobHistoryCleanup(db, cfg.JobHistory)}
 	if d.WhatsApp != nil {
 		out = append(out, WhatsAppHealth(db, d.WhatsApp, cfg.WhatsAppGrace))
 	}
 	return out
-}
-
-// PurgeTracing delegates to tracing.
-func PurgeTracing(p TracingPurger) Job {
-	return Job{Name: "purge-tracing", Spec: "0 0 * * * *", Timeout: 30 * time.Minute,
-		Description: "delete Sijejak data past its 14-day retention",
-		Run:         func(ctx context.Context, env Env) (int64, error) { return p.Purge(ctx, env.Now) }}
-}
-
-// RotateTempIDKeys delegates to tracing.
-func RotateTempIDKeys(r TempIDKeyRotator) Job {
-	return Job{Name: "rotate-tempid-keys", Spec: "0 5 0 * * *", Timeout: 5 * time.Minute,
-		Description: "create the next TempID key, retire old ones",
-		Run:         func(ctx context.Context, env Env) (int64, error) { return r.RotateTempIDKeys(ctx, env.Now) }}
-}
-
-// MatchPendingUploads delegates to tracing. Upload windows close by time
-// alone (every check compares closes_at with now), so there is nothing to
-// expire; what a window can leave behind is an upload stored but not
-// matched. The job was called expire-upload-windows.
-func MatchPendingUploads(x UploadMatcher) Job {
-	return Job{Name: "match-pending-uploads", Formerly: []string{"expire-upload-windows"}, Spec: "0 */5 * * * *", Timeout: 5 * time.Minute,
-		Description: "match Sijejak uploads stored but not matched yet",
-		Run:         func(ctx context.Context, env Env) (int64, error) { return x.MatchPendingUploads(ctx, env.Now) }}
 }
 
 // JobHistoryCleanup deletes job_runs rows older than keep.

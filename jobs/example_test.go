@@ -44,11 +44,11 @@ func Example_wiring() {
 		TicketRetention: cfg.Jobs.TicketRetention.D(),
 		OutboxRetention: cfg.Jobs.OutboxRetention.D(),
 	}.Resolved()
-	// This package's own jobs; with tracing wired add
-	//   jobs.Deps{Tracing: jobs.SumCounts(tr.Purge), Rotator: jobs.NoCount(tr.RotateKeys)}
-	// and WhatsApp: func() string { return wa.Status().State }.
+	// This package's own jobs; with WhatsApp wired, Deps{WhatsApp:
+	// func() string { return string(wa.State()) }} adds its alert.
 	sched.MustRegister(jobs.Builtin(db, jc, jobs.Deps{})...)
-	// Each package that owns tables contributes its jobs.
+	// Each package that owns tables contributes its jobs (and with
+	// tracing wired, tr.Jobs()...).
 	sched.MustRegister(priv.RetentionTickets(jc.TicketRetention), priv.DSRDeadline(),
 		tickets.NewStore(db, sealer, tickets.Config{SLA: cfg.Tickets.SLA.D()}).SLAEscalation(), channels.OutboxCleanup(db, jc.OutboxRetention),
 		jobs.Housekeeping(db, accounts.SessionSweep(), tickets.ChatKeySweep(db), channels.DeadSweep(jc.OutboxRetention)))
