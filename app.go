@@ -135,7 +135,17 @@ func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error
 		}
 		return a.tickets.AddFlag(ctx, tx, m.TicketID, tickets.DeliveryFailedFlag)
 	}
-	a.bot = bot.New(a.db, a.tickets, a.outbox, bot.Config{
+	// The optional features the bot hands actions to exist before it.
+	if err := a.newTracing(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.newPrivacy()
+	with := bot.Features{Privacy: privacy.Documents{S: a.privacy}}
+	if a.tracing != nil {
+		with.Tracing = a.tracing
+	}
+	a.bot = bot.New(a.db, a.tickets, a.outbox, with, bot.Config{
 		StateTTL: cfg.Bot.StateTTL.D(), FloodLimit: cfg.Bot.FloodLimit, MaxTextBytes: cfg.Bot.MaxTextBytes, AckRate: cfg.Email.AckRatePerHour,
 	}, a.log.With("component", "bot"), a.registry)
 

@@ -30,22 +30,24 @@ func (a *App) wireFeatures(ctx context.Context) error {
 	if err := a.wireEmail(); err != nil {
 		return err
 	}
-	if err := a.wireTracing(ctx); err != nil {
-		return err
-	}
+	a.wireTracing()
 	return a.wireJobs()
 }
 
-// wirePrivacy and jobs: data-subject rights reach every holder of personal
-// data (tickets here, Sijejak through its holder); the scheduler runs the
-// retention jobs on the leader replica.
-func (a *App) wireJobs() error {
+// newPrivacy makes the data-subject service: its requests reach every
+// holder of personal data (the owners of the gateway's tables, Sijejak
+// through its holder).
+func (a *App) newPrivacy() {
 	var holders []privacy.Holder
 	if a.tracing != nil {
 		holders = append(holders, tracingHolder{tracing.PrivacyHolder{S: a.tracing}})
 	}
 	a.privacy = privacy.New(a.db, a.sealer, a.log.With("component", "privacy"), holders...)
-	a.bot.Privacy = privacy.Documents{S: a.privacy}
+}
+
+// wireJobs adds the privacy routes and the scheduler, which runs the
+// retention jobs on the leader replica.
+func (a *App) wireJobs() error {
 	a.web.Extra = append(a.web.Extra, web.PrivacyRoutes(a.privacy))
 
 	loc, err := time.LoadLocation(a.cfg.Jobs.Timezone)
@@ -108,9 +110,9 @@ func (t tracingHolder) Erase(ctx context.Context, tx *store.Tx, s privacy.Subjec
 	return t.h.Erase(ctx, tx, s.Phones)
 }
 
-// wireTracing starts Sijejak's server side: its phone API, the officers'
-// case route, and the bot's hooks for SIJEJAK codes and consent answers.
-func (a *App) wireTracing(ctx context.Context) error {
+// newTracing makes Sijejak's server side when it is enabled (the bot
+// takes it for SIJEJAK codes and consent answers).
+func (a *App) newTracing(ctx context.Context) error {
 	if !a.cfg.Tracing.Enabled {
 		return nil
 	}
@@ -133,9 +135,14 @@ func (a *App) wireTracing(ctx context.Context) error {
 		return err
 	}
 	a.tracing = svc
-	a.bot.Tracing = svc
-	a.web.Extra = append(a.web.Extra, web.TracingRoutes(svc))
 	return nil
+}
+
+// wireTracing adds Sijejak's phone API and the officers' case route.
+func (a *App) wireTracing() {
+	if a.tracing != nil {
+		a.web.Extra = append(a.web.Extra, web.TracingRoutes(a.tracing))
+	}
 }
 
 // wireWhatsApp adds the linked-device connection. It runs as a singleton

@@ -69,9 +69,9 @@ type Bot struct {
 	cfg     Config
 	log     *slog.Logger
 
-	// Optional collaborators, set before use.
-	Tracing Tracing
-	Privacy Privacy
+	// Optional features the engine's actions go to; nil when off.
+	tracing Tracing
+	privacy Privacy
 
 	flood *floodGuard
 
@@ -90,8 +90,16 @@ func DefaultConfig() Config {
 	return Config{StateTTL: 30 * time.Minute, FloodLimit: 20, MaxTextBytes: 4096, AckRate: 3}
 }
 
+// Features are the optional parts of the gateway the engine's actions go
+// to: SIJEJAK codes and consent answers to Sijejak, data requests to
+// privacy. A nil one answers those actions with "not available".
+type Features struct {
+	Tracing Tracing
+	Privacy Privacy
+}
+
 // New makes the pipeline; zero fields of cfg take DefaultConfig's values.
-func New(db *store.DB, ts *tickets.Store, ob *channels.Outbox, cfg Config, log *slog.Logger, reg prometheus.Registerer) *Bot {
+func New(db *store.DB, ts *tickets.Store, ob *channels.Outbox, with Features, cfg Config, log *slog.Logger, reg prometheus.Registerer) *Bot {
 	def := DefaultConfig()
 	if cfg.StateTTL <= 0 {
 		cfg.StateTTL = def.StateTTL
@@ -106,7 +114,7 @@ func New(db *store.DB, ts *tickets.Store, ob *channels.Outbox, cfg Config, log *
 		cfg.AckRate = def.AckRate
 	}
 	b := &Bot{
-		db: db, tickets: ts, outbox: ob, cfg: cfg, log: log,
+		db: db, tickets: ts, outbox: ob, tracing: with.Tracing, privacy: with.Privacy, cfg: cfg, log: log,
 		engine: conversation.New(conversation.Config{StateTTL: cfg.StateTTL}),
 		flood:  newFloodGuard(cfg.FloodLimit, time.Minute),
 		intake: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lindungi_intake_total", Help: "Inbound messages by channel and result (stored, duplicate, error, not_attempted)."}, []string{"channel", "result"}),

@@ -46,8 +46,8 @@ func (t *turn) chat(ctx context.Context) error {
 		input.OpenTicket = &conversation.Ticket{Number: open.Number, Status: open.Status, Category: open.Category, HandedOff: open.HandedOff}
 	}
 	// Only a message that could be a consent answer needs the lookup.
-	if _, maybe := intent.Consent(in.Text, false); maybe && b.Tracing != nil {
-		if input.PendingConsent, err = b.Tracing.PendingConsent(ctx, tx, in.From); err != nil {
+	if _, maybe := intent.Consent(in.Text, false); maybe && b.tracing != nil {
+		if input.PendingConsent, err = b.tracing.PendingConsent(ctx, tx, in.From); err != nil {
 			return err
 		}
 	}
@@ -159,36 +159,36 @@ func (t *turn) apply(ctx context.Context, a conversation.Action, open *tickets.T
 		}
 		return b.tickets.SetRating(ctx, tx, id, a.Rating)
 	case conversation.KindSijejakRegister:
-		if b.Tracing == nil {
+		if b.tracing == nil {
 			return nil
 		}
-		err := b.Tracing.ConfirmCode(ctx, tx, t.in.From, a.Code)
+		err := b.tracing.ConfirmCode(ctx, tx, t.in.From, a.Code)
 		if _, ok := coded.As(err); ok {
 			t.instead = catalog.T(t.lang, "sijejak_code_invalid", nil)
 			return nil
 		}
 		return err
 	case conversation.KindSijejakConsent:
-		if b.Tracing == nil {
+		if b.tracing == nil {
 			return nil
 		}
 		// The consent record keeps the text the tracing service actually
 		// sent (empty textShown), not the catalogue's copy of it.
-		err := b.Tracing.RecordConsent(ctx, tx, t.in.From, a.Consent, "")
+		err := b.tracing.RecordConsent(ctx, tx, t.in.From, a.Consent, "")
 		if _, ok := coded.As(err); ok {
 			t.instead = catalog.T(t.lang, "not_understood", nil)
 			return nil
 		}
 		return err
 	case conversation.KindExport:
-		if b.Privacy == nil {
+		if b.privacy == nil {
 			return nil
 		}
 		contactID, ch, to, lang := t.contact.ID, t.in.Channel, t.in.From, t.lang
 		t.after = append(t.after, func(ctx context.Context) { b.exportAfter(ctx, contactID, ch, to, lang) })
 		return nil
 	case conversation.KindDelete:
-		if b.Privacy == nil {
+		if b.privacy == nil {
 			return nil
 		}
 		contactID, ch, to, lang := t.contact.ID, t.in.Channel, t.in.From, t.lang

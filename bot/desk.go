@@ -71,7 +71,7 @@ func (b *Bot) Reply(ctx context.Context, ref, operator, text string) (tickets.Me
 
 // exportAfter renders the citizen's data and sends it on their channel.
 func (b *Bot) exportAfter(ctx context.Context, contactID int64, channel, to, lang string) {
-	doc, err := b.Privacy.Export(ctx, contactID)
+	doc, err := b.privacy.Export(ctx, contactID)
 	if err != nil {
 		b.log.Error("data export failed", "contact_id", contactID, "err", err)
 		return
@@ -91,7 +91,7 @@ func (b *Bot) exportAfter(ctx context.Context, contactID int64, channel, to, lan
 // The confirmation is the only thing left addressed to them, and the outbox
 // cleanup job removes it once sent.
 func (b *Bot) deleteAfter(ctx context.Context, contactID int64, channel, to, lang string) {
-	if err := b.Privacy.Delete(ctx, contactID, fmt.Sprintf("citizen:%d", contactID)); err != nil {
+	if err := b.privacy.Delete(ctx, contactID, fmt.Sprintf("citizen:%d", contactID)); err != nil {
 		b.log.Error("data deletion failed", "contact_id", contactID, "err", err)
 		return
 	}

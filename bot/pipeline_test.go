@@ -28,6 +28,6 @@ func newPipeline(t testing.TB, db *store.DB, cfg bot.Config) *pipeline {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	p := &pipeline{db: db, tickets: tickets.New(db, storetest.Sealer(t)), registry: prometheus.NewRegistry()}
 	ob := channels.NewOutbox(db, channels.OutboxConfig{}, log, p.registry)
-	p.bot = bot.New(db, p.tickets, ob, cfg, log, p.registry)
+	p.bot = bot.New(db, p.tickets, ob, bot.Features{}, cfg, log, p.registry)
 	return p
 }

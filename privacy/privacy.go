@@ -70,9 +70,6 @@ func New(db *store.DB, sealer *store.Sealer, log *slog.Logger, holders ...Holder
 	return &Service{db: db, sealer: sealer, holders: holders, log: log.With("component", "privacy"), Now: store.Now}
 }
 
-// AddHolder registers another package's data store (before serving).
-func (s *Service) AddHolder(h Holder) { s.holders = append(s.holders, h) }
-
 // Request kinds and statuses in dsr_requests.
 const (
 	KindExport = "export"
