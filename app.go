@@ -114,8 +114,7 @@ func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error
 	a.registry = prometheus.NewRegistry()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	tickets.MaxAttachmentBytes = int(cfg.Tickets.MaxAttachmentSize)
-	a.tickets = tickets.New(a.db, a.sealer)
+	a.tickets = tickets.NewStore(a.db, a.sealer, tickets.Config{SLA: cfg.Tickets.SLA.D(), MaxAttachmentBytes: int(cfg.Tickets.MaxAttachmentSize)})
 	a.accounts = accounts.New(a.db)
 	rates := map[string]float64{}
 	for k, v := range cfg.Outbox.Rate {
@@ -128,7 +127,25 @@ func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error
 		MaxAttempts: cfg.Outbox.MaxAttempts, BaseBackoff: cfg.Outbox.BaseBackoff.D(), MaxBackoff: cfg.Outbox.MaxBackoff.D(),
 		Rate: rates, BatchSize: cfg.Outbox.BatchSize,
 	}, a.log.With("component", "outbox"), a.registry)
-	a.bot = bot.New(a.db, a.tickets, a.outbox, bot.Config{
+	// A message the outbox gives up on flags its ticket, so an operator
+	// sees it in the console.
+	a.outbox.OnDead = func(ctx context.Context, tx *store.Tx, m channels.Outbound, _ string) error {
+		if m.TicketID == 0 {
+			return nil
+		}
+		return a.tickets.AddFlag(ctx, tx, m.TicketID, tickets.DeliveryFailedFlag)
+	}
+	// The optional features the bot hands actions to exist before it.
+	if err := a.newTracing(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.newPrivacy()
+	with := bot.Features{Privacy: privacy.Documents{S: a.privacy}}
+	if a.tracing != nil {
+		with.Tracing = a.tracing
+	}
+	a.bot = bot.New(a.db, a.tickets, a.outbox, with, bot.Config{
 		StateTTL: cfg.Bot.StateTTL.D(), FloodLimit: cfg.Bot.FloodLimit, MaxTextBytes: cfg.Bot.MaxTextBytes, AckRate: cfg.Email.AckRatePerHour,
 	}, a.log.With("component", "bot"), a.registry)
 

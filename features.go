@@ -8,11 +8,14 @@ import (
 
 	"github.com/skip2/go-qrcode"
 
+	"lindungi/accounts"
+	"lindungi/channels"
 	"lindungi/channels/email"
 	"lindungi/channels/whatsapp"
 	"lindungi/jobs"
 	"lindungi/privacy"
 	"lindungi/store"
+	"lindungi/tickets"
 	"lindungi/tracing"
 	"lindungi/web"
 )
@@ -26,22 +29,24 @@ func (a *App) wireFeatures(ctx context.Context) error {
 	if err := a.wireEmail(); err != nil {
 		return err
 	}
-	if err := a.wireTracing(ctx); err != nil {
-		return err
-	}
+	a.wireTracing()
 	return a.wireJobs()
 }
 
-// wirePrivacy and jobs: data-subject rights reach every holder of personal
-// data (tickets here, Sijejak through its holder); the scheduler runs the
-// retention jobs on the leader replica.
-func (a *App) wireJobs() error {
+// newPrivacy makes the data-subject service: its requests reach every
+// holder of personal data (the owners of the gateway's tables, Sijejak
+// through its holder).
+func (a *App) newPrivacy() {
 	var holders []privacy.Holder
 	if a.tracing != nil {
 		holders = append(holders, tracingHolder{tracing.PrivacyHolder{S: a.tracing}})
 	}
 	a.privacy = privacy.New(a.db, a.sealer, a.log.With("component", "privacy"), holders...)
-	a.bot.Privacy = privacy.Documents{S: a.privacy}
+}
+
+// wireJobs adds the privacy routes and the scheduler, which runs the
+// retention jobs on the leader replica.
+func (a *App) wireJobs() error {
 	a.web.Extra = append(a.web.Extra, web.PrivacyRoutes(a.privacy))
 
 	loc, err := time.LoadLocation(a.cfg.Jobs.Timezone)
@@ -56,18 +61,14 @@ func (a *App) wireJobs() error {
 	if err != nil {
 		return err
 	}
-	deps := jobs.Deps{Privacy: a.privacy}
-	if a.tracing != nil {
-		deps.Tracing = jobs.SumCounts(a.tracing.Purge)
-		deps.Rotator = jobs.NoCount(a.tracing.RotateKeys)
-		deps.Uploads = jobs.TaskFunc(a.tracing.ExpireUploadWindows)
-	}
+	deps := jobs.Deps{}
 	if ch, ok := a.outbox.Channel("whatsapp"); ok {
 		deps.WhatsApp = func() string { return string(ch.State()) }
 	}
-	if err := registerAll(sched, jobs.Standard(a.db, jobs.Config{
-		TicketRetention: a.cfg.Jobs.TicketRetention.D(), OutboxRetention: a.cfg.Jobs.OutboxRetention.D(), SLA: a.cfg.Tickets.SLA.D(),
-	}, deps)); err != nil {
+	jc := jobs.Config{
+		TicketRetention: a.cfg.Jobs.TicketRetention.D(), OutboxRetention: a.cfg.Jobs.OutboxRetention.D(),
+	}.Resolved()
+	if err := registerAll(sched, a.standardJobs(jc, deps)); err != nil {
 		return err
 	}
 	if unknown := sched.UnknownSchedules(); len(unknown) > 0 {
@@ -78,6 +79,22 @@ func (a *App) wireJobs() error {
 		a.background = append(a.background, func(ctx context.Context) error { return sched.Run(ctx, 30*time.Second) })
 	}
 	return nil
+}
+
+// standardJobs are the gateway's scheduled jobs: each package that owns
+// tables contributes its own (retention, clean-up, escalation) and
+// housekeeping gathers the small sweeps of several owners in one run.
+func (a *App) standardJobs(cfg jobs.Config, deps jobs.Deps) []jobs.Job {
+	js := jobs.Builtin(a.db, cfg, deps)
+	if a.tracing != nil {
+		js = append(js, a.tracing.Jobs()...)
+	}
+	return append(js,
+		a.privacy.RetentionTickets(cfg.TicketRetention), a.privacy.DSRDeadline(),
+		a.tickets.SLAEscalation(),
+		channels.OutboxCleanup(a.db, cfg.OutboxRetention),
+		jobs.Housekeeping(a.db, accounts.SessionSweep(), tickets.ChatKeySweep(a.db), channels.DeadSweep(cfg.OutboxRetention)),
+	)
 }
 
 // tracingHolder adapts Sijejak's holder (keyed by phone numbers) to the
@@ -92,9 +109,9 @@ func (t tracingHolder) Erase(ctx context.Context, tx *store.Tx, s privacy.Subjec
 	return t.h.Erase(ctx, tx, s.Phones)
 }
 
-// wireTracing starts Sijejak's server side: its phone API, the officers'
-// case route, and the bot's hooks for SIJEJAK codes and consent answers.
-func (a *App) wireTracing(ctx context.Context) error {
+// newTracing makes Sijejak's server side when it is enabled (the bot
+// takes it for SIJEJAK codes and consent answers).
+func (a *App) newTracing(ctx context.Context) error {
 	if !a.cfg.Tracing.Enabled {
 		return nil
 	}
@@ -113,9 +130,14 @@ func (a *App) wireTracing(ctx context.Context) error {
 		return err
 	}
 	a.tracing = svc
-	a.bot.Tracing = svc
-	a.web.Extra = append(a.web.Extra, web.TracingRoutes(svc))
 	return nil
+}
+
+// wireTracing adds Sijejak's phone API and the officers' case route.
+func (a *App) wireTracing() {
+	if a.tracing != nil {
+		a.web.Extra = append(a.web.Extra, web.TracingRoutes(a.tracing))
+	}
 }
 
 // wireWhatsApp adds the linked-device connection. It runs as a singleton
@@ -166,7 +188,7 @@ func (a *App) wireEmail() error {
 	// before an acknowledgement is even queued (counted in the shared
 	// database, so it holds across replicas); the channel's own in-memory
 	// limiter is switched off so the rule has one home.
-	ec := email.Config{MaxMessageBytes: a.cfg.Email.MaxMessageBytes, AutoReplyLimit: -1}
+	ec := email.Config{MaxMessageBytes: a.cfg.Email.MaxMessageBytes}
 	for _, m := range a.cfg.Email.Mailboxes {
 		ec.Mailboxes = append(ec.Mailboxes, email.MailboxConfig{
 			Address: m.Address, IMAPURL: m.IMAPURL, Username: m.Username, Password: m.Password, PasswordFile: m.PasswordFile,

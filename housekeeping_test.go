@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"lindungi/channels"
-	"lindungi/jobs"
 )
 
 // Mail stays in the folder (after_import: seen) for as long as the mailbox
@@ -28,8 +27,7 @@ func TestHousekeepingKeepsMailDedupeForRescans(t *testing.T) {
 	if _, err := ta.db.Exec(ctx, `UPDATE inbound_keys SET received_at = ?`, time.Now().UTC().Add(-200*24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	job := jobs.Housekeeping(ta.db, 30*24*time.Hour)
-	if _, err := job.Run(ctx, jobs.Env{Job: job.Name, Now: time.Now()}); err != nil {
+	if _, err := ta.scheduler.RunOnce(ctx, "housekeeping"); err != nil {
 		t.Fatal(err)
 	}
 	// UIDVALIDITY changed: the folder is rescanned from UID 1.

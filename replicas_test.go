@@ -30,7 +30,7 @@ func TestJobsRunOnceAcrossReplicas(t *testing.T) {
     sla-escalation: "*/2 * * * * *"
     purge-tracing: "off"
     rotate-tempid-keys: "off"
-    expire-upload-windows: "off"
+    match-pending-uploads: "off"
     retention-tickets: "off"
     outbox-cleanup: "off"
     dsr-deadline: "off"

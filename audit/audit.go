@@ -168,3 +168,20 @@ func List(ctx context.Context, db Querier, f Filter, cursor string, limit int) (
 	}
 	return entries, next, nil
 }
+
+// DeleteBefore deletes up to limit rows older than cutoff in tx and returns
+// how many (the audit-retention job calls it batch by batch). The database
+// refuses to delete rows younger than five years whatever cutoff says.
+func DeleteBefore(ctx context.Context, tx *store.Tx, cutoff time.Time, limit int) (int64, error) {
+	q := `DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < ? LIMIT ?)`
+	if tx.Dialect() == store.Postgres {
+		// "= ANY(ARRAY(subquery))" is an index lookup by id; PostgreSQL
+		// plans "IN (subquery)" as a scan of the whole table per batch.
+		q = `DELETE FROM audit_log WHERE id = ANY(ARRAY(SELECT id FROM audit_log WHERE at < ? LIMIT ?))`
+	}
+	res, err := tx.Exec(ctx, q, cutoff.UTC(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("audit: purge: %w", err)
+	}
+	return res.RowsAffected()
+}

@@ -5,6 +5,11 @@
 // outbox. Only after that commit may the channel acknowledge the message, so
 // a crash at any point loses nothing and duplicates nothing.
 //
+// bot.go is the core every message shares (dedupe, contact, message, the
+// group commit); chat.go and email.go are the two front ends it hands the
+// stored message to, and emailstage.go writes a mailbox chunk of new
+// complaints in one go.
+//
 // The engine itself is pure (no database, no channels): see
 // bot/conversation, bot/intent and bot/catalog.
 package bot
@@ -12,25 +17,18 @@ package bot
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
-	"regexp"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"lindungi/bot/catalog"
 	"lindungi/bot/conversation"
-	"lindungi/bot/intent"
 	"lindungi/channels"
-	"lindungi/coded"
 	"lindungi/store"
 	"lindungi/tickets"
 )
@@ -71,9 +69,9 @@ type Bot struct {
 	cfg     Config
 	log     *slog.Logger
 
-	// Optional collaborators, set before use.
-	Tracing Tracing
-	Privacy Privacy
+	// Optional features the engine's actions go to; nil when off.
+	tracing Tracing
+	privacy Privacy
 
 	flood *floodGuard
 
@@ -85,22 +83,38 @@ type Bot struct {
 	chunks *prometheus.CounterVec
 }
 
-// New makes the pipeline.
-func New(db *store.DB, ts *tickets.Store, ob *channels.Outbox, cfg Config, log *slog.Logger, reg prometheus.Registerer) *Bot {
+// DefaultConfig is the pipeline's setup when nothing is configured;
+// config.Default carries the same values (bot.state_ttl, bot.flood_limit,
+// bot.max_text_bytes, email.ack_rate_per_hour; a test checks they agree).
+func DefaultConfig() Config {
+	return Config{StateTTL: 30 * time.Minute, FloodLimit: 20, MaxTextBytes: 4096, AckRate: 3}
+}
+
+// Features are the optional parts of the gateway the engine's actions go
+// to: SIJEJAK codes and consent answers to Sijejak, data requests to
+// privacy. A nil one answers those actions with "not available".
+type Features struct {
+	Tracing Tracing
+	Privacy Privacy
+}
+
+// New makes the pipeline; zero fields of cfg take DefaultConfig's values.
+func New(db *store.DB, ts *tickets.Store, ob *channels.Outbox, with Features, cfg Config, log *slog.Logger, reg prometheus.Registerer) *Bot {
+	def := DefaultConfig()
 	if cfg.StateTTL <= 0 {
-		cfg.StateTTL = 30 * time.Minute
+		cfg.StateTTL = def.StateTTL
 	}
 	if cfg.FloodLimit <= 0 {
-		cfg.FloodLimit = 20
+		cfg.FloodLimit = def.FloodLimit
 	}
 	if cfg.MaxTextBytes <= 0 {
-		cfg.MaxTextBytes = 4096
+		cfg.MaxTextBytes = def.MaxTextBytes
 	}
 	if cfg.AckRate <= 0 {
-		cfg.AckRate = 3
+		cfg.AckRate = def.AckRate
 	}
 	b := &Bot{
-		db: db, tickets: ts, outbox: ob, cfg: cfg, log: log,
+		db: db, tickets: ts, outbox: ob, tracing: with.Tracing, privacy: with.Privacy, cfg: cfg, log: log,
 		engine: conversation.New(conversation.Config{StateTTL: cfg.StateTTL}),
 		flood:  newFloodGuard(cfg.FloodLimit, time.Minute),
 		intake: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lindungi_intake_total", Help: "Inbound messages by channel and result (stored, duplicate, error, not_attempted)."}, []string{"channel", "result"}),
@@ -115,7 +129,6 @@ func New(db *store.DB, ts *tickets.Store, ob *channels.Outbox, cfg Config, log *
 			_ = reg.Register(c)
 		}
 	}
-	ob.OnDead = b.onDead
 	return b
 }
 
@@ -259,12 +272,11 @@ type job struct {
 func (b *Bot) deliverOne(ctx context.Context, tx *store.Tx, j *job) error {
 	in := j.in
 	j.after, j.dup = nil, false
-	res, err := tx.Exec(ctx, `INSERT INTO inbound_keys (channel, external_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
-		in.Channel, in.ExternalID, store.Now())
+	fresh, err := b.tickets.ClaimInboundKey(ctx, tx, in.Channel, in.ExternalID, store.Now())
 	if err != nil {
-		return fmt.Errorf("bot: dedupe: %w", err)
+		return err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if !fresh {
 		j.dup = true
 	} else {
 		t := &turn{b: b, tx: tx, in: in, prep: j.prep}
@@ -272,11 +284,6 @@ func (b *Bot) deliverOne(ctx context.Context, tx *store.Tx, j *job) error {
 			return err
 		}
 		j.after = t.after
-	}
-	if in.InTx != nil {
-		if err := in.InTx(ctx, tx); err != nil {
-			return fmt.Errorf("bot: channel cursor: %w", err)
-		}
 	}
 	return nil
 }
@@ -403,8 +410,8 @@ func (t *turn) run(ctx context.Context) error {
 	if t.msgID, err = b.tickets.AddMessage(ctx, tx, nm); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE inbound_keys SET message_id = ? WHERE channel = ? AND external_id = ?`, t.msgID, in.Channel, in.ExternalID); err != nil {
-		return fmt.Errorf("bot: dedupe link: %w", err)
+	if err := b.tickets.LinkInboundKey(ctx, tx, in.Channel, in.ExternalID, t.msgID); err != nil {
+		return err
 	}
 	if in.Channel == channels.Email {
 		return t.email(ctx)
@@ -419,206 +426,6 @@ func receivedMessage(in channels.Inbound, contactID int64) tickets.NewMessage {
 		ContactID: contactID, Direction: "in", Channel: in.Channel, ExternalID: in.ExternalID,
 		Subject: in.Subject, Text: in.Text, HTML: in.HTML,
 	}
-}
-
-// chat runs the conversation engine (WhatsApp, simulator).
-func (t *turn) chat(ctx context.Context) error {
-	b, tx, in := t.b, t.tx, t.in
-	st, err := b.loadState(ctx, tx, t.contact.ID)
-	if err != nil {
-		return err
-	}
-	if st.Lang == "" {
-		st.Lang = t.contact.Lang
-	}
-	open, err := b.tickets.ActiveFor(ctx, tx, t.contact.ID)
-	if err != nil {
-		return err
-	}
-	input := conversation.Input{
-		Text: truncateUTF8(in.Text, b.cfg.MaxTextBytes), HasAttachment: len(in.Attachments) > 0,
-		Now: in.ReceivedAt, Channel: in.Channel, From: in.From, AutoGenerated: in.AutoGenerated,
-	}
-	if open != nil {
-		input.OpenTicket = &conversation.Ticket{Number: open.Number, Status: open.Status, Category: open.Category, HandedOff: open.HandedOff}
-	}
-	// Only a message that could be a consent answer needs the lookup.
-	if _, maybe := intent.Consent(in.Text, false); maybe && b.Tracing != nil {
-		if input.PendingConsent, err = b.Tracing.PendingConsent(ctx, tx, in.From); err != nil {
-			return err
-		}
-	}
-	// A flooding sender's messages are all stored (and added to their open
-	// ticket), but the bot answers only the first over the limit.
-	if over, first := b.flood.hit(in.Channel+"\x00"+in.From, in.ReceivedAt); over {
-		if open != nil {
-			t.ticket = open
-			if err := b.tickets.AttachToTicket(ctx, tx, open.ID, t.msgID); err != nil {
-				return err
-			}
-		}
-		if first {
-			return t.reply(ctx, catalog.T(st.Lang, "flood_notice", nil), "notice")
-		}
-		return nil
-	}
-	next, actions := b.engine.Step(st, input)
-	t.lang = next.Lang
-	for _, a := range actions {
-		b.actions.WithLabelValues(a.Kind).Inc()
-		if err := t.apply(ctx, a, open); err != nil {
-			return fmt.Errorf("bot: action %s: %w", a.Kind, err)
-		}
-	}
-	if next.Lang != "" && next.Lang != t.contact.Lang {
-		if err := b.tickets.SetContactLang(ctx, tx, t.contact.ID, next.Lang); err != nil {
-			return err
-		}
-	}
-	return b.saveState(ctx, tx, t.contact.ID, next)
-}
-
-func (t *turn) apply(ctx context.Context, a conversation.Action, open *tickets.Ticket) error {
-	b, tx := t.b, t.tx
-	switch a.Kind {
-	case "reply":
-		if t.instead != "" {
-			if t.insteadSent {
-				return nil
-			}
-			t.insteadSent = true
-			return t.reply(ctx, t.instead, "reply")
-		}
-		return t.reply(ctx, a.Text, "reply")
-	case "create_ticket":
-		subject := a.Fields["description"]
-		if i := strings.IndexByte(subject, '\n'); i >= 0 {
-			subject = subject[:i]
-		}
-		nt, err := b.tickets.Create(ctx, tx, tickets.NewTicket{
-			ContactID: t.contact.ID, Channel: t.in.Channel, Subject: truncateUTF8(subject, 120),
-			Category: a.Category, Fields: a.Fields, HandedOff: a.Category == "handoff",
-		})
-		if err != nil {
-			return err
-		}
-		t.ticket = &nt
-		// The whole exchange that led here belongs to the ticket.
-		_, err = tx.Exec(ctx, `UPDATE messages SET ticket_id = ? WHERE contact_id = ? AND ticket_id IS NULL AND created_at >= ?`,
-			nt.ID, t.contact.ID, b.tickets.Now().Add(-2*b.cfg.StateTTL))
-		return err
-	case "append_to_ticket", "reopen_ticket":
-		if open == nil {
-			return nil
-		}
-		t.ticket = open
-		if err := b.tickets.AttachToTicket(ctx, tx, open.ID, t.msgID); err != nil {
-			return err
-		}
-		if len(a.Fields) > 0 {
-			if err := b.tickets.UpdateFields(ctx, tx, open.ID, a.Fields); err != nil {
-				return err
-			}
-		}
-		if open.Status == tickets.Resolved || open.Status == tickets.Pending {
-			return b.tickets.SetStatus(ctx, tx, open, tickets.Open)
-		}
-		return nil
-	case "handoff":
-		if open == nil {
-			nt, err := b.tickets.Create(ctx, tx, tickets.NewTicket{ContactID: t.contact.ID, Channel: t.in.Channel,
-				Subject: "Permintaan bicara dengan petugas", Category: orDefault(a.Category, "other"), Fields: a.Fields, HandedOff: true})
-			if err != nil {
-				return err
-			}
-			t.ticket = &nt
-			return b.tickets.AttachToTicket(ctx, tx, nt.ID, t.msgID)
-		}
-		t.ticket = open
-		if err := b.tickets.AttachToTicket(ctx, tx, open.ID, t.msgID); err != nil {
-			return err
-		}
-		return b.tickets.SetHandedOff(ctx, tx, open.ID, true)
-	case "close_ticket":
-		if open == nil {
-			return nil
-		}
-		t.ticket = open
-		if err := b.tickets.AttachToTicket(ctx, tx, open.ID, t.msgID); err != nil {
-			return err
-		}
-		return b.tickets.SetStatus(ctx, tx, open, tickets.Closed)
-	case "rate_ticket":
-		var id int64
-		err := tx.QueryRow(ctx, `SELECT id FROM tickets WHERE contact_id = ? ORDER BY id DESC LIMIT 1`, t.contact.ID).Scan(&id)
-		if err != nil {
-			return nil // nothing to rate
-		}
-		if err := b.tickets.AttachToTicket(ctx, tx, id, t.msgID); err != nil {
-			return err
-		}
-		return b.tickets.SetRating(ctx, tx, id, a.Rating)
-	case "sijejak_register":
-		if b.Tracing == nil {
-			return nil
-		}
-		err := b.Tracing.ConfirmCode(ctx, tx, t.in.From, a.Code)
-		if _, ok := coded.As(err); ok {
-			t.instead = catalog.T(t.lang, "sijejak_code_invalid", nil)
-			return nil
-		}
-		return err
-	case "sijejak_consent":
-		if b.Tracing == nil {
-			return nil
-		}
-		// The consent record keeps the text the tracing service actually
-		// sent (empty textShown), not the catalogue's copy of it.
-		err := b.Tracing.RecordConsent(ctx, tx, t.in.From, a.Consent, "")
-		if _, ok := coded.As(err); ok {
-			t.instead = catalog.T(t.lang, "not_understood", nil)
-			return nil
-		}
-		return err
-	case "export_data":
-		if b.Privacy == nil {
-			return nil
-		}
-		contactID, ch, to, lang := t.contact.ID, t.in.Channel, t.in.From, t.lang
-		t.after = append(t.after, func(ctx context.Context) { b.exportAfter(ctx, contactID, ch, to, lang) })
-		return nil
-	case "delete_data":
-		if b.Privacy == nil {
-			return nil
-		}
-		contactID, ch, to, lang := t.contact.ID, t.in.Channel, t.in.From, t.lang
-		t.after = append(t.after, func(ctx context.Context) { b.deleteAfter(ctx, contactID, ch, to, lang) })
-		return nil
-	default:
-		b.log.Warn("bot: unknown engine action", "kind", a.Kind)
-		return nil
-	}
-}
-
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
-}
-
-// reply enqueues text to the sender and logs it on the conversation.
-func (t *turn) reply(ctx context.Context, text, kind string) error {
-	var tid int64
-	number := ""
-	if t.ticket != nil {
-		tid, number = t.ticket.ID, t.ticket.Number
-	}
-	text = strings.ReplaceAll(text, "{ticket}", number)
-	return t.b.send(ctx, t.tx, t.contact.ID, channels.Outbound{
-		Channel: t.in.Channel, To: t.in.From, TicketID: tid, Kind: kind, Text: text,
-		Meta: map[string]string{"ticket_number": number},
-	}, "bot", false)
 }
 
 // send enqueues m and records it in the conversation log, in tx. touched
@@ -642,219 +449,6 @@ func sentMessage(contactID int64, outboxID string, m channels.Outbound, author s
 	}
 }
 
-func (b *Bot) loadState(ctx context.Context, tx *store.Tx, contactID int64) (conversation.State, error) {
-	var st conversation.State
-	var raw string
-	err := tx.QueryRow(ctx, `SELECT state FROM bot_state WHERE contact_id = ?`, contactID).Scan(&raw)
-	if err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return st, nil
-		}
-		return st, fmt.Errorf("bot: load state: %w", err)
-	}
-	if err := json.Unmarshal([]byte(raw), &st); err != nil {
-		// A state written by an older engine is not worth failing a
-		// citizen's message over: start them at the menu again.
-		b.log.Warn("bot: discarding unreadable conversation state", "contact_id", contactID)
-		return conversation.State{}, nil
-	}
-	return st, nil
-}
-
-func (b *Bot) saveState(ctx context.Context, tx *store.Tx, contactID int64, st conversation.State) error {
-	raw, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
-	_, err = tx.Exec(ctx, `INSERT INTO bot_state (contact_id, state, updated_at) VALUES (?, ?, ?)
-		ON CONFLICT (contact_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`, contactID, string(raw), store.Now())
-	return err
-}
-
-var ticketTag = regexp.MustCompile(`PL-\d{4}-\d{6}`)
-
-// emailTicket threads a mail onto its ticket, or opens one: our own
-// Message-IDs carry the ticket number; then earlier messages by ID; then
-// the tag in the subject. A reply to a closed ticket opens a new one.
-func (t *turn) emailTicket(ctx context.Context) error {
-	b, tx, in := t.b, t.tx, t.in
-	refs := append([]string{in.ReplyTo}, in.References...)
-	var tk *tickets.Ticket
-	var err error
-	for _, r := range refs {
-		if n := ticketTag.FindString(r); n != "" {
-			if tk, err = b.tickets.ByNumberTx(ctx, tx, n); err != nil {
-				return err
-			}
-			if tk != nil {
-				break
-			}
-		}
-	}
-	if tk == nil {
-		ids := make([]string, 0, len(refs))
-		for _, r := range refs {
-			ids = append(ids, strings.Trim(strings.TrimSpace(r), "<>"))
-		}
-		if tk, err = b.tickets.ByExternalMessage(ctx, tx, channels.Email, ids...); err != nil {
-			return err
-		}
-	}
-	if tk == nil {
-		if n := ticketTag.FindString(in.Subject); n != "" {
-			if tk, err = b.tickets.ByNumberTx(ctx, tx, n); err != nil {
-				return err
-			}
-		}
-	}
-	if tk != nil && tk.Status == tickets.Closed && in.Meta["bounce"] != "1" {
-		tk = nil
-	}
-	if tk == nil {
-		nt, err := b.tickets.Create(ctx, tx, newEmailTicket(in, t.contact.ID, t.prep))
-		if err != nil {
-			return err
-		}
-		nt.Contact, nt.ContactName = t.contact.Address, t.contact.Name
-		tk, t.isNew = &nt, true
-	}
-	t.ticket = tk
-	return nil
-}
-
-// newEmailTicket is the ticket a mail opens (emailTicket, stageEmail).
-func newEmailTicket(in channels.Inbound, contactID int64, prep prepared) tickets.NewTicket {
-	var flags []string
-	if in.Unparseable {
-		flags = append(flags, "unparseable")
-	}
-	if in.Meta["oversized"] == "1" {
-		flags = append(flags, "oversized")
-	}
-	return tickets.NewTicket{
-		ContactID: contactID, Channel: channels.Email, Subject: truncateUTF8(in.Subject, 200),
-		Category: prep.category, Flags: flags, ThreadRef: in.ExternalID, Mailbox: in.To,
-	}
-}
-
-// email finishes a mail stored on its ticket: reopens a waiting ticket,
-// marks bounces, and acknowledges new tickets unless the mail is automatic
-// (loop guard).
-func (t *turn) email(ctx context.Context) error {
-	b, tx, in, tk := t.b, t.tx, t.in, t.ticket
-	if !t.isNew && (tk.Status == tickets.Resolved || tk.Status == tickets.Pending) && in.Meta["bounce"] != "1" {
-		if err := b.tickets.SetStatus(ctx, tx, tk, tickets.Open); err != nil {
-			return err
-		}
-	}
-	if in.Meta["bounce"] == "1" {
-		if err := b.tickets.AddFlag(ctx, tx, tk.ID, "delivery_failed"); err != nil {
-			return err
-		}
-	}
-	if in.AutoGenerated || in.Meta["bounce"] == "1" {
-		return nil
-	}
-	lang := t.prep.lang
-	// The mail being answered is this one: no need to look it up.
-	latest := in.ExternalID
-	if in.Meta["retired"] == "1" {
-		// A sender first seen in this mail has not had the notice yet.
-		var n int
-		if !t.contact.Created {
-			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE channel = 'email' AND recipient = ? AND kind = 'notice'`, in.From).Scan(&n); err != nil {
-				return err
-			}
-		}
-		if n == 0 {
-			notice := in.Meta["notice"]
-			if notice == "" {
-				notice = catalog.T(lang, "email_retired_notice", nil)
-			}
-			if err := b.emailReply(ctx, tx, tk, in, "notice", notice, latest); err != nil {
-				return err
-			}
-		}
-	}
-	if !t.isNew {
-		return nil
-	}
-	// Per-sender acknowledgement limit: a sender who writes many mails gets
-	// tickets for all of them but not a flood of acknowledgements. A
-	// sender first seen in this very mail has been sent nothing yet.
-	if !t.contact.Created {
-		recent := map[string]int{}
-		if err := recentAcks(ctx, tx, []string{in.From}, recent); err != nil {
-			return err
-		}
-		if recent[in.From] >= b.cfg.AckRate {
-			return nil
-		}
-	}
-	return b.emailReply(ctx, tx, tk, in, "ack", ackText(lang, tk), latest)
-}
-
-// ackText is the acknowledgement of a new e-mail ticket.
-func ackText(lang string, tk *tickets.Ticket) string {
-	return catalog.T(lang, "email_ack", map[string]string{"ticket": tk.Number})
-}
-
-// ackWindow is the span of AckRate: at most that many acknowledgements to
-// one sender per window.
-const ackWindow = time.Hour
-
-// emailReply sends an automatic e-mail on a ticket, threaded under the
-// citizen's message (in), from the mailbox the citizen wrote to (the
-// channel answers a retired one from its first active mailbox).
-func (b *Bot) emailReply(ctx context.Context, tx *store.Tx, tk *tickets.Ticket, in channels.Inbound, kind, text, latest string) error {
-	m, err := b.emailReplyMsg(ctx, tx, tk, in, kind, text, latest)
-	if err != nil {
-		return err
-	}
-	// Only called while storing the mail being answered, which touched tk.
-	return b.send(ctx, tx, tk.ContactID, m, "bot", true)
-}
-
-// emailReplyMsg is the automatic e-mail of emailReply, not yet sent.
-func (b *Bot) emailReplyMsg(ctx context.Context, tx *store.Tx, tk *tickets.Ticket, in channels.Inbound, kind, text, latest string) (channels.Outbound, error) {
-	// To the sender of this mail: a notice is owed to whoever wrote to the
-	// retired address, even when their mail joined someone else's ticket.
-	m := channels.Outbound{Channel: channels.Email, To: in.From, TicketID: tk.ID, Kind: kind, Text: text,
-		Subject: tk.Subject, From: in.To, Meta: map[string]string{"ticket_number": tk.Number}}
-	err := b.threadEmail(ctx, tx, tk, &m, latest)
-	return m, err
-}
-
-// threadEmail fills In-Reply-To/References from the ticket's latest
-// inbound mail.
-//
-// latest, when known, is the external ID of the ticket's latest inbound
-// mail (the one being answered right now); empty means look it up.
-func (b *Bot) threadEmail(ctx context.Context, tx *store.Tx, tk *tickets.Ticket, m *channels.Outbound, latest string) error {
-	ext := latest
-	if ext == "" {
-		err := tx.QueryRow(ctx, `SELECT external_id FROM messages WHERE ticket_id = ? AND direction = 'in' ORDER BY id DESC LIMIT 1`, tk.ID).Scan(&ext)
-		if err != nil {
-			return nil // no inbound mail (ticket opened on another channel)
-		}
-	}
-	if i := strings.LastIndexByte(ext, ':'); i > 0 {
-		ext = ext[:i]
-	}
-	m.InReplyTo = ext
-	if tk.ThreadRef != "" {
-		root := tk.ThreadRef
-		if i := strings.LastIndexByte(root, ':'); i > 0 {
-			root = root[:i]
-		}
-		if root != ext {
-			m.References = append(m.References, root)
-		}
-	}
-	m.References = append(m.References, ext)
-	return nil
-}
-
 func truncateUTF8(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -864,43 +458,4 @@ func truncateUTF8(s string, n int) string {
 		s = s[:len(s)-1]
 	}
 	return s
-}
-
-// floodGuard counts messages per sender in a sliding minute.
-type floodGuard struct {
-	mu     sync.Mutex
-	limit  int
-	window time.Duration
-	hits   map[string][]time.Time
-	warned map[string]time.Time
-}
-
-func newFloodGuard(limit int, window time.Duration) *floodGuard {
-	return &floodGuard{limit: limit, window: window, hits: map[string][]time.Time{}, warned: map[string]time.Time{}}
-}
-
-// hit records a message; over says the sender is above the limit, first
-// that this is the first message over it in the current window.
-func (f *floodGuard) hit(key string, at time.Time) (over, first bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.hits) > 100000 {
-		// Bound memory under a flood of distinct senders.
-		f.hits, f.warned = map[string][]time.Time{}, map[string]time.Time{}
-	}
-	h := f.hits[key]
-	cut := 0
-	for cut < len(h) && at.Sub(h[cut]) > f.window {
-		cut++
-	}
-	h = append(h[cut:], at)
-	f.hits[key] = h
-	if len(h) <= f.limit {
-		return false, false
-	}
-	if w, ok := f.warned[key]; ok && at.Sub(w) < f.window {
-		return true, false
-	}
-	f.warned[key] = at
-	return true, true
 }

@@ -69,18 +69,9 @@ func (b *Bot) Reply(ctx context.Context, ref, operator, text string) (tickets.Me
 	return out, err
 }
 
-// onDead flags the ticket of a message that could not be delivered, so an
-// operator sees it in the console.
-func (b *Bot) onDead(ctx context.Context, tx *store.Tx, m channels.Outbound, reason string) error {
-	if m.TicketID == 0 {
-		return nil
-	}
-	return b.tickets.AddFlag(ctx, tx, m.TicketID, "delivery_failed")
-}
-
 // exportAfter renders the citizen's data and sends it on their channel.
 func (b *Bot) exportAfter(ctx context.Context, contactID int64, channel, to, lang string) {
-	doc, err := b.Privacy.Export(ctx, contactID)
+	doc, err := b.privacy.Export(ctx, contactID)
 	if err != nil {
 		b.log.Error("data export failed", "contact_id", contactID, "err", err)
 		return
@@ -100,7 +91,7 @@ func (b *Bot) exportAfter(ctx context.Context, contactID int64, channel, to, lan
 // The confirmation is the only thing left addressed to them, and the outbox
 // cleanup job removes it once sent.
 func (b *Bot) deleteAfter(ctx context.Context, contactID int64, channel, to, lang string) {
-	if err := b.Privacy.Delete(ctx, contactID, fmt.Sprintf("citizen:%d", contactID)); err != nil {
+	if err := b.privacy.Delete(ctx, contactID, fmt.Sprintf("citizen:%d", contactID)); err != nil {
 		b.log.Error("data deletion failed", "contact_id", contactID, "err", err)
 		return
 	}

@@ -45,7 +45,7 @@ func BenchmarkEmailWriter(b *testing.B) {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ob := channels.NewOutbox(db, channels.OutboxConfig{}, log, prometheus.NewRegistry())
-	bt := bot.New(db, tickets.New(db, sealer), ob, bot.Config{}, log, prometheus.NewRegistry())
+	bt := bot.New(db, tickets.New(db, sealer), ob, bot.Features{}, bot.Config{}, log, prometheus.NewRegistry())
 	for i := range ins {
 		bt.Prepare(&ins[i])
 	}

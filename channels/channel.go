@@ -11,8 +11,6 @@ import (
 	"context"
 	"errors"
 	"time"
-
-	"lindungi/store"
 )
 
 // Channel names used in the database, metrics and config.
@@ -23,8 +21,8 @@ const (
 )
 
 // Attachment is a file that came with, or goes out with, a message. Data is
-// held in memory only between the adapter and the store; the store keeps it
-// on disk under the data directory.
+// held in memory only between the adapter and the store; tickets keeps it
+// sealed in the database (ARCHITECTURE.md says why not on disk).
 type Attachment struct {
 	Name        string // safe file name (no path separators)
 	ContentType string
@@ -60,12 +58,17 @@ type Inbound struct {
 	Unparseable bool
 	// Raw is the message as received (e-mail), kept for audit and re-parsing.
 	Raw []byte
+	// The e-mail facts the bot acts on. Bounce marks a delivery report
+	// about one of our mails (ReplyTo names it): its ticket is flagged and
+	// nobody is answered. Retired marks mail to a retired mailbox: its
+	// sender is told, once, Notice (empty: the bot's own text). Oversized
+	// marks mail of which only the headers were imported.
+	Bounce    bool
+	Retired   bool
+	Notice    string
+	Oversized bool
 	// Meta carries adapter-specific facts (e.g. "lid", "mailbox", "retired").
 	Meta map[string]string
-	// InTx, if set, runs inside the same database transaction that stores the
-	// message: adapters use it to advance their cursor (e.g. the IMAP UID) so
-	// that message and cursor commit together or not at all.
-	InTx func(ctx context.Context, tx *store.Tx) error
 	// Prepared is the sink's own pure work on the message, done by
 	// Preparer.Prepare before delivery; only the sink reads it.
 	Prepared any

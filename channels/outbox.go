@@ -50,30 +50,50 @@ type OutboxConfig struct {
 	Concurrency int
 }
 
+// DefaultOutboxConfig is the delivery setup when nothing is configured;
+// config.Default carries the same values for the keys it has (outbox.*,
+// a test checks they agree). WhatsApp's rate is whatsapp.send_rate.
+func DefaultOutboxConfig() OutboxConfig {
+	return OutboxConfig{
+		MaxAttempts: 8,
+		BaseBackoff: 2 * time.Second,
+		MaxBackoff:  10 * time.Minute,
+		Rate:        map[string]float64{Email: 20},
+		BatchSize:   64,
+		ClaimTTL:    2 * time.Minute,
+		Poll:        time.Second,
+		SendTimeout: 90 * time.Second,
+		Concurrency: 8,
+	}
+}
+
+// defaults sets every unset field to DefaultOutboxConfig's (Rate stays as
+// given: an empty map means unlimited).
 func (c *OutboxConfig) defaults() {
+	def := DefaultOutboxConfig()
 	if c.MaxAttempts <= 0 {
-		c.MaxAttempts = 8
+		c.MaxAttempts = def.MaxAttempts
 	}
 	if c.BaseBackoff <= 0 {
-		c.BaseBackoff = 2 * time.Second
+		c.BaseBackoff = def.BaseBackoff
 	}
 	if c.MaxBackoff <= 0 {
-		c.MaxBackoff = 10 * time.Minute
+		c.MaxBackoff = def.MaxBackoff
 	}
 	if c.BatchSize <= 0 {
-		c.BatchSize = 64
+		c.BatchSize = def.BatchSize
 	}
 	if c.ClaimTTL <= 0 {
-		c.ClaimTTL = 2 * time.Minute
+		c.ClaimTTL = def.ClaimTTL
 	}
 	if c.Poll <= 0 {
-		c.Poll = time.Second
+		c.Poll = def.Poll
 	}
 	if c.SendTimeout <= 0 {
-		c.SendTimeout = 90 * time.Second
+		c.SendTimeout = def.SendTimeout
 	}
 	if c.Concurrency <= 0 {
-		c.Concurrency = 8
+		c.Concurrency = def.Concurrency
 	}
 }
 

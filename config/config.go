@@ -138,7 +138,7 @@ type Tracing struct {
 	MediumWeight    float64 `yaml:"medium_weight"`
 	// WhatsAppNumber goes into the wa.me registration link.
 	WhatsAppNumber string `yaml:"whatsapp_number"`
-	// UploadsPerDeviceHour caps encounter uploads per device (0: 6).
+	// UploadsPerDeviceHour caps encounter uploads per device.
 	UploadsPerDeviceHour int `yaml:"uploads_per_device_hour"`
 }
 
@@ -154,6 +154,10 @@ type Jobs struct {
 
 // Default returns the zero-configuration setup: SQLite in ./data, console
 // on 127.0.0.1:8080, simulator on, WhatsApp on (it waits to be paired).
+// The values of a package's section are that package's own defaults
+// (channels.DefaultOutboxConfig, bot.DefaultConfig, tickets.DefaultConfig,
+// tracing.DefaultConfig, jobs.DefaultConfig): config imports only the
+// standard library, so defaults_test.go checks each section against them.
 func Default() Config {
 	return Config{
 		DataDir:      "data",
@@ -200,6 +204,8 @@ func Default() Config {
 			NearWeight:     score.DefaultNearWeight,
 			MediumWeight:   score.DefaultMediumWeight,
 			WhatsAppNumber: "6281110500567",
+
+			UploadsPerDeviceHour: 6,
 		},
 		Jobs: Jobs{
 			Enabled:         true,

@@ -2,54 +2,36 @@ package jobs_test
 
 import (
 	"context"
-	"errors"
+	"slices"
 	"testing"
-	"time"
 
 	"lindungi/jobs"
-	"lindungi/privacy"
 	"lindungi/store/storetest"
 )
 
-// The delegating jobs hand the scheduler's clock to their package and
-// report its row counts; Standard leaves out what has no dependency.
-func TestStandardJobsAndDelegates(t *testing.T) {
+// Builtin holds only the jobs on this package's own concerns, leaves out
+// the WhatsApp alert without a channel to watch, and each runs on an empty
+// database.
+func TestBuiltinJobs(t *testing.T) {
 	db := storetest.SQLite(t)
-	var purgedAt time.Time
-	purge := jobs.SumCounts(func(ctx context.Context, now time.Time) (map[string]int64, error) {
-		purgedAt = now
-		return map[string]int64{"tracing_exposures": 3, "tracing_keys": 1}, nil
-	})
-	rotate := jobs.NoCount(func(ctx context.Context, now time.Time) error { return errors.New("no key store") })
-	std := jobs.Standard(db, jobs.Config{}, jobs.Deps{Tracing: purge, Rotator: rotate, Uploads: purge,
-		Privacy: privacy.New(db, storetest.Sealer(t), nil), WhatsApp: func() string { return "connected" }})
-	var names []string
-	for _, j := range std {
-		names = append(names, j.Name)
-	}
-	want := []string{"purge-tracing", "rotate-tempid-keys", "expire-upload-windows", "retention-tickets", "dsr-deadline", "sla-escalation", "outbox-cleanup", "audit-retention", "job-history-cleanup", "housekeeping", "whatsapp-health"}
-	if len(names) != len(want) {
-		t.Fatalf("standard jobs %v", names)
-	}
-	for i := range want {
-		if names[i] != want[i] {
-			t.Fatalf("standard jobs %v, want %v", names, want)
+	names := func(js []jobs.Job) []string {
+		var out []string
+		for _, j := range js {
+			out = append(out, j.Name)
 		}
+		return out
 	}
-	if n := len(jobs.Standard(db, jobs.Config{}, jobs.Deps{})); n != 5 {
-		t.Errorf("without dependencies: %d jobs", n)
+	std := jobs.Builtin(db, jobs.Config{}, jobs.Deps{WhatsApp: func() string { return "connected" }})
+	if got, want := names(std), []string{"audit-retention", "job-history-cleanup", "whatsapp-health"}; !slices.Equal(got, want) {
+		t.Errorf("builtin jobs %v, want %v", got, want)
+	}
+	if got := names(jobs.Builtin(db, jobs.Config{}, jobs.Deps{})); slices.Contains(got, "whatsapp-health") {
+		t.Errorf("without a WhatsApp channel: %v", got)
 	}
 	s, _, _ := fixedScheduler(t, db, now)
 	s.MustRegister(std...)
-	r, err := s.RunOnce(context.Background(), "purge-tracing")
-	if err != nil || r.Rows != 4 || !purgedAt.Equal(now) {
-		t.Errorf("purge-tracing: %+v %v at %v", r, err, purgedAt)
-	}
-	if _, err := s.RunOnce(context.Background(), "rotate-tempid-keys"); err == nil {
-		t.Error("rotate error lost")
-	}
 	for _, j := range std {
-		if _, err := s.RunOnce(context.Background(), j.Name); err != nil && j.Name != "rotate-tempid-keys" {
+		if _, err := s.RunOnce(context.Background(), j.Name); err != nil {
 			t.Errorf("%s on an empty database: %v", j.Name, err)
 		}
 	}

@@ -8,10 +8,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"lindungi/accounts"
+	"lindungi/channels"
 	"lindungi/config"
 	"lindungi/jobs"
 	"lindungi/privacy"
 	"lindungi/store"
+	"lindungi/tickets"
 )
 
 // How main wires the scheduler: the same construction serves `serve` (Run)
@@ -37,17 +40,18 @@ func Example_wiring() {
 		panic(err)
 	}
 	priv := privacy.New(db, sealer, log /* , tracing's privacy.Holder */)
-	sched.MustRegister(jobs.Standard(db, jobs.Config{
+	jc := jobs.Config{
 		TicketRetention: cfg.Jobs.TicketRetention.D(),
 		OutboxRetention: cfg.Jobs.OutboxRetention.D(),
-		SLA:             cfg.Tickets.SLA.D(),
-	}, jobs.Deps{
-		Privacy: priv,
-		// With tracing wired:
-		//   Tracing: jobs.SumCounts(tr.Purge),
-		//   Rotator: jobs.NoCount(tr.RotateKeys),
-		// and WhatsApp: func() string { return wa.Status().State },
-	})...)
+	}.Resolved()
+	// This package's own jobs; with WhatsApp wired, Deps{WhatsApp:
+	// func() string { return string(wa.State()) }} adds its alert.
+	sched.MustRegister(jobs.Builtin(db, jc, jobs.Deps{})...)
+	// Each package that owns tables contributes its jobs (and with
+	// tracing wired, tr.Jobs()...).
+	sched.MustRegister(priv.RetentionTickets(jc.TicketRetention), priv.DSRDeadline(),
+		tickets.NewStore(db, sealer, tickets.Config{SLA: cfg.Tickets.SLA.D()}).SLAEscalation(), channels.OutboxCleanup(db, jc.OutboxRetention),
+		jobs.Housekeeping(db, accounts.SessionSweep(), tickets.ChatKeySweep(db), channels.DeadSweep(jc.OutboxRetention)))
 	for _, name := range sched.UnknownSchedules() {
 		log.Warn("jobs.schedule names no job", "job", name)
 	}

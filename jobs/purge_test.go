@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"lindungi/channels"
 	"lindungi/jobs"
 	"lindungi/store"
 	"lindungi/store/storetest"
@@ -122,7 +123,7 @@ func TestBigPurgeInBatchesWhileReadersRun(t *testing.T) {
 
 		b := &jobs.Batcher{DB: db, Size: batch}
 		t2 := time.Now()
-		n, err := jobs.PurgeOutbox(ctx, b, now.Add(-30*24*time.Hour))
+		n, err := channels.PurgeSent(ctx, b, now.Add(-30*24*time.Hour))
 		took := time.Since(t2)
 		close(stop)
 		wg.Wait()

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"lindungi/accounts"
 	"lindungi/audit"
+	"lindungi/channels"
 	"lindungi/jobs"
 	"lindungi/privacy"
 	"lindungi/store"
@@ -59,7 +61,7 @@ func TestOutboxCleanupBoundaries(t *testing.T) {
 				r.id, r.status, cut.AddDate(-2, 0, 0), cut.AddDate(-2, 0, 0), sent)
 		}
 		s, _, _ := fixedScheduler(t, db, now)
-		s.MustRegister(jobs.OutboxCleanup(db, ret))
+		s.MustRegister(channels.OutboxCleanup(db, ret))
 		run, err := s.RunOnce(ctx, "outbox-cleanup")
 		if err != nil || run.Rows != 2 {
 			t.Fatalf("run: %+v %v", run, err)
@@ -83,7 +85,7 @@ func TestHousekeepingBoundaries(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		ret := 30 * 24 * time.Hour
-		keyCut := now.Add(-jobs.DedupeKeyRetention)
+		keyCut := now.Add(-tickets.DedupeKeyRetention)
 		mustExec(t, db, `INSERT INTO users (id, name, role, password_hash, created_at) VALUES (1, 'op', 'operator', 'x', ?)`, now)
 		sessions := map[string]time.Time{"expired": now.Add(-time.Second), "at": now, "live": now.Add(time.Hour)}
 		for tok, exp := range sessions {
@@ -109,7 +111,7 @@ func TestHousekeepingBoundaries(t *testing.T) {
 				id, r.status, r.created, r.created)
 		}
 		s, _, _ := fixedScheduler(t, db, now)
-		s.MustRegister(jobs.Housekeeping(db, ret))
+		s.MustRegister(jobs.Housekeeping(db, accounts.SessionSweep(), tickets.ChatKeySweep(db), channels.DeadSweep(ret)))
 		run, err := s.RunOnce(ctx, "housekeeping")
 		if err != nil || run.Rows != 3 {
 			t.Fatalf("run: %+v %v (want 3 rows: one session, one key, one dead letter)", run, err)
@@ -242,7 +244,7 @@ func TestTicketRetentionBoundaries(t *testing.T) {
 
 		s, _, _ := fixedScheduler(t, db, now)
 		p := privacy.New(db, sealer, nil)
-		s.MustRegister(jobs.RetentionTickets(db, p, ret))
+		s.MustRegister(p.RetentionTickets(ret))
 		run, err := s.RunOnce(ctx, "retention-tickets")
 		if err != nil || run.Rows != 2 {
 			t.Fatalf("run: %+v %v", run, err)
@@ -345,7 +347,7 @@ func TestSLAEscalationBoundaries(t *testing.T) {
 		already := mk("already", cut.AddDate(0, 0, -3), "open", "sla_breached", false)
 
 		s, logs, m := fixedScheduler(t, db, now)
-		s.MustRegister(jobs.SLAEscalation(db, sla))
+		s.MustRegister(tickets.NewStore(db, storetest.Sealer(t), tickets.Config{SLA: sla}).SLAEscalation())
 		run, err := s.RunOnce(ctx, "sla-escalation")
 		if err != nil || run.Rows != 2 {
 			t.Fatalf("run: %+v %v", run, err)
@@ -392,7 +394,7 @@ func TestDSRDeadlineBoundaries(t *testing.T) {
 
 		s, _, m := fixedScheduler(t, db, now)
 		p := privacy.New(db, storetest.Sealer(t), nil)
-		s.MustRegister(jobs.DSRDeadline(p))
+		s.MustRegister(p.DSRDeadline())
 		run, err := s.RunOnce(ctx, "dsr-deadline")
 		if err != nil || run.Rows != 1 {
 			t.Fatalf("run: %+v %v", run, err)
@@ -534,7 +536,7 @@ func TestChatterAndContactRetentionBoundaries(t *testing.T) {
 		})
 
 		s, _, _ := fixedScheduler(t, db, now)
-		s.MustRegister(jobs.RetentionTickets(db, privacy.New(db, sealer, nil), ret), jobs.JobHistoryCleanup(db, 24*time.Hour))
+		s.MustRegister(privacy.New(db, sealer, nil).RetentionTickets(ret), jobs.JobHistoryCleanup(db, 24*time.Hour))
 		run, err := s.RunOnce(ctx, "retention-tickets")
 		if err != nil || run.Rows != 3 { // 2 messages + 1 contact
 			t.Fatalf("run: %+v %v", run, err)

@@ -55,6 +55,9 @@ type Job struct {
 	// Timeout bounds one run (default Options.DefaultTimeout).
 	Timeout time.Duration
 	Run     Func
+	// Formerly lists names the job had before it was renamed: config
+	// (jobs.schedule) and `lindungi jobs run` written for them keep working.
+	Formerly []string
 }
 
 // Env is what a job body gets besides its context.
@@ -117,10 +120,11 @@ type Scheduler struct {
 	parser cron.Parser
 	m      *metrics
 
-	mu      sync.Mutex
-	entries map[string]*entry
-	started bool
-	stopped bool
+	mu       sync.Mutex
+	entries  map[string]*entry
+	formerly map[string]string // former name → name
+	started  bool
+	stopped  bool
 
 	base     context.Context
 	cancel   context.CancelFunc
@@ -199,6 +203,15 @@ func (s *Scheduler) Register(j Job) error {
 		j.Timeout = s.opt.DefaultTimeout
 	}
 	e := &entry{job: j, spec: strings.TrimSpace(j.Spec)}
+	for _, old := range j.Formerly {
+		if s.formerly == nil {
+			s.formerly = map[string]string{}
+		}
+		s.formerly[old] = j.Name
+		if o, ok := s.opt.Schedule[old]; ok {
+			e.spec = strings.TrimSpace(o)
+		}
+	}
 	if o, ok := s.opt.Schedule[j.Name]; ok {
 		e.spec = strings.TrimSpace(o)
 	}
@@ -217,6 +230,14 @@ func (s *Scheduler) Register(j Job) error {
 	return nil
 }
 
+// current is the name of the job once called name (s.mu held).
+func (s *Scheduler) current(name string) string {
+	if n, ok := s.formerly[name]; ok {
+		return n
+	}
+	return name
+}
+
 // MustRegister is Register for wiring code with known-good jobs.
 func (s *Scheduler) MustRegister(jobs ...Job) {
 	for _, j := range jobs {
@@ -233,7 +254,7 @@ func (s *Scheduler) UnknownSchedules() []string {
 	defer s.mu.Unlock()
 	var out []string
 	for name := range s.opt.Schedule {
-		if _, ok := s.entries[name]; !ok {
+		if _, ok := s.entries[s.current(name)]; !ok {
 			out = append(out, name)
 		}
 	}
@@ -393,7 +414,7 @@ var ErrBusy = errors.New("jobs: job is already running")
 // within its timeout.
 func (s *Scheduler) RunOnce(ctx context.Context, name string) (Run, error) {
 	s.mu.Lock()
-	e, ok := s.entries[name]
+	e, ok := s.entries[s.current(name)]
 	s.mu.Unlock()
 	if !ok {
 		return Run{}, fmt.Errorf("%w %q (try `lindungi jobs list`)", ErrUnknownJob, name)

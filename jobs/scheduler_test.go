@@ -543,3 +543,28 @@ func TestTwoSchedulersShareARegistry(t *testing.T) {
 		t.Errorf("shared metric %v", v)
 	}
 }
+
+// A renamed job keeps the config and the command line written for its old
+// name: a schedule under the old name applies (and is not reported as a
+// typo), and `jobs run OLD` runs it.
+func TestRenamedJobAnswersToItsFormerName(t *testing.T) {
+	db := storetest.SQLite(t)
+	ctx := context.Background()
+	s, _, _ := newScheduler(t, db, jobs.Options{Schedule: map[string]string{"old-name": "off"}})
+	runs := 0
+	s.MustRegister(jobs.Job{Name: "new-name", Formerly: []string{"old-name"}, Spec: "@hourly",
+		Run: func(context.Context, jobs.Env) (int64, error) { runs++; return 1, nil }})
+	if got := s.UnknownSchedules(); len(got) != 0 {
+		t.Errorf("the former name reported as unknown: %v", got)
+	}
+	infos, err := s.List(ctx)
+	if err != nil || len(infos) != 1 {
+		t.Fatalf("list: %v %v", infos, err)
+	}
+	if infos[0].Name != "new-name" || infos[0].Spec != "" {
+		t.Errorf("listed %q with spec %q, want new-name switched off by the old name's schedule", infos[0].Name, infos[0].Spec)
+	}
+	if r, err := s.RunOnce(ctx, "old-name"); err != nil || r.Rows != 1 || runs != 1 {
+		t.Errorf("run by the former name: %+v %v (ran %d times)", r, err, runs)
+	}
+}

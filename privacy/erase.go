@@ -6,42 +6,33 @@ import (
 	"time"
 
 	"lindungi/audit"
+	"lindungi/bot"
+	"lindungi/channels"
+	"lindungi/channels/simulator"
 	"lindungi/store"
+	"lindungi/tickets"
 )
 
-// What anonymisation keeps, for statistics: a ticket's number, channel,
-// category, status, flags, rating, assignee, the Ministry mailbox it came
-// in through and every timestamp; a message's
-// direction, channel, author (the operator or "bot") and time. What it
-// removes: the sealed personal fields (name, NIK, date of birth, phone),
-// the masked NIK, subjects, message text and HTML, external message IDs
-// (e-mail Message-IDs carry addresses), attachments, inbound dedupe keys,
-// outbox rows, and the contact's name and addresses.
+// What anonymisation keeps and removes is written down by the owners:
+// tickets.AnonymiseTickets and tickets.EraseContacts (statistics kept,
+// personal data removed); the outbox rows, the bot's conversation state
+// and the simulator's delivery log go too, through their owners.
 
-// ErasedAddressPrefix marks an anonymised contact's address:
-// "erased:<contact id>" (the column is UNIQUE per channel).
-const ErasedAddressPrefix = "erased:"
+// ErasedAddressPrefix marks an anonymised contact's address
+// (tickets.ErasedAddressPrefix).
+const ErasedAddressPrefix = tickets.ErasedAddressPrefix
 
-// anonymiseTickets blanks the personal data of tickets and their messages.
+// anonymiseTickets blanks the personal data of tickets and their messages
+// and drops their outbox rows.
 func anonymiseTickets(ctx context.Context, tx *store.Tx, ticketIDs []int64, now time.Time) error {
 	if len(ticketIDs) == 0 {
 		return nil
 	}
-	in, args := store.InList(ticketIDs)
-	now = now.UTC()
-	for _, q := range []string{
-		`DELETE FROM attachments WHERE message_id IN (SELECT id FROM messages WHERE ticket_id IN (` + in + `))`,
-		`DELETE FROM inbound_keys WHERE message_id IN (SELECT id FROM messages WHERE ticket_id IN (` + in + `))`,
-		`UPDATE messages SET subject = '', body = '', html = '', external_id = '' WHERE ticket_id IN (` + in + `)`,
-		`DELETE FROM outbox WHERE ticket_id IN (` + in + `)`,
-	} {
-		if _, err := tx.Exec(ctx, q, args...); err != nil {
-			return fmt.Errorf("privacy: anonymise tickets: %w", err)
-		}
+	if err := tickets.AnonymiseTickets(ctx, tx, ticketIDs, now); err != nil {
+		return fmt.Errorf("privacy: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE tickets SET subject = '', fields_sealed = NULL, nik_masked = '', thread_ref = '',
-		anonymised_at = COALESCE(anonymised_at, ?) WHERE id IN (`+in+`)`, append([]any{now}, args...)...); err != nil {
-		return fmt.Errorf("privacy: anonymise tickets: %w", err)
+	if err := channels.EraseForTickets(ctx, tx, ticketIDs); err != nil {
+		return fmt.Errorf("privacy: %w", err)
 	}
 	return nil
 }
@@ -54,46 +45,17 @@ func anonymiseContacts(ctx context.Context, tx *store.Tx, contactIDs []int64, ad
 	if len(contactIDs) == 0 {
 		return nil
 	}
-	cin, cargs := store.InList(contactIDs)
-	ain, aargs := store.InList(addresses)
-	steps := []struct {
-		q    string
-		args []any
-	}{
-		{`DELETE FROM attachments WHERE message_id IN (SELECT id FROM messages WHERE contact_id IN (` + cin + `))`, cargs},
-		{`DELETE FROM inbound_keys WHERE message_id IN (SELECT id FROM messages WHERE contact_id IN (` + cin + `))`, cargs},
-		{`DELETE FROM messages WHERE ticket_id IS NULL AND contact_id IN (` + cin + `)`, cargs},
-		{`UPDATE messages SET subject = '', body = '', html = '', external_id = '' WHERE contact_id IN (` + cin + `)`, cargs},
-		{`DELETE FROM bot_state WHERE contact_id IN (` + cin + `)`, cargs},
-		{`DELETE FROM outbox WHERE recipient IN (` + ain + `)`, aargs},
-		{`UPDATE contacts SET name = '', address = '` + ErasedAddressPrefix + `' || id, alt_address = '', person_id = id, updated_at = ? WHERE id IN (` + cin + `)`, append([]any{now.UTC()}, cargs...)},
-	}
-	for _, s := range steps {
-		if _, err := tx.Exec(ctx, s.q, s.args...); err != nil {
-			return fmt.Errorf("privacy: anonymise contacts: %w", err)
-		}
-	}
-	// The simulator's delivery log (migration 0002) keeps what was "sent".
-	if ok, err := tableExists(ctx, tx, "simulator_deliveries"); err != nil {
-		return err
-	} else if ok {
-		if _, err := tx.Exec(ctx, `DELETE FROM simulator_deliveries WHERE recipient IN (`+ain+`)`, aargs...); err != nil {
+	for _, step := range []func() error{
+		func() error { return tickets.EraseContacts(ctx, tx, contactIDs, now) },
+		func() error { return bot.EraseStates(ctx, tx, contactIDs) },
+		func() error { return channels.EraseTo(ctx, tx, addresses) },
+		func() error { return simulator.EraseDeliveries(ctx, tx, addresses) },
+	} {
+		if err := step(); err != nil {
 			return fmt.Errorf("privacy: anonymise contacts: %w", err)
 		}
 	}
 	return nil
-}
-
-func tableExists(ctx context.Context, tx *store.Tx, name string) (bool, error) {
-	q := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?`
-	if tx.Dialect() == store.Postgres {
-		q = `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?`
-	}
-	var n int
-	if err := tx.QueryRow(ctx, q, name).Scan(&n); err != nil {
-		return false, fmt.Errorf("privacy: table %s: %w", name, err)
-	}
-	return n > 0, nil
 }
 
 // Delete erases the person of contactID: contacts anonymised, tickets
@@ -123,10 +85,8 @@ func (s *Service) CompleteDelete(ctx context.Context, requestID int64) error {
 		if err != nil {
 			return err
 		}
-		tin, targs := store.InList(sub.TicketIDs)
-		if _, err := tx.Exec(ctx, `UPDATE tickets SET status = 'closed', handed_off = ?, closed_at = COALESCE(closed_at, ?), resolved_at = COALESCE(resolved_at, ?), updated_at = ?
-			WHERE status <> 'closed' AND id IN (`+tin+`)`, append([]any{false, now, now, now}, targs...)...); err != nil {
-			return fmt.Errorf("privacy: close tickets: %w", err)
+		if err := tickets.CloseForErasure(ctx, tx, sub.TicketIDs, now); err != nil {
+			return fmt.Errorf("privacy: %w", err)
 		}
 		if err := anonymiseTickets(ctx, tx, sub.TicketIDs, now); err != nil {
 			return err
@@ -172,23 +132,18 @@ func (s *Service) CompleteDelete(ctx context.Context, requestID int64) error {
 // until fewer than limit come back. Statistics stay (see above).
 func (s *Service) RetentionStep(ctx context.Context, tx *store.Tx, cutoff, now time.Time, limit int) (int64, error) {
 	cutoff = cutoff.UTC()
-	tids, err := ids(ctx, tx, `SELECT id FROM tickets WHERE status = 'closed' AND closed_at < ? AND anonymised_at IS NULL ORDER BY id LIMIT ?`, cutoff, limit)
+	tids, err := tickets.ClosedBefore(ctx, tx, cutoff, limit)
 	if err != nil || len(tids) == 0 {
 		return 0, err
 	}
-	tin, targs := store.InList(tids)
-	cids, err := ids(ctx, tx, `SELECT DISTINCT contact_id FROM tickets WHERE id IN (`+tin+`)`, targs...)
+	cids, err := tickets.ContactsOf(ctx, tx, tids)
 	if err != nil {
 		return 0, err
 	}
 	if err := anonymiseTickets(ctx, tx, tids, now); err != nil {
 		return 0, err
 	}
-	cin, cargs := store.InList(cids)
-	idle, err := ids(ctx, tx, `SELECT c.id FROM contacts c WHERE c.id IN (`+cin+`)
-		AND c.address NOT LIKE '`+ErasedAddressPrefix+`%'
-		AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.contact_id = c.id AND t.anonymised_at IS NULL)
-		AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.contact_id = c.id AND m.created_at >= ?)`, append(cargs, cutoff)...)
+	idle, err := tickets.IdleAmong(ctx, tx, cids, cutoff)
 	if err != nil {
 		return 0, err
 	}
@@ -211,35 +166,26 @@ func (s *Service) RetentionStep(ctx context.Context, tx *store.Tx, cutoff, now t
 }
 
 func ownAddresses(ctx context.Context, tx *store.Tx, contactID int64) []string {
-	var addr, alt string
-	if err := tx.QueryRow(ctx, `SELECT address, alt_address FROM contacts WHERE id = ?`, contactID).Scan(&addr, &alt); err != nil {
+	out := tickets.ContactAddresses(ctx, tx, contactID)
+	if len(out) == 0 {
 		return nil
 	}
-	out := []string{addr}
-	if alt != "" {
-		out = append(out, alt)
-	}
-	if p, ok := e164(addr); ok {
+	if p, ok := e164(out[0]); ok {
 		out = append(out, p, p[1:]+"@s.whatsapp.net")
 	}
 	return out
 }
 
-// PurgeSearchIndex drops erased words from the SQLite full-text index and
-// the write-ahead log.
-// FTS4 keeps a deleted document's terms in older index segments (with a
-// delete marker) until the segments are merged, so blanked message text
-// would still be readable in messages_fts_segdir/_segments; "optimize"
-// merges everything into one segment without them. It rewrites the whole
-// index, so callers run it once per deletion or retention run, not per
-// batch. On PostgreSQL the GIN index is maintained by the server (dead
-// entries go with VACUUM) and this does nothing.
+// PurgeSearchIndex drops erased words from the SQLite full-text index
+// (tickets.OptimiseSearchIndex) and the write-ahead log. It rewrites the
+// whole index, so callers run it once per deletion or retention run, not
+// per batch. On PostgreSQL it does nothing.
 func (s *Service) PurgeSearchIndex(ctx context.Context) error {
 	if s.db.Dialect() != store.SQLite {
 		return nil
 	}
-	if _, err := s.db.Exec(ctx, `INSERT INTO messages_fts(messages_fts) VALUES ('optimize')`); err != nil {
-		return fmt.Errorf("privacy: optimise full-text index: %w", err)
+	if err := tickets.OptimiseSearchIndex(ctx, s.db); err != nil {
+		return fmt.Errorf("privacy: %w", err)
 	}
 	// The write-ahead log still holds the pages as they were before the
 	// erasure; copy it into the (secure_delete) database and cut it to
@@ -255,21 +201,11 @@ func (s *Service) PurgeSearchIndex(ctx context.Context) error {
 // of a ticket (greetings, menu choices — often with a NIK typed into the
 // bot) created before cutoff, with their attachments and dedupe keys.
 func (s *Service) ChatterRetentionStep(ctx context.Context, tx *store.Tx, cutoff time.Time, limit int) (int64, error) {
-	mids, err := ids(ctx, tx, `SELECT id FROM messages WHERE ticket_id IS NULL AND created_at < ? ORDER BY id LIMIT ?`, cutoff.UTC(), limit)
-	if err != nil || len(mids) == 0 {
-		return 0, err
+	n, err := tickets.DeleteLooseBefore(ctx, tx, cutoff, limit)
+	if err != nil {
+		return n, fmt.Errorf("privacy: %w", err)
 	}
-	in, args := store.InList(mids)
-	for _, q := range []string{
-		`DELETE FROM attachments WHERE message_id IN (` + in + `)`,
-		`DELETE FROM inbound_keys WHERE message_id IN (` + in + `)`,
-		`DELETE FROM messages WHERE id IN (` + in + `)`,
-	} {
-		if _, err := tx.Exec(ctx, q, args...); err != nil {
-			return 0, fmt.Errorf("privacy: chatter retention: %w", err)
-		}
-	}
-	return int64(len(mids)), nil
+	return n, nil
 }
 
 // ContactRetentionStep anonymises up to limit contacts that have nothing
@@ -277,10 +213,7 @@ func (s *Service) ChatterRetentionStep(ctx context.Context, tx *store.Tx, cutoff
 // anonymised, no message at or after cutoff.
 func (s *Service) ContactRetentionStep(ctx context.Context, tx *store.Tx, cutoff, now time.Time, limit int) (int64, error) {
 	cutoff = cutoff.UTC()
-	cids, err := ids(ctx, tx, `SELECT c.id FROM contacts c WHERE c.address NOT LIKE '`+ErasedAddressPrefix+`%' AND c.updated_at < ?
-		AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.contact_id = c.id AND t.anonymised_at IS NULL)
-		AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.contact_id = c.id AND m.created_at >= ?)
-		ORDER BY c.id LIMIT ?`, cutoff, cutoff, limit)
+	cids, err := tickets.IdleBefore(ctx, tx, cutoff, limit)
 	if err != nil || len(cids) == 0 {
 		return 0, err
 	}

@@ -2,14 +2,16 @@ package privacy
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
+	"lindungi/bot"
+	"lindungi/channels"
 	"lindungi/store"
+	"lindungi/tickets"
 )
 
 // Export is everything the gateway holds about one citizen.
@@ -31,63 +33,19 @@ type Export struct {
 	Other map[string]any `json:"other,omitempty"`
 }
 
-// Contact is one channel address.
-type Contact struct {
-	ID         int64     `json:"id"`
-	Channel    string    `json:"channel"`
-	Address    string    `json:"address"`
-	AltAddress string    `json:"altAddress,omitempty"`
-	Name       string    `json:"name"`
-	Lang       string    `json:"lang"`
-	CreatedAt  time.Time `json:"createdAt"`
-}
-
-// Ticket is a complaint with its unsealed personal fields.
-type Ticket struct {
-	Number          string            `json:"number"`
-	Channel         string            `json:"channel"`
-	Subject         string            `json:"subject"`
-	Category        string            `json:"category"`
-	Status          string            `json:"status"`
-	Fields          map[string]string `json:"fields,omitempty"`
-	Rating          int               `json:"rating,omitempty"`
-	CreatedAt       time.Time         `json:"createdAt"`
-	FirstResponseAt *time.Time        `json:"firstResponseAt,omitempty"`
-	ClosedAt        *time.Time        `json:"closedAt,omitempty"`
-	AnonymisedAt    *time.Time        `json:"anonymisedAt,omitempty"`
-	Messages        []Message         `json:"messages"`
-}
-
-// Message is one message in or out.
-type Message struct {
-	ID          int64        `json:"id"`
-	Direction   string       `json:"direction"`
-	Channel     string       `json:"channel"`
-	Author      string       `json:"author,omitempty"`
-	Subject     string       `json:"subject,omitempty"`
-	Text        string       `json:"text"`
-	Attachments []Attachment `json:"attachments,omitempty"`
-	CreatedAt   time.Time    `json:"createdAt"`
-	ticketID    int64
-}
-
-// Attachment is listed, not included: the citizen sent it and the operator
-// can send a copy on request.
-type Attachment struct {
-	Name        string `json:"name"`
-	ContentType string `json:"contentType"`
-	Size        int64  `json:"size"`
-}
-
-// OutboxItem is a message to the citizen in the delivery queue.
-type OutboxItem struct {
-	ID        string     `json:"id"`
-	Channel   string     `json:"channel"`
-	Kind      string     `json:"kind"`
-	Status    string     `json:"status"`
-	CreatedAt time.Time  `json:"createdAt"`
-	SentAt    *time.Time `json:"sentAt,omitempty"`
-}
+// The parts of an export are defined by the packages that hold them.
+type (
+	// Contact is one channel address.
+	Contact = tickets.ExportContact
+	// Ticket is a complaint with its unsealed personal fields.
+	Ticket = tickets.ExportTicket
+	// Message is one message in or out.
+	Message = tickets.ExportMessage
+	// Attachment is listed, not included.
+	Attachment = tickets.ExportAttachment
+	// OutboxItem is a message to the citizen in the delivery queue.
+	OutboxItem = channels.OutboxItem
+)
 
 // Export gathers everything about the person of contactID, recording the
 // request (actor citizen:ID) and its completion in dsr_requests and the
@@ -156,134 +114,17 @@ func (s *Service) gather(ctx context.Context, contactID int64) (Export, error) {
 	if err != nil {
 		return e, err
 	}
+	if e.Contacts, e.Tickets, e.Messages, err = tickets.Export(ctx, s.db, s.sealer, sub.ContactIDs); err != nil {
+		return e, fmt.Errorf("privacy: export: %w", err)
+	}
+	if e.Outbox, err = channels.ExportOutbox(ctx, s.db, sub.Addresses, sub.TicketIDs); err != nil {
+		return e, fmt.Errorf("privacy: export: %w", err)
+	}
+	if e.BotState, err = bot.ExportStates(ctx, s.db, sub.ContactIDs); err != nil {
+		return e, fmt.Errorf("privacy: export: %w", err)
+	}
+
 	cin, cargs := store.InList(sub.ContactIDs)
-
-	rows, err := s.db.Query(ctx, `SELECT id, channel, address, alt_address, name, lang, created_at FROM contacts WHERE id IN (`+cin+`) ORDER BY id`, cargs...)
-	if err != nil {
-		return e, fmt.Errorf("privacy: export contacts: %w", err)
-	}
-	for rows.Next() {
-		var c Contact
-		if err := rows.Scan(&c.ID, &c.Channel, &c.Address, &c.AltAddress, &c.Name, &c.Lang, &c.CreatedAt); err != nil {
-			rows.Close()
-			return e, err
-		}
-		c.CreatedAt = c.CreatedAt.UTC()
-		e.Contacts = append(e.Contacts, c)
-	}
-	rows.Close()
-
-	// Messages and their attachments.
-	atts := map[int64][]Attachment{}
-	rows, err = s.db.Query(ctx, `SELECT a.message_id, a.name, a.content_type, a.size FROM attachments a JOIN messages m ON m.id = a.message_id
-		WHERE m.contact_id IN (`+cin+`) ORDER BY a.id`, cargs...)
-	if err != nil {
-		return e, fmt.Errorf("privacy: export attachments: %w", err)
-	}
-	for rows.Next() {
-		var mid int64
-		var a Attachment
-		if err := rows.Scan(&mid, &a.Name, &a.ContentType, &a.Size); err != nil {
-			rows.Close()
-			return e, err
-		}
-		atts[mid] = append(atts[mid], a)
-	}
-	rows.Close()
-	byTicket := map[int64][]Message{}
-	rows, err = s.db.Query(ctx, `SELECT id, COALESCE(ticket_id, 0), direction, channel, author, subject, body, created_at FROM messages
-		WHERE contact_id IN (`+cin+`) ORDER BY id`, cargs...)
-	if err != nil {
-		return e, fmt.Errorf("privacy: export messages: %w", err)
-	}
-	for rows.Next() {
-		var m Message
-		if err := rows.Scan(&m.ID, &m.ticketID, &m.Direction, &m.Channel, &m.Author, &m.Subject, &m.Text, &m.CreatedAt); err != nil {
-			rows.Close()
-			return e, err
-		}
-		m.CreatedAt = m.CreatedAt.UTC()
-		m.Attachments = atts[m.ID]
-		if m.ticketID == 0 {
-			e.Messages = append(e.Messages, m)
-		} else {
-			byTicket[m.ticketID] = append(byTicket[m.ticketID], m)
-		}
-	}
-	rows.Close()
-
-	rows, err = s.db.Query(ctx, `SELECT id, number, channel, subject, category, status, fields_sealed, rating, created_at, first_response_at, closed_at, anonymised_at
-		FROM tickets WHERE contact_id IN (`+cin+`) ORDER BY id`, cargs...)
-	if err != nil {
-		return e, fmt.Errorf("privacy: export tickets: %w", err)
-	}
-	for rows.Next() {
-		var t Ticket
-		var id int64
-		var sealed []byte
-		var fr, cl, an sql.NullTime
-		if err := rows.Scan(&id, &t.Number, &t.Channel, &t.Subject, &t.Category, &t.Status, &sealed, &t.Rating, &t.CreatedAt, &fr, &cl, &an); err != nil {
-			rows.Close()
-			return e, err
-		}
-		t.CreatedAt = t.CreatedAt.UTC()
-		t.FirstResponseAt, t.ClosedAt, t.AnonymisedAt = tptr(fr), tptr(cl), tptr(an)
-		if len(sealed) > 0 {
-			b, err := s.sealer.Open(sealed)
-			if err != nil {
-				rows.Close()
-				return e, fmt.Errorf("privacy: ticket %s fields: %w", t.Number, err)
-			}
-			if err := json.Unmarshal(b, &t.Fields); err != nil {
-				rows.Close()
-				return e, fmt.Errorf("privacy: ticket %s fields: %w", t.Number, err)
-			}
-		}
-		t.Messages = byTicket[id]
-		if t.Messages == nil {
-			t.Messages = []Message{}
-		}
-		e.Tickets = append(e.Tickets, t)
-	}
-	rows.Close()
-
-	ain, aargs := store.InList(sub.Addresses)
-	tin, targs := store.InList(sub.TicketIDs)
-	rows, err = s.db.Query(ctx, `SELECT id, channel, kind, status, created_at, sent_at FROM outbox
-		WHERE recipient IN (`+ain+`) OR ticket_id IN (`+tin+`) ORDER BY created_at, id`, append(aargs, targs...)...)
-	if err != nil {
-		return e, fmt.Errorf("privacy: export outbox: %w", err)
-	}
-	for rows.Next() {
-		var o OutboxItem
-		var sent sql.NullTime
-		if err := rows.Scan(&o.ID, &o.Channel, &o.Kind, &o.Status, &o.CreatedAt, &sent); err != nil {
-			rows.Close()
-			return e, err
-		}
-		o.CreatedAt, o.SentAt = o.CreatedAt.UTC(), tptr(sent)
-		e.Outbox = append(e.Outbox, o)
-	}
-	rows.Close()
-
-	rows, err = s.db.Query(ctx, `SELECT contact_id, state FROM bot_state WHERE contact_id IN (`+cin+`)`, cargs...)
-	if err != nil {
-		return e, fmt.Errorf("privacy: export bot state: %w", err)
-	}
-	for rows.Next() {
-		var id int64
-		var st string
-		if err := rows.Scan(&id, &st); err != nil {
-			rows.Close()
-			return e, err
-		}
-		if e.BotState == nil {
-			e.BotState = map[int64]string{}
-		}
-		e.BotState[id] = st
-	}
-	rows.Close()
-
 	reqs, err := queryRequests(ctx, s.db, `SELECT id, kind, contact_id, actor, status, requested_at, completed_at, escalated_at, error
 		FROM dsr_requests WHERE contact_id IN (`+cin+`) ORDER BY id`, cargs...)
 	if err != nil {
@@ -304,14 +145,6 @@ func (s *Service) gather(ctx context.Context, contactID int64) (Export, error) {
 		}
 	}
 	return e, nil
-}
-
-func tptr(t sql.NullTime) *time.Time {
-	if !t.Valid {
-		return nil
-	}
-	u := t.Time.UTC()
-	return &u
 }
 
 // JSON renders the export as indented JSON.

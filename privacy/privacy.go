@@ -5,9 +5,12 @@
 // of closed tickets past their retention period.
 //
 // A citizen is a person: every contact (channel address) linked by
-// contacts.person_id. Data held by other packages (Sijejak registrations and
-// consents, the WhatsApp device store) is reached through the Holder
-// interface so this package never depends on their tables.
+// contacts.person_id. This package coordinates; the packages that own the
+// data carry out their part: tickets (contacts, tickets, messages,
+// attachments, dedupe keys), channels (the outbox), bot (conversation
+// state) and the simulator's delivery log through their exported
+// functions, optional features (Sijejak) through the Holder interface.
+// dsr_requests is the only table it names itself.
 package privacy
 
 import (
@@ -21,6 +24,7 @@ import (
 
 	"lindungi/audit"
 	"lindungi/store"
+	"lindungi/tickets"
 )
 
 // Subject identifies one citizen's records across tables.
@@ -66,9 +70,6 @@ func New(db *store.DB, sealer *store.Sealer, log *slog.Logger, holders ...Holder
 	return &Service{db: db, sealer: sealer, holders: holders, log: log.With("component", "privacy"), Now: store.Now}
 }
 
-// AddHolder registers another package's data store (before serving).
-func (s *Service) AddHolder(h Holder) { s.holders = append(s.holders, h) }
-
 // Request kinds and statuses in dsr_requests.
 const (
 	KindExport = "export"
@@ -92,15 +93,15 @@ func (s *Service) Request(ctx context.Context, kind string, contactID int64, act
 	if kind != KindExport && kind != KindDelete {
 		return 0, fmt.Errorf("privacy: request kind must be export or delete")
 	}
-	var exists int
-	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM contacts WHERE id = ?`, contactID).Scan(&exists); err != nil {
+	exists, err := tickets.ContactExists(ctx, s.db, contactID)
+	if err != nil {
 		return 0, fmt.Errorf("privacy: request: %w", err)
 	}
-	if exists == 0 {
+	if !exists {
 		return 0, ErrNoContact
 	}
 	var id int64
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		if err := tx.QueryRow(ctx, `INSERT INTO dsr_requests (kind, contact_id, actor, status, requested_at) VALUES (?, ?, ?, 'pending', ?) RETURNING id`,
 			kind, contactID, actor, s.Now().UTC()).Scan(&id); err != nil {
 			return err
@@ -216,12 +217,11 @@ func (s *Service) EscalateOverdue(ctx context.Context, now time.Time) ([]DSRRequ
 }
 
 // subject gathers everything that identifies the person of contactID.
-func subject(ctx context.Context, q querier, contactID int64) (Subject, error) {
+func subject(ctx context.Context, q tickets.Querier, contactID int64) (Subject, error) {
 	var sub Subject
-	rows, err := q.Query(ctx, `SELECT id, COALESCE(person_id, id), channel, address, alt_address FROM contacts
-		WHERE id = ? OR person_id = (SELECT person_id FROM contacts WHERE id = ?) ORDER BY id`, contactID, contactID)
+	contacts, err := tickets.PersonContacts(ctx, q, contactID)
 	if err != nil {
-		return sub, fmt.Errorf("privacy: contacts: %w", err)
+		return sub, fmt.Errorf("privacy: %w", err)
 	}
 	seen := map[string]bool{}
 	addAddr := func(a string) {
@@ -230,20 +230,14 @@ func subject(ctx context.Context, q querier, contactID int64) (Subject, error) {
 			sub.Addresses = append(sub.Addresses, a)
 		}
 	}
-	for rows.Next() {
-		var id, person int64
-		var channel, addr, alt string
-		if err := rows.Scan(&id, &person, &channel, &addr, &alt); err != nil {
-			rows.Close()
-			return sub, err
+	for _, c := range contacts {
+		if c.ID == contactID {
+			sub.PersonID = c.PersonID
 		}
-		if id == contactID {
-			sub.PersonID = person
-		}
-		sub.ContactIDs = append(sub.ContactIDs, id)
-		addAddr(addr)
-		addAddr(alt)
-		if phone, ok := e164(addr); ok {
+		sub.ContactIDs = append(sub.ContactIDs, c.ID)
+		addAddr(c.Address)
+		addAddr(c.AltAddress)
+		if phone, ok := e164(c.Address); ok {
 			if !seen["phone:"+phone] {
 				seen["phone:"+phone] = true
 				sub.Phones = append(sub.Phones, phone)
@@ -252,19 +246,14 @@ func subject(ctx context.Context, q querier, contactID int64) (Subject, error) {
 			addAddr(phone)
 		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return sub, err
-	}
 	if len(sub.ContactIDs) == 0 {
 		return sub, ErrNoContact
 	}
-	in, args := store.InList(sub.ContactIDs)
-	if sub.TicketIDs, err = ids(ctx, q, `SELECT id FROM tickets WHERE contact_id IN (`+in+`) ORDER BY id`, args...); err != nil {
-		return sub, err
+	if sub.TicketIDs, err = tickets.TicketIDsOf(ctx, q, sub.ContactIDs); err != nil {
+		return sub, fmt.Errorf("privacy: %w", err)
 	}
-	if sub.MessageIDs, err = ids(ctx, q, `SELECT id FROM messages WHERE contact_id IN (`+in+`) ORDER BY id`, args...); err != nil {
-		return sub, err
+	if sub.MessageIDs, err = tickets.MessageIDsOf(ctx, q, sub.ContactIDs); err != nil {
+		return sub, fmt.Errorf("privacy: %w", err)
 	}
 	return sub, nil
 }
@@ -282,21 +271,4 @@ func e164(addr string) (string, bool) {
 		}
 	}
 	return "+" + a, true
-}
-
-func ids(ctx context.Context, q querier, query string, args ...any) ([]int64, error) {
-	rows, err := q.Query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("privacy: %w", err)
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
 }

@@ -68,9 +68,10 @@ type NewMessage struct {
 	Fresh bool
 }
 
-// MaxAttachmentBytes caps one stored attachment; larger files are replaced by
+// DefaultMaxAttachmentBytes caps one stored attachment unless configured
+// (tickets.max_attachment_bytes); larger files are replaced by
 // a note so the message itself is never lost.
-var MaxAttachmentBytes = 10 << 20
+const DefaultMaxAttachmentBytes = 10 << 20
 
 // AddMessage stores a message (and its attachments, sealed) in tx.
 func (s *Store) AddMessage(ctx context.Context, tx *store.Tx, m NewMessage) (int64, error) {
@@ -83,11 +84,11 @@ func (s *Store) AddMessage(ctx context.Context, tx *store.Tx, m NewMessage) (int
 		data := a.Data
 		name := SafeFileName(a.Name)
 		ct := a.ContentType
-		if len(data) > MaxAttachmentBytes {
+		if len(data) > s.cfg.MaxAttachmentBytes {
 			// Keep a trace instead of the file: the citizen is asked to send
 			// it another way by the operator; nothing silently disappears.
 			data = []byte(fmt.Sprintf("attachment %q of %d bytes exceeded the %d-byte limit and was not stored; sha256 %x",
-				name, len(a.Data), MaxAttachmentBytes, sha256.Sum256(a.Data)))
+				name, len(a.Data), s.cfg.MaxAttachmentBytes, sha256.Sum256(a.Data)))
 			name += ".too-large.txt"
 			ct = "text/plain"
 		}
@@ -195,11 +196,12 @@ func SafeFileName(name string) string {
 	return name
 }
 
-// Messages returns a ticket's messages in order, with attachment metadata and
-// the delivery state of outbound ones.
+// Messages returns a ticket's messages in order, with attachment metadata.
+// The delivery state of outbound ones is the outbox's to tell
+// (channels.Outbox.DeliveryStates, keyed by their external ID).
 func (s *Store) Messages(ctx context.Context, ticketID int64) ([]Message, error) {
-	rows, err := s.db.Query(ctx, `SELECT m.id, m.contact_id, m.direction, m.channel, m.external_id, m.author, c.address, m.subject, m.body, m.html, m.created_at, COALESCE(o.status, '')
-		FROM messages m JOIN contacts c ON c.id = m.contact_id LEFT JOIN outbox o ON m.direction = 'out' AND o.id = m.external_id
+	rows, err := s.db.Query(ctx, `SELECT m.id, m.contact_id, m.direction, m.channel, m.external_id, m.author, c.address, m.subject, m.body, m.html, m.created_at
+		FROM messages m JOIN contacts c ON c.id = m.contact_id
 		WHERE m.ticket_id = ? ORDER BY m.id`, ticketID)
 	if err != nil {
 		return nil, fmt.Errorf("tickets: messages: %w", err)
@@ -210,7 +212,7 @@ func (s *Store) Messages(ctx context.Context, ticketID int64) ([]Message, error)
 	for rows.Next() {
 		var m Message
 		var author, addr string
-		if err := rows.Scan(&m.ID, &m.ContactID, &m.Direction, &m.Channel, &m.ExternalID, &author, &addr, &m.Subject, &m.Text, &m.HTML, &m.CreatedAt, &m.Delivery); err != nil {
+		if err := rows.Scan(&m.ID, &m.ContactID, &m.Direction, &m.Channel, &m.ExternalID, &author, &addr, &m.Subject, &m.Text, &m.HTML, &m.CreatedAt); err != nil {
 			return nil, fmt.Errorf("tickets: messages: %w", err)
 		}
 		m.TicketID = ticketID

@@ -25,6 +25,7 @@ type Staged struct {
 	s                          *Store
 	block                      int
 	contacts, tickets, msgs    *store.Rows
+	keys                       *store.Rows // inbound_keys of staged messages
 	contactIDs, ticketIDs, ids []int64
 	// counters: year → last number handed out; dirty until Flush.
 	counters map[int]int64
@@ -39,6 +40,7 @@ func (s *Store) Stage(n int) *Staged {
 		contacts: store.NewRows("contacts", "", append([]string{"id", "person_id"}, contactInsertCols...)...),
 		tickets:  store.NewRows("tickets", "", append([]string{"id"}, ticketInsertCols...)...),
 		msgs:     store.NewRows("messages", "", messageInsertCols...),
+		keys:     store.NewRows("inbound_keys", "", "channel", "external_id", "received_at", "message_id"),
 		counters: map[int]int64{},
 		dirty:    map[int]bool{},
 	}
@@ -127,10 +129,10 @@ func (st *Staged) Message(ctx context.Context, tx *store.Tx, m NewMessage) (int6
 	return id, nil
 }
 
-// Flush writes the staged rows (contacts, then tickets, then messages, as
-// the foreign keys need) and the ticket counters.
+// Flush writes the staged rows (contacts, then tickets, then messages and
+// their dedupe keys, as the foreign keys need) and the ticket counters.
 func (st *Staged) Flush(ctx context.Context, tx *store.Tx) error {
-	for _, r := range []*store.Rows{st.contacts, st.tickets, st.msgs} {
+	for _, r := range []*store.Rows{st.contacts, st.tickets, st.msgs, st.keys} {
 		if err := r.Flush(ctx, tx); err != nil {
 			return fmt.Errorf("tickets: staged rows: %w", err)
 		}
@@ -149,7 +151,7 @@ func (st *Staged) Flush(ctx context.Context, tx *store.Tx) error {
 // these tables another way (Flush first: staged rows are dropped). Ids
 // from PostgreSQL sequences stay valid and are kept.
 func (st *Staged) Reset() {
-	if st.contacts.Len()+st.tickets.Len()+st.msgs.Len() > 0 {
+	if st.contacts.Len()+st.tickets.Len()+st.msgs.Len()+st.keys.Len() > 0 {
 		panic("tickets: Staged.Reset with unwritten rows")
 	}
 	if st.s.db.Dialect() == store.SQLite {

@@ -22,10 +22,24 @@ import (
 	"lindungi/store"
 )
 
-// Categories from what citizens actually wrote (MISSION.md).
+// Categories from what citizens actually wrote (MISSION.md). The keys are
+// stored and served by the API; the bot's engine, intents, texts and the
+// console's labels use the same ones (bot's and web's vocabulary tests).
+const (
+	CertificateMissing  = "certificate_missing"
+	ChangeData          = "change_data"
+	NIKMisuse           = "nik_misuse"
+	VaccinationStatus   = "vaccination_status"
+	CertificateDownload = "certificate_download"
+	LoginProblem        = "login_problem"
+	Sijejak             = "sijejak"
+	Other               = "other"
+)
+
+// Categories lists them in the menu's order.
 var Categories = []string{
-	"certificate_missing", "change_data", "nik_misuse", "vaccination_status",
-	"certificate_download", "login_problem", "sijejak", "other",
+	CertificateMissing, ChangeData, NIKMisuse, VaccinationStatus,
+	CertificateDownload, LoginProblem, Sijejak, Other,
 }
 
 // Statuses in workflow order.
@@ -48,17 +62,42 @@ var allowed = map[string][]string{
 	Closed:   {},
 }
 
+// Config tunes the ticket desk (config keys tickets.*).
+type Config struct {
+	SLA                time.Duration // tickets.sla: first response due within
+	MaxAttachmentBytes int           // tickets.max_attachment_bytes: one stored attachment
+}
+
+// DefaultConfig is the desk's setup when nothing is configured;
+// config.Default carries the same values (a test checks they agree).
+func DefaultConfig() Config {
+	return Config{SLA: 24 * time.Hour, MaxAttachmentBytes: DefaultMaxAttachmentBytes}
+}
+
 // Store reads and writes tickets.
 type Store struct {
 	db     *store.DB
 	sealer *store.Sealer
+	cfg    Config
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }
 
 // New makes a Store.
 func New(db *store.DB, sealer *store.Sealer) *Store {
-	return &Store{db: db, sealer: sealer, Now: store.Now}
+	return NewStore(db, sealer, DefaultConfig())
+}
+
+// NewStore makes a Store with cfg; zero fields take DefaultConfig's values.
+func NewStore(db *store.DB, sealer *store.Sealer, cfg Config) *Store {
+	def := DefaultConfig()
+	if cfg.SLA <= 0 {
+		cfg.SLA = def.SLA
+	}
+	if cfg.MaxAttachmentBytes <= 0 {
+		cfg.MaxAttachmentBytes = def.MaxAttachmentBytes
+	}
+	return &Store{db: db, sealer: sealer, cfg: cfg, Now: store.Now}
 }
 
 // DB exposes the database for packages that share a transaction.
@@ -283,7 +322,7 @@ var ticketInsert = insertReturningID("tickets", ticketInsertCols)
 // column values in ticketInsertCols order.
 func (s *Store) ticketRow(nt NewTicket, seq int64, now time.Time) (Ticket, []any, error) {
 	if nt.Category == "" {
-		nt.Category = "other"
+		nt.Category = Other
 	}
 	t := Ticket{
 		Number: fmt.Sprintf("PL-%d-%06d", now.In(jakarta).Year(), seq), ContactID: nt.ContactID, Channel: nt.Channel,

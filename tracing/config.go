@@ -107,3 +107,7 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
+
+// DefaultConfig is Sijejak's setup when nothing is configured; config's
+// tracing.* defaults carry the same values (a test checks they agree).
+func DefaultConfig() Config { return Config{}.withDefaults() }

@@ -27,6 +27,7 @@ import (
 	"lindungi/channels"
 	"lindungi/coded"
 	"lindungi/store"
+	"lindungi/tickets"
 	"lindungi/tracing/score"
 )
 
@@ -561,16 +562,16 @@ func (s *Service) TempIDs(ctx context.Context, d Device, now time.Time) (TempIDB
 // langOf is the citizen's language if the bot knows it (the contacts table
 // records what they chose or wrote in), else Indonesian.
 func (s *Service) langOf(ctx context.Context, phone string) string {
-	var lang string
-	if err := s.db.QueryRow(ctx, `SELECT lang FROM contacts WHERE channel = ? AND address = ?`, s.cfg.Channel, phone).Scan(&lang); err != nil {
+	lang, err := tickets.ContactLang(ctx, s.db, s.cfg.Channel, phone)
+	if err != nil {
 		return Languages[0]
 	}
 	return normLang(lang)
 }
 
 func (s *Service) langOfTx(ctx context.Context, tx *store.Tx, phone string) string {
-	var lang string
-	if err := tx.QueryRow(ctx, `SELECT lang FROM contacts WHERE channel = ? AND address = ?`, s.cfg.Channel, phone).Scan(&lang); err != nil {
+	lang, err := tickets.ContactLang(ctx, tx, s.cfg.Channel, phone)
+	if err != nil {
 		return Languages[0]
 	}
 	return normLang(lang)

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"lindungi/channels"
+	"lindungi/jobs"
 	"lindungi/store"
 	"lindungi/store/storetest"
 	"lindungi/tracing/score"
@@ -578,14 +579,55 @@ func TestMatchPendingAfterCrash(t *testing.T) {
 	if got := count(t, db, `SELECT COUNT(*) FROM tracing_uploads WHERE raw_sealed IS NOT NULL AND matched_at IS NULL`); got != 1 {
 		t.Fatalf("%d pending", got)
 	}
-	if n, err := f.svc.ExpireUploadWindows(ctx, f.clk.Now()); err != nil || n != 1 {
+	// The scheduled job is what finds it.
+	match := job(t, f.svc, "match-pending-uploads")
+	env := jobs.Env{Job: match.Name, Now: f.clk.Now()}
+	if n, err := match.Run(ctx, env); err != nil || n != 1 {
 		t.Fatalf("pending matched: %d %v", n, err)
 	}
-	if n, err := f.svc.ExpireUploadWindows(ctx, f.clk.Now()); err != nil || n != 0 {
+	if n, err := match.Run(ctx, env); err != nil || n != 0 {
 		t.Fatalf("second run: %d %v", n, err)
 	}
 	if got := len(f.sender.to(phoneB, "exposure")); got != 1 {
 		t.Fatalf("B prompted %d times", got)
+	}
+}
+
+// job returns the Sijejak job called name.
+func job(t *testing.T, s *Service, name string) jobs.Job {
+	t.Helper()
+	for _, j := range s.Jobs() {
+		if j.Name == name {
+			return j
+		}
+	}
+	t.Fatalf("no job %s among tracing's", name)
+	return jobs.Job{}
+}
+
+// The purge job reports the rows of every table the purge deleted; the key
+// job creates the next TempID key.
+func TestPurgeAndKeyJobs(t *testing.T) {
+	db := storetest.SQLite(t)
+	ctx := context.Background()
+	f := newFixture(t, db, Config{RegisterPerPhone: 100, RegisterPerIP: 100})
+	for i := 0; i < 3; i++ {
+		if _, _, err := f.svc.Register(ctx, phoneFor(i), "10.1.1.1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	later := f.clk.Now().Add(49 * time.Hour)
+	purged, err := job(t, f.svc, "purge-tracing").Run(ctx, jobs.Env{Now: later})
+	if err != nil || purged < 3 {
+		t.Errorf("purge job: %d rows, %v; want at least the 3 registrations", purged, err)
+	}
+	keys := func() int { return count(t, db, `SELECT COUNT(*) FROM tracing_keys`) }
+	before := keys()
+	if _, err := job(t, f.svc, "rotate-tempid-keys").Run(ctx, jobs.Env{Now: f.clk.Now().Add(48 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if after := keys(); after <= before {
+		t.Errorf("rotate job: %d keys before, %d after", before, after)
 	}
 }
 

@@ -637,13 +637,3 @@ func (s *Service) MatchPending(ctx context.Context) (int, error) {
 	}
 	return len(ids), nil
 }
-
-// ExpireUploadWindows is the expire-upload-windows job. Windows close by
-// time alone (every check compares closes_at with now), so nothing needs
-// flipping; what a window can leave behind is an upload stored but not
-// matched (a crash between the two steps). This matches those and returns
-// how many there were.
-func (s *Service) ExpireUploadWindows(ctx context.Context, now time.Time) (int64, error) {
-	n, err := s.MatchPending(ctx)
-	return int64(n), err
-}

@@ -28,13 +28,13 @@ var labels = map[string]string{
 	// statuses
 	tickets.Open: "Terbuka", tickets.Pending: "Menunggu warga", tickets.Resolved: "Selesai", tickets.Closed: "Ditutup",
 	// categories
-	"certificate_missing": "Sertifikat belum muncul", "change_data": "Perubahan data",
-	"nik_misuse": "NIK disalahgunakan", "vaccination_status": "Status vaksinasi",
-	"certificate_download": "Unduh sertifikat", "login_problem": "Masalah masuk akun",
-	"sijejak": "SIJEJAK (pelacakan kontak)", "other": "Lainnya",
+	tickets.CertificateMissing: "Sertifikat belum muncul", tickets.ChangeData: "Perubahan data",
+	tickets.NIKMisuse: "NIK disalahgunakan", tickets.VaccinationStatus: "Status vaksinasi",
+	tickets.CertificateDownload: "Unduh sertifikat", tickets.LoginProblem: "Masalah masuk akun",
+	tickets.Sijejak: "SIJEJAK (pelacakan kontak)", tickets.Other: "Lainnya",
 	// flags
-	"unparseable": "tidak terbaca", "oversized": "terlalu besar", "delivery_failed": "gagal terkirim",
-	"sla_breached": "melewati batas waktu layanan",
+	tickets.UnparseableFlag: "tidak terbaca", tickets.OversizedFlag: "terlalu besar", tickets.DeliveryFailedFlag: "gagal terkirim",
+	tickets.SLAFlag: "melewati batas waktu layanan",
 	// channels
 	"whatsapp": "WhatsApp", "email": "Surel", "simulator": "Simulator",
 	// outbound delivery
@@ -115,7 +115,7 @@ func (s *Server) console(mux *http.ServeMux) {
 		return nil
 	}))
 	mux.HandleFunc("GET /tickets/{id}", s.page(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
-		t, msgs, err := s.Tickets.Detail(r.Context(), r.PathValue("id"))
+		t, msgs, err := s.ticketDetail(r.Context(), r.PathValue("id"))
 		if err != nil {
 			return err
 		}

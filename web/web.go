@@ -311,7 +311,7 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request, u accounts.
 }
 
 func (s *Server) getTicket(w http.ResponseWriter, r *http.Request, u accounts.User) error {
-	t, msgs, err := s.Tickets.Detail(r.Context(), r.PathValue("id"))
+	t, msgs, err := s.ticketDetail(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}

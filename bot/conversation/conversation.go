@@ -66,11 +66,19 @@ type State struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
+// Ticket statuses the engine reads: tickets.Open, tickets.Resolved and
+// tickets.Closed, written out as Categories are (and checked the same way).
+const (
+	StatusOpen     = "open"
+	StatusResolved = "resolved"
+	StatusClosed   = "closed"
+)
+
 // Ticket is what the engine needs to know about the contact's newest
 // ticket that is not closed.
 type Ticket struct {
 	Number    string
-	Status    string // open, pending, resolved, closed
+	Status    string // StatusOpen, "pending", StatusResolved, StatusClosed
 	Category  string
 	HandedOff bool
 }
@@ -113,7 +121,9 @@ const (
 	KindDelete          = "delete_data"
 )
 
-// Categories are the ticket categories the engine uses (tickets.Categories).
+// Categories are the ticket categories the engine uses. They are
+// tickets.Categories, written out because this package stays free of the
+// database; bot's vocabulary test checks the two agree.
 var Categories = []string{
 	"certificate_missing", "change_data", "nik_misuse", "vaccination_status",
 	"certificate_download", "login_problem", "sijejak", "other",
@@ -296,7 +306,7 @@ func (e *Engine) Step(st State, in Input) (State, []Action) {
 func (t *turn) run() {
 	in, open := t.in, t.in.OpenTicket
 	text := strings.TrimSpace(in.Text)
-	if open != nil && (open.Status == "closed" || open.Number == "") {
+	if open != nil && (open.Status == StatusClosed || open.Number == "") {
 		open = nil
 		t.in.OpenTicket = nil
 	}
@@ -321,7 +331,7 @@ func (t *turn) run() {
 		}
 		return
 	}
-	handedOff := open != nil && open.HandedOff && open.Status != "resolved" && t.st.Resumed != open.Number
+	handedOff := open != nil && open.HandedOff && open.Status != StatusResolved && t.st.Resumed != open.Number
 	if in.PendingConsent {
 		// Mid-flow or in a hand-off, "ya" answers the other question;
 		// only SETUJU/TOLAK are taken as consent then.
@@ -513,7 +523,7 @@ func isHelp(it string) bool {
 
 func (t *turn) appendToOpen() {
 	open := t.in.OpenTicket
-	if open.Status == "resolved" {
+	if open.Status == StatusResolved {
 		t.act(Action{Kind: KindReopen})
 		t.say("reopened")
 		return

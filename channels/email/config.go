@@ -61,11 +61,6 @@ type Config struct {
 	FromName string
 	// MaxMessageBytes: larger mail is imported as headers only (default 25 MB).
 	MaxMessageBytes int64
-	// AutoReplyLimit acknowledgements/notices per recipient per
-	// AutoReplyWindow (defaults 3 per hour); more are skipped silently.
-	// Negative: no limit. The count is per process (per replica).
-	AutoReplyLimit  int
-	AutoReplyWindow time.Duration
 	// PollInterval is the default of MailboxConfig.PollInterval (15 s):
 	// the longest new mail waits, with or without IDLE.
 	PollInterval time.Duration
@@ -109,12 +104,6 @@ func (c *Config) defaults() {
 	}
 	if c.MaxMessageBytes <= 0 {
 		c.MaxMessageBytes = 25 << 20
-	}
-	if c.AutoReplyLimit == 0 {
-		c.AutoReplyLimit = 3
-	}
-	if c.AutoReplyWindow <= 0 {
-		c.AutoReplyWindow = time.Hour
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = 15 * time.Second

@@ -48,15 +48,7 @@ func (s *memSink) Deliver(ctx context.Context, in channels.Inbound) error {
 			return err
 		}
 	}
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		if in.InTx != nil {
-			return in.InTx(ctx, tx)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
+
 	s.mu.Lock()
 	_, dup := s.got[in.ExternalID]
 	s.got[in.ExternalID] = in

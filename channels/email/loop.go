@@ -4,8 +4,6 @@ import (
 	"net/mail"
 	"regexp"
 	"strings"
-
-	"lindungi/channels"
 )
 
 // address is one parsed mailbox.
@@ -147,10 +145,7 @@ func autoReason(h *header, from string, own []string) string {
 	return ""
 }
 
-var (
-	ticketRe     = regexp.MustCompile(`\[(PL-\d{4}-\d{6})\]`)
-	ticketInIDRe = regexp.MustCompile(`\.(PL-\d{4}-\d{6})@`)
-)
+var ticketRe = regexp.MustCompile(`\[(PL-\d{4}-\d{6})\]`)
 
 // TicketTag returns the ticket number in a subject's "[PL-YYYY-NNNNNN]"
 // tag, or "".
@@ -159,28 +154,4 @@ func TicketTag(subject string) string {
 		return m[1]
 	}
 	return ""
-}
-
-// TicketFromMessageID returns the ticket number encoded in one of our own
-// Message-IDs ("<outboxID>.PL-YYYY-NNNNNN@domain"), or "".
-func TicketFromMessageID(id string) string {
-	if m := ticketInIDRe.FindStringSubmatch(id); m != nil {
-		return m[1]
-	}
-	return ""
-}
-
-// ticketFor finds the ticket a reply belongs to: our Message-IDs in
-// In-Reply-To/References first (they cannot be edited by the sender), then
-// the subject tag.
-func ticketFor(in *channels.Inbound) string {
-	if t := TicketFromMessageID(in.ReplyTo); t != "" {
-		return t
-	}
-	for i := len(in.References) - 1; i >= 0; i-- {
-		if t := TicketFromMessageID(in.References[i]); t != "" {
-			return t
-		}
-	}
-	return TicketTag(in.Subject)
 }

@@ -791,7 +791,7 @@ func (r *Runner) inbound(it *item, validity uint32) channels.Inbound {
 	popts.OwnAddresses = r.own
 	in := Parse(raw, popts)
 	if oversized {
-		in.Meta[MetaOversized] = "1"
+		in.Oversized = true
 		in.Text = strings.TrimSpace(fmt.Sprintf("[Pesan ini terlalu besar (%s, batas %s); hanya header yang disimpan. Mohon kirim ulang dengan lampiran lebih kecil. / This message is too large (%s, limit %s); only its headers were imported.]\n\n%s",
 			humanSize(int(it.p.size)), humanSize(int(max)), humanSize(int(it.p.size)), humanSize(int(max)), in.Text))
 	}
@@ -799,14 +799,9 @@ func (r *Runner) inbound(it *item, validity uint32) channels.Inbound {
 	in.Meta[MetaMailbox] = r.box.Address
 	in.Meta[MetaUIDValidity] = strconv.FormatUint(uint64(validity), 10)
 	in.Meta[MetaUID] = strconv.FormatUint(uint64(it.p.uid), 10)
-	if r.box.Retired {
-		in.Meta[MetaRetired] = "1"
-		if r.box.Notice != "" {
-			in.Meta[MetaNotice] = r.box.Notice
-		}
-	}
-	// No InTx: the cursor is advanced once the chunk is settled, to the
-	// end of its committed prefix (see settle).
+	in.Retired, in.Notice = r.box.Retired, r.box.Notice
+	// The cursor is advanced once the chunk is settled, to the end of its
+	// committed prefix (see settle), not with each mail.
 	return in
 }
 

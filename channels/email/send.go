@@ -12,8 +12,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
-	"time"
 
 	gomail "github.com/emersion/go-message/mail"
 	"github.com/emersion/go-sasl"
@@ -23,13 +21,10 @@ import (
 )
 
 // Send delivers one outbox message over SMTP from the mailbox named by
-// msg.From (or the first mailbox with an smtp_url).
-//
-// Acknowledgements and notices (Kind "ack", "notice") are rate-limited per
-// recipient (Config.AutoReplyLimit per AutoReplyWindow, in this process):
-// over the limit Send returns nil without sending, so the outbox marks the
-// row done — an autoresponder loop ends here even if the loop guard missed
-// it. Replies written by people are never limited.
+// msg.From (or the first mailbox with an smtp_url). How many
+// acknowledgements and notices a sender gets is the bot's rule
+// (email.ack_rate_per_hour, counted in the outbox across replicas), decided
+// before a row is queued.
 func (c *Channel) Send(ctx context.Context, msg channels.Outbound) error {
 	to, err := mail.ParseAddress(msg.To)
 	if err != nil || !strings.Contains(to.Address, "@") {
@@ -40,10 +35,6 @@ func (c *Channel) Send(ctx context.Context, msg channels.Outbound) error {
 		ce := &configError{causeNoRelay, errors.New("no mailbox has an smtp_url")}
 		c.sends.failed(ctx, c.log, "", msg, ce, c.now())
 		return ce
-	}
-	if isAutoKind(msg.Kind) && !c.limiter.allow(strings.ToLower(to.Address), c.now()) {
-		c.log.Info("email: auto-reply rate limit reached, not sending", "channel", channels.Email, "kind", msg.Kind, "to_hash", hashAddr(to.Address), "outbox_id", msg.ID)
-		return nil
 	}
 	raw, err := c.BuildMessage(msg, box.Address)
 	if err != nil {
@@ -60,8 +51,6 @@ func (c *Channel) Send(ctx context.Context, msg channels.Outbound) error {
 	c.log.Info("email: sent", "channel", channels.Email, "kind", msg.Kind, "outbox_id", msg.ID, "ticket", msg.TicketID)
 	return nil
 }
-
-func isAutoKind(k string) bool { return k == "ack" || k == "notice" }
 
 func (c *Channel) sendingMailbox(from string) (MailboxConfig, bool) {
 	from = strings.ToLower(strings.TrimSpace(from))
@@ -378,36 +367,4 @@ func (c *Channel) tlsConfig(host string) *tls.Config {
 		return t
 	}
 	return &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
-}
-
-// replyLimiter counts automatic replies per recipient in a sliding window.
-type replyLimiter struct {
-	mu     sync.Mutex
-	limit  int
-	window time.Duration
-	sent   map[string][]time.Time
-}
-
-func (l *replyLimiter) allow(addr string, now time.Time) bool {
-	if l.limit < 0 {
-		return true
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.sent) > 100000 {
-		l.sent = map[string][]time.Time{} // bound memory under a flood
-	}
-	ts := l.sent[addr]
-	keep := ts[:0]
-	for _, t := range ts {
-		if now.Sub(t) < l.window {
-			keep = append(keep, t)
-		}
-	}
-	if len(keep) >= l.limit {
-		l.sent[addr] = keep
-		return false
-	}
-	l.sent[addr] = append(keep, now)
-	return true
 }

@@ -1,14 +1,16 @@
-package main
+package bot_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"lindungi/bot"
 	"lindungi/channels"
-	"lindungi/store"
+	"lindungi/store/storetest"
 )
 
 // mailIn is a parsed complaint mail as the importer hands it to the bot.
@@ -19,23 +21,40 @@ func mailIn(i int, inReplyTo string) channels.Inbound {
 		Meta: map[string]string{}}
 }
 
+// failMail makes storing the mail with externalID fail inside its
+// transaction with "boom", as a poison mail would, until undo is called.
+func failMail(t *testing.T, ta *pipeline, externalID string) (undo func()) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := ta.db.Exec(ctx, `CREATE TRIGGER fail_mail BEFORE INSERT ON inbound_keys WHEN NEW.external_id = '`+externalID+`'
+		BEGIN SELECT RAISE(ABORT, 'boom'); END`); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if _, err := ta.db.Exec(ctx, `DROP TRIGGER fail_mail`); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// isBoom says err is failMail's failure.
+func isBoom(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "boom") && !errors.Is(err, channels.ErrNotAttempted)
+}
+
 // TestDeliverBatchStopsAtFailure: mail is processed strictly in order. A
 // mail that fails on its own stops the ones behind it, so a follow-up in
 // the same batch is not committed ahead of its original (it would open a
 // second ticket for one conversation); once the original goes through,
 // the follow-up threads onto its ticket.
 func TestDeliverBatchStopsAtFailure(t *testing.T) {
-	ta := startApp(t, testConfig(t))
+	ta := newPipeline(t, storetest.SQLite(t), bot.Config{})
 	ctx := context.Background()
-	boom := errors.New("boom")
 
 	ins := []channels.Inbound{mailIn(1, ""), mailIn(2, ""), mailIn(3, "<batch2@warga.example.id>"), mailIn(4, "")}
-	failing := ins[1]
-	failing.InTx = func(context.Context, *store.Tx) error { return boom }
-	batch := append([]channels.Inbound{}, ins...)
-	batch[1] = failing
-	errs := ta.bot.DeliverBatch(ctx, batch)
-	if errs[0] != nil || !errors.Is(errs[1], boom) || !errors.Is(errs[2], channels.ErrNotAttempted) || !errors.Is(errs[3], channels.ErrNotAttempted) {
+	undo := failMail(t, ta, ins[1].ExternalID)
+	errs := ta.bot.DeliverBatch(ctx, ins)
+	if errs[0] != nil || !isBoom(errs[1]) || !errors.Is(errs[2], channels.ErrNotAttempted) || !errors.Is(errs[3], channels.ErrNotAttempted) {
 		t.Fatalf("outcomes %v; want nil, boom, then not attempted", errs)
 	}
 	var n int
@@ -45,6 +64,7 @@ func TestDeliverBatchStopsAtFailure(t *testing.T) {
 	}
 
 	// The importer retries from the failed mail.
+	undo()
 	for i, err := range ta.bot.DeliverBatch(ctx, ins) {
 		if err != nil {
 			t.Fatalf("retry: mail %d: %v", i+1, err)
@@ -63,26 +83,31 @@ func TestDeliverBatchStopsAtFailure(t *testing.T) {
 }
 
 // TestDeliverBatchStopsAfterFailedCommit: when a shared commit fails after
-// every request in it succeeded (here a before-commit hook fails, as a
-// full disk would at COMMIT), the batch's later requests, which run in a
-// later commit, are not attempted either.
+// every request in it succeeded (here a deferred foreign key that storing
+// the first mail breaks, as a full disk would fail at COMMIT), the batch's
+// later requests, which run in a later commit, are not attempted either.
 func TestDeliverBatchStopsAfterFailedCommit(t *testing.T) {
-	ta := startApp(t, testConfig(t))
+	ta := newPipeline(t, storetest.SQLite(t), bot.Config{})
 	ctx := context.Background()
-	boom := errors.New("commit refused")
 	ins := make([]channels.Inbound, 600) // more than one group commit holds
 	for i := range ins {
 		ins[i] = mailIn(i, "")
 	}
-	ins[0].InTx = func(_ context.Context, tx *store.Tx) error {
-		tx.BeforeCommit("test.refuse", func(context.Context, *store.Tx) error { return boom })
-		return nil
+	for _, q := range []string{
+		`CREATE TABLE refuse_parent (id INTEGER PRIMARY KEY)`,
+		`CREATE TABLE refuse_child (parent INTEGER REFERENCES refuse_parent (id) DEFERRABLE INITIALLY DEFERRED)`,
+		`CREATE TRIGGER refuse_commit AFTER INSERT ON inbound_keys WHEN NEW.external_id = '` + ins[0].ExternalID + `'
+			BEGIN INSERT INTO refuse_child VALUES (1); END`,
+	} {
+		if _, err := ta.db.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
 	}
 	errs := ta.bot.DeliverBatch(ctx, ins)
 	failed, skipped := 0, 0
 	for _, err := range errs {
 		switch {
-		case errors.Is(err, boom):
+		case err != nil && strings.Contains(err.Error(), "FOREIGN KEY"):
 			failed++
 		case errors.Is(err, channels.ErrNotAttempted):
 			skipped++

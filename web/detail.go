@@ -1,0 +1,35 @@
+package web
+
+import (
+	"context"
+
+	"lindungi/tickets"
+)
+
+// ticketDetail is Tickets.Detail with the delivery state of each outgoing
+// message, which the outbox owns (queued, sending, sent, dead).
+func (s *Server) ticketDetail(ctx context.Context, ref string) (tickets.Ticket, []tickets.Message, error) {
+	t, msgs, err := s.Tickets.Detail(ctx, ref)
+	if err != nil || s.Outbox == nil {
+		return t, msgs, err
+	}
+	var ids []string
+	for _, m := range msgs {
+		if m.Direction == "out" && m.ExternalID != "" {
+			ids = append(ids, m.ExternalID)
+		}
+	}
+	if len(ids) == 0 {
+		return t, msgs, nil
+	}
+	states, err := s.Outbox.DeliveryStates(ctx, ids)
+	if err != nil {
+		return t, msgs, err
+	}
+	for i := range msgs {
+		if msgs[i].Direction == "out" {
+			msgs[i].Delivery = states[msgs[i].ExternalID]
+		}
+	}
+	return t, msgs, nil
+}
