@@ -188,7 +188,7 @@ func (a *App) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	srv := &http.Server{Handler: a.web.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+	srv := newHTTPServer(a.web.Handler())
 	intakeCtx, stopIntake := context.WithCancel(ctx)
 	defer stopIntake()
 	outboxCtx, stopOutbox := context.WithCancel(context.WithoutCancel(ctx))
@@ -243,6 +243,21 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.log.Info("stopped")
 	return runErr
+}
+
+// newHTTPServer bounds every phase of a request. WriteTimeout runs from the
+// end of the request's header, so it covers reading the body too: it must
+// exceed ReadTimeout (a 16 MiB tracing upload from a slow phone) and the
+// simulator's long poll, and it still frees a connection whose client has
+// stopped reading the answer. No route streams, so none needs more.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      90 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
 }
 
 // runSingleton keeps one connection-holding component running on exactly

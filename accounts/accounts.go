@@ -66,6 +66,14 @@ func (s *Store) Active(ctx context.Context, name string) (bool, error) {
 	return n > 0, err
 }
 
+// Exists reports whether name is an account, disabled or not (a list
+// filter by assignee must still find a departed operator's tickets).
+func (s *Store) Exists(ctx context.Context, name string) (bool, error) {
+	var n int
+	err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM users WHERE name = ?`, name).Scan(&n)
+	return n > 0, err
+}
+
 // Store manages accounts.
 type Store struct{ db *store.DB }
 

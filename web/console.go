@@ -93,7 +93,7 @@ func (s *Server) console(mux *http.ServeMux) {
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
 		if c, err := r.Cookie(sessionCookie); err == nil {
 			// Only a form from our own page may end the session.
-			if _, csrf, err := s.Accounts.BySession(r.Context(), c.Value); err == nil && r.FormValue("csrf") == csrf {
+			if _, csrf, err := s.Accounts.BySession(r.Context(), c.Value); err == nil && r.PostFormValue("csrf") == csrf {
 				s.Accounts.Logout(r.Context(), c.Value)
 			}
 		}
@@ -182,7 +182,9 @@ func (s *Server) page(h func(w http.ResponseWriter, r *http.Request, u accounts.
 				s.renderError(w, http.StatusRequestEntityTooLarge, "Balasan terlalu panjang (lebih dari 64 KB); mohon persingkat.")
 				return
 			}
-			if r.FormValue("csrf") != csrf {
+			// The body only: a token in the URL leaks through history,
+			// logs and Referer headers.
+			if r.PostFormValue("csrf") != csrf {
 				s.renderError(w, http.StatusForbidden, "Sesi formulir tidak valid; muat ulang halaman.")
 				return
 			}

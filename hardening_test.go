@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"lindungi/accounts"
+	"lindungi/store/storetest"
+	"lindungi/web"
+)
+
+// apiGet does a GET with a bearer token and returns status and body.
+func apiGet(t testing.TB, base, token, path string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func errorCode(t testing.TB, b []byte) string {
+	t.Helper()
+	var e struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	if err := json.Unmarshal(b, &e); err != nil {
+		t.Fatalf("not a JSON error: %s", b)
+	}
+	if e.Error.Message == "" {
+		t.Fatalf("error without a message: %s", b)
+	}
+	return e.Error.Code
+}
+
+// Search text is personal data (names, NIKs): input the database cannot take
+// (a NUL byte, text that is not UTF-8) is the client's mistake, a 400 that
+// says so, and the text never reaches the log. On both dialects: PostgreSQL
+// refuses a NUL in a text parameter, SQLite's FTS stops at it.
+func TestSearchBadInputIs400(t *testing.T) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			var env []string
+			if name == "postgres" {
+				env = append(env, "LINDUNGI_DATABASE_URL="+storetest.PostgresURL(t))
+			}
+			ta := startApp(t, testConfig(t, env...))
+			const nik = "3174055505900001"
+			for _, q := range []string{
+				"Siti Rahayu\x00" + nik,
+				"Siti \xff\xfe " + nik,
+				strings.Repeat("x", 1025),
+			} {
+				status, b := apiGet(t, ta.base, ta.token, "/api/v1/tickets?q="+url.QueryEscape(q))
+				if status != http.StatusBadRequest || errorCode(t, b) != "bad_query" {
+					t.Errorf("q=%q: %d %s, want 400 bad_query", q, status, b)
+				}
+			}
+			if strings.Contains(ta.logs.String(), nik) || strings.Contains(ta.logs.String(), "Siti") {
+				t.Errorf("search text reached the log:\n%s", ta.logs.String())
+			}
+		})
+	}
+}
+
+// A filter value that names nothing is a 400 naming the valid values, never
+// a quietly empty list (an operator would read it as an empty queue).
+func TestTicketFiltersUnknownValues(t *testing.T) {
+	ta := startApp(t, testConfig(t))
+	if _, err := ta.accounts.Add(context.Background(), "petugas.citra", accounts.Operator); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		query  string
+		status int
+		code   string
+	}{
+		{"channel=bogus", 400, "bad_channel"},
+		{"assignee=nobody", 400, "unknown_assignee"},
+		{"channel=whatsapp", 200, ""},
+		{"channel=simulator&assignee=petugas.citra", 200, ""},
+	} {
+		status, b := apiGet(t, ta.base, ta.token, "/api/v1/tickets?"+tc.query)
+		if status != tc.status {
+			t.Errorf("%s: %d %s, want %d", tc.query, status, b, tc.status)
+			continue
+		}
+		if tc.code != "" && errorCode(t, b) != tc.code {
+			t.Errorf("%s: %s, want code %s", tc.query, b, tc.code)
+		}
+	}
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// The console's CSRF token must come in the form body (or the API's header):
+// a token in a URL ends up in proxy logs, browser history and Referer
+// headers, so the query string must not count.
+func TestConsoleCSRFNotFromQuery(t *testing.T) {
+	ta := startApp(t, testConfig(t))
+	c, err := ta.accounts.Add(context.Background(), "petugas.dewi", accounts.Operator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := noRedirects.PostForm(ta.base+"/login", url.Values{"name": {"petugas.dewi"}, "password": {c.Password}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	var session *http.Cookie
+	for _, ck := range res.Cookies() {
+		if ck.Name == "lindungi_session" {
+			session = ck
+		}
+	}
+	if session == nil {
+		t.Fatal("no session cookie")
+	}
+	do := func(method, path string, body url.Values) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, ta.base+path, strings.NewReader(body.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(session)
+		resp, err := noRedirects.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	resp := do("GET", "/", nil)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := csrfField.FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF field on the ticket list")
+	}
+	csrf := string(m[1])
+
+	// Console form (s.page) and API under a cookie (s.authenticate): the
+	// token in the query string is refused, in the body it is taken.
+	for _, path := range []string{"/tickets/PL-2026-999999/reply", "/api/v1/tickets/PL-2026-999999/replies"} {
+		resp := do("POST", path+"?csrf="+url.QueryEscape(csrf), url.Values{"text": {"halo"}})
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s with the CSRF token in the query: %d, want 403", path, resp.StatusCode)
+		}
+	}
+	resp = do("POST", "/tickets/PL-2026-999999/reply", url.Values{"text": {"halo"}, "csrf": {csrf}})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("console form with the CSRF token in the body: %d, want 404 (past the CSRF check)", resp.StatusCode)
+	}
+}
+
+// The HTTP server bounds how long a response may take to write (a client
+// that never reads must not hold a connection and its goroutine forever),
+// yet leaves room for what the routes legitimately take: a request body
+// read for up to ReadTimeout (tracing uploads) and the simulator's 30-second
+// long poll.
+func TestHTTPServerWriteTimeout(t *testing.T) {
+	srv := newHTTPServer(http.NotFoundHandler())
+	if srv.WriteTimeout <= 0 {
+		t.Fatal("no WriteTimeout")
+	}
+	if srv.WriteTimeout <= srv.ReadTimeout || srv.WriteTimeout <= web.MaxLongPoll {
+		t.Errorf("WriteTimeout %v must exceed ReadTimeout %v and the long poll %v", srv.WriteTimeout, srv.ReadTimeout, web.MaxLongPoll)
+	}
+	if srv.ReadHeaderTimeout <= 0 || srv.IdleTimeout <= 0 {
+		t.Errorf("header and idle timeouts must stay set: %+v", srv)
+	}
+}
