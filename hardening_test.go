@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -177,5 +178,42 @@ func TestHTTPServerWriteTimeout(t *testing.T) {
 	}
 	if srv.ReadHeaderTimeout <= 0 || srv.IdleTimeout <= 0 {
 		t.Errorf("header and idle timeouts must stay set: %+v", srv)
+	}
+}
+
+// Fifty wrong guesses from a spread of addresses used to lock an operator
+// out of the console everywhere for fifteen minutes. Now the lock is per
+// (account, address); past the account's distributed budget guessing only
+// slows down, and the address the operator logged in from is exempt.
+func TestLoginLockoutSparesOwnAddress(t *testing.T) {
+	ta := startApp(t, testConfig(t, "LINDUNGI_TRUSTED_PROXIES=127.0.0.1"))
+	c, err := ta.accounts.Add(context.Background(), "petugas.gita", accounts.Operator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	login := func(from, password string) string {
+		t.Helper()
+		req, _ := http.NewRequest("POST", ta.base+"/login", strings.NewReader(url.Values{"name": {"petugas.gita"}, "password": {password}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", from)
+		res, err := noRedirects.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.Header.Get("Location")
+	}
+	const desk = "10.20.0.7"
+	if loc := login(desk, c.Password); loc != "/" {
+		t.Fatalf("first login went to %q", loc)
+	}
+	for i := 0; i < 60; i++ {
+		login(fmt.Sprintf("198.51.100.%d", i/4+1), "tebakan-"+fmt.Sprint(i))
+	}
+	if loc := login(desk, c.Password); loc != "/" {
+		t.Fatalf("after 60 guesses from elsewhere the operator at her own desk went to %q, want the console", loc)
+	}
+	if strings.Contains(ta.logs.String(), c.Password) {
+		t.Error("a password reached the logs")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -77,8 +78,12 @@ func (s *Store) Exists(ctx context.Context, name string) (bool, error) {
 // Store manages accounts.
 type Store struct{ db *store.DB }
 
-// New makes a Store.
-func New(db *store.DB) *Store { return &Store{db: db} }
+// New makes a Store. The dummy hash is made in the background now, so the
+// first unknown name does not pay for it (and stand out by its timing).
+func New(db *store.DB) *Store {
+	go dummyHash()
+	return &Store{db: db}
+}
 
 var validName = regexp.MustCompile(`^[a-zA-Z0-9._@-]{2,64}$`)
 
@@ -156,14 +161,37 @@ func (s *Store) ByToken(ctx context.Context, token string) (User, error) {
 	return u, nil
 }
 
+// compareHash is bcrypt's check; a variable so tests can see that every
+// login pays for one.
+var compareHash = bcrypt.CompareHashAndPassword
+
+// dummyHash is what an unknown or disabled account's password is checked
+// against: the same bcrypt cost as a real one, so the answer takes as long
+// whether or not the name exists (otherwise timing enumerates accounts).
+var dummyHash = sync.OnceValue(func() []byte {
+	h, err := bcrypt.GenerateFromPassword([]byte(randomString(18)), bcrypt.DefaultCost)
+	if err != nil {
+		panic("accounts: dummy hash: " + err.Error())
+	}
+	return h
+})
+
 // Login checks a password and opens a console session.
 func (s *Store) Login(ctx context.Context, name, password string, ttl time.Duration) (sessionID, csrf string, u User, err error) {
 	var hash string
 	var disabled bool
 	err = s.db.QueryRow(ctx, `SELECT id, name, role, password_hash, disabled FROM users WHERE name = ?`, name).Scan(&u.ID, &u.Name, &u.Role, &hash, &disabled)
-	if err != nil || disabled || bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
-		// Same error whatever failed: no user enumeration.
-		return "", "", u, ErrUnauthenticated
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", "", User{}, fmt.Errorf("accounts: login: %w", err)
+	}
+	if err != nil || disabled {
+		// Same work and the same error whatever failed: no user
+		// enumeration by the answer or by its timing.
+		compareHash(dummyHash(), []byte(password))
+		return "", "", User{}, ErrUnauthenticated
+	}
+	if compareHash([]byte(hash), []byte(password)) != nil {
+		return "", "", User{}, ErrUnauthenticated
 	}
 	sessionID, csrf = randomString(32), randomString(24)
 	_, err = s.db.Exec(ctx, `INSERT INTO sessions (token_hash, user_id, csrf, expires_at) VALUES (?, ?, ?, ?)`, HashSecret(sessionID), u.ID, csrf, store.Now().Add(ttl))

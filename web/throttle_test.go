@@ -46,12 +46,32 @@ func TestLoginThrottle(t *testing.T) {
 	if ok, report := th.attempt("new-name", "10.0.0.2"); ok || !report {
 		t.Errorf("address over its limit: allowed=%v report=%v, want refused and reported", ok, report)
 	}
-	// Distributed guessing of one account hits the account limit.
-	for i := 0; i < th.perName; i++ {
+	// Citra logs in from her desk; then someone guesses her password from
+	// many addresses, past the account's distributed budget.
+	if !try("citra", "10.0.5.5") {
+		t.Fatal("first login refused")
+	}
+	th.succeeded("citra", "10.0.5.5")
+	for i := 1; i < th.perName; i++ { // her own login was the first
 		try("citra", netip.AddrFrom4([4]byte{192, 168, byte(i / 250), byte(i % 250)}).String())
 	}
-	if try("citra", "172.16.0.1") {
-		t.Error("account over its distributed limit not refused")
+	// Past it, guessing slows to one attempt per slowEvery from all
+	// addresses together ...
+	if !try("citra", "172.16.0.1") {
+		t.Error("the first attempt past the distributed budget should pass (slowly)")
+	}
+	if ok, report := th.attempt("citra", "172.16.0.2"); ok || !report {
+		t.Errorf("a second attempt within slowEvery: allowed=%v report=%v, want refused and reported", ok, report)
+	}
+	clock = clock.Add(th.slowEvery)
+	if !try("citra", "172.16.0.3") || try("citra", "172.16.0.4") {
+		t.Error("after slowEvery exactly one more attempt should pass")
+	}
+	// ... while Citra at her own desk is not held up at all.
+	for i := 0; i < th.perPair; i++ {
+		if !try("citra", "10.0.5.5") {
+			t.Fatalf("Citra refused at her own desk (attempt %d) while others guess her password", i)
+		}
 	}
 	// A success returns its reservation: the account is free again, the
 	// address is not charged for the good attempt.
@@ -62,7 +82,7 @@ func TestLoginThrottle(t *testing.T) {
 	}
 	// The window passes.
 	clock = clock.Add(th.window)
-	if !try("new-name", "10.0.0.2") || !try("citra", "172.16.0.1") {
+	if !try("new-name", "10.0.0.2") || !try("citra", "172.16.0.1") || !try("citra", "172.16.0.9") {
 		t.Error("still refused after the window")
 	}
 }
