@@ -217,3 +217,55 @@ func TestLoginLockoutSparesOwnAddress(t *testing.T) {
 		t.Error("a password reached the logs")
 	}
 }
+
+// postFrom posts JSON as a client at addr (behind the trusted proxy
+// 127.0.0.1, which names it in X-Forwarded-For) and returns status and body.
+func postFrom(t testing.TB, base, addr, path, body string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Forwarded-For", addr)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// Sijejak over HTTP: wrong register/verify calls from someone else's address
+// used to block a phone's registration for an hour (429 for its owner), and
+// register/otp used to send a WhatsApp OTP to a phone that never registered.
+func TestSijejakAbuseSparesOwner(t *testing.T) {
+	ta := startApp(t, testConfig(t, "LINDUNGI_TRUSTED_PROXIES=127.0.0.1"))
+	const phone = `"+6281277770001"`
+	const attacker, owner = "203.0.113.66", "10.1.2.3"
+	for i := 0; i < 12; i++ {
+		postFrom(t, ta.base, attacker, "/api/tracing/v1/register/verify", fmt.Sprintf(`{"phone":%s,"code":"SALAH%03d"}`, phone, i))
+		postFrom(t, ta.base, attacker, "/api/tracing/v1/register", `{"phone":`+phone+`}`)
+	}
+	if status, b := postFrom(t, ta.base, attacker, "/api/tracing/v1/register/verify", `{"phone":`+phone+`,"code":"SALAH999"}`); status != http.StatusTooManyRequests {
+		t.Errorf("the attacker's own calls are not limited: %d %s", status, b)
+	}
+	status, b := postFrom(t, ta.base, owner, "/api/tracing/v1/register", `{"phone":`+phone+`}`)
+	if status != http.StatusCreated {
+		t.Fatalf("owner's register after the attacker's calls: %d %s", status, b)
+	}
+	var reg struct{ Code string }
+	json.Unmarshal(b, &reg)
+	// Before the WhatsApp message the owner's verify says "not yet", not
+	// "too many".
+	status, b = postFrom(t, ta.base, owner, "/api/tracing/v1/register/verify", `{"phone":`+phone+`,"code":"`+reg.Code+`"}`)
+	if status != http.StatusConflict || errorCode(t, b) != "not_confirmed" {
+		t.Errorf("owner's verify after the attacker's calls: %d %s, want 409 not_confirmed", status, b)
+	}
+
+	status, b = postFrom(t, ta.base, attacker, "/api/tracing/v1/register/otp", `{"phone":"+6281277770002"}`)
+	if status != http.StatusAccepted {
+		t.Fatalf("otp: %d %s", status, b)
+	}
+	if n := ta.count(t, `SELECT COUNT(*) FROM outbox WHERE kind = 'otp'`); n != 0 {
+		t.Errorf("%d OTP messages queued for a phone that never registered", n)
+	}
+}
