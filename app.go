@@ -117,6 +117,7 @@ func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error
 	tickets.MaxAttachmentBytes = int(cfg.Tickets.MaxAttachmentSize)
 	a.tickets = tickets.New(a.db, a.sealer)
 	a.accounts = accounts.New(a.db)
+	a.accounts.TokenTTL = cfg.Accounts.TokenTTL.D()
 	rates := map[string]float64{}
 	for k, v := range cfg.Outbox.Rate {
 		rates[k] = v

@@ -78,7 +78,7 @@ func cmdHealthcheck(ctx context.Context, cfg config.Config) error {
 
 func cmdUser(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "add" {
-		return fmt.Errorf("usage: lindungi user add --role ROLE NAME")
+		return cmdUserManage(ctx, cfg, args, stdout)
 	}
 	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
 	role := fs.String("role", accounts.Operator, "operator | supervisor | health_officer | admin")

@@ -76,7 +76,13 @@ func (s *Store) Exists(ctx context.Context, name string) (bool, error) {
 }
 
 // Store manages accounts.
-type Store struct{ db *store.DB }
+type Store struct {
+	db *store.DB
+	// TokenTTL is how long an API token works after it was made (0:
+	// forever). Applied when a token is used, so shortening it takes effect
+	// at once for tokens already issued.
+	TokenTTL time.Duration
+}
 
 // New makes a Store. The dummy hash is made in the background now, so the
 // first unknown name does not pay for it (and stand out by its timing).
@@ -149,10 +155,11 @@ func (s *Store) ByToken(ctx context.Context, token string) (User, error) {
 	var u User
 	var tid int64
 	var disabled bool
-	err := s.db.QueryRow(ctx, `SELECT u.id, u.name, u.role, u.disabled, t.id FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?`,
-		HashSecret(token)).Scan(&u.ID, &u.Name, &u.Role, &disabled, &tid)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && disabled) {
-		return u, ErrUnauthenticated
+	var created time.Time
+	err := s.db.QueryRow(ctx, `SELECT u.id, u.name, u.role, u.disabled, t.id, t.created_at FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?`,
+		HashSecret(token)).Scan(&u.ID, &u.Name, &u.Role, &disabled, &tid, &created)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && (disabled || s.expired(created))) {
+		return User{}, ErrUnauthenticated
 	}
 	if err != nil {
 		return u, fmt.Errorf("accounts: token: %w", err)

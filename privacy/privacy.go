@@ -135,14 +135,20 @@ type DSRRequest struct {
 	CompletedAt *time.Time `json:"completedAt,omitempty"`
 	EscalatedAt *time.Time `json:"escalatedAt,omitempty"`
 	Error       string     `json:"error,omitempty"`
+	// ApprovedBy is the second person who approved an operator's erasure.
+	ApprovedBy string     `json:"approvedBy,omitempty"`
+	ApprovedAt *time.Time `json:"approvedAt,omitempty"`
 }
+
+// requestCols are the columns queryRequests scans.
+const requestCols = `id, kind, contact_id, actor, status, requested_at, completed_at, escalated_at, error, approved_by, approved_at`
 
 // Requests lists requests, newest first; status "" means all.
 func (s *Service) Requests(ctx context.Context, status string, limit int) ([]DSRRequest, error) {
 	if limit <= 0 || limit > 500 {
 		limit = 100
 	}
-	q := `SELECT id, kind, contact_id, actor, status, requested_at, completed_at, escalated_at, error FROM dsr_requests`
+	q := `SELECT `+requestCols+` FROM dsr_requests`
 	var args []any
 	if status != "" {
 		q += ` WHERE status = ?`
@@ -166,8 +172,8 @@ func queryRequests(ctx context.Context, db querier, q string, args ...any) ([]DS
 	out := []DSRRequest{}
 	for rows.Next() {
 		var r DSRRequest
-		var c, e sql.NullTime
-		if err := rows.Scan(&r.ID, &r.Kind, &r.ContactID, &r.Actor, &r.Status, &r.RequestedAt, &c, &e, &r.Error); err != nil {
+		var c, e, a sql.NullTime
+		if err := rows.Scan(&r.ID, &r.Kind, &r.ContactID, &r.Actor, &r.Status, &r.RequestedAt, &c, &e, &r.Error, &r.ApprovedBy, &a); err != nil {
 			return nil, fmt.Errorf("privacy: requests: %w", err)
 		}
 		r.RequestedAt = r.RequestedAt.UTC()
@@ -178,6 +184,10 @@ func queryRequests(ctx context.Context, db querier, q string, args ...any) ([]DS
 		if e.Valid {
 			t := e.Time.UTC()
 			r.EscalatedAt = &t
+		}
+		if a.Valid {
+			t := a.Time.UTC()
+			r.ApprovedAt = &t
 		}
 		out = append(out, r)
 	}
@@ -193,7 +203,7 @@ func (s *Service) EscalateOverdue(ctx context.Context, now time.Time) ([]DSRRequ
 	var due []DSRRequest
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		var err error
-		due, err = queryRequests(ctx, tx, `SELECT id, kind, contact_id, actor, status, requested_at, completed_at, escalated_at, error
+		due, err = queryRequests(ctx, tx, `SELECT `+requestCols+`
 			FROM dsr_requests WHERE status = 'pending' AND escalated_at IS NULL AND requested_at < ? ORDER BY id`, cutoff)
 		if err != nil {
 			return err

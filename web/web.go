@@ -78,6 +78,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /api/v1/simulator/messages", s.auth(staff, s.simPost))
 	mux.Handle("GET /api/v1/simulator/messages", s.auth(staff, s.simGet))
 	s.auditRoutes(mux)
+	s.userRoutes(mux)
 	for _, f := range s.Extra {
 		f(mux, s)
 	}
