@@ -148,7 +148,7 @@ func (s *Service) Requests(ctx context.Context, status string, limit int) ([]DSR
 	if limit <= 0 || limit > 500 {
 		limit = 100
 	}
-	q := `SELECT `+requestCols+` FROM dsr_requests`
+	q := `SELECT ` + requestCols + ` FROM dsr_requests`
 	var args []any
 	if status != "" {
 		q += ` WHERE status = ?`
