@@ -568,6 +568,9 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Ticket, string, error) {
 	}
 	q += fmt.Sprintf(" ORDER BY t.id DESC LIMIT %d", f.Limit+1)
 	rows, err := s.db.Query(ctx, q, args...)
+	if err != nil && f.Q != "" {
+		return nil, "", searchError{err}
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("tickets: list: %w", err)
 	}
@@ -590,6 +593,17 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Ticket, string, error) {
 	}
 	return out, next, nil
 }
+
+// searchError hides the database's message for a failed search: drivers
+// quote the query in it (SQLite: "malformed MATCH expression: [...]"), and
+// the search text is personal data that must not reach the log. Unwrap
+// keeps the cause for errors.Is/As (a full disk is still recognised).
+type searchError struct{ err error }
+
+func (e searchError) Error() string {
+	return "tickets: search failed (the database's message is withheld: it may quote the search text)"
+}
+func (e searchError) Unwrap() error { return e.err }
 
 // checkQuery refuses search text the databases cannot take as it is: a NUL
 // byte (PostgreSQL rejects it in a text parameter, SQLite's FTS stops at
