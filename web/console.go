@@ -2,6 +2,7 @@ package web
 
 import (
 	"embed"
+	"errors"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -83,6 +84,11 @@ func (s *Server) console(mux *http.ServeMux) {
 		}
 		sid, _, _, err := s.Accounts.Login(r.Context(), name, r.FormValue("password"), 12*time.Hour)
 		if err != nil {
+			if !errors.Is(err, accounts.ErrUnauthenticated) {
+				// The database failed, not the password: say so in the log
+				// (never the name or password).
+				s.Log.Error("console login failed", "err", err)
+			}
 			http.Redirect(w, r, "/login?e=1", http.StatusSeeOther)
 			return
 		}
