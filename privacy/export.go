@@ -137,7 +137,7 @@ func countMessages(e Export) int {
 }
 
 func (s *Service) request(ctx context.Context, id int64, kind string) (DSRRequest, error) {
-	rs, err := queryRequests(ctx, s.db, `SELECT `+requestCols+` FROM dsr_requests WHERE id = ?`, id)
+	rs, err := queryRequests(ctx, s.db, `SELECT id, kind, contact_id, actor, status, requested_at, completed_at, escalated_at, error FROM dsr_requests WHERE id = ?`, id)
 	if err != nil {
 		return DSRRequest{}, err
 	}
@@ -284,7 +284,7 @@ func (s *Service) gather(ctx context.Context, contactID int64) (Export, error) {
 	}
 	rows.Close()
 
-	reqs, err := queryRequests(ctx, s.db, `SELECT `+requestCols+`
+	reqs, err := queryRequests(ctx, s.db, `SELECT id, kind, contact_id, actor, status, requested_at, completed_at, escalated_at, error
 		FROM dsr_requests WHERE contact_id IN (`+cin+`) ORDER BY id`, cargs...)
 	if err != nil {
 		return e, err

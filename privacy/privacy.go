@@ -140,7 +140,8 @@ type DSRRequest struct {
 	ApprovedAt *time.Time `json:"approvedAt,omitempty"`
 }
 
-// requestCols are the columns queryRequests scans.
+// requestCols are the columns queryRequests scans; a query may leave out
+// the last two (approval), which only the register and approval need.
 const requestCols = `id, kind, contact_id, actor, status, requested_at, completed_at, escalated_at, error, approved_by, approved_at`
 
 // Requests lists requests, newest first; status "" means all.
@@ -169,11 +170,19 @@ func queryRequests(ctx context.Context, db querier, q string, args ...any) ([]DS
 		return nil, fmt.Errorf("privacy: requests: %w", err)
 	}
 	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, fmt.Errorf("privacy: requests: %w", err)
+	}
+	if len(cols) != 9 && len(cols) != 11 {
+		return nil, fmt.Errorf("privacy: requests: query selects %d columns, want requestCols", len(cols))
+	}
 	out := []DSRRequest{}
 	for rows.Next() {
 		var r DSRRequest
 		var c, e, a sql.NullTime
-		if err := rows.Scan(&r.ID, &r.Kind, &r.ContactID, &r.Actor, &r.Status, &r.RequestedAt, &c, &e, &r.Error, &r.ApprovedBy, &a); err != nil {
+		dest := []any{&r.ID, &r.Kind, &r.ContactID, &r.Actor, &r.Status, &r.RequestedAt, &c, &e, &r.Error, &r.ApprovedBy, &a}
+		if err := rows.Scan(dest[:len(cols)]...); err != nil {
 			return nil, fmt.Errorf("privacy: requests: %w", err)
 		}
 		r.RequestedAt = r.RequestedAt.UTC()
@@ -203,7 +212,7 @@ func (s *Service) EscalateOverdue(ctx context.Context, now time.Time) ([]DSRRequ
 	var due []DSRRequest
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		var err error
-		due, err = queryRequests(ctx, tx, `SELECT `+requestCols+`
+		due, err = queryRequests(ctx, tx, `SELECT id, kind, contact_id, actor, status, requested_at, completed_at, escalated_at, error
 			FROM dsr_requests WHERE status = 'pending' AND escalated_at IS NULL AND requested_at < ? ORDER BY id`, cutoff)
 		if err != nil {
 			return err
