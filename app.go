@@ -141,6 +141,9 @@ func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error
 		DB: a.db, Tickets: a.tickets, Bot: a.bot, Outbox: a.outbox, Accounts: a.accounts, Simulator: a.sim,
 		Registry: a.registry, Log: a.log.With("component", "web"), MaxBody: cfg.MaxBodyBytes,
 		Auditor: a.audit,
+		// Keyed with the data key: every replica and every restart
+		// recognises the console's device cookie, nobody can forge one.
+		DeviceMark: func(name string) string { return a.sealer.Index("console-device:" + name) },
 		// Behind a TLS-terminating proxy the request itself is plain HTTP;
 		// the public URL says what the browser sees.
 		SecureCookies: strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://"),

@@ -269,3 +269,48 @@ func TestSijejakAbuseSparesOwner(t *testing.T) {
 		t.Errorf("%d OTP messages queued for a phone that never registered", n)
 	}
 }
+
+// The operator's browser keeps a device cookie from her last login; with
+// it she gets in from a new address while someone floods her account with
+// guesses, also after a restart (the in-memory list of her addresses is
+// gone then; the cookie is keyed with the data key).
+func TestLoginDeviceCookieAfterRestart(t *testing.T) {
+	cfg := testConfig(t, "LINDUNGI_TRUSTED_PROXIES=127.0.0.1")
+	ta := startApp(t, cfg)
+	c, err := ta.accounts.Add(context.Background(), "petugas.oki", accounts.Operator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	login := func(base, from, password string, cookies ...*http.Cookie) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("POST", base+"/login", strings.NewReader(url.Values{"name": {"petugas.oki"}, "password": {password}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", from)
+		for _, ck := range cookies {
+			req.AddCookie(ck)
+		}
+		res, err := noRedirects.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	var device *http.Cookie
+	for _, ck := range login(ta.base, "10.20.0.8", c.Password).Cookies() {
+		if ck.Name == "lindungi_device" {
+			device = ck
+		}
+	}
+	if device == nil || !device.HttpOnly || device.Path != "/login" {
+		t.Fatalf("device cookie %+v", device)
+	}
+	ta.stop()
+	ta2 := startApp(t, cfg)
+	for i := 0; i < 60; i++ {
+		login(ta2.base, fmt.Sprintf("198.51.100.%d", i/4+1), "tebakan")
+	}
+	if loc := login(ta2.base, "10.99.0.1", c.Password, device).Header.Get("Location"); loc != "/" {
+		t.Errorf("with her device cookie, from a new address, after a restart and 60 guesses: went to %q, want the console", loc)
+	}
+}

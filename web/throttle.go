@@ -19,10 +19,12 @@ import (
 //   - one address over all accounts (perAddr: a sweep of names);
 //   - one account from anywhere (perName: distributed guessing). Past this
 //     budget the account is not locked: attempts go on at one per slowEvery
-//     from all addresses together, which bounds guessing, and addresses the
-//     account has logged in from (known, for knownFor) are exempt, so
-//     someone who knows an operator's name cannot keep them out of the
-//     console from their own desk.
+//     from all addresses together, which bounds guessing, and the
+//     operator's own attempts are exempt — from an address the account
+//     logged in from (known, for knownFor), or from a browser holding the
+//     account's device cookie (deviceCookie: it survives a restart and
+//     works on every replica) — so someone who knows an operator's name
+//     cannot keep them out of the console.
 //
 // It is in memory per process: a restart or another replica starts afresh,
 // which still bounds guessing to a few attempts per window per replica.
@@ -112,8 +114,9 @@ func (t *loginThrottle) entry(k string, now time.Time) *failures {
 
 // attempt reserves one attempt for name from addr. ok is false when a
 // budget is spent; report is true for the first refusal of a window, so a
-// flood of refused requests writes one audit row, not one each.
-func (t *loginThrottle) attempt(name, addr string) (ok, report bool) {
+// flood of refused requests writes one audit row, not one each. device
+// says the browser showed the account's device cookie.
+func (t *loginThrottle) attempt(name, addr string, device bool) (ok, report bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
@@ -131,7 +134,7 @@ func (t *loginThrottle) attempt(name, addr string) (ok, report bool) {
 	if byAddr.n >= t.perAddr {
 		return refuse(byAddr)
 	}
-	if last, ok := t.known[pk]; !ok || now.Sub(last) >= t.knownFor {
+	if last, ok := t.known[pk]; !device && (!ok || now.Sub(last) >= t.knownFor) {
 		byName := t.entry(nk, now)
 		if byName.n >= t.perName {
 			if last, ok := t.slow[nk]; ok && now.Sub(last) < t.slowEvery {
