@@ -116,6 +116,7 @@ func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error
 
 	a.tickets = tickets.NewStore(a.db, a.sealer, tickets.Config{SLA: cfg.Tickets.SLA.D(), MaxAttachmentBytes: int(cfg.Tickets.MaxAttachmentSize)})
 	a.accounts = accounts.New(a.db)
+	a.accounts.TokenTTL = cfg.Accounts.TokenTTL.D()
 	rates := map[string]float64{}
 	for k, v := range cfg.Outbox.Rate {
 		rates[k] = v
@@ -157,6 +158,9 @@ func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error
 		DB: a.db, Tickets: a.tickets, Bot: a.bot, Outbox: a.outbox, Accounts: a.accounts, Simulator: a.sim,
 		Registry: a.registry, Log: a.log.With("component", "web"), MaxBody: cfg.MaxBodyBytes,
 		Auditor: a.audit,
+		// Keyed with the data key: every replica and every restart
+		// recognises the console's device cookie, nobody can forge one.
+		DeviceMark: func(name string) string { return a.sealer.Index("console-device:" + name) },
 		// Behind a TLS-terminating proxy the request itself is plain HTTP;
 		// the public URL says what the browser sees.
 		SecureCookies: strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://"),
@@ -205,7 +209,7 @@ func (a *App) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	srv := &http.Server{Handler: a.web.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+	srv := newHTTPServer(a.web.Handler())
 	intakeCtx, stopIntake := context.WithCancel(ctx)
 	defer stopIntake()
 	outboxCtx, stopOutbox := context.WithCancel(context.WithoutCancel(ctx))
@@ -260,6 +264,21 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.log.Info("stopped")
 	return runErr
+}
+
+// newHTTPServer bounds every phase of a request. WriteTimeout runs from the
+// end of the request's header, so it covers reading the body too: it must
+// exceed ReadTimeout (a 16 MiB tracing upload from a slow phone) and the
+// simulator's long poll, and it still frees a connection whose client has
+// stopped reading the answer. No route streams, so none needs more.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      90 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
 }
 
 // runSingleton keeps one connection-holding component running on exactly

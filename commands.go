@@ -80,7 +80,7 @@ func cmdHealthcheck(ctx context.Context, cfg config.Config) error {
 
 func cmdUser(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "add" {
-		return fmt.Errorf("usage: lindungi user add --role ROLE NAME")
+		return cmdUserManage(ctx, cfg, args, stdout)
 	}
 	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
 	role := fs.String("role", accounts.Operator, "operator | supervisor | health_officer | admin")
@@ -200,15 +200,20 @@ func cmdChat(ctx context.Context, cfg config.Config, args []string, stdin io.Rea
 
 func localChatToken(ctx context.Context, cfg config.Config) (string, error) {
 	path := filepath.Join(cfg.DataDir, "chat.token")
-	if b, err := os.ReadFile(path); err == nil {
-		return strings.TrimSpace(string(b)), nil
-	}
 	db, _, err := openStore(ctx, cfg, nil)
 	if err != nil {
 		return "", err
 	}
 	defer db.Close()
-	c, err := accounts.New(db).Add(ctx, fmt.Sprintf("chat-cli-%d", time.Now().Unix()), accounts.Operator)
+	acc := accounts.New(db)
+	acc.TokenTTL = cfg.Accounts.TokenTTL.D()
+	if b, err := os.ReadFile(path); err == nil {
+		// Tokens expire (accounts.token_ttl): make a new one when it has.
+		if _, err := acc.ByToken(ctx, strings.TrimSpace(string(b))); err == nil {
+			return strings.TrimSpace(string(b)), nil
+		}
+	}
+	c, err := acc.Add(ctx, fmt.Sprintf("chat-cli-%d", time.Now().UnixNano()), accounts.Operator)
 	if err != nil {
 		return "", err
 	}

@@ -41,6 +41,10 @@ Commands:
   migrate                       apply database migrations and exit
   healthcheck                   exit 0 when the running gateway answers /healthz
   user add --role ROLE NAME     create an operator; prints password and token once
+  user list | user disable NAME | user enable NAME | user reset-password NAME
+                                manage operators (disabling ends their sessions)
+  token list [--user NAME] | token add NAME | token revoke ID
+                                API tokens (they expire after accounts.token_ttl)
   config dump                   print the effective configuration, secrets masked
   jobs list | jobs run NAME     list scheduled jobs or run one now
   whatsapp pair [--phone E164]  pair the WhatsApp account (QR in the terminal)
@@ -147,6 +151,8 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return cfg.Dump(stdout)
 	case "user":
 		return cmdUser(ctx, cfg, rest, stdout)
+	case "token":
+		return cmdToken(ctx, cfg, rest, stdout)
 	case "chat":
 		return cmdChat(ctx, cfg, rest, stdin, stdout)
 	case "jobs":

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -66,11 +67,29 @@ func (s *Store) Active(ctx context.Context, name string) (bool, error) {
 	return n > 0, err
 }
 
-// Store manages accounts.
-type Store struct{ db *store.DB }
+// Exists reports whether name is an account, disabled or not (a list
+// filter by assignee must still find a departed operator's tickets).
+func (s *Store) Exists(ctx context.Context, name string) (bool, error) {
+	var n int
+	err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM users WHERE name = ?`, name).Scan(&n)
+	return n > 0, err
+}
 
-// New makes a Store.
-func New(db *store.DB) *Store { return &Store{db: db} }
+// Store manages accounts.
+type Store struct {
+	db *store.DB
+	// TokenTTL is how long an API token works after it was made (0:
+	// forever). Applied when a token is used, so shortening it takes effect
+	// at once for tokens already issued.
+	TokenTTL time.Duration
+}
+
+// New makes a Store. The dummy hash is made in the background now, so the
+// first unknown name does not pay for it (and stand out by its timing).
+func New(db *store.DB) *Store {
+	go dummyHash()
+	return &Store{db: db}
+}
 
 var validName = regexp.MustCompile(`^[a-zA-Z0-9._@-]{2,64}$`)
 
@@ -136,10 +155,11 @@ func (s *Store) ByToken(ctx context.Context, token string) (User, error) {
 	var u User
 	var tid int64
 	var disabled bool
-	err := s.db.QueryRow(ctx, `SELECT u.id, u.name, u.role, u.disabled, t.id FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?`,
-		HashSecret(token)).Scan(&u.ID, &u.Name, &u.Role, &disabled, &tid)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && disabled) {
-		return u, ErrUnauthenticated
+	var created time.Time
+	err := s.db.QueryRow(ctx, `SELECT u.id, u.name, u.role, u.disabled, t.id, t.created_at FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?`,
+		HashSecret(token)).Scan(&u.ID, &u.Name, &u.Role, &disabled, &tid, &created)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && (disabled || s.expired(created))) {
+		return User{}, ErrUnauthenticated
 	}
 	if err != nil {
 		return u, fmt.Errorf("accounts: token: %w", err)
@@ -148,14 +168,37 @@ func (s *Store) ByToken(ctx context.Context, token string) (User, error) {
 	return u, nil
 }
 
+// compareHash is bcrypt's check; a variable so tests can see that every
+// login pays for one.
+var compareHash = bcrypt.CompareHashAndPassword
+
+// dummyHash is what an unknown or disabled account's password is checked
+// against: the same bcrypt cost as a real one, so the answer takes as long
+// whether or not the name exists (otherwise timing enumerates accounts).
+var dummyHash = sync.OnceValue(func() []byte {
+	h, err := bcrypt.GenerateFromPassword([]byte(randomString(18)), bcrypt.DefaultCost)
+	if err != nil {
+		panic("accounts: dummy hash: " + err.Error())
+	}
+	return h
+})
+
 // Login checks a password and opens a console session.
 func (s *Store) Login(ctx context.Context, name, password string, ttl time.Duration) (sessionID, csrf string, u User, err error) {
 	var hash string
 	var disabled bool
 	err = s.db.QueryRow(ctx, `SELECT id, name, role, password_hash, disabled FROM users WHERE name = ?`, name).Scan(&u.ID, &u.Name, &u.Role, &hash, &disabled)
-	if err != nil || disabled || bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
-		// Same error whatever failed: no user enumeration.
-		return "", "", u, ErrUnauthenticated
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", "", User{}, fmt.Errorf("accounts: login: %w", err)
+	}
+	if err != nil || disabled {
+		// Same work and the same error whatever failed: no user
+		// enumeration by the answer or by its timing.
+		compareHash(dummyHash(), []byte(password))
+		return "", "", User{}, ErrUnauthenticated
+	}
+	if compareHash([]byte(hash), []byte(password)) != nil {
+		return "", "", User{}, ErrUnauthenticated
 	}
 	sessionID, csrf = randomString(32), randomString(24)
 	_, err = s.db.Exec(ctx, `INSERT INTO sessions (token_hash, user_id, csrf, expires_at) VALUES (?, ?, ?, ?)`, HashSecret(sessionID), u.ID, csrf, store.Now().Add(ttl))

@@ -51,6 +51,14 @@ type Config struct {
 	Email     Email     `yaml:"email"`
 	Tracing   Tracing   `yaml:"tracing"`
 	Jobs      Jobs      `yaml:"jobs"`
+	Accounts  Accounts  `yaml:"accounts"`
+}
+
+// Accounts tunes operators' credentials.
+type Accounts struct {
+	// TokenTTL is how long an API token works after it was made (0:
+	// forever). A token that leaked and was forgotten stops by itself.
+	TokenTTL Duration `yaml:"token_ttl"`
 }
 
 // Simulator is the in-process channel for `lindungi chat`, demos and tests.
@@ -207,6 +215,7 @@ func Default() Config {
 
 			UploadsPerDeviceHour: 6,
 		},
+		Accounts: Accounts{TokenTTL: Duration(90 * 24 * time.Hour)},
 		Jobs: Jobs{
 			Enabled:         true,
 			Timezone:        "Asia/Jakarta",
@@ -411,6 +420,9 @@ func (c Config) Validate() error {
 	}
 	if c.Tracing.NearDB > c.Tracing.MediumDB {
 		add("tracing.near_db must not exceed tracing.medium_db")
+	}
+	if c.Accounts.TokenTTL < 0 {
+		add("accounts.token_ttl must be 0 (tokens never expire) or a positive duration like 2160h")
 	}
 	if _, err := time.LoadLocation(c.Jobs.Timezone); err != nil {
 		add("jobs.timezone %q is not a known time zone (e.g. Asia/Jakarta)", c.Jobs.Timezone)

@@ -136,14 +136,21 @@ type DSRRequest struct {
 	CompletedAt *time.Time `json:"completedAt,omitempty"`
 	EscalatedAt *time.Time `json:"escalatedAt,omitempty"`
 	Error       string     `json:"error,omitempty"`
+	// ApprovedBy is the second person who approved an operator's erasure.
+	ApprovedBy string     `json:"approvedBy,omitempty"`
+	ApprovedAt *time.Time `json:"approvedAt,omitempty"`
 }
+
+// requestCols are the columns queryRequests scans; a query may leave out
+// the last two (approval), which only the register and approval need.
+const requestCols = `id, kind, contact_id, actor, status, requested_at, completed_at, escalated_at, error, approved_by, approved_at`
 
 // Requests lists requests, newest first; status "" means all.
 func (s *Service) Requests(ctx context.Context, status string, limit int) ([]DSRRequest, error) {
 	if limit <= 0 || limit > 500 {
 		limit = 100
 	}
-	q := `SELECT id, kind, contact_id, actor, status, requested_at, completed_at, escalated_at, error FROM dsr_requests`
+	q := `SELECT ` + requestCols + ` FROM dsr_requests`
 	var args []any
 	if status != "" {
 		q += ` WHERE status = ?`
@@ -164,11 +171,19 @@ func queryRequests(ctx context.Context, db querier, q string, args ...any) ([]DS
 		return nil, fmt.Errorf("privacy: requests: %w", err)
 	}
 	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, fmt.Errorf("privacy: requests: %w", err)
+	}
+	if len(cols) != 9 && len(cols) != 11 {
+		return nil, fmt.Errorf("privacy: requests: query selects %d columns, want requestCols", len(cols))
+	}
 	out := []DSRRequest{}
 	for rows.Next() {
 		var r DSRRequest
-		var c, e sql.NullTime
-		if err := rows.Scan(&r.ID, &r.Kind, &r.ContactID, &r.Actor, &r.Status, &r.RequestedAt, &c, &e, &r.Error); err != nil {
+		var c, e, a sql.NullTime
+		dest := []any{&r.ID, &r.Kind, &r.ContactID, &r.Actor, &r.Status, &r.RequestedAt, &c, &e, &r.Error, &r.ApprovedBy, &a}
+		if err := rows.Scan(dest[:len(cols)]...); err != nil {
 			return nil, fmt.Errorf("privacy: requests: %w", err)
 		}
 		r.RequestedAt = r.RequestedAt.UTC()
@@ -179,6 +194,10 @@ func queryRequests(ctx context.Context, db querier, q string, args ...any) ([]DS
 		if e.Valid {
 			t := e.Time.UTC()
 			r.EscalatedAt = &t
+		}
+		if a.Valid {
+			t := a.Time.UTC()
+			r.ApprovedAt = &t
 		}
 		out = append(out, r)
 	}

@@ -14,9 +14,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"lindungi/coded"
 	"lindungi/store"
@@ -41,6 +44,14 @@ var Categories = []string{
 	CertificateMissing, ChangeData, NIKMisuse, VaccinationStatus,
 	CertificateDownload, LoginProblem, Sijejak, Other,
 }
+
+// Channels are the channels a ticket can come from (the channel adapters'
+// names); a list filter naming another is a mistake, not an empty queue.
+var Channels = []string{"whatsapp", "email", "simulator"}
+
+// MaxQueryBytes bounds a search text: longer is a paste accident, and every
+// term costs an index lookup.
+const MaxQueryBytes = 1024
 
 // Statuses in workflow order.
 const (
@@ -553,6 +564,12 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Ticket, string, error) {
 	if f.Category != "" && !validCategory(f.Category) {
 		return nil, "", coded.New(coded.Invalid, "bad_category", "unknown category %q; use one of %s", f.Category, strings.Join(Categories, ", "))
 	}
+	if f.Channel != "" && !slices.Contains(Channels, f.Channel) {
+		return nil, "", coded.New(coded.Invalid, "bad_channel", "unknown channel %q; use one of %s", f.Channel, strings.Join(Channels, ", "))
+	}
+	if err := checkQuery(f.Q); err != nil {
+		return nil, "", err
+	}
 	var where []string
 	var args []any
 	add := func(cond string, a any) { where = append(where, cond); args = append(args, a) }
@@ -590,6 +607,9 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Ticket, string, error) {
 	}
 	q += fmt.Sprintf(" ORDER BY t.id DESC LIMIT %d", f.Limit+1)
 	rows, err := s.db.Query(ctx, q, args...)
+	if err != nil && f.Q != "" {
+		return nil, "", searchError{err}
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("tickets: list: %w", err)
 	}
@@ -611,6 +631,37 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Ticket, string, error) {
 		next = strconv.FormatInt(out[len(out)-1].ID, 10)
 	}
 	return out, next, nil
+}
+
+// searchError hides the database's message for a failed search: drivers
+// quote the query in it (SQLite: "malformed MATCH expression: [...]"), and
+// the search text is personal data that must not reach the log. Unwrap
+// keeps the cause for errors.Is/As (a full disk is still recognised).
+type searchError struct{ err error }
+
+func (e searchError) Error() string {
+	return "tickets: search failed (the database's message is withheld: it may quote the search text)"
+}
+func (e searchError) Unwrap() error { return e.err }
+
+// checkQuery refuses search text the databases cannot take as it is: a NUL
+// byte (PostgreSQL rejects it in a text parameter, SQLite's FTS stops at
+// it), other control characters, bytes that are not UTF-8, or a text too
+// long to be a search. The message never repeats the text: it is personal
+// data (names, NIKs) and error messages end up in logs.
+func checkQuery(q string) error {
+	if len(q) > MaxQueryBytes {
+		return coded.New(coded.Invalid, "bad_query", "q is longer than %d bytes; search for a few words or a ticket number", MaxQueryBytes)
+	}
+	if !utf8.ValidString(q) {
+		return coded.New(coded.Invalid, "bad_query", "q is not valid UTF-8 text")
+	}
+	for _, r := range q {
+		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' {
+			return coded.New(coded.Invalid, "bad_query", "q contains a control character (such as a NUL byte); send plain text")
+		}
+	}
+	return nil
 }
 
 // ftsQuery turns free text into an FTS4 query of quoted terms (all must

@@ -23,11 +23,17 @@ type Config struct {
 	CodeTTL        time.Duration // registration code lifetime (15 min)
 	OTPTTL         time.Duration // 5 min
 	OTPMaxAttempts int           // wrong guesses before an OTP is dead (5)
-	// Rate limits per hour.
+	// Rate limits per hour. The Register and Verify "per phone" limits
+	// count per phone and client address: counted per phone alone, anyone
+	// could spend a stranger's budget and keep them from registering. What
+	// bounds guessing per phone is LiveCodesPerPhone and OTPMaxAttempts.
 	RegisterPerPhone, RegisterPerIP int // 5, 30
 	OTPPerPhone, OTPPerIP           int // 3, 30
-	VerifyPerPhone                  int // 10
+	VerifyPerPhone, VerifyPerIP     int // 10, 120
 	UploadsPerDevice                int // 6
+	// LiveCodesPerPhone caps the registration codes a phone has waiting for
+	// their WhatsApp message; a new code retires the oldest beyond it (5).
+	LiveCodesPerPhone int
 
 	ConsentTTL       time.Duration // an unanswered consent request lapses (72 h)
 	UploadWindow     time.Duration // 24 h
@@ -82,6 +88,8 @@ func (c Config) withDefaults() Config {
 	i(&c.OTPPerPhone, 3)
 	i(&c.OTPPerIP, 30)
 	i(&c.VerifyPerPhone, 10)
+	i(&c.VerifyPerIP, 120)
+	i(&c.LiveCodesPerPhone, 5)
 	i(&c.UploadsPerDevice, 6)
 	d(&c.ConsentTTL, 72*time.Hour)
 	d(&c.UploadWindow, 24*time.Hour)

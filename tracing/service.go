@@ -331,15 +331,24 @@ func (s *Service) Register(ctx context.Context, phone, ip string) (code, waLink 
 		return "", "", err
 	}
 	now := s.now()
-	idx := s.phoneIndex(phone)
-	if err := s.allowAll(ctx, now, "register:phone:"+idx, s.cfg.RegisterPerPhone, "register:ip:"+s.sealer.Index("ip:"+ip), s.cfg.RegisterPerIP); err != nil {
+	idx, ipIdx := s.phoneIndex(phone), s.sealer.Index("ip:"+ip)
+	if err := s.allowAll(ctx, now, "register:phone-ip:"+idx+":"+ipIdx, s.cfg.RegisterPerPhone, "register:ip:"+ipIdx, s.cfg.RegisterPerIP); err != nil {
 		return "", "", err
 	}
 	code = randomCode(8, codeAlphabet)
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		exp := now.Add(s.cfg.CodeTTL)
-		_, err := tx.Exec(ctx, `INSERT INTO tracing_registrations (phone_index, code_hash, expires_at, created_at, purge_after) VALUES (?, ?, ?, ?, ?)`,
-			idx, s.secretHash("reg", "", code), exp, now, exp.Add(s.cfg.CodeRetention))
+		if _, err := tx.Exec(ctx, `INSERT INTO tracing_registrations (phone_index, code_hash, expires_at, created_at, purge_after) VALUES (?, ?, ?, ?, ?)`,
+			idx, s.secretHash("reg", "", code), exp, now, exp.Add(s.cfg.CodeRetention)); err != nil {
+			return err
+		}
+		// The newest codes stay live; older unconfirmed ones beyond the cap
+		// expire now. Refusing the new code instead would let anyone who
+		// knows the number keep its owner from registering.
+		_, err := tx.Exec(ctx, `UPDATE tracing_registrations SET expires_at = ?
+			WHERE phone_index = ? AND confirmed_at IS NULL AND used_at IS NULL AND expires_at > ?
+			AND id NOT IN (SELECT id FROM tracing_registrations WHERE phone_index = ? AND confirmed_at IS NULL AND used_at IS NULL AND expires_at > ?
+				ORDER BY id DESC LIMIT ?)`, now, idx, now, idx, now, s.cfg.LiveCodesPerPhone)
 		return err
 	})
 	if err != nil {
@@ -371,7 +380,9 @@ func (s *Service) ConfirmCode(ctx context.Context, tx *store.Tx, phone, code str
 
 // SendOTP sends a 6-digit one-time code to phone on the configured channel
 // (the fallback when the wa.me link cannot be used, e.g. re-installing).
-// Only registered phones get one; the answer does not say which are.
+// Only phones with a registered device get one, so the Ministry's number
+// never writes to a stranger on anyone's request; the answer is the same
+// either way, so it does not tell which phones are registered.
 func (s *Service) SendOTP(ctx context.Context, phone, ip string) error {
 	phone, err := NormalisePhone(phone)
 	if err != nil {
@@ -381,6 +392,13 @@ func (s *Service) SendOTP(ctx context.Context, phone, ip string) error {
 	idx := s.phoneIndex(phone)
 	if err := s.allowAll(ctx, now, "otp:phone:"+idx, s.cfg.OTPPerPhone, "otp:ip:"+s.sealer.Index("ip:"+ip), s.cfg.OTPPerIP); err != nil {
 		return err
+	}
+	var devices int
+	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM tracing_devices WHERE phone_index = ?`, idx).Scan(&devices); err != nil {
+		return fmt.Errorf("tracing: otp: %w", err)
+	}
+	if devices == 0 {
+		return nil
 	}
 	otp := randomCode(6, "0123456789")
 	lang := s.langOf(ctx, phone)
@@ -399,17 +417,27 @@ func (s *Service) SendOTP(ctx context.Context, phone, ip string) error {
 	})
 }
 
-// Verify exchanges a confirmed registration code (or an OTP) for a device
-// token. The token is shown once; only its hash is stored. Re-verifying a
-// phone keeps its user ID and replaces its token.
+// Verify is VerifyFrom for callers without a client address (tests,
+// in-process tools); they share one budget per phone.
 func (s *Service) Verify(ctx context.Context, phone, code, otp string) (token string, err error) {
+	return s.VerifyFrom(ctx, phone, "", code, otp)
+}
+
+// VerifyFrom exchanges a confirmed registration code (or an OTP) for a
+// device token; ip is the client's address. The token is shown once; only
+// its hash is stored. Re-verifying a phone keeps its user ID and replaces
+// its token. Attempts are limited per (phone, address) and per address, not
+// per phone: wrong calls from elsewhere must not lock the owner out. A
+// guesser gets no further for it: a code must first arrive from the phone's
+// own WhatsApp, and an OTP dies after OTPMaxAttempts wrong guesses.
+func (s *Service) VerifyFrom(ctx context.Context, phone, ip, code, otp string) (token string, err error) {
 	phone, err = NormalisePhone(phone)
 	if err != nil {
 		return "", err
 	}
 	now := s.now()
-	idx := s.phoneIndex(phone)
-	if err := s.allowAll(ctx, now, "verify:phone:"+idx, s.cfg.VerifyPerPhone); err != nil {
+	idx, ipIdx := s.phoneIndex(phone), s.sealer.Index("ip:"+ip)
+	if err := s.allowAll(ctx, now, "verify:phone-ip:"+idx+":"+ipIdx, s.cfg.VerifyPerPhone, "verify:ip:"+ipIdx, s.cfg.VerifyPerIP); err != nil {
 		return "", err
 	}
 	var outcome error

@@ -1,10 +1,13 @@
 package web
 
 import (
+	"crypto/hmac"
 	"embed"
+	"errors"
 	"html/template"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"lindungi/accounts"
@@ -58,6 +61,15 @@ var wib = func() *time.Location {
 
 const sessionCookie = "lindungi_session"
 
+// deviceCookie marks a browser an account has logged in from, so that its
+// next logins skip the account's distributed throttle (loginThrottle). Its
+// value is DeviceMark(name): unforgeable without the data key, and worth
+// nothing but that exemption — the password is still checked, and the
+// per-address limits still apply.
+const deviceCookie = "lindungi_device"
+
+func normName(name string) string { return strings.ToLower(strings.TrimSpace(name)) }
+
 // console serves the operator pages. They are plain server-rendered HTML
 // (no script needed), with a strict CSP: attachments are downloads, and an
 // e-mail's HTML is shown (folded, below its text) sanitised again at
@@ -71,7 +83,11 @@ func (s *Server) console(mux *http.ServeMux) {
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
 		name, addr := r.FormValue("name"), clientAddr(r, s.TrustedProxies)
-		if ok, report := throttle.attempt(name, addr); !ok {
+		device := false
+		if c, err := r.Cookie(deviceCookie); err == nil && s.DeviceMark != nil {
+			device = hmac.Equal([]byte(c.Value), []byte(s.DeviceMark(normName(name))))
+		}
+		if ok, report := throttle.attempt(name, addr, device); !ok {
 			if report {
 				s.Log.Warn("console login throttled", "remote", addr)
 				if s.Auditor != nil {
@@ -83,17 +99,26 @@ func (s *Server) console(mux *http.ServeMux) {
 		}
 		sid, _, _, err := s.Accounts.Login(r.Context(), name, r.FormValue("password"), 12*time.Hour)
 		if err != nil {
+			if !errors.Is(err, accounts.ErrUnauthenticated) {
+				// The database failed, not the password: say so in the log
+				// (never the name or password).
+				s.Log.Error("console login failed", "err", err)
+			}
 			http.Redirect(w, r, "/login?e=1", http.StatusSeeOther)
 			return
 		}
 		throttle.succeeded(name, addr)
+		if s.DeviceMark != nil {
+			http.SetCookie(w, &http.Cookie{Name: deviceCookie, Value: s.DeviceMark(normName(name)), Path: "/login", MaxAge: 30 * 24 * 3600,
+				HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.SecureCookies || r.TLS != nil})
+		}
 		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sid, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.SecureCookies || r.TLS != nil})
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	})
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
 		if c, err := r.Cookie(sessionCookie); err == nil {
 			// Only a form from our own page may end the session.
-			if _, csrf, err := s.Accounts.BySession(r.Context(), c.Value); err == nil && r.FormValue("csrf") == csrf {
+			if _, csrf, err := s.Accounts.BySession(r.Context(), c.Value); err == nil && r.PostFormValue("csrf") == csrf {
 				s.Accounts.Logout(r.Context(), c.Value)
 			}
 		}
@@ -182,7 +207,9 @@ func (s *Server) page(h func(w http.ResponseWriter, r *http.Request, u accounts.
 				s.renderError(w, http.StatusRequestEntityTooLarge, "Balasan terlalu panjang (lebih dari 64 KB); mohon persingkat.")
 				return
 			}
-			if r.FormValue("csrf") != csrf {
+			// The body only: a token in the URL leaks through history,
+			// logs and Referer headers.
+			if r.PostFormValue("csrf") != csrf {
 				s.renderError(w, http.StatusForbidden, "Sesi formulir tidak valid; muat ulang halaman.")
 				return
 			}

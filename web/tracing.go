@@ -1,7 +1,6 @@
 package web
 
 import (
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -13,7 +12,10 @@ import (
 
 // TracingRoutes serves the Sijejak phone-app API (BlueTrace-shaped) and the
 // health officers' case route. The phone routes authenticate with a device
-// token, not an operator token.
+// token, not an operator token. Registration is rate limited per client
+// address: behind a reverse proxy that is the X-Forwarded-For address when
+// the proxy is listed in trusted_proxies (otherwise every phone in the
+// country would share the proxy's budget).
 func TracingRoutes(svc *tracing.Service) func(mux *http.ServeMux, s *Server) {
 	return func(mux *http.ServeMux, s *Server) {
 		small := func(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
@@ -48,7 +50,7 @@ func TracingRoutes(svc *tracing.Service) func(mux *http.ServeMux, s *Server) {
 			if err := DecodeJSON(r, &body); err != nil {
 				return err
 			}
-			code, link, err := svc.Register(r.Context(), body.Phone, clientIP(r))
+			code, link, err := svc.Register(r.Context(), body.Phone, clientAddr(r, s.TrustedProxies))
 			if err != nil {
 				return err
 			}
@@ -62,7 +64,7 @@ func TracingRoutes(svc *tracing.Service) func(mux *http.ServeMux, s *Server) {
 			if err := DecodeJSON(r, &body); err != nil {
 				return err
 			}
-			if err := svc.SendOTP(r.Context(), body.Phone, clientIP(r)); err != nil {
+			if err := svc.SendOTP(r.Context(), body.Phone, clientAddr(r, s.TrustedProxies)); err != nil {
 				return err
 			}
 			writeJSON(w, http.StatusAccepted, map[string]string{"status": "sent"})
@@ -80,7 +82,7 @@ func TracingRoutes(svc *tracing.Service) func(mux *http.ServeMux, s *Server) {
 			if (body.Code == "") == (body.OTP == "") {
 				return coded.New(coded.Invalid, "code_or_otp", "send either code or otp")
 			}
-			tok, err := svc.Verify(r.Context(), body.Phone, body.Code, body.OTP)
+			tok, err := svc.VerifyFrom(r.Context(), body.Phone, clientAddr(r, s.TrustedProxies), body.Code, body.OTP)
 			if err != nil {
 				return err
 			}
@@ -153,15 +155,4 @@ func parseDate(field, v string) (time.Time, error) {
 		return t, coded.New(coded.Invalid, "bad_date", "%s must be a date like 2026-11-20", field)
 	}
 	return t, nil
-}
-
-// clientIP is the peer address (rate limits). Behind a proxy the operator
-// terminates at a trusted reverse proxy; we do not trust X-Forwarded-For
-// from the internet.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -47,6 +47,9 @@ type Server struct {
 	// TrustedProxies are reverse proxies whose X-Forwarded-For names the
 	// real client (login throttling counts per client address).
 	TrustedProxies []netip.Prefix
+	// DeviceMark is a keyed hash of a (lower-case) user name: the value of
+	// the console's device cookie (nil: no device cookie).
+	DeviceMark func(name string) string
 	// SecureCookies marks the session cookie Secure even when the request
 	// reached us over plain HTTP (TLS ended at a proxy; public_url https).
 	SecureCookies bool
@@ -78,6 +81,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /api/v1/simulator/messages", s.auth(staff, s.simPost))
 	mux.Handle("GET /api/v1/simulator/messages", s.auth(staff, s.simGet))
 	s.auditRoutes(mux)
+	s.userRoutes(mux)
 	for _, f := range s.Extra {
 		f(mux, s)
 	}
@@ -146,9 +150,10 @@ func (s *Server) authenticate(r *http.Request) (accounts.User, error) {
 			return u, err
 		}
 		// Cookie-authenticated writes need the CSRF token: a form field or
-		// header the attacker's page cannot read.
+		// header the attacker's page cannot read. Never from the query
+		// string: a URL is kept in history, proxy logs and Referer headers.
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			if r.Header.Get("X-CSRF-Token") != csrf && r.FormValue("csrf") != csrf {
+			if r.Header.Get("X-CSRF-Token") != csrf && r.PostFormValue("csrf") != csrf {
 				return u, coded.New(coded.Forbidden, "csrf", "missing or wrong CSRF token; reload the page")
 			}
 		}
@@ -296,6 +301,16 @@ func (s *Server) audit(ctx context.Context, u accounts.User, action, typ, id, de
 func (s *Server) listTickets(w http.ResponseWriter, r *http.Request, u accounts.User) error {
 	q := r.URL.Query()
 	limit, _ := strconv.Atoi(q.Get("limit"))
+	if a := q.Get("assignee"); a != "" {
+		// A disabled operator still counts: their tickets need reassigning.
+		ok, err := s.Accounts.Exists(r.Context(), a)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return coded.New(coded.Invalid, "unknown_assignee", "no operator is called %q", a)
+		}
+	}
 	ts, next, err := s.Tickets.List(r.Context(), tickets.Filter{
 		Status: q.Get("status"), Category: q.Get("category"), Channel: q.Get("channel"), Q: q.Get("q"),
 		Assignee: q.Get("assignee"), Cursor: q.Get("cursor"), Limit: limit,
@@ -434,6 +449,10 @@ func (s *Server) simPost(w http.ResponseWriter, r *http.Request, u accounts.User
 	return nil
 }
 
+// MaxLongPoll caps the simulator's ?wait=: the HTTP server's WriteTimeout
+// must leave room for it.
+const MaxLongPoll = 30 * time.Second
+
 func (s *Server) simGet(w http.ResponseWriter, r *http.Request, u accounts.User) error {
 	if s.Simulator == nil {
 		return coded.New(coded.NotFound, "not_enabled", "the simulator channel is disabled (LINDUNGI_SIMULATOR=false)")
@@ -452,9 +471,7 @@ func (s *Server) simGet(w http.ResponseWriter, r *http.Request, u accounts.User)
 			return coded.New(coded.Invalid, "bad_wait", "wait must be a duration like 10s (got %q)", v)
 		}
 	}
-	if wait > 30*time.Second {
-		wait = 30 * time.Second
-	}
+	wait = min(wait, MaxLongPoll)
 	msgs, err := s.Simulator.Sent(r.Context(), to, after, 0)
 	if err != nil {
 		return err
