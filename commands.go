@@ -5,15 +5,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"lindungi/accounts"
@@ -55,23 +56,9 @@ func cmdMigrate(ctx context.Context, cfg config.Config, stdout io.Writer) error 
 
 // cmdHealthcheck is the container's probe (distroless images have no curl).
 func cmdHealthcheck(ctx context.Context, cfg config.Config) error {
-	host, port, err := net.SplitHostPort(cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen address %q: %w", cfg.Listen, err)
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/healthz", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("healthcheck: %w", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("healthcheck: status %d", resp.StatusCode)
+	c := &apiClient{base: gatewayURL(cfg)}
+	if err := c.reachable(ctx); err != nil {
+		return fmt.Errorf("healthcheck: %s: %w", c.base, err)
 	}
 	return nil
 }
@@ -87,6 +74,9 @@ func cmdUser(ctx context.Context, cfg config.Config, args []string, stdout io.Wr
 	}
 	if fs.NArg() != 1 {
 		return fmt.Errorf("usage: lindungi user add --role ROLE NAME")
+	}
+	if err := requireDataDir(cfg); err != nil {
+		return err
 	}
 	db, _, err := openStore(ctx, cfg, nil)
 	if err != nil {
@@ -123,83 +113,154 @@ func reorder(args []string) []string {
 // a citizen would on WhatsApp. Without --token (or LINDUNGI_TOKEN) it uses a
 // local operator token kept in the data directory, created on first use:
 // whoever can read the data directory already holds every secret.
+//
+// What the gateway sends is read by its own goroutine with long polls, so
+// an operator's reply or an erasure confirmation appears while the citizen
+// is not typing, as it would on a phone.
 func cmdChat(ctx context.Context, cfg config.Config, args []string, stdin io.Reader, stdout io.Writer) error {
 	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
+	fs.SetOutput(stdout)
 	from := fs.String("from", "+6281200000001", "the simulated citizen's address")
 	name := fs.String("name", "Warga Uji", "the simulated citizen's name")
-	base := fs.String("url", "", "gateway URL (default: http://LISTEN)")
-	token := fs.String("token", os.Getenv("LINDUNGI_TOKEN"), "operator API token")
+	base := fs.String("url", "", "gateway URL (default: http://LISTEN from the configuration)")
+	token := fs.String("token", os.Getenv("LINDUNGI_TOKEN"), "operator API token (default: a local one kept in the data directory)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *base == "" {
-		host, port, _ := net.SplitHostPort(cfg.Listen)
-		if host == "" || host == "0.0.0.0" {
-			host = "127.0.0.1"
-		}
-		*base = "http://" + net.JoinHostPort(host, port)
+	if fs.NArg() > 0 {
+		return fmt.Errorf("chat takes no arguments (got %q); see lindungi chat --help", fs.Args())
 	}
-	if *token == "" {
+	if *base == "" {
+		*base = gatewayURL(cfg)
+	}
+	c := &apiClient{base: strings.TrimRight(*base, "/")}
+	if err := c.reachable(ctx); err != nil {
+		return noGateway(cfg, c.base, err)
+	}
+	c.token = *token
+	if c.token == "" {
 		t, err := localChatToken(ctx, cfg)
 		if err != nil {
 			return fmt.Errorf("chat needs an operator token (--token or LINDUNGI_TOKEN): %w", err)
 		}
-		*token = t
+		c.token = t
 	}
-	c := &apiClient{base: strings.TrimRight(*base, "/"), token: *token}
-	var cursor string
-	// Start after what was already sent to this contact.
-	if _, next, err := c.sent(ctx, *from, "", 0); err == nil {
-		cursor = next
+	// Start after what was already sent to this contact; this first call
+	// also tells a token the gateway does not know from a gateway without
+	// the simulator.
+	_, cursor, err := c.sent(ctx, *from, "", 0)
+	if err != nil {
+		return chatRefused(cfg, c.base, *token != "", err)
 	}
-	fmt.Fprintf(stdout, "Terhubung ke %s sebagai %s. Ketik pesan (Ctrl-D untuk keluar).\n", c.base, *from)
+	out := &lockedWriter{w: stdout}
+	out.Printf("Terhubung ke %s sebagai %s. Ketik pesan (Ctrl-D untuk keluar).\n> ", c.base, *from)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	shown := make(chan struct{}, 1)
+	go c.follow(ctx, *from, cursor, out, shown)
+
 	sc := bufio.NewScanner(stdin)
-	for {
-		fmt.Fprint(stdout, "> ")
-		if !sc.Scan() {
-			fmt.Fprintln(stdout)
-			return sc.Err()
-		}
+	for sc.Scan() {
 		text := sc.Text()
 		if strings.TrimSpace(text) == "" {
+			out.Printf("> ")
 			continue
+		}
+		select { // forget a signal from before this message
+		case <-shown:
+		default:
 		}
 		if err := c.post(ctx, "/api/v1/simulator/messages", map[string]string{"from": *from, "name": *name, "text": text}); err != nil {
-			fmt.Fprintln(stdout, "! ", err)
+			out.Printf("! %v\n> ", err)
 			continue
 		}
-		// Collect replies until the bot has been quiet for a moment.
-		deadline := time.Now().Add(5 * time.Second)
-		got := false
-		for time.Now().Before(deadline) {
-			wait := 3 * time.Second
-			if got {
-				wait = 400 * time.Millisecond
-			}
-			msgs, next, err := c.sent(ctx, *from, cursor, wait)
-			if err != nil {
-				fmt.Fprintln(stdout, "! ", err)
-				break
-			}
-			cursor = next
-			if len(msgs) == 0 {
-				if got {
-					break
-				}
-				continue
-			}
-			got = true
-			for _, m := range msgs {
-				fmt.Fprintf(stdout, "\n%s\n\n", m.Text)
-			}
+		// Let the answer appear before the next line is read, so a script
+		// piped in keeps its turns; a ticket handed to an operator gets no
+		// answer from the bot, and then the prompt comes back on its own.
+		select {
+		case <-shown:
+		case <-time.After(5 * time.Second):
+			out.Printf("> ")
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
+	out.Printf("\n")
+	return sc.Err()
+}
+
+// follow prints what the gateway sends to the contact as it arrives,
+// signalling shown after each batch.
+func (c *apiClient) follow(ctx context.Context, to, cursor string, out *lockedWriter, shown chan<- struct{}) {
+	for ctx.Err() == nil {
+		msgs, next, err := c.sent(ctx, to, cursor, 25*time.Second)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			out.Printf("\n! %v\n> ", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(2 * time.Second):
+			}
+			continue
+		}
+		cursor = next
+		if len(msgs) == 0 {
+			continue
+		}
+		var b strings.Builder
+		for _, m := range msgs {
+			fmt.Fprintf(&b, "\n%s\n", m.Text)
+		}
+		out.Printf("%s\n> ", b.String())
+		select {
+		case shown <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// lockedWriter keeps the reader goroutine's output and the prompt from
+// interleaving mid-line.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Printf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, format, args...)
+}
+
+// chatRefused explains the gateway's refusal of chat's first request: the
+// usual cause is a chat pointed at another data directory than the running
+// serve, whose local token that gateway has never seen.
+func chatRefused(cfg config.Config, base string, explicitToken bool, err error) error {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		return err
+	}
+	switch {
+	case ae.Status == http.StatusUnauthorized && !explicitToken:
+		return fmt.Errorf("the gateway at %s does not know the chat token kept in %s: it runs with another data directory or database. Give chat the same --config/--data as the running serve (or --token)", base, absDir(cfg.DataDir))
+	case ae.Status == http.StatusUnauthorized:
+		return fmt.Errorf("the gateway at %s refused the token (unknown, revoked or disabled)", base)
+	case ae.Code == "not_enabled":
+		return fmt.Errorf("the gateway at %s runs without the simulator channel: start serve with LINDUNGI_SIMULATOR=true (simulator.enabled: true) to chat with the bot", base)
+	}
+	return err
 }
 
 func localChatToken(ctx context.Context, cfg config.Config) (string, error) {
 	path := filepath.Join(cfg.DataDir, "chat.token")
 	if b, err := os.ReadFile(path); err == nil {
 		return strings.TrimSpace(string(b)), nil
+	}
+	if err := requireData(cfg); err != nil {
+		return "", err
 	}
 	db, _, err := openStore(ctx, cfg, nil)
 	if err != nil {
@@ -239,12 +300,32 @@ func (c *apiClient) do(ctx context.Context, method, path string, body any, out a
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, strings.TrimSpace(string(b)))
+		ae := &apiError{Method: method, Path: path, Status: resp.StatusCode}
+		var body struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if json.Unmarshal(b, &body) == nil && body.Error.Code != "" {
+			ae.Code, ae.Message = body.Error.Code, body.Error.Message
+		} else {
+			ae.Message = strings.TrimSpace(string(b))
+		}
+		return ae
 	}
 	if out != nil {
 		return json.Unmarshal(b, out)
 	}
 	return nil
+}
+
+// apiError is a gateway answer other than success, with its error code.
+type apiError struct {
+	Method, Path  string
+	Status        int
+	Code, Message string
+}
+
+func (e *apiError) Error() string {
+	return fmt.Sprintf("%s %s: %d %s %s", e.Method, e.Path, e.Status, e.Code, e.Message)
 }
 
 func (c *apiClient) post(ctx context.Context, path string, body any) error {
@@ -277,6 +358,9 @@ func (c *apiClient) sent(ctx context.Context, to, after string, wait time.Durati
 // runs (for an outside scheduler, or an operator in a hurry).
 func cmdJobs(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
 	cfg.WhatsApp.Enabled = false // never connect from a one-off command
+	if err := requireData(cfg); err != nil {
+		return err
+	}
 	a, err := newApp(ctx, cfg, stderr)
 	if err != nil {
 		return err
