@@ -129,7 +129,7 @@ type Tracing struct {
 	MediumWeight    float64 `yaml:"medium_weight"`
 	// WhatsAppNumber goes into the wa.me registration link.
 	WhatsAppNumber string `yaml:"whatsapp_number"`
-	// UploadsPerDeviceHour caps encounter uploads per device (0: 6).
+	// UploadsPerDeviceHour caps encounter upload attempts per device.
 	UploadsPerDeviceHour int `yaml:"uploads_per_device_hour"`
 }
 
@@ -190,6 +190,9 @@ func Default() Config {
 			NearWeight:     1.0,
 			MediumWeight:   0.5,
 			WhatsAppNumber: "6281110500567",
+			// Set here, not only as tracing's fallback, so that `config
+			// dump` shows the limit in force.
+			UploadsPerDeviceHour: 6,
 		},
 		Jobs: Jobs{
 			Enabled:         true,
