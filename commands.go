@@ -25,7 +25,8 @@ import (
 	"lindungi/tracing"
 )
 
-func cmdServe(ctx context.Context, cfg config.Config, logw io.Writer) error {
+func cmdServe(ctx context.Context, cfg config.Config, g globals, stdout, logw io.Writer) error {
+	start := time.Now()
 	gc := tuneGC(os.Getenv, "/")
 	a, err := newApp(ctx, cfg, logw)
 	if err != nil {
@@ -35,6 +36,11 @@ func cmdServe(ctx context.Context, cfg config.Config, logw io.Writer) error {
 	if err := a.Listen(); err != nil {
 		a.Close()
 		return err
+	}
+	if first, err := a.createdSince(ctx, start); err != nil {
+		a.log.Warn("could not tell whether this is the first start", "err", err)
+	} else if first {
+		a.printNextSteps(stdout, sameFlags(g))
 	}
 	return a.Run(ctx)
 }

@@ -206,7 +206,7 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	switch cmd {
 	case "serve":
-		return cmdServe(ctx, cfg, stderr)
+		return cmdServe(ctx, cfg, g, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, cfg, stdout)
 	case "healthcheck":
