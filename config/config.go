@@ -16,6 +16,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	// The time zone database is in the binary: the distroless image and
+	// minimal hosts may lack /usr/share/zoneinfo, and jobs.timezone
+	// (Asia/Jakarta) must load everywhere the gateway runs.
+	_ "time/tzdata"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -400,7 +404,7 @@ func (c Config) Validate() error {
 		add("tracing.near_db must not exceed tracing.medium_db")
 	}
 	if _, err := time.LoadLocation(c.Jobs.Timezone); err != nil {
-		add("jobs.timezone %q is not a known time zone (e.g. Asia/Jakarta)", c.Jobs.Timezone)
+		add("jobs.timezone %q is not an IANA time zone name (WIB is Asia/Jakarta, WITA Asia/Makassar, WIT Asia/Jayapura)", c.Jobs.Timezone)
 	}
 	for i, mb := range c.Email.Mailboxes {
 		if !strings.Contains(mb.Address, "@") {
