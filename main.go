@@ -43,6 +43,9 @@ Commands:
   healthcheck                   exit 0 when the running gateway answers /healthz
   user add --role ROLE NAME     create an operator; prints password and token once
   config dump                   print the effective configuration, secrets masked
+  secrets init [--dir DIR]      write the Docker secrets (data key, PostgreSQL
+                                password, database URL) into ./secrets, keeping
+                                any that exist
   jobs list | jobs run NAME     list scheduled jobs or run one now
   whatsapp pair [--phone E164]  pair the WhatsApp account (QR in the terminal)
   bot eval FILE                 intent accuracy on JSON lines {"text","intent"}
@@ -199,6 +202,8 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return cmdTracing(ctx, rest, stdin, stdout)
 	case "bot":
 		return cmdBot(rest, stdout)
+	case "secrets":
+		return cmdSecrets(rest, stdout)
 	}
 	cfg, err := loadConfig(g, os.Environ())
 	if err != nil {
