@@ -15,8 +15,9 @@ import (
 	"time"
 )
 
-// chatProc is `lindungi chat` run as a subprocess, its stdout collected.
-type chatProc struct {
+// termProc is a command run as a subprocess as from a terminal: lines
+// written to its stdin, its output collected.
+type termProc struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 
@@ -26,9 +27,14 @@ type chatProc struct {
 	change chan struct{}
 }
 
-func startChat(t *testing.T, bin string, env []string, args ...string) *chatProc {
+func startChat(t *testing.T, bin string, env []string, args ...string) *termProc {
 	t.Helper()
-	c := &chatProc{cmd: exec.Command(bin, append([]string{"chat"}, args...)...), change: make(chan struct{}, 1)}
+	return startTerm(t, bin, env, append([]string{"chat"}, args...)...)
+}
+
+func startTerm(t *testing.T, bin string, env []string, args ...string) *termProc {
+	t.Helper()
+	c := &termProc{cmd: exec.Command(bin, args...), change: make(chan struct{}, 1)}
 	c.cmd.Env = append(os.Environ(), env...)
 	var err error
 	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
@@ -47,7 +53,7 @@ func startChat(t *testing.T, bin string, env []string, args ...string) *chatProc
 	return c
 }
 
-func (c *chatProc) Write(p []byte) (int, error) {
+func (c *termProc) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	c.out.Write(p)
 	c.mu.Unlock()
@@ -58,17 +64,17 @@ func (c *chatProc) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (c *chatProc) say(t *testing.T, line string) {
+func (c *termProc) say(t *testing.T, line string) {
 	t.Helper()
 	if _, err := io.WriteString(c.stdin, line+"\n"); err != nil {
-		t.Fatalf("writing %q to chat: %v", line, err)
+		t.Fatalf("writing %q: %v", line, err)
 	}
 }
 
 // expect waits until the output after the last expectation contains want
 // and returns that output. The minute is a guard against a hang, not a
 // measurement.
-func (c *chatProc) expect(t *testing.T, want string) string {
+func (c *termProc) expect(t *testing.T, want string) string {
 	t.Helper()
 	guard := time.After(time.Minute)
 	for {
@@ -85,7 +91,7 @@ func (c *chatProc) expect(t *testing.T, want string) string {
 		case <-guard:
 			c.mu.Lock()
 			defer c.mu.Unlock()
-			t.Fatalf("chat never showed %q; its output:\n%s", want, c.out.String())
+			t.Fatalf("%v never showed %q; its output:\n%s", c.cmd.Args[1:], want, c.out.String())
 		}
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/skip2/go-qrcode"
+
 	"lindungi/accounts"
 	"lindungi/bot/intent"
 	"lindungi/config"
@@ -378,13 +380,26 @@ func cmdJobs(ctx context.Context, cfg config.Config, args []string, stdout, stde
 // cmdWhatsApp pairs the gateway's WhatsApp account: QR codes are drawn on
 // stdout as they rotate (or, with --phone, a code to type on the phone), and
 // the command returns once the device is linked.
+//
+// When a gateway already answers at the configured address it holds the
+// WhatsApp connection (a second client on the same session would fight
+// it), so the command pairs through that gateway's API with an admin
+// token; only when none runs does it connect by itself.
 func cmdWhatsApp(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "pair" {
-		return fmt.Errorf("usage: lindungi whatsapp pair [--phone +6281110500567]")
+		return fmt.Errorf("usage: lindungi whatsapp pair [--phone +6281110500567] [--token ADMIN_TOKEN]")
 	}
 	fs := flag.NewFlagSet("whatsapp pair", flag.ContinueOnError)
+	fs.SetOutput(stdout)
 	phone := fs.String("phone", "", "pair by a code typed on this phone instead of scanning a QR")
+	token := fs.String("token", os.Getenv("LINDUNGI_TOKEN"), "an admin's API token, to pair through the running gateway")
 	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if gw := (&apiClient{base: gatewayURL(cfg)}); gw.reachable(ctx) == nil {
+		return pairThroughGateway(ctx, gw, *token, *phone, stdout)
+	}
+	if err := requireDataDir(cfg); err != nil {
 		return err
 	}
 	cfg.WhatsApp.Enabled = true
@@ -426,6 +441,59 @@ func cmdWhatsApp(ctx context.Context, cfg config.Config, args []string, stdout, 
 				return err
 			}
 			fmt.Fprintf(stdout, "On the phone: WhatsApp → Linked devices → Link with phone number, then type: %s\n", code)
+		}
+	}
+}
+
+// pairThroughGateway follows the running gateway's pairing status: each
+// new QR code is drawn, or the phone code asked for and printed.
+func pairThroughGateway(ctx context.Context, c *apiClient, token, phone string, stdout io.Writer) error {
+	if token == "" {
+		return fmt.Errorf("a gateway runs at %s and holds the WhatsApp connection: pair through it with an admin token "+
+			"(lindungi whatsapp pair --token TOKEN; `lindungi user add --role admin NAME` prints one), "+
+			"or log in to the console as admin and scan %s/api/v1/whatsapp/qr.png", c.base, c.base)
+	}
+	c.token = token
+	fmt.Fprintf(stdout, "Pairing through the gateway at %s.\n", c.base)
+	var lastQR string
+	asked := false
+	for {
+		var st struct{ State, JID, QR string }
+		if err := c.do(ctx, http.MethodGet, "/api/v1/whatsapp/status", nil, &st); err != nil {
+			var ae *apiError
+			switch {
+			case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
+				return fmt.Errorf("the gateway at %s runs without WhatsApp (whatsapp.enabled is false)", c.base)
+			case errors.As(err, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden):
+				return fmt.Errorf("the gateway at %s refused the token: pairing needs an admin's token", c.base)
+			}
+			return err
+		}
+		switch {
+		case st.State == "connected" && st.JID != "":
+			fmt.Fprintf(stdout, "paired as %s\n", st.JID)
+			return nil
+		case st.State == "logged_out":
+			return fmt.Errorf("whatsapp: the phone refused the link (logged out)")
+		case phone != "" && st.State == "pairing" && !asked:
+			asked = true
+			var out struct{ Code string }
+			if err := c.do(ctx, http.MethodPost, "/api/v1/whatsapp/pair-phone", map[string]string{"phone": phone}, &out); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "On the phone: WhatsApp → Linked devices → Link with phone number, then type: %s\n", out.Code)
+		case phone == "" && st.QR != "" && st.QR != lastQR:
+			lastQR = st.QR
+			q, err := qrcode.New(st.QR, qrcode.Low)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "Scan with the Ministry's phone: WhatsApp → Linked devices → Link a device.\n%s\n", q.ToSmallString(false))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
 		}
 	}
 }
