@@ -438,6 +438,9 @@ func (s *Server) simGet(w http.ResponseWriter, r *http.Request, u accounts.User)
 		ctx, cancel := context.WithTimeout(r.Context(), wait)
 		s.Simulator.Wait(ctx, to)
 		cancel()
+		if r.Context().Err() != nil {
+			return nil // the client left during its long poll (`lindungi chat` exiting): nothing to answer or log
+		}
 		if msgs, err = s.Simulator.Sent(r.Context(), to, after, 0); err != nil {
 			return err
 		}
