@@ -34,16 +34,20 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"frobnicate"}, 1, `unknown command "frobnicate"`},
 		{[]string{"--help"}, 0, "Commands:"},
 		{[]string{"chat", "--help"}, 0, "-from"},
+		{[]string{"whatsapp", "pair", "--help"}, 0, "-phone"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			data := filepath.Join(t.TempDir(), "data")
-			code, out := runToExit(t, bin, []string{"LINDUNGI_DATA_DIR=" + data, "LINDUNGI_LISTEN=" + freePort(t)}, c.args...)
+			code, out := runToExit(t, bin, []string{"LINDUNGI_DATA_DIR=" + data, "LINDUNGI_LISTEN=" + freePort(t), "LINDUNGI_TOKEN=lgw_secret-from-env"}, c.args...)
 			if code != c.code {
 				t.Errorf("exit %d, want %d:\n%s", code, c.code, out)
 			}
 			if !strings.Contains(out, c.want) {
 				t.Errorf("output does not contain %q:\n%s", c.want, out)
+			}
+			if strings.Contains(out, "lgw_secret-from-env") {
+				t.Errorf("the token from LINDUNGI_TOKEN was printed:\n%s", out)
 			}
 			if _, err := os.Stat(data); err == nil {
 				t.Errorf("the data directory was created: a gateway started")

@@ -131,9 +131,12 @@ func cmdChat(ctx context.Context, cfg config.Config, args []string, stdin io.Rea
 	from := fs.String("from", "+6281200000001", "the simulated citizen's address")
 	name := fs.String("name", "Warga Uji", "the simulated citizen's name")
 	base := fs.String("url", "", "gateway URL (default: http://LISTEN from the configuration)")
-	token := fs.String("token", os.Getenv("LINDUNGI_TOKEN"), "operator API token (default: a local one kept in the data directory)")
+	token := fs.String("token", "", "operator API token (default: LINDUNGI_TOKEN, else a local one kept in the data directory)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *token == "" { // read after parsing so that --help never prints it
+		*token = os.Getenv("LINDUNGI_TOKEN")
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("chat takes no arguments (got %q); see lindungi chat --help", fs.Args())
@@ -392,9 +395,12 @@ func cmdWhatsApp(ctx context.Context, cfg config.Config, args []string, stdout, 
 	fs := flag.NewFlagSet("whatsapp pair", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	phone := fs.String("phone", "", "pair by a code typed on this phone instead of scanning a QR")
-	token := fs.String("token", os.Getenv("LINDUNGI_TOKEN"), "an admin's API token, to pair through the running gateway")
+	token := fs.String("token", "", "an admin's API token, to pair through the running gateway (default: LINDUNGI_TOKEN)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	if *token == "" { // read after parsing so that --help never prints it
+		*token = os.Getenv("LINDUNGI_TOKEN")
 	}
 	if gw := (&apiClient{base: gatewayURL(cfg)}); gw.reachable(ctx) == nil {
 		return pairThroughGateway(ctx, gw, *token, *phone, stdout)
