@@ -461,7 +461,7 @@ func pairThroughGateway(ctx context.Context, c *apiClient, token, phone string, 
 	}
 	c.token = token
 	fmt.Fprintf(stdout, "Pairing through the gateway at %s.\n", c.base)
-	var lastQR string
+	var lastQR, lastState string
 	asked := false
 	for {
 		var st struct{ State, JID, QR string }
@@ -475,6 +475,11 @@ func pairThroughGateway(ctx context.Context, c *apiClient, token, phone string, 
 			}
 			return err
 		}
+		if st.State != lastState && st.State != "pairing" && st.State != "connected" {
+			// A replica that does not hold the WhatsApp lock never shows a QR.
+			fmt.Fprintf(stdout, "WhatsApp at this gateway: %s (waiting for a pairing code; with several replicas only the one holding WhatsApp has one)\n", st.State)
+		}
+		lastState = st.State
 		switch {
 		case st.State == "connected" && st.JID != "":
 			fmt.Fprintf(stdout, "paired as %s\n", st.JID)

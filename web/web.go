@@ -181,6 +181,13 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error, log *slog.Log
 		if log != nil {
 			log.Error("storage full: request refused", "method", r.Method, "path", r.URL.Path, "err", err)
 		}
+	} else if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client went away (a long poll of `lindungi chat` ending):
+		// nothing failed on our side, and nobody reads the answer.
+		if log != nil {
+			log.Debug("client left before the answer", "method", r.Method, "path", r.URL.Path)
+		}
+		return
 	} else if log != nil {
 		log.Error("http request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
