@@ -6,11 +6,14 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-# No build tags: the wafake test seam is never in a release image.
+# No build tags: the wafake test seam is never in a release image. .ci/run
+# builds with this very command (dockerfile_test.go reads it from here) and
+# runs the result as the runtime image would.
 RUN CGO_ENABLED=1 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/lindungi . \
  && mkdir -p /out/data
 
-# Run: distroless with glibc, non-root, data on a volume.
+# Run: distroless with glibc (cgo), non-root, data on a volume. The time
+# zone database is in the binary (time/tzdata).
 FROM gcr.io/distroless/base-debian12:nonroot
 COPY --from=build /out/lindungi /lindungi
 COPY --from=build --chown=nonroot:nonroot /out/data /data

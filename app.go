@@ -49,7 +49,8 @@ type App struct {
 	privacy   *privacy.Service
 	scheduler *jobs.Scheduler
 	whatsapp  *whatsapp.Channel
-	// qrOut is where pairing QR codes are drawn (the terminal).
+	// qrOut is where pairing QR codes are drawn (the terminal); nil in
+	// JSON log mode, where the log points at the console's PNG instead.
 	qrOut io.Writer
 
 	// runners hold a connection (IMAP mailboxes, WhatsApp); each is a
@@ -105,7 +106,10 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store
 
 // newApp wires everything but starts nothing.
 func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error) {
-	a := &App{cfg: cfg, log: newLogger(cfg, logw), qrOut: logw}
+	a := &App{cfg: cfg, log: newLogger(cfg, logw)}
+	if cfg.LogFormat != "json" {
+		a.qrOut = logw // a QR drawn in characters would break a JSON log stream
+	}
 	var err error
 	if a.db, a.sealer, err = openStore(ctx, cfg, a.log); err != nil {
 		return nil, err

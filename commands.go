@@ -9,13 +9,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/skip2/go-qrcode"
 
 	"lindungi/accounts"
 	"lindungi/bot/intent"
@@ -26,7 +28,8 @@ import (
 	"lindungi/tracing/campaign"
 )
 
-func cmdServe(ctx context.Context, cfg config.Config, logw io.Writer) error {
+func cmdServe(ctx context.Context, cfg config.Config, g globals, stdout, logw io.Writer) error {
+	start := time.Now()
 	gc := tuneGC(os.Getenv, "/")
 	a, err := newApp(ctx, cfg, logw)
 	if err != nil {
@@ -36,6 +39,11 @@ func cmdServe(ctx context.Context, cfg config.Config, logw io.Writer) error {
 	if err := a.Listen(); err != nil {
 		a.Close()
 		return err
+	}
+	if first, err := a.createdSince(ctx, start); err != nil {
+		a.log.Warn("could not tell whether this is the first start", "err", err)
+	} else if first {
+		a.printNextSteps(stdout, sameFlags(g))
 	}
 	return a.Run(ctx)
 }
@@ -57,23 +65,9 @@ func cmdMigrate(ctx context.Context, cfg config.Config, stdout io.Writer) error 
 
 // cmdHealthcheck is the container's probe (distroless images have no curl).
 func cmdHealthcheck(ctx context.Context, cfg config.Config) error {
-	host, port, err := net.SplitHostPort(cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen address %q: %w", cfg.Listen, err)
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/healthz", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("healthcheck: %w", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("healthcheck: status %d", resp.StatusCode)
+	c := &apiClient{base: gatewayURL(cfg)}
+	if err := c.reachable(ctx); err != nil {
+		return fmt.Errorf("healthcheck: %s: %w", c.base, err)
 	}
 	return nil
 }
@@ -89,6 +83,9 @@ func cmdUser(ctx context.Context, cfg config.Config, args []string, stdout io.Wr
 	}
 	if fs.NArg() != 1 {
 		return fmt.Errorf("usage: lindungi user add --role ROLE NAME")
+	}
+	if err := requireDataDir(cfg); err != nil {
+		return err
 	}
 	db, _, err := openStore(ctx, cfg, nil)
 	if err != nil {
@@ -125,81 +122,155 @@ func reorder(args []string) []string {
 // a citizen would on WhatsApp. Without --token (or LINDUNGI_TOKEN) it uses a
 // local operator token kept in the data directory, created on first use:
 // whoever can read the data directory already holds every secret.
+//
+// What the gateway sends is read by its own goroutine with long polls, so
+// an operator's reply or an erasure confirmation appears while the citizen
+// is not typing, as it would on a phone.
 func cmdChat(ctx context.Context, cfg config.Config, args []string, stdin io.Reader, stdout io.Writer) error {
 	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
+	fs.SetOutput(stdout)
 	from := fs.String("from", "+6281200000001", "the simulated citizen's address")
 	name := fs.String("name", "Warga Uji", "the simulated citizen's name")
-	base := fs.String("url", "", "gateway URL (default: http://LISTEN)")
-	token := fs.String("token", os.Getenv("LINDUNGI_TOKEN"), "operator API token")
+	base := fs.String("url", "", "gateway URL (default: http://LISTEN from the configuration)")
+	token := fs.String("token", "", "operator API token (default: LINDUNGI_TOKEN, else a local one kept in the data directory)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *base == "" {
-		host, port, _ := net.SplitHostPort(cfg.Listen)
-		if host == "" || host == "0.0.0.0" {
-			host = "127.0.0.1"
-		}
-		*base = "http://" + net.JoinHostPort(host, port)
+	if *token == "" { // read after parsing so that --help never prints it
+		*token = os.Getenv("LINDUNGI_TOKEN")
 	}
-	if *token == "" {
+	if fs.NArg() > 0 {
+		return fmt.Errorf("chat takes no arguments (got %q); see lindungi chat --help", fs.Args())
+	}
+	if *base == "" {
+		*base = gatewayURL(cfg)
+	}
+	c := &apiClient{base: strings.TrimRight(*base, "/")}
+	if err := c.reachable(ctx); err != nil {
+		return noGateway(cfg, c.base, err)
+	}
+	c.token = *token
+	if c.token == "" {
 		t, err := localChatToken(ctx, cfg)
 		if err != nil {
 			return fmt.Errorf("chat needs an operator token (--token or LINDUNGI_TOKEN): %w", err)
 		}
-		*token = t
+		c.token = t
 	}
-	c := &apiClient{base: strings.TrimRight(*base, "/"), token: *token}
-	var cursor string
-	// Start after what was already sent to this contact.
-	if _, next, err := c.sent(ctx, *from, "", 0); err == nil {
-		cursor = next
+	// Start after what was already sent to this contact; this first call
+	// also tells a token the gateway does not know from a gateway without
+	// the simulator.
+	_, cursor, err := c.sent(ctx, *from, "", 0)
+	if err != nil {
+		return chatRefused(cfg, c.base, *token != "", err)
 	}
-	fmt.Fprintf(stdout, "Terhubung ke %s sebagai %s. Ketik pesan (Ctrl-D untuk keluar).\n", c.base, *from)
+	out := &lockedWriter{w: stdout}
+	out.Printf("Terhubung ke %s sebagai %s. Ketik pesan (Ctrl-D untuk keluar).\n> ", c.base, *from)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	shown := make(chan struct{}, 1)
+	go c.follow(ctx, *from, cursor, out, shown)
+
 	sc := bufio.NewScanner(stdin)
-	for {
-		fmt.Fprint(stdout, "> ")
-		if !sc.Scan() {
-			fmt.Fprintln(stdout)
-			return sc.Err()
-		}
+	for sc.Scan() {
 		text := sc.Text()
 		if strings.TrimSpace(text) == "" {
+			out.Printf("> ")
 			continue
+		}
+		select { // forget a signal from before this message
+		case <-shown:
+		default:
 		}
 		if err := c.post(ctx, "/api/v1/simulator/messages", map[string]string{"from": *from, "name": *name, "text": text}); err != nil {
-			fmt.Fprintln(stdout, "! ", err)
+			out.Printf("! %v\n> ", err)
 			continue
 		}
-		// Collect replies until the bot has been quiet for a moment.
-		deadline := time.Now().Add(5 * time.Second)
-		got := false
-		for time.Now().Before(deadline) {
-			wait := 3 * time.Second
-			if got {
-				wait = 400 * time.Millisecond
+		// Let the answer appear before the next line is read, so a script
+		// piped in keeps its turns; a ticket handed to an operator gets no
+		// answer from the bot, and then the prompt comes back on its own.
+		select {
+		case <-shown:
+		case <-time.After(5 * time.Second):
+			out.Printf("> ")
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	out.Printf("\n")
+	return sc.Err()
+}
+
+// follow prints what the gateway sends to the contact as it arrives,
+// signalling shown after each batch.
+func (c *apiClient) follow(ctx context.Context, to, cursor string, out *lockedWriter, shown chan<- struct{}) {
+	for ctx.Err() == nil {
+		msgs, next, err := c.sent(ctx, to, cursor, 25*time.Second)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
 			}
-			msgs, next, err := c.sent(ctx, *from, cursor, wait)
-			if err != nil {
-				fmt.Fprintln(stdout, "! ", err)
-				break
+			out.Printf("\n! %v\n> ", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(2 * time.Second):
 			}
-			cursor = next
-			if len(msgs) == 0 {
-				if got {
-					break
-				}
-				continue
-			}
-			got = true
-			for _, m := range msgs {
-				fmt.Fprintf(stdout, "\n%s\n\n", m.Text)
-			}
+			continue
+		}
+		cursor = next
+		if len(msgs) == 0 {
+			continue
+		}
+		var b strings.Builder
+		for _, m := range msgs {
+			fmt.Fprintf(&b, "\n%s\n", m.Text)
+		}
+		out.Printf("%s\n> ", b.String())
+		select {
+		case shown <- struct{}{}:
+		default:
 		}
 	}
 }
 
+// lockedWriter keeps the reader goroutine's output and the prompt from
+// interleaving mid-line.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Printf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, format, args...)
+}
+
+// chatRefused explains the gateway's refusal of chat's first request: the
+// usual cause is a chat pointed at another data directory than the running
+// serve, whose local token that gateway has never seen.
+func chatRefused(cfg config.Config, base string, explicitToken bool, err error) error {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		return err
+	}
+	switch {
+	case ae.Status == http.StatusUnauthorized && !explicitToken:
+		return fmt.Errorf("the gateway at %s does not know the chat token kept in %s: it runs with another data directory or database. Give chat the same --config/--data as the running serve (or --token)", base, absDir(cfg.DataDir))
+	case ae.Status == http.StatusUnauthorized:
+		return fmt.Errorf("the gateway at %s refused the token (unknown, revoked or disabled)", base)
+	case ae.Code == "not_enabled":
+		return fmt.Errorf("the gateway at %s runs without the simulator channel: start serve with LINDUNGI_SIMULATOR=true (simulator.enabled: true) to chat with the bot", base)
+	}
+	return err
+}
+
 func localChatToken(ctx context.Context, cfg config.Config) (string, error) {
 	path := filepath.Join(cfg.DataDir, "chat.token")
+	if err := requireData(cfg); err != nil {
+		return "", err
+	}
 	db, _, err := openStore(ctx, cfg, nil)
 	if err != nil {
 		return "", err
@@ -246,12 +317,32 @@ func (c *apiClient) do(ctx context.Context, method, path string, body any, out a
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, strings.TrimSpace(string(b)))
+		ae := &apiError{Method: method, Path: path, Status: resp.StatusCode}
+		var body struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if json.Unmarshal(b, &body) == nil && body.Error.Code != "" {
+			ae.Code, ae.Message = body.Error.Code, body.Error.Message
+		} else {
+			ae.Message = strings.TrimSpace(string(b))
+		}
+		return ae
 	}
 	if out != nil {
 		return json.Unmarshal(b, out)
 	}
 	return nil
+}
+
+// apiError is a gateway answer other than success, with its error code.
+type apiError struct {
+	Method, Path  string
+	Status        int
+	Code, Message string
+}
+
+func (e *apiError) Error() string {
+	return fmt.Sprintf("%s %s: %d %s %s", e.Method, e.Path, e.Status, e.Code, e.Message)
 }
 
 func (c *apiClient) post(ctx context.Context, path string, body any) error {
@@ -284,6 +375,9 @@ func (c *apiClient) sent(ctx context.Context, to, after string, wait time.Durati
 // runs (for an outside scheduler, or an operator in a hurry).
 func cmdJobs(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
 	cfg.WhatsApp.Enabled = false // never connect from a one-off command
+	if err := requireData(cfg); err != nil {
+		return err
+	}
 	a, err := newApp(ctx, cfg, stderr)
 	if err != nil {
 		return err
@@ -295,13 +389,29 @@ func cmdJobs(ctx context.Context, cfg config.Config, args []string, stdout, stde
 // cmdWhatsApp pairs the gateway's WhatsApp account: QR codes are drawn on
 // stdout as they rotate (or, with --phone, a code to type on the phone), and
 // the command returns once the device is linked.
+//
+// When a gateway already answers at the configured address it holds the
+// WhatsApp connection (a second client on the same session would fight
+// it), so the command pairs through that gateway's API with an admin
+// token; only when none runs does it connect by itself.
 func cmdWhatsApp(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "pair" {
-		return fmt.Errorf("usage: lindungi whatsapp pair [--phone +6281110500567]")
+		return fmt.Errorf("usage: lindungi whatsapp pair [--phone +6281110500567] [--token ADMIN_TOKEN]")
 	}
 	fs := flag.NewFlagSet("whatsapp pair", flag.ContinueOnError)
+	fs.SetOutput(stdout)
 	phone := fs.String("phone", "", "pair by a code typed on this phone instead of scanning a QR")
+	token := fs.String("token", "", "an admin's API token, to pair through the running gateway (default: LINDUNGI_TOKEN)")
 	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *token == "" { // read after parsing so that --help never prints it
+		*token = os.Getenv("LINDUNGI_TOKEN")
+	}
+	if gw := (&apiClient{base: gatewayURL(cfg)}); gw.reachable(ctx) == nil {
+		return pairThroughGateway(ctx, gw, *token, *phone, stdout)
+	}
+	if err := requireDataDir(cfg); err != nil {
 		return err
 	}
 	cfg.WhatsApp.Enabled = true
@@ -343,6 +453,64 @@ func cmdWhatsApp(ctx context.Context, cfg config.Config, args []string, stdout, 
 				return err
 			}
 			fmt.Fprintf(stdout, "On the phone: WhatsApp → Linked devices → Link with phone number, then type: %s\n", code)
+		}
+	}
+}
+
+// pairThroughGateway follows the running gateway's pairing status: each
+// new QR code is drawn, or the phone code asked for and printed.
+func pairThroughGateway(ctx context.Context, c *apiClient, token, phone string, stdout io.Writer) error {
+	if token == "" {
+		return fmt.Errorf("a gateway runs at %s and holds the WhatsApp connection: pair through it with an admin token "+
+			"(lindungi whatsapp pair --token TOKEN; `lindungi user add --role admin NAME` prints one), "+
+			"or log in to the console as admin and scan %s/api/v1/whatsapp/qr.png", c.base, c.base)
+	}
+	c.token = token
+	fmt.Fprintf(stdout, "Pairing through the gateway at %s.\n", c.base)
+	var lastQR, lastState string
+	asked := false
+	for {
+		var st struct{ State, JID, QR string }
+		if err := c.do(ctx, http.MethodGet, "/api/v1/whatsapp/status", nil, &st); err != nil {
+			var ae *apiError
+			switch {
+			case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
+				return fmt.Errorf("the gateway at %s runs without WhatsApp (whatsapp.enabled is false)", c.base)
+			case errors.As(err, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden):
+				return fmt.Errorf("the gateway at %s refused the token: pairing needs an admin's token", c.base)
+			}
+			return err
+		}
+		if st.State != lastState && st.State != "pairing" && st.State != "connected" {
+			// A replica that does not hold the WhatsApp lock never shows a QR.
+			fmt.Fprintf(stdout, "WhatsApp at this gateway: %s (waiting for a pairing code; with several replicas only the one holding WhatsApp has one)\n", st.State)
+		}
+		lastState = st.State
+		switch {
+		case st.State == "connected" && st.JID != "":
+			fmt.Fprintf(stdout, "paired as %s\n", st.JID)
+			return nil
+		case st.State == "logged_out":
+			return fmt.Errorf("whatsapp: the phone refused the link (logged out)")
+		case phone != "" && st.State == "pairing" && !asked:
+			asked = true
+			var out struct{ Code string }
+			if err := c.do(ctx, http.MethodPost, "/api/v1/whatsapp/pair-phone", map[string]string{"phone": phone}, &out); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "On the phone: WhatsApp → Linked devices → Link with phone number, then type: %s\n", out.Code)
+		case phone == "" && st.QR != "" && st.QR != lastQR:
+			lastQR = st.QR
+			q, err := qrcode.New(st.QR, qrcode.Low)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "Scan with the Ministry's phone: WhatsApp → Linked devices → Link a device.\n%s\n", q.ToSmallString(false))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
 		}
 	}
 }

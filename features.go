@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/skip2/go-qrcode"
@@ -167,9 +168,16 @@ func (a *App) wireWhatsApp() error {
 var testWhatsAppServer *whatsapp.TestServer
 
 // showQR puts a pairing code where the operator looks: the terminal (as a
-// QR drawn in characters) and the console's pairing page (via Status). The
-// code itself is not logged as a field: it would link a device.
+// QR drawn in characters) and the console's pairing page (via Status). In
+// JSON log mode there is no terminal to draw on: the log line says where
+// the PNG is. The code itself is not logged as a field: it would link a
+// device.
 func (a *App) showQR(code string) {
+	if a.qrOut == nil {
+		a.log.Warn("WhatsApp is not paired: log in to the console as admin and scan the QR at /api/v1/whatsapp/qr.png with the Ministry's phone (WhatsApp → Linked devices), or pair by code with POST /api/v1/whatsapp/pair-phone",
+			"qr_png", strings.TrimRight(a.cfg.PublicURL, "/")+"/api/v1/whatsapp/qr.png")
+		return
+	}
 	q, err := qrcode.New(code, qrcode.Low)
 	if err != nil {
 		return

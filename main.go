@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -46,6 +47,9 @@ Commands:
   token list [--user NAME] | token add NAME | token revoke ID
                                 API tokens (they expire after accounts.token_ttl)
   config dump                   print the effective configuration, secrets masked
+  secrets init [--dir DIR]      write the Docker secrets (data key, PostgreSQL
+                                password, database URL) into ./secrets, keeping
+                                any that exist
   jobs list | jobs run NAME     list scheduled jobs or run one now
   whatsapp pair [--phone E164]  pair the WhatsApp account (QR in the terminal)
   bot eval FILE                 intent accuracy on JSON lines {"text","intent"}
@@ -54,10 +58,70 @@ Commands:
   tracing eval DIR [--min-minutes N]
                                 precision, recall and F1 of the scorer on
                                 DP-3T-format measurement files in DIR
-  version                       print the version
+  version, --version            print the version
 
-Global flags work before or after the command name.
+Global flags work before or after the command name:
+  --config FILE   YAML configuration (then LINDUNGI_* variables override it)
+  --data DIR      data directory (default ./data: SQLite database, data key)
+  --listen ADDR   HTTP address (default 127.0.0.1:8080)
+Commands other than serve and migrate never create a data directory: give
+them the same --config/--data/--listen as the running serve.
 `
+
+// commandHelp is the --help text of the commands that take no arguments of
+// their own.
+var commandHelp = map[string]string{
+	"serve": `Usage: lindungi serve [--config FILE] [--data DIR] [--listen ADDR]
+
+Runs the gateway: the console and API on --listen, the configured channels,
+the outbox and the scheduled jobs, until SIGINT or SIGTERM. On first start it
+creates the data directory (SQLite database and data key) and prints the
+next steps. Environment variables LINDUNGI_* override the configuration file.
+`,
+	"migrate": `Usage: lindungi migrate [--config FILE] [--data DIR]
+
+Applies the embedded database migrations and exits (serve does this too).
+`,
+	"healthcheck": `Usage: lindungi healthcheck [--config FILE] [--listen ADDR]
+
+Exits 0 when the gateway at the configured listen address answers /healthz
+(the container's HEALTHCHECK: distroless images have no curl).
+`,
+}
+
+// noArgs parses the arguments of a command that has no flags of its own:
+// --help prints its usage (flag.ErrHelp: exit 0), anything else is refused
+// rather than ignored, so `serve --bogus=1` does not start a gateway.
+func noArgs(cmd string, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, commandHelp[cmd])
+			return err
+		}
+		return fmt.Errorf("%s: %w\n\n%s", cmd, err, commandHelp[cmd])
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s takes no arguments (got %q)\n\n%s", cmd, fs.Args(), commandHelp[cmd])
+	}
+	return nil
+}
+
+// versionLine is what `version` and `--version` print: the release version
+// and, when the build recorded them, the commit and the Go toolchain.
+func versionLine() string {
+	s := "lindungi " + version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, kv := range bi.Settings {
+			if kv.Key == "vcs.revision" && len(kv.Value) >= 12 {
+				s += " (commit " + kv.Value[:12] + ")"
+			}
+		}
+		s += " " + bi.GoVersion
+	}
+	return s
+}
 
 // globals are the flags every subcommand accepts.
 type globals struct {
@@ -124,14 +188,27 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		cmd, rest = rest[0], rest[1:]
 	}
 	switch cmd {
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
+		if len(rest) == 1 && commandHelp[rest[0]] != "" {
+			fmt.Fprint(stdout, commandHelp[rest[0]])
+			return nil
+		}
 		fmt.Fprint(stdout, usage)
 		return nil
-	case "version":
-		fmt.Fprintln(stdout, "lindungi", version)
+	case "version", "-version", "--version":
+		if len(rest) > 0 {
+			return fmt.Errorf("version takes no arguments (got %q)", rest)
+		}
+		fmt.Fprintln(stdout, versionLine())
 		return nil
+	case "serve", "migrate", "healthcheck":
+		if err := noArgs(cmd, rest, stdout); err != nil {
+			return err
+		}
 	case "bot":
 		return cmdBot(rest, stdout)
+	case "secrets":
+		return cmdSecrets(rest, stdout)
 	}
 	cfg, err := loadConfig(g, os.Environ())
 	if err != nil {
@@ -139,7 +216,7 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	switch cmd {
 	case "serve":
-		return cmdServe(ctx, cfg, stderr)
+		return cmdServe(ctx, cfg, g, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, cfg, stdout)
 	case "healthcheck":
@@ -162,6 +239,9 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	case "tracing":
 		return cmdTracing(ctx, cfg, rest, stdin, stdout)
 	default:
+		if strings.HasPrefix(cmd, "-") {
+			return fmt.Errorf("unknown flag %s\n\n%s", cmd, usage)
+		}
 		return fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
 	}
 }

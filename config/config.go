@@ -16,6 +16,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	// The time zone database is in the binary: the distroless image and
+	// minimal hosts may lack /usr/share/zoneinfo, and jobs.timezone
+	// (Asia/Jakarta) must load everywhere the gateway runs.
+	_ "time/tzdata"
 
 	"go.yaml.in/yaml/v3"
 
@@ -146,7 +150,7 @@ type Tracing struct {
 	MediumWeight    float64 `yaml:"medium_weight"`
 	// WhatsAppNumber goes into the wa.me registration link.
 	WhatsAppNumber string `yaml:"whatsapp_number"`
-	// UploadsPerDeviceHour caps encounter uploads per device.
+	// UploadsPerDeviceHour caps encounter upload attempts per device.
 	UploadsPerDeviceHour int `yaml:"uploads_per_device_hour"`
 }
 
@@ -212,7 +216,8 @@ func Default() Config {
 			NearWeight:     score.DefaultNearWeight,
 			MediumWeight:   score.DefaultMediumWeight,
 			WhatsAppNumber: "6281110500567",
-
+			// Set here, not only as tracing's fallback, so that `config
+			// dump` shows the limit in force.
 			UploadsPerDeviceHour: 6,
 		},
 		Accounts: Accounts{TokenTTL: Duration(90 * 24 * time.Hour)},
@@ -425,7 +430,7 @@ func (c Config) Validate() error {
 		add("accounts.token_ttl must be 0 (tokens never expire) or a positive duration like 2160h")
 	}
 	if _, err := time.LoadLocation(c.Jobs.Timezone); err != nil {
-		add("jobs.timezone %q is not a known time zone (e.g. Asia/Jakarta)", c.Jobs.Timezone)
+		add("jobs.timezone %q is not an IANA time zone name (WIB is Asia/Jakarta, WITA Asia/Makassar, WIT Asia/Jayapura)", c.Jobs.Timezone)
 	}
 	for i, mb := range c.Email.Mailboxes {
 		if !strings.Contains(mb.Address, "@") {

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -126,5 +127,41 @@ func TestMailboxKeys(t *testing.T) {
 	}
 	if d.PollInterval != 0 || d.Idle != nil || d.SMTPAuth != "" {
 		t.Errorf("second mailbox should keep the defaults: %+v", d)
+	}
+}
+
+// Asia/Jakarta loads on a host without a time zone database (the runtime
+// image, minimal servers): the database is embedded. The test re-runs
+// itself in a mount namespace where the system's zoneinfo directories are
+// hidden by empty tmpfs mounts and GOROOT points nowhere (Go's last
+// fallback is GOROOT's zoneinfo.zip); without root it skips.
+func TestJakartaWithoutSystemZoneinfo(t *testing.T) {
+	if os.Getenv("LINDUNGI_TEST_NO_ZONEINFO") == "1" {
+		if _, err := os.Stat("/usr/share/zoneinfo/Asia/Jakarta"); err == nil {
+			t.Fatal("the system zoneinfo is still visible")
+		}
+		if _, err := time.LoadLocation("Asia/Jakarta"); err != nil {
+			t.Fatal(err)
+		}
+		if err := Default().Validate(); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("hiding /usr/share/zoneinfo needs root (a mount namespace)")
+	}
+	hide := `for d in /usr/share/zoneinfo /usr/share/lib/zoneinfo /usr/lib/locale/TZ /etc/zoneinfo; do
+  if [ -d "$d" ]; then mount -t tmpfs none "$d" || exit 3; fi
+done
+exec "$0" -test.run '^TestJakartaWithoutSystemZoneinfo$' -test.v`
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", hide, os.Args[0])
+	cmd.Env = append(os.Environ(), "LINDUNGI_TEST_NO_ZONEINFO=1", "GOROOT=/nonexistent", "ZONEINFO=")
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 3 || strings.Contains(string(out), "unshare failed") {
+		t.Skipf("no mount namespace here: %s", out)
+	}
+	if err != nil || !strings.Contains(string(out), "PASS") {
+		t.Fatalf("without the system zoneinfo: %v\n%s", err, out)
 	}
 }

@@ -186,6 +186,13 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error, log *slog.Log
 		if log != nil {
 			log.Error("storage full: request refused", "method", r.Method, "path", r.URL.Path, "err", err)
 		}
+	} else if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client went away (a long poll of `lindungi chat` ending):
+		// nothing failed on our side, and nobody reads the answer.
+		if log != nil {
+			log.Debug("client left before the answer", "method", r.Method, "path", r.URL.Path)
+		}
+		return
 	} else if log != nil {
 		log.Error("http request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
@@ -480,6 +487,9 @@ func (s *Server) simGet(w http.ResponseWriter, r *http.Request, u accounts.User)
 		ctx, cancel := context.WithTimeout(r.Context(), wait)
 		s.Simulator.Wait(ctx, to)
 		cancel()
+		if r.Context().Err() != nil {
+			return nil // the client left during its long poll (`lindungi chat` exiting): nothing to answer or log
+		}
 		if msgs, err = s.Simulator.Sent(r.Context(), to, after, 0); err != nil {
 			return err
 		}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"lindungi/channels/whatsapp/wafake"
+)
+
+// `lindungi whatsapp pair` next to a running gateway pairs through it
+// (that gateway holds the WhatsApp session; a second client on it would
+// fight it): the QR it draws comes from the gateway, and once the phone
+// scans it the command reports the linked device. Without a token it says
+// how to pair instead of connecting on its own.
+func TestWhatsAppPairThroughRunningGateway(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process-level WhatsApp test skipped in -short mode")
+	}
+	bin := buildWafakeBinary(t)
+	fake, err := wafake.New("127.0.0.1:0", wafake.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	data := t.TempDir()
+	addr := freePort(t)
+	env := []string{
+		"LINDUNGI_WHATSAPP_TEST_ADDR=" + fake.Addr(), "LINDUNGI_WHATSAPP_TEST_ROOT_KEY=" + fake.RootKeyHex(),
+		"LINDUNGI_DATA_DIR=" + data, "LINDUNGI_LISTEN=" + addr, "LINDUNGI_WHATSAPP_ENABLED=true", "LINDUNGI_JOBS_ENABLED=false",
+	}
+	token := addUser(t, bin, data, "admin", "pairing-admin")
+	srv := startProc(t, bin, env, "serve")
+	t.Cleanup(func() { srv.cmd.Process.Kill(); srv.cmd.Wait() })
+	waitHealthy(t, addr)
+
+	if code, out := runToExit(t, bin, env, "whatsapp", "pair"); code == 0 || !strings.Contains(out, "--token") || !strings.Contains(out, "/api/v1/whatsapp/qr.png") {
+		t.Errorf("pair without a token next to a running gateway: exit %d\n%s", code, out)
+	}
+
+	pair := startTerm(t, bin, env, "whatsapp", "pair", "--token", token)
+	pair.expect(t, "Pairing through the gateway at http://"+addr)
+	pair.expect(t, "Linked devices")
+	pair.expect(t, "█") // the QR, drawn in block characters
+
+	var st struct{ State, JID, QR string }
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/api/v1/whatsapp/status", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if st.QR == "" {
+		t.Fatalf("the gateway shows no QR: %+v", st)
+	}
+	if err := fake.ScanQR(st.QR); err != nil {
+		t.Fatal(err)
+	}
+	pair.expect(t, "paired as ")
+	done := make(chan error, 1)
+	go func() { done <- pair.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("pair exited with %v", err)
+		}
+	case <-time.After(time.Minute): // a guard, not a measurement
+		t.Fatal("pair did not exit after pairing")
+	}
+}
