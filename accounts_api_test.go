@@ -346,6 +346,10 @@ func TestUserAndTokenCommands(t *testing.T) {
 func TestChatTokenRenewedAfterExpiry(t *testing.T) {
 	cfg := testConfig(t)
 	ctx := context.Background()
+	// chat finds the database a gateway made; migrate makes one here.
+	if err := cmdMigrate(ctx, cfg, io.Discard); err != nil {
+		t.Fatal(err)
+	}
 	first, err := localChatToken(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
