@@ -44,6 +44,11 @@ func cmdMigrate(ctx context.Context, cfg config.Config, stdout io.Writer) error 
 		return err
 	}
 	defer db.Close()
+	// The key first: a database migrated here and served later must not
+	// look like one whose key went missing.
+	if _, err := loadDataKey(ctx, db, cfg); err != nil {
+		return err
+	}
 	n, err := db.Migrate(ctx)
 	if err != nil {
 		return err
