@@ -74,6 +74,10 @@ type Service struct {
 	keys       *KeyRing
 	keysMu     sync.Mutex
 	keysLoaded time.Time
+
+	// audited: devices whose upload refusal this hour is in the audit log;
+	// limits: devices over their upload limit this hour (refusals.go).
+	audited, limits hourMarks
 }
 
 // NewService opens the service; on first start it creates the first TempID

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"lindungi/channels"
 	"lindungi/store"
@@ -282,6 +283,7 @@ func TestServiceFlow(t *testing.T) {
 			t.Fatalf("B prompted %d times", n)
 		}
 		uploads := count(t, db, `SELECT COUNT(*) FROM tracing_uploads`)
+		refusedBefore := count(t, db, `SELECT COUNT(*) FROM audit_log WHERE action = 'upload_refused'`)
 
 		// Abuse: refused or rejected, counted, nothing stored.
 		var forged []Record
@@ -324,8 +326,17 @@ func TestServiceFlow(t *testing.T) {
 		if n := count(t, db, `SELECT COUNT(*) FROM tracing_uploads`); n != uploads {
 			t.Fatalf("refused uploads stored: %d → %d", uploads, n)
 		}
-		if n := count(t, db, `SELECT COUNT(*) FROM audit_log WHERE action IN ('upload_refused', 'upload_rejected')`); n < 7 {
-			t.Fatalf("%d refusals audited", n)
+		// Every refusal is counted; the audit log has the first of the hour
+		// (refusals are what a script would repeat), and each upload that
+		// was read but held no valid record.
+		if n := count(t, db, `SELECT COUNT(*) FROM audit_log WHERE action = 'upload_rejected'`); n != 2 {
+			t.Fatalf("%d rejected uploads audited, want 2", n)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM audit_log WHERE action = 'upload_refused'`) - refusedBefore; n > 1 {
+			t.Fatalf("%d refusals audited in one hour, want at most 1", n)
+		}
+		if n := counted(t, svc, "refused_bad_upload") + counted(t, svc, "refused_too_many_records"); n != 4 {
+			t.Fatalf("%v refusals counted, want 4", n)
 		}
 		// After the window.
 		f.clk.Advance(25 * time.Hour)
@@ -611,4 +622,14 @@ func TestPurgeBatches(t *testing.T) {
 			t.Fatalf("%d purge audit rows", n)
 		}
 	})
+}
+
+// counted reads lindungi_tracing_uploads_total{outcome}.
+func counted(t testing.TB, svc *Service, outcome string) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := svc.m.uploads.WithLabelValues(outcome).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
 }

@@ -104,14 +104,14 @@ func TracingRoutes(svc *tracing.Service) func(mux *http.ServeMux, s *Server) {
 			return nil
 		}))
 		mux.HandleFunc("POST /api/tracing/v1/uploads", device(func(w http.ResponseWriter, r *http.Request, d tracing.Device) error {
-			// The service caps the body itself (records and bytes) so a
-			// garbage megabyte is refused before it is parsed whole.
-			recs, err := svc.DecodeUpload(r.Body)
+			// The service admits the device (open window, rate limit)
+			// before reading a byte of the body, then decodes it as a
+			// stream with its caps (records, bytes) enforced while reading.
+			res, err := svc.UploadFrom(r.Context(), d, r.Body)
 			if err != nil {
-				return err
-			}
-			res, err := svc.Upload(r.Context(), d, recs)
-			if err != nil {
+				// The body was not read, or not all of it: the connection
+				// closes rather than wait for the rest.
+				w.Header().Set("Connection", "close")
 				return err
 			}
 			writeJSON(w, http.StatusOK, res)
