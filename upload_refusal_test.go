@@ -264,4 +264,3 @@ end
 		t.Errorf("%d refusal audit rows for 2 devices in one hour, want ≤ 2", rows)
 	}
 }
-
