@@ -126,14 +126,14 @@ func reorder(args []string) []string {
 
 // cmdChat talks to the running gateway's bot through the simulator API, as
 // a citizen would on WhatsApp. Without --token (or LINDUNGI_TOKEN) it uses a
-// local operator token kept in the data directory, created on first use:
+// local simulator-role token kept in the data directory, created on first use:
 // whoever can read the data directory already holds every secret.
 func cmdChat(ctx context.Context, cfg config.Config, args []string, stdin io.Reader, stdout io.Writer) error {
 	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
 	from := fs.String("from", "+6281200000001", "the simulated citizen's address")
 	name := fs.String("name", "Warga Uji", "the simulated citizen's name")
 	base := fs.String("url", "", "gateway URL (default: http://LISTEN)")
-	token := fs.String("token", os.Getenv("LINDUNGI_TOKEN"), "operator API token")
+	token := fs.String("token", os.Getenv("LINDUNGI_TOKEN"), "API token of a simulator-role user")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func cmdChat(ctx context.Context, cfg config.Config, args []string, stdin io.Rea
 	if *token == "" {
 		t, err := localChatToken(ctx, cfg)
 		if err != nil {
-			return fmt.Errorf("chat needs an operator token (--token or LINDUNGI_TOKEN): %w", err)
+			return fmt.Errorf("chat needs a simulator-role token (--token or LINDUNGI_TOKEN): %w", err)
 		}
 		*token = t
 	}
@@ -202,7 +202,9 @@ func cmdChat(ctx context.Context, cfg config.Config, args []string, stdin io.Rea
 }
 
 func localChatToken(ctx context.Context, cfg config.Config) (string, error) {
-	path := filepath.Join(cfg.DataDir, "chat.token")
+	// Not chat.token: that one, from before the simulator had its own
+	// role, holds an operator's token, which the simulator refuses.
+	path := filepath.Join(cfg.DataDir, "simulator.token")
 	if b, err := os.ReadFile(path); err == nil {
 		return strings.TrimSpace(string(b)), nil
 	}
@@ -211,7 +213,7 @@ func localChatToken(ctx context.Context, cfg config.Config) (string, error) {
 		return "", err
 	}
 	defer db.Close()
-	c, err := accounts.New(db).Add(ctx, fmt.Sprintf("chat-cli-%d", time.Now().Unix()), accounts.Operator)
+	c, err := accounts.New(db).Add(ctx, fmt.Sprintf("chat-cli-%d", time.Now().Unix()), accounts.Simulator)
 	if err != nil {
 		return "", err
 	}

@@ -38,12 +38,14 @@ import (
 // Tracing is what the bot needs from Sijejak (tracing.Service satisfies it).
 type Tracing interface {
 	// ConfirmCode records that the citizen's own message "SIJEJAK <code>"
-	// arrived from phone.
-	ConfirmCode(ctx context.Context, tx *store.Tx, phone, code string) error
-	// PendingConsent reports whether a consent request awaits phone's answer.
-	PendingConsent(ctx context.Context, tx *store.Tx, phone string) (bool, error)
+	// arrived from phone on channel (Sijejak decides which channel proves
+	// that the sender holds the phone).
+	ConfirmCode(ctx context.Context, tx *store.Tx, channel, phone, code string) error
+	// PendingConsent reports whether a consent request awaits phone's answer
+	// on channel.
+	PendingConsent(ctx context.Context, tx *store.Tx, channel, phone string) (bool, error)
 	// RecordConsent stores the answer with the text the citizen was shown.
-	RecordConsent(ctx context.Context, tx *store.Tx, phone string, yes bool, textShown string) error
+	RecordConsent(ctx context.Context, tx *store.Tx, channel, phone string, yes bool, textShown string) error
 }
 
 // Privacy is what the bot needs for data-subject requests.
@@ -444,7 +446,7 @@ func (t *turn) chat(ctx context.Context) error {
 	}
 	// Only a message that could be a consent answer needs the lookup.
 	if _, maybe := intent.Consent(in.Text, false); maybe && b.Tracing != nil {
-		if input.PendingConsent, err = b.Tracing.PendingConsent(ctx, tx, in.From); err != nil {
+		if input.PendingConsent, err = b.Tracing.PendingConsent(ctx, tx, in.Channel, in.From); err != nil {
 			return err
 		}
 	}
@@ -562,7 +564,7 @@ func (t *turn) apply(ctx context.Context, a conversation.Action, open *tickets.T
 		if b.Tracing == nil {
 			return nil
 		}
-		err := b.Tracing.ConfirmCode(ctx, tx, t.in.From, a.Code)
+		err := b.Tracing.ConfirmCode(ctx, tx, t.in.Channel, t.in.From, a.Code)
 		if _, ok := coded.As(err); ok {
 			t.instead = catalog.T(t.lang, "sijejak_code_invalid", nil)
 			return nil
@@ -574,7 +576,7 @@ func (t *turn) apply(ctx context.Context, a conversation.Action, open *tickets.T
 		}
 		// The consent record keeps the text the tracing service actually
 		// sent (empty textShown), not the catalogue's copy of it.
-		err := b.Tracing.RecordConsent(ctx, tx, t.in.From, a.Consent, "")
+		err := b.Tracing.RecordConsent(ctx, tx, t.in.Channel, t.in.From, a.Consent, "")
 		if _, ok := coded.As(err); ok {
 			t.instead = catalog.T(t.lang, "not_understood", nil)
 			return nil

@@ -52,6 +52,7 @@ type Config struct {
 }
 
 // Simulator is the in-process channel for `lindungi chat`, demos and tests.
+// Off unless configured: it lets a token holder write "from" any number.
 type Simulator struct {
 	Enabled bool `yaml:"enabled" env:"LINDUNGI_SIMULATOR"`
 }
@@ -144,7 +145,7 @@ type Jobs struct {
 }
 
 // Default returns the zero-configuration setup: SQLite in ./data, console
-// on 127.0.0.1:8080, simulator on, WhatsApp on (it waits to be paired).
+// on 127.0.0.1:8080, WhatsApp on (it waits to be paired), simulator off.
 func Default() Config {
 	return Config{
 		DataDir:      "data",
@@ -153,7 +154,6 @@ func Default() Config {
 		LogFormat:    "text",
 		PublicURL:    "http://127.0.0.1:8080",
 		MaxBodyBytes: 1 << 20,
-		Simulator:    Simulator{Enabled: true},
 		Outbox: Outbox{
 			MaxAttempts: 8,
 			BaseBackoff: Duration(2 * time.Second),
@@ -392,6 +392,9 @@ func (c Config) Validate() error {
 	case "whatsapp", "simulator", "email":
 	default:
 		add("tracing.channel %q (LINDUNGI_TRACING_CHANNEL): use whatsapp or simulator", c.Tracing.Channel)
+	}
+	if c.Tracing.Enabled && c.Tracing.Channel == "simulator" && !c.Simulator.Enabled {
+		add("tracing.channel is simulator but the simulator is off: set simulator.enabled (LINDUNGI_SIMULATOR=true) for a demo, or tracing.channel to whatsapp")
 	}
 	if c.Tracing.NearDB > c.Tracing.MediumDB {
 		add("tracing.near_db must not exceed tracing.medium_db")

@@ -351,10 +351,23 @@ func (s *Service) Register(ctx context.Context, phone, ip string) (code, waLink 
 	return code, "https://wa.me/" + s.cfg.WhatsAppNumber + "?text=" + url.PathEscape("SIJEJAK "+code), nil
 }
 
-// ConfirmCode records that "SIJEJAK <code>" arrived over WhatsApp from phone
-// (E.164). The bot calls it inside the transaction that stores the message.
-// A code sent from another phone than the one that registered it fails.
-func (s *Service) ConfirmCode(ctx context.Context, tx *store.Tx, phone, code string) error {
+// fromTracingChannel reports whether a message that arrived on channel can
+// speak for a phone: only the tracing channel's own transport (WhatsApp in
+// production) proves that the sender holds the number. Anything else — the
+// simulator above all, where whoever holds a simulator token types any
+// "from" — could register a citizen's phone or consent in their name, so
+// it counts only when it is configured as the tracing channel (demos).
+func (s *Service) fromTracingChannel(channel string) bool { return channel == s.cfg.Channel }
+
+// ConfirmCode records that "SIJEJAK <code>" arrived on the tracing channel
+// (WhatsApp) from phone (E.164). The bot calls it inside the transaction
+// that stores the message, with the channel it came on. A code sent from
+// another phone than the one that registered it, or on another channel,
+// fails.
+func (s *Service) ConfirmCode(ctx context.Context, tx *store.Tx, channel, phone, code string) error {
+	if !s.fromTracingChannel(channel) {
+		return ErrBadCode
+	}
 	phone, err := NormalisePhone(phone)
 	if err != nil {
 		return err

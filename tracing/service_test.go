@@ -99,7 +99,9 @@ func (f *fixture) register(t testing.TB, phone string) Device {
 	if _, err := f.svc.Verify(ctx, phone, code, ""); !errors.Is(err, ErrNotConfirmed) {
 		t.Fatalf("verify before the WhatsApp message: %v", err)
 	}
-	if err := f.db.InTx(ctx, func(tx *store.Tx) error { return f.svc.ConfirmCode(ctx, tx, phone, strings.ToLower(code)) }); err != nil {
+	if err := f.db.InTx(ctx, func(tx *store.Tx) error {
+		return f.svc.ConfirmCode(ctx, tx, channels.WhatsApp, phone, strings.ToLower(code))
+	}); err != nil {
 		t.Fatal(err)
 	}
 	tok, err := f.svc.Verify(ctx, phone, code, "")
@@ -208,18 +210,26 @@ func TestServiceFlow(t *testing.T) {
 			t.Fatalf("upload before consent: %v", err)
 		}
 		var pending bool
-		db.InTx(ctx, func(tx *store.Tx) error { pending, err = svc.PendingConsent(ctx, tx, phoneA); return err })
+		db.InTx(ctx, func(tx *store.Tx) error {
+			pending, err = svc.PendingConsent(ctx, tx, channels.WhatsApp, phoneA)
+			return err
+		})
 		if !pending {
 			t.Fatal("no pending consent")
 		}
-		if err := db.InTx(ctx, func(tx *store.Tx) error { return svc.RecordConsent(ctx, tx, phoneA, true, req[0].Text) }); err != nil {
+		if err := db.InTx(ctx, func(tx *store.Tx) error {
+			return svc.RecordConsent(ctx, tx, channels.WhatsApp, phoneA, true, req[0].Text)
+		}); err != nil {
 			t.Fatal(err)
 		}
-		db.InTx(ctx, func(tx *store.Tx) error { pending, err = svc.PendingConsent(ctx, tx, phoneA); return err })
+		db.InTx(ctx, func(tx *store.Tx) error {
+			pending, err = svc.PendingConsent(ctx, tx, channels.WhatsApp, phoneA)
+			return err
+		})
 		if pending {
 			t.Fatal("still pending after the answer")
 		}
-		if err := db.InTx(ctx, func(tx *store.Tx) error { return svc.RecordConsent(ctx, tx, phoneA, true, "") }); !errors.Is(err, ErrNoConsent) {
+		if err := db.InTx(ctx, func(tx *store.Tx) error { return svc.RecordConsent(ctx, tx, channels.WhatsApp, phoneA, true, "") }); !errors.Is(err, ErrNoConsent) {
 			t.Fatalf("second answer: %v", err)
 		}
 		auth, err := svc.UploadAuthorisation(ctx, a)
@@ -466,7 +476,7 @@ func TestOTPAndRateLimits(t *testing.T) {
 		}
 		// A code confirmed from another phone does not count.
 		code, _, _ := svc.Register(ctx, phoneA, "10.0.0.3")
-		if err := db.InTx(ctx, func(tx *store.Tx) error { return svc.ConfirmCode(ctx, tx, phoneC, code) }); !errors.Is(err, ErrBadCode) {
+		if err := db.InTx(ctx, func(tx *store.Tx) error { return svc.ConfirmCode(ctx, tx, channels.WhatsApp, phoneC, code) }); !errors.Is(err, ErrBadCode) {
 			t.Fatalf("confirm from another phone: %v", err)
 		}
 	})
@@ -552,7 +562,7 @@ func TestMillisecondTimestamps(t *testing.T) {
 	}
 	f.clk.Advance(time.Hour)
 	f.svc.MarkPositive(ctx, "dr.budi", phoneA, meet, time.Time{})
-	if err := db.InTx(ctx, func(tx *store.Tx) error { return f.svc.RecordConsent(ctx, tx, phoneA, true, "") }); err != nil {
+	if err := db.InTx(ctx, func(tx *store.Tx) error { return f.svc.RecordConsent(ctx, tx, channels.WhatsApp, phoneA, true, "") }); err != nil {
 		t.Fatal(err)
 	}
 	// B wrote to the bot in English before: the prompt is in English.
@@ -579,7 +589,7 @@ func TestMatchPendingAfterCrash(t *testing.T) {
 	batch, _ := f.svc.TempIDs(ctx, b, meet)
 	f.clk.Advance(time.Hour)
 	f.svc.MarkPositive(ctx, "dr.budi", phoneA, meet, time.Time{})
-	db.InTx(ctx, func(tx *store.Tx) error { return f.svc.RecordConsent(ctx, tx, phoneA, true, "") })
+	db.InTx(ctx, func(tx *store.Tx) error { return f.svc.RecordConsent(ctx, tx, channels.WhatsApp, phoneA, true, "") })
 	f.svc.crashBeforeMatch = true
 	res, err := f.svc.Upload(ctx, a, encounters(batch, meet, 20, -60))
 	if err != nil || res.Notified != 0 || res.UploadID == 0 {

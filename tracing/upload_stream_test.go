@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"lindungi/channels"
 	"lindungi/store"
 	"lindungi/store/storetest"
 )
@@ -140,7 +141,7 @@ func TestUploadFromRefusesBeforeReading(t *testing.T) {
 		if _, err := f.svc.MarkPositive(ctx, "officer", phoneA, f.clk.Now(), time.Time{}); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.InTx(ctx, func(tx *store.Tx) error { return f.svc.RecordConsent(ctx, tx, phoneA, true, "") }); err != nil {
+		if err := db.InTx(ctx, func(tx *store.Tx) error { return f.svc.RecordConsent(ctx, tx, channels.WhatsApp, phoneA, true, "") }); err != nil {
 			t.Fatal(err)
 		}
 		f.clk.Advance(time.Hour)
