@@ -643,3 +643,45 @@ func counted(t testing.TB, svc *Service, outcome string) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// A SIJEJAK code or a consent answer speaks for a phone only when it came
+// on the tracing channel: the same words from the simulator (anyone with
+// its token, "from" any number) register nothing and consent to nothing.
+func TestCodeAndConsentOnlyFromTracingChannel(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db, Config{})
+		svc := f.svc
+		code, _, err := svc.Register(ctx, phoneB, "10.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		inTx := func(fn func(tx *store.Tx) error) error { return db.InTx(ctx, fn) }
+		if err := inTx(func(tx *store.Tx) error { return svc.ConfirmCode(ctx, tx, channels.Simulator, phoneB, code) }); !errors.Is(err, ErrBadCode) {
+			t.Fatalf("code from the simulator: %v, want %v", err, ErrBadCode)
+		}
+		if _, err := svc.Verify(ctx, phoneB, code, ""); !errors.Is(err, ErrNotConfirmed) {
+			t.Fatalf("verify after a simulator code: %v, want %v", err, ErrNotConfirmed)
+		}
+		f.register(t, phoneA) // on WhatsApp
+		if _, err := svc.MarkPositive(ctx, "officer", phoneA, f.clk.Now(), time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		var pending bool
+		if err := inTx(func(tx *store.Tx) (err error) {
+			pending, err = svc.PendingConsent(ctx, tx, channels.Simulator, phoneA)
+			return err
+		}); err != nil || pending {
+			t.Fatalf("pending consent seen from the simulator: %v %v", pending, err)
+		}
+		if err := inTx(func(tx *store.Tx) error { return svc.RecordConsent(ctx, tx, channels.Simulator, phoneA, true, "") }); !errors.Is(err, ErrNoConsent) {
+			t.Fatalf("consent from the simulator: %v, want %v", err, ErrNoConsent)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM tracing_upload_windows`); n != 0 {
+			t.Fatalf("%d upload windows opened from the simulator", n)
+		}
+		if err := inTx(func(tx *store.Tx) error { return svc.RecordConsent(ctx, tx, channels.WhatsApp, phoneA, true, "") }); err != nil {
+			t.Fatalf("consent on WhatsApp: %v", err)
+		}
+	})
+}
