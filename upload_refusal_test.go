@@ -149,6 +149,15 @@ func TestRefusedUploadsAuditedOncePerDevice(t *testing.T) {
 	if refused != 2*workers*each {
 		t.Errorf("metrics count %v refusals, want %d", refused, 2*workers*each)
 	}
+	// Without a valid device token: refused and counted, nothing to audit.
+	for i := 0; i < 3; i++ {
+		if st := postUpload(ta.base, "not-a-device-token", 4<<10); st != http.StatusUnauthorized && st != 0 {
+			t.Fatalf("unknown token: %d, want 401", st)
+		}
+	}
+	if n := metric(t, ta.base, `lindungi_tracing_uploads_total{outcome="refused_invalid_token"}`); n != 3 {
+		t.Errorf("%v refusals for an unknown token counted, want 3", n)
+	}
 }
 
 // procStatus reads a "VmXXX:  1234 kB" line of /proc/PID/status in bytes.

@@ -236,6 +236,16 @@ func (s *Service) UploadFrom(ctx context.Context, d Device, body io.Reader) (Upl
 	return s.upload(ctx, a, records)
 }
 
+// CountUnauthenticatedUpload counts an upload refused for its device token
+// (the HTTP layer authenticates); with no device to name it is not audited.
+func (s *Service) CountUnauthenticatedUpload(err error) {
+	outcome := "refused"
+	if c, ok := coded.As(err); ok {
+		outcome = "refused_" + c.Code
+	}
+	s.m.uploads.WithLabelValues(outcome).Inc()
+}
+
 // refuseUpload counts a refused upload in the metrics and audits it at most
 // once per device per hour: a phone (or a script holding its token) sending
 // refused uploads in a loop must not fill the audit log, whose rows the

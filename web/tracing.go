@@ -27,12 +27,16 @@ func TracingRoutes(svc *tracing.Service) func(mux *http.ServeMux, s *Server) {
 		device := func(h func(w http.ResponseWriter, r *http.Request, d tracing.Device) error) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-				if !ok || tok == "" {
-					WriteError(w, r, tracing.ErrBadToken, s.Log)
-					return
+				var d tracing.Device
+				var err error = tracing.ErrBadToken
+				if ok && tok != "" {
+					d, err = svc.Authenticate(r.Context(), strings.TrimSpace(tok))
 				}
-				d, err := svc.Authenticate(r.Context(), strings.TrimSpace(tok))
 				if err != nil {
+					if r.URL.Path == "/api/tracing/v1/uploads" {
+						svc.CountUnauthenticatedUpload(err)
+						w.Header().Set("Connection", "close") // the body stays unread
+					}
 					WriteError(w, r, err, s.Log)
 					return
 				}
