@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -87,14 +88,14 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := db.Migrate(ctx); err != nil {
+	key, err := loadDataKey(ctx, db, cfg)
+	if err != nil {
 		db.Close()
 		return nil, nil, err
 	}
-	key, err := store.LoadOrCreateKey(cfg.DataKey, cfg.DataDir)
-	if err != nil {
+	if _, err := db.Migrate(ctx); err != nil {
 		db.Close()
-		return nil, nil, fmt.Errorf("data key: %w", err)
+		return nil, nil, err
 	}
 	sealer, err := store.NewSealer(key)
 	if err != nil {
@@ -104,14 +105,40 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store
 	return db, sealer, nil
 }
 
+// loadDataKey reads the data key, generating one only for a database that
+// has no schema yet (nothing can have been sealed with another key). It
+// runs before migrating, so a database is never migrated without its key.
+func loadDataKey(ctx context.Context, db *store.DB, cfg config.Config) ([]byte, error) {
+	v, err := db.SchemaVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key, err := store.LoadOrCreateKey(cfg.DataKey, cfg.DataDir, v == 0)
+	if err != nil {
+		return nil, fmt.Errorf("data key: %w", err)
+	}
+	return key, nil
+}
+
 // newApp wires everything but starts nothing.
 func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error) {
 	a := &App{cfg: cfg, log: newLogger(cfg, logw)}
 	if cfg.LogFormat != "json" {
 		a.qrOut = logw // a QR drawn in characters would break a JSON log stream
 	}
+	if dir, ok := sqliteDir(cfg); ok {
+		// One serving process per SQLite data directory (store.LockDataDir
+		// says why); taken before the database is even opened, so a second
+		// one changes nothing. Commands like `user add` do not take it.
+		lock, err := store.LockDataDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, lock.Release)
+	}
 	var err error
 	if a.db, a.sealer, err = openStore(ctx, cfg, a.log); err != nil {
+		a.Close()
 		return nil, err
 	}
 	a.closers = append(a.closers, func() { a.db.Close() })
@@ -175,6 +202,17 @@ func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error
 		return nil, err
 	}
 	return a, nil
+}
+
+// sqliteDir is the directory of cfg's SQLite database (false: PostgreSQL).
+func sqliteDir(cfg config.Config) (string, bool) {
+	if cfg.DatabaseURL == "" {
+		return cfg.DataDir, true
+	}
+	if p, ok := strings.CutPrefix(cfg.DatabaseURL, "sqlite:"); ok {
+		return filepath.Dir(p), true
+	}
+	return "", false
 }
 
 // audit records an access in the audit log; a failure is logged, never

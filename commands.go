@@ -54,6 +54,11 @@ func cmdMigrate(ctx context.Context, cfg config.Config, stdout io.Writer) error 
 		return err
 	}
 	defer db.Close()
+	// The key first: a database migrated here and served later must not
+	// look like one whose key went missing.
+	if _, err := loadDataKey(ctx, db, cfg); err != nil {
+		return err
+	}
 	n, err := db.Migrate(ctx)
 	if err != nil {
 		return err
@@ -120,7 +125,7 @@ func reorder(args []string) []string {
 
 // cmdChat talks to the running gateway's bot through the simulator API, as
 // a citizen would on WhatsApp. Without --token (or LINDUNGI_TOKEN) it uses a
-// local operator token kept in the data directory, created on first use:
+// local simulator-role token kept in the data directory, created on first use:
 // whoever can read the data directory already holds every secret.
 //
 // What the gateway sends is read by its own goroutine with long polls, so
@@ -132,7 +137,7 @@ func cmdChat(ctx context.Context, cfg config.Config, args []string, stdin io.Rea
 	from := fs.String("from", "+6281200000001", "the simulated citizen's address")
 	name := fs.String("name", "Warga Uji", "the simulated citizen's name")
 	base := fs.String("url", "", "gateway URL (default: http://LISTEN from the configuration)")
-	token := fs.String("token", "", "operator API token (default: LINDUNGI_TOKEN, else a local one kept in the data directory)")
+	token := fs.String("token", "", "API token of a simulator-role user (default: LINDUNGI_TOKEN, else a local one kept in the data directory)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -153,7 +158,7 @@ func cmdChat(ctx context.Context, cfg config.Config, args []string, stdin io.Rea
 	if c.token == "" {
 		t, err := localChatToken(ctx, cfg)
 		if err != nil {
-			return fmt.Errorf("chat needs an operator token (--token or LINDUNGI_TOKEN): %w", err)
+			return fmt.Errorf("chat needs a simulator-role token (--token or LINDUNGI_TOKEN): %w", err)
 		}
 		c.token = t
 	}
@@ -267,7 +272,9 @@ func chatRefused(cfg config.Config, base string, explicitToken bool, err error) 
 }
 
 func localChatToken(ctx context.Context, cfg config.Config) (string, error) {
-	path := filepath.Join(cfg.DataDir, "chat.token")
+	// Not chat.token: that one, from before the simulator had its own
+	// role, holds an operator's token, which the simulator refuses.
+	path := filepath.Join(cfg.DataDir, "simulator.token")
 	if err := requireData(cfg); err != nil {
 		return "", err
 	}
@@ -284,7 +291,7 @@ func localChatToken(ctx context.Context, cfg config.Config) (string, error) {
 			return strings.TrimSpace(string(b)), nil
 		}
 	}
-	c, err := acc.Add(ctx, fmt.Sprintf("chat-cli-%d", time.Now().UnixNano()), accounts.Operator)
+	c, err := acc.Add(ctx, fmt.Sprintf("chat-cli-%d", time.Now().UnixNano()), accounts.Simulator)
 	if err != nil {
 		return "", err
 	}

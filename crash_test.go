@@ -121,8 +121,8 @@ func TestCrashSafetySIGKILL(t *testing.T) {
 	data := t.TempDir()
 	addr := freePort(t)
 	env := []string{"LINDUNGI_DATA_DIR=" + data, "LINDUNGI_LISTEN=" + addr, "LINDUNGI_WHATSAPP_ENABLED=false",
-		"LINDUNGI_JOBS_ENABLED=false", "LINDUNGI_BOT_FLOOD_LIMIT=100000", "LINDUNGI_TRACING_CHANNEL=simulator"}
-	token := addUser(t, bin, data, "operator", "crashtest")
+		"LINDUNGI_JOBS_ENABLED=false", "LINDUNGI_BOT_FLOOD_LIMIT=100000", "LINDUNGI_TRACING_CHANNEL=simulator", "LINDUNGI_SIMULATOR=true"}
+	token := addUser(t, bin, data, "simulator", "crashtest")
 
 	var mu sync.Mutex
 	p := startProc(t, bin, env, "serve")

@@ -33,7 +33,7 @@ type testApp struct {
 func testConfig(t testing.TB, env ...string) config.Config {
 	t.Helper()
 	base := []string{"LINDUNGI_WHATSAPP_ENABLED=false", "LINDUNGI_LISTEN=127.0.0.1:0", "LINDUNGI_DATA_DIR=" + t.TempDir(),
-		"LINDUNGI_TRACING_CHANNEL=simulator", "LINDUNGI_JOBS_ENABLED=false", "LINDUNGI_LOG_LEVEL=debug"}
+		"LINDUNGI_SIMULATOR=true", "LINDUNGI_TRACING_CHANNEL=simulator", "LINDUNGI_JOBS_ENABLED=false", "LINDUNGI_LOG_LEVEL=debug"}
 	cfg, err := config.Load("", append(base, env...))
 	if err != nil {
 		t.Fatal(err)

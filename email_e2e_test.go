@@ -254,7 +254,7 @@ func writeConfigFile(t testing.TB, yaml string) string {
 func emailConfig(t testing.TB, yaml string, env ...string) config.Config {
 	t.Helper()
 	base := []string{"LINDUNGI_WHATSAPP_ENABLED=false", "LINDUNGI_LISTEN=127.0.0.1:0", "LINDUNGI_DATA_DIR=" + t.TempDir(),
-		"LINDUNGI_TRACING_CHANNEL=simulator", "LINDUNGI_JOBS_ENABLED=false", "LINDUNGI_LOG_LEVEL=info"}
+		"LINDUNGI_SIMULATOR=true", "LINDUNGI_TRACING_CHANNEL=simulator", "LINDUNGI_JOBS_ENABLED=false", "LINDUNGI_LOG_LEVEL=info"}
 	cfg, err := config.Load(writeConfigFile(t, yaml), append(base, env...))
 	if err != nil {
 		t.Fatal(err)

@@ -40,7 +40,7 @@ func TestJobsRunOnceAcrossReplicas(t *testing.T) {
 	key := strings.Repeat("ab", 32)
 	start := func() *proc {
 		env := []string{"LINDUNGI_DATABASE_URL=" + url, "LINDUNGI_DATA_DIR=" + t.TempDir(), "LINDUNGI_DATA_KEY=" + key,
-			"LINDUNGI_LISTEN=" + freePort(t), "LINDUNGI_WHATSAPP_ENABLED=false", "LINDUNGI_TRACING_CHANNEL=simulator"}
+			"LINDUNGI_LISTEN=" + freePort(t), "LINDUNGI_WHATSAPP_ENABLED=false", "LINDUNGI_TRACING_CHANNEL=simulator", "LINDUNGI_SIMULATOR=true"}
 		return startProc(t, bin, env, "serve", "--config", cfgPath)
 	}
 	a, b := start(), start()

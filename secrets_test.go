@@ -38,7 +38,7 @@ func TestSecretsInit(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.LoadOrCreateKey(cfg.DataKey, t.TempDir()); err != nil {
+	if _, err := store.LoadOrCreateKey(cfg.DataKey, t.TempDir(), false); err != nil {
 		t.Errorf("the data key is not one the store accepts: %v", err)
 	}
 	u, err := url.Parse(cfg.DatabaseURL)

@@ -123,8 +123,8 @@ func TestFullDiskAtRuntime(t *testing.T) {
 	bin := buildBinary(t)
 	data := storetest.Tmpfs(t, "96m")
 	addr := freePort(t)
-	token := addUser(t, bin, data, "operator", "disk")
-	p := startProc(t, bin, []string{"LINDUNGI_DATA_DIR=" + data, "LINDUNGI_LISTEN=" + addr, "LINDUNGI_WHATSAPP_ENABLED=false", "LINDUNGI_JOBS_ENABLED=false"}, "serve")
+	token := addUser(t, bin, data, "simulator", "disk")
+	p := startProc(t, bin, []string{"LINDUNGI_DATA_DIR=" + data, "LINDUNGI_LISTEN=" + addr, "LINDUNGI_WHATSAPP_ENABLED=false", "LINDUNGI_JOBS_ENABLED=false", "LINDUNGI_SIMULATOR=true"}, "serve")
 	defer func() { p.cmd.Process.Kill(); p.cmd.Wait() }()
 	waitHealthy(t, addr)
 

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,16 +24,20 @@ import (
 )
 
 // Roles. Operators answer tickets; supervisors also watch queues; health
-// officers mark Sijejak cases; admins do everything.
+// officers mark Sijejak cases; admins do everything. A simulator account
+// only talks to the gateway as simulated citizens (the simulator channel,
+// `lindungi chat`, demos): writing "from" any number is a development
+// tool, so no operator gets it with their role.
 const (
 	Operator      = "operator"
 	Supervisor    = "supervisor"
 	HealthOfficer = "health_officer"
 	Admin         = "admin"
+	Simulator     = "simulator"
 )
 
 // Roles lists the valid roles.
-var Roles = []string{Operator, Supervisor, HealthOfficer, Admin}
+var Roles = []string{Operator, Supervisor, HealthOfficer, Admin, Simulator}
 
 // User is an authenticated operator.
 type User struct {
@@ -110,7 +115,7 @@ func (s *Store) Add(ctx context.Context, name, role string) (Created, error) {
 		ok = ok || r == role
 	}
 	if !ok {
-		return Created{}, coded.New(coded.Invalid, "bad_role", "role %q is not one of operator, supervisor, health_officer, admin", role)
+		return Created{}, coded.New(coded.Invalid, "bad_role", "role %q is not one of %s", role, strings.Join(Roles, ", "))
 	}
 	pw := randomString(18)
 	hash, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)

@@ -36,12 +36,14 @@ import (
 // Tracing is what the bot needs from Sijejak (tracing.Service satisfies it).
 type Tracing interface {
 	// ConfirmCode records that the citizen's own message "SIJEJAK <code>"
-	// arrived from phone.
-	ConfirmCode(ctx context.Context, tx *store.Tx, phone, code string) error
-	// PendingConsent reports whether a consent request awaits phone's answer.
-	PendingConsent(ctx context.Context, tx *store.Tx, phone string) (bool, error)
+	// arrived from phone on channel (Sijejak decides which channel proves
+	// that the sender holds the phone).
+	ConfirmCode(ctx context.Context, tx *store.Tx, channel, phone, code string) error
+	// PendingConsent reports whether a consent request awaits phone's answer
+	// on channel.
+	PendingConsent(ctx context.Context, tx *store.Tx, channel, phone string) (bool, error)
 	// RecordConsent stores the answer with the text the citizen was shown.
-	RecordConsent(ctx context.Context, tx *store.Tx, phone string, yes bool, textShown string) error
+	RecordConsent(ctx context.Context, tx *store.Tx, channel, phone string, yes bool, textShown string) error
 }
 
 // Privacy is what the bot needs for data-subject requests.

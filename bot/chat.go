@@ -47,7 +47,7 @@ func (t *turn) chat(ctx context.Context) error {
 	}
 	// Only a message that could be a consent answer needs the lookup.
 	if _, maybe := intent.Consent(in.Text, false); maybe && b.tracing != nil {
-		if input.PendingConsent, err = b.tracing.PendingConsent(ctx, tx, in.From); err != nil {
+		if input.PendingConsent, err = b.tracing.PendingConsent(ctx, tx, in.Channel, in.From); err != nil {
 			return err
 		}
 	}
@@ -162,7 +162,7 @@ func (t *turn) apply(ctx context.Context, a conversation.Action, open *tickets.T
 		if b.tracing == nil {
 			return nil
 		}
-		err := b.tracing.ConfirmCode(ctx, tx, t.in.From, a.Code)
+		err := b.tracing.ConfirmCode(ctx, tx, t.in.Channel, t.in.From, a.Code)
 		if _, ok := coded.As(err); ok {
 			t.instead = catalog.T(t.lang, "sijejak_code_invalid", nil)
 			return nil
@@ -174,7 +174,7 @@ func (t *turn) apply(ctx context.Context, a conversation.Action, open *tickets.T
 		}
 		// The consent record keeps the text the tracing service actually
 		// sent (empty textShown), not the catalogue's copy of it.
-		err := b.tracing.RecordConsent(ctx, tx, t.in.From, a.Consent, "")
+		err := b.tracing.RecordConsent(ctx, tx, t.in.Channel, t.in.From, a.Consent, "")
 		if _, ok := coded.As(err); ok {
 			t.instead = catalog.T(t.lang, "not_understood", nil)
 			return nil

@@ -27,7 +27,14 @@ const (
 	// KindExport carries a citizen's data export; once sent its payload is
 	// dropped for the same reason.
 	KindExport = "export"
+	// KindOTP carries a one-time code: once sent (or given up on) its text
+	// is replaced, so the outbox never keeps a code that could still be
+	// valid in clear. Only the code's hash is kept, by its owner.
+	KindOTP = "otp"
 )
+
+// redactedOTP is what a sent one-time code's payload becomes.
+const redactedOTP = `{"text":"","meta":{"redacted":"otp"}}`
 
 // OutboxConfig tunes delivery.
 type OutboxConfig struct {
@@ -525,6 +532,9 @@ func (o *Outbox) record(ctx context.Context, channel string, results []result) e
 						return err
 					}
 				}
+				if err := redactOTP(ctx, tx, r.c.msg); err != nil {
+					return err
+				}
 				o.sent.WithLabelValues(channel).Inc()
 				o.latency.WithLabelValues(channel).Observe(r.sentAt.Sub(r.c.createdAt).Seconds())
 			case errors.Is(r.err, ErrNotReady):
@@ -539,6 +549,9 @@ func (o *Outbox) record(ctx context.Context, channel string, results []result) e
 				}
 				msg := truncate(r.err.Error(), 500)
 				if _, err := tx.Exec(ctx, `UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ?, claimed_until = NULL WHERE id = ?`, msg, id); err != nil {
+					return err
+				}
+				if err := redactOTP(ctx, tx, r.c.msg); err != nil {
 					return err
 				}
 				o.failed.WithLabelValues(channel, reason).Inc()
@@ -561,6 +574,17 @@ func (o *Outbox) record(ctx context.Context, channel string, results []result) e
 		}
 		return nil
 	})
+}
+
+// redactOTP drops the code from a one-time-code row that is done with.
+func redactOTP(ctx context.Context, tx *store.Tx, m Outbound) error {
+	if m.Kind != KindOTP {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `UPDATE outbox SET payload = ? WHERE id = ?`, redactedOTP, m.ID); err != nil {
+		return fmt.Errorf("outbox: redact one-time code: %w", err)
+	}
+	return nil
 }
 
 // backoff is exponential with full jitter in [d/2, d], so a burst of failures

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,6 +177,46 @@ func TestOutboxReclaimsAbandonedRows(t *testing.T) {
 		waitStatus(t, db, "3EB0ABANDONED", "sent")
 		if s := rec.Sent(); len(s) != 1 || s[0].ID != "3EB0ABANDONED" || s[0].Text != "hi" {
 			t.Fatalf("sent %+v", s)
+		}
+	})
+}
+
+// A one-time code is in clear in the outbox only until it is sent (or given
+// up on): afterwards the row keeps its recipient and status, not the code.
+// Other kinds keep their text (the conversation history needs it).
+func TestOutboxForgetsOneTimeCodesOnceDone(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		rec := channels.NewRecorder("simulator")
+		rec.Fail = func(m channels.Outbound, attempt int) error {
+			if m.To == "gone" {
+				return fmt.Errorf("not on WhatsApp: %w", channels.ErrPermanent)
+			}
+			return nil
+		}
+		ob := startOutbox(t, db, rec, channels.OutboxConfig{Poll: 5 * time.Millisecond})
+		sent := enqueue(t, db, ob, channels.Outbound{Channel: "simulator", To: "+628121111111", Kind: "otp", Text: "Kode Sijejak Anda: 482913"})
+		dead := enqueue(t, db, ob, channels.Outbound{Channel: "simulator", To: "gone", Kind: "otp", Text: "Kode Sijejak Anda: 739164"})
+		reply := enqueue(t, db, ob, channels.Outbound{Channel: "simulator", To: "+628121111111", Kind: "reply", Text: "Terima kasih 555"})
+		waitStatus(t, db, sent, "sent")
+		waitStatus(t, db, dead, "dead")
+		waitStatus(t, db, reply, "sent")
+		if got := rec.Sent(); len(got) != 2 || !strings.Contains(got[0].Text+got[1].Text, "482913") {
+			t.Fatalf("the channel did not get the code: %+v", got)
+		}
+		for _, c := range []struct {
+			id, code, to string
+			keep         bool
+		}{{sent, "482913", "+628121111111", false}, {dead, "739164", "gone", false}, {reply, "555", "+628121111111", true}} {
+			var payload, to string
+			if err := db.QueryRow(context.Background(), `SELECT payload, recipient FROM outbox WHERE id = ?`, c.id).Scan(&payload, &to); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(payload, c.code) != c.keep {
+				t.Errorf("row %s: payload %s (code kept: %v, want %v)", c.id, payload, !c.keep, c.keep)
+			}
+			if to != c.to {
+				t.Errorf("row %s: recipient %q, want %q", c.id, to, c.to)
+			}
 		}
 	})
 }

@@ -22,8 +22,6 @@ import (
 	_ "time/tzdata"
 
 	"go.yaml.in/yaml/v3"
-
-	"lindungi/tracing/score"
 )
 
 // Config is everything the gateway reads at start. YAML keys are the `yaml`
@@ -66,6 +64,7 @@ type Accounts struct {
 }
 
 // Simulator is the in-process channel for `lindungi chat`, demos and tests.
+// Off unless configured: it lets a token holder write "from" any number.
 type Simulator struct {
 	Enabled bool `yaml:"enabled" env:"LINDUNGI_SIMULATOR"`
 }
@@ -165,7 +164,7 @@ type Jobs struct {
 }
 
 // Default returns the zero-configuration setup: SQLite in ./data, console
-// on 127.0.0.1:8080, simulator on, WhatsApp on (it waits to be paired).
+// on 127.0.0.1:8080, WhatsApp on (it waits to be paired), simulator off.
 // The values of a package's section are that package's own defaults
 // (channels.DefaultOutboxConfig, bot.DefaultConfig, tickets.DefaultConfig,
 // tracing.DefaultConfig, jobs.DefaultConfig): config imports only the
@@ -178,7 +177,6 @@ func Default() Config {
 		LogFormat:    "text",
 		PublicURL:    "http://127.0.0.1:8080",
 		MaxBodyBytes: 1 << 20,
-		Simulator:    Simulator{Enabled: true},
 		Outbox: Outbox{
 			MaxAttempts: 8,
 			BaseBackoff: Duration(2 * time.Second),
@@ -209,12 +207,12 @@ func Default() Config {
 		Tracing: Tracing{
 			Enabled: true,
 			Channel: "whatsapp",
-			// The scorer owns its defaults (and why they are what they are).
-			MinMinutes:     score.DefaultMinMinutes,
-			NearDB:         score.DefaultNearDB,
-			MediumDB:       score.DefaultMediumDB,
-			NearWeight:     score.DefaultNearWeight,
-			MediumWeight:   score.DefaultMediumWeight,
+			// tracing/score says why these (defaults_test ties them).
+			MinMinutes:     15,
+			NearDB:         63,
+			MediumDB:       67,
+			NearWeight:     1.0,
+			MediumWeight:   0.5,
 			WhatsAppNumber: "6281110500567",
 			// Set here, not only as tracing's fallback, so that `config
 			// dump` shows the limit in force.
@@ -422,6 +420,9 @@ func (c Config) Validate() error {
 	case "whatsapp", "simulator", "email":
 	default:
 		add("tracing.channel %q (LINDUNGI_TRACING_CHANNEL): use whatsapp or simulator", c.Tracing.Channel)
+	}
+	if c.Tracing.Enabled && c.Tracing.Channel == "simulator" && !c.Simulator.Enabled {
+		add("tracing.channel is simulator but the simulator is off: set simulator.enabled (LINDUNGI_SIMULATOR=true) for a demo, or tracing.channel to whatsapp")
 	}
 	if c.Tracing.NearDB > c.Tracing.MediumDB {
 		add("tracing.near_db must not exceed tracing.medium_db")

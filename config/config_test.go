@@ -18,7 +18,7 @@ func TestDefaultsValidate(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != "127.0.0.1:8080" || c.DataDir != "data" || !c.Simulator.Enabled || !c.WhatsApp.Enabled {
+	if c.Listen != "127.0.0.1:8080" || c.DataDir != "data" || c.Simulator.Enabled || !c.WhatsApp.Enabled {
 		t.Errorf("defaults: %+v", c)
 	}
 }
@@ -65,6 +65,7 @@ func TestBadInputNamesTheKey(t *testing.T) {
 		{"bad bool env", "", []string{"LINDUNGI_SIMULATOR=maybe"}, "LINDUNGI_SIMULATOR"},
 		{"bad number env", "", []string{"LINDUNGI_OUTBOX_MAX_ATTEMPTS=many"}, "LINDUNGI_OUTBOX_MAX_ATTEMPTS"},
 		{"bad channel", "", []string{"LINDUNGI_TRACING_CHANNEL=sms"}, "tracing.channel"},
+		{"tracing on the simulator while it is off", "", []string{"LINDUNGI_TRACING_CHANNEL=simulator"}, "LINDUNGI_SIMULATOR=true"},
 		{"bad db url", "", []string{"LINDUNGI_DATABASE_URL=mysql://x"}, "database_url"},
 		{"bad after_import", "email:\n  mailboxes:\n    - address: a@b.c\n      imap_url: imaps://x\n      after_import: delete\n", nil, "after_import"},
 		{"bad smtp_auth", "email:\n  mailboxes:\n    - address: a@b.c\n      imap_url: imaps://x\n      smtp_auth: login\n", nil, "smtp_auth"},
@@ -93,10 +94,10 @@ func TestEnvPathNameAlias(t *testing.T) {
 		env  []string
 		want bool
 	}{
-		{[]string{"LINDUNGI_SIMULATOR_ENABLED=false"}, false},
-		{[]string{"LINDUNGI_SIMULATOR=false"}, false},
-		{[]string{"LINDUNGI_SIMULATOR=true", "LINDUNGI_SIMULATOR_ENABLED=false"}, true},
-		{nil, true},
+		{[]string{"LINDUNGI_SIMULATOR_ENABLED=true"}, true},
+		{[]string{"LINDUNGI_SIMULATOR=true"}, true},
+		{[]string{"LINDUNGI_SIMULATOR=false", "LINDUNGI_SIMULATOR_ENABLED=true"}, false},
+		{nil, false}, // off unless configured
 	} {
 		cfg, err := Load("", c.env)
 		if err != nil {

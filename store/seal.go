@@ -81,22 +81,62 @@ func (s *Sealer) Index(value string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
+// Data-key errors: start-up stops with these rather than run with a key
+// that cannot open what the database holds.
+var (
+	ErrKeyMissing   = errors.New("store: data key missing")
+	ErrKeyMalformed = errors.New("store: data key malformed")
+)
+
 // LoadOrCreateKey returns the 32-byte master key from hexKey, or, when empty,
-// from DataDir/data.key, creating it on first start. A production deployment
-// sets LINDUNGI_DATA_KEY_FILE to a mounted secret instead, so that a stolen
-// database file alone reveals nothing.
-func LoadOrCreateKey(hexKey, dataDir string) ([]byte, error) {
+// from dataDir/data.key. A new key is generated only when fresh says the
+// database holds nothing yet: for a database with data, a new key would
+// leave everything sealed before unreadable (and, written to disk, would
+// hide the real problem until someone opened a ticket), so a missing or
+// malformed key stops start-up with what to restore. A production
+// deployment sets LINDUNGI_DATA_KEY_FILE to a mounted secret instead, so
+// that a stolen database file alone reveals nothing.
+func LoadOrCreateKey(hexKey, dataDir string, fresh bool) ([]byte, error) {
 	if hexKey != "" {
-		k, err := hex.DecodeString(strings.TrimSpace(hexKey))
-		if err != nil || len(k) != 32 {
-			return nil, fmt.Errorf("data key must be 64 hex characters (32 bytes); generate one with: openssl rand -hex 32")
+		k, err := parseKey(hexKey)
+		if err != nil {
+			return nil, fmt.Errorf("%w: data_key (LINDUNGI_DATA_KEY or LINDUNGI_DATA_KEY_FILE) must be 64 hex characters (32 bytes): set the key this database was sealed with", ErrKeyMalformed)
 		}
 		return k, nil
 	}
 	path := filepath.Join(dataDir, "data.key")
-	if b, err := os.ReadFile(path); err == nil {
-		return LoadOrCreateKey(string(b), dataDir)
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		k, err := parseKey(string(b))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s is empty or not 64 hex characters: restore data.key from the backup of this data directory (or set LINDUNGI_DATA_KEY_FILE to the key this database was sealed with); a new key cannot open the data already stored", ErrKeyMalformed, path)
+		}
+		return k, nil
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("read data key %s: %w", path, err)
+	case !fresh:
+		return nil, fmt.Errorf("%w: %s does not exist but the database already holds data sealed with it: restore data.key from the backup of this data directory (or set LINDUNGI_DATA_KEY_FILE to the key); refusing to start with a new key, which could not open that data", ErrKeyMissing, path)
 	}
+	return createKey(dataDir, path)
+}
+
+func parseKey(h string) ([]byte, error) {
+	k, err := hex.DecodeString(strings.TrimSpace(h))
+	if err != nil {
+		return nil, err
+	}
+	if len(k) != 32 {
+		return nil, fmt.Errorf("%d bytes, want 32", len(k))
+	}
+	return k, nil
+}
+
+// createKey writes a new key to path without ever leaving a partial file
+// there (a half-written key would stop the next start): it goes to a
+// temporary file first and is linked into place only when complete. Two
+// processes creating at once agree on the first one linked.
+func createKey(dataDir, path string) ([]byte, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dataDir, err)
 	}
@@ -104,8 +144,36 @@ func LoadOrCreateKey(hexKey, dataDir string) ([]byte, error) {
 	if _, err := rand.Read(k); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(path, []byte(hex.EncodeToString(k)+"\n"), 0o600); err != nil {
+	f, err := os.CreateTemp(dataDir, ".data.key-*")
+	if err != nil {
+		return nil, fmt.Errorf("write data key in %s: %w", dataDir, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, err = f.WriteString(hex.EncodeToString(k) + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return nil, fmt.Errorf("write data key %s: %w", path, err)
 	}
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return LoadOrCreateKey("", dataDir, false)
+		}
+		return nil, fmt.Errorf("write data key %s: %w", path, err)
+	}
+	syncDir(dataDir)
 	return k, nil
+}
+
+// syncDir makes a new directory entry durable (best effort).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
 }

@@ -154,6 +154,9 @@ func Open(ctx context.Context, opt Options) (*DB, error) {
 	if err := checkWritable(filepath.Dir(path)); err != nil {
 		return nil, err
 	}
+	if err := ownerOnly(path); err != nil {
+		return nil, err
+	}
 	// WAL lets readers (console, API) run beside the writer; immediate
 	// transactions take the write lock at BEGIN so two writers queue on the
 	// busy timeout instead of failing with SQLITE_BUSY on upgrade; foreign
@@ -192,6 +195,33 @@ func checkWritable(dir string) error {
 	name := f.Name()
 	f.Close()
 	os.Remove(name)
+	return nil
+}
+
+// ownerOnly makes the database file readable by its owner alone before
+// SQLite opens it: SQLite creates a new file 0644 (less the umask), and its
+// WAL and shared-memory files take the database file's mode, so creating
+// the file 0600 ourselves keeps all three private. A file left 0644 by an
+// older version is tightened, with its WAL and shared-memory files.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		return f.Close()
+	}
+	if !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("store: create %s: %w", path, err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(p)
+		if err != nil {
+			continue
+		}
+		if m := st.Mode().Perm(); m&0o077 != 0 {
+			if err := os.Chmod(p, m&^0o077); err != nil {
+				return fmt.Errorf("store: make %s private (chmod go-rwx): %w", p, err)
+			}
+		}
+	}
 	return nil
 }
 

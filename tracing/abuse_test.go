@@ -44,7 +44,7 @@ func TestAbuseDoesNotBlockOwnersRegistration(t *testing.T) {
 		if err != nil {
 			t.Fatalf("owner's register: %v", err)
 		}
-		if err := db.InTx(ctx, func(tx *store.Tx) error { return svc.ConfirmCode(ctx, tx, phoneA, code) }); err != nil {
+		if err := db.InTx(ctx, func(tx *store.Tx) error { return svc.ConfirmCode(ctx, tx, "whatsapp", phoneA, code) }); err != nil {
 			t.Fatalf("owner's SIJEJAK message: %v", err)
 		}
 		tok, err := svc.VerifyFrom(ctx, phoneA, owner, code, "")

@@ -100,7 +100,10 @@ func (s *Service) pendingConsent(ctx context.Context, tx *store.Tx, phone string
 
 // PendingConsent reports whether phone has a consent request waiting for an
 // answer (the bot asks before reading SETUJU/YES/TOLAK/NO as one).
-func (s *Service) PendingConsent(ctx context.Context, tx *store.Tx, phone string) (bool, error) {
+func (s *Service) PendingConsent(ctx context.Context, tx *store.Tx, channel, phone string) (bool, error) {
+	if !s.fromTracingChannel(channel) {
+		return false, nil
+	}
 	_, _, _, err := s.pendingConsent(ctx, tx, phone, s.now())
 	if errors.Is(err, ErrNoConsent) || errors.Is(err, ErrBadPhone) {
 		return false, nil
@@ -113,7 +116,10 @@ func (s *Service) PendingConsent(ctx context.Context, tx *store.Tx, phone string
 // bot showed it; empty keeps the request's text. A yes opens one upload
 // window. The bot answers the citizen itself, e.g. with
 // CitizenText(lang, "consent_thanks_yes"/"consent_thanks_no").
-func (s *Service) RecordConsent(ctx context.Context, tx *store.Tx, phone string, yes bool, textShown string) error {
+func (s *Service) RecordConsent(ctx context.Context, tx *store.Tx, channel, phone string, yes bool, textShown string) error {
+	if !s.fromTracingChannel(channel) {
+		return ErrNoConsent
+	}
 	now := s.now()
 	id, caseID, deviceID, err := s.pendingConsent(ctx, tx, phone, now)
 	if err != nil {

@@ -75,6 +75,10 @@ type Service struct {
 	keys       *KeyRing
 	keysMu     sync.Mutex
 	keysLoaded time.Time
+
+	// audited: devices whose upload refusal this hour is in the audit log;
+	// limits: devices over their upload limit this hour (refusals.go).
+	audited, limits hourMarks
 }
 
 // NewService opens the service; on first start it creates the first TempID
@@ -357,10 +361,23 @@ func (s *Service) Register(ctx context.Context, phone, ip string) (code, waLink 
 	return code, "https://wa.me/" + s.cfg.WhatsAppNumber + "?text=" + url.PathEscape("SIJEJAK "+code), nil
 }
 
-// ConfirmCode records that "SIJEJAK <code>" arrived over WhatsApp from phone
-// (E.164). The bot calls it inside the transaction that stores the message.
-// A code sent from another phone than the one that registered it fails.
-func (s *Service) ConfirmCode(ctx context.Context, tx *store.Tx, phone, code string) error {
+// fromTracingChannel reports whether a message that arrived on channel can
+// speak for a phone: only the tracing channel's own transport (WhatsApp in
+// production) proves that the sender holds the number. Anything else — the
+// simulator above all, where whoever holds a simulator token types any
+// "from" — could register a citizen's phone or consent in their name, so
+// it counts only when it is configured as the tracing channel (demos).
+func (s *Service) fromTracingChannel(channel string) bool { return channel == s.cfg.Channel }
+
+// ConfirmCode records that "SIJEJAK <code>" arrived on the tracing channel
+// (WhatsApp) from phone (E.164). The bot calls it inside the transaction
+// that stores the message, with the channel it came on. A code sent from
+// another phone than the one that registered it, or on another channel,
+// fails.
+func (s *Service) ConfirmCode(ctx context.Context, tx *store.Tx, channel, phone, code string) error {
+	if !s.fromTracingChannel(channel) {
+		return ErrBadCode
+	}
 	phone, err := NormalisePhone(phone)
 	if err != nil {
 		return err
@@ -410,7 +427,7 @@ func (s *Service) SendOTP(ctx context.Context, phone, ip string) error {
 			return fmt.Errorf("tracing: otp: %w", err)
 		}
 		text := Text(lang, "otp", map[string]string{"code": otp, "minutes": fmt.Sprint(int(s.cfg.OTPTTL / time.Minute))})
-		if _, err := s.sender.Enqueue(ctx, tx, channels.Outbound{Channel: s.cfg.Channel, To: phone, Kind: "otp", Text: text, Meta: map[string]string{"tracing": "otp"}}); err != nil {
+		if _, err := s.sender.Enqueue(ctx, tx, channels.Outbound{Channel: s.cfg.Channel, To: phone, Kind: channels.KindOTP, Text: text, Meta: map[string]string{"tracing": "otp"}}); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, "system:tracing", "otp_sent", "tracing_otp", fmt.Sprint(id), "")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"lindungi/channels"
 	"lindungi/jobs"
@@ -99,7 +100,9 @@ func (f *fixture) register(t testing.TB, phone string) Device {
 	if _, err := f.svc.Verify(ctx, phone, code, ""); !errors.Is(err, ErrNotConfirmed) {
 		t.Fatalf("verify before the WhatsApp message: %v", err)
 	}
-	if err := f.db.InTx(ctx, func(tx *store.Tx) error { return f.svc.ConfirmCode(ctx, tx, phone, strings.ToLower(code)) }); err != nil {
+	if err := f.db.InTx(ctx, func(tx *store.Tx) error {
+		return f.svc.ConfirmCode(ctx, tx, channels.WhatsApp, phone, strings.ToLower(code))
+	}); err != nil {
 		t.Fatal(err)
 	}
 	tok, err := f.svc.Verify(ctx, phone, code, "")
@@ -208,18 +211,26 @@ func TestServiceFlow(t *testing.T) {
 			t.Fatalf("upload before consent: %v", err)
 		}
 		var pending bool
-		db.InTx(ctx, func(tx *store.Tx) error { pending, err = svc.PendingConsent(ctx, tx, phoneA); return err })
+		db.InTx(ctx, func(tx *store.Tx) error {
+			pending, err = svc.PendingConsent(ctx, tx, channels.WhatsApp, phoneA)
+			return err
+		})
 		if !pending {
 			t.Fatal("no pending consent")
 		}
-		if err := db.InTx(ctx, func(tx *store.Tx) error { return svc.RecordConsent(ctx, tx, phoneA, true, req[0].Text) }); err != nil {
+		if err := db.InTx(ctx, func(tx *store.Tx) error {
+			return svc.RecordConsent(ctx, tx, channels.WhatsApp, phoneA, true, req[0].Text)
+		}); err != nil {
 			t.Fatal(err)
 		}
-		db.InTx(ctx, func(tx *store.Tx) error { pending, err = svc.PendingConsent(ctx, tx, phoneA); return err })
+		db.InTx(ctx, func(tx *store.Tx) error {
+			pending, err = svc.PendingConsent(ctx, tx, channels.WhatsApp, phoneA)
+			return err
+		})
 		if pending {
 			t.Fatal("still pending after the answer")
 		}
-		if err := db.InTx(ctx, func(tx *store.Tx) error { return svc.RecordConsent(ctx, tx, phoneA, true, "") }); !errors.Is(err, ErrNoConsent) {
+		if err := db.InTx(ctx, func(tx *store.Tx) error { return svc.RecordConsent(ctx, tx, channels.WhatsApp, phoneA, true, "") }); !errors.Is(err, ErrNoConsent) {
 			t.Fatalf("second answer: %v", err)
 		}
 		auth, err := svc.UploadAuthorisation(ctx, a)
@@ -283,6 +294,7 @@ func TestServiceFlow(t *testing.T) {
 			t.Fatalf("B prompted %d times", n)
 		}
 		uploads := count(t, db, `SELECT COUNT(*) FROM tracing_uploads`)
+		refusedBefore := count(t, db, `SELECT COUNT(*) FROM audit_log WHERE action = 'upload_refused'`)
 
 		// Abuse: refused or rejected, counted, nothing stored.
 		var forged []Record
@@ -325,8 +337,17 @@ func TestServiceFlow(t *testing.T) {
 		if n := count(t, db, `SELECT COUNT(*) FROM tracing_uploads`); n != uploads {
 			t.Fatalf("refused uploads stored: %d → %d", uploads, n)
 		}
-		if n := count(t, db, `SELECT COUNT(*) FROM audit_log WHERE action IN ('upload_refused', 'upload_rejected')`); n < 7 {
-			t.Fatalf("%d refusals audited", n)
+		// Every refusal is counted; the audit log has the first of the hour
+		// (refusals are what a script would repeat), and each upload that
+		// was read but held no valid record.
+		if n := count(t, db, `SELECT COUNT(*) FROM audit_log WHERE action = 'upload_rejected'`); n != 2 {
+			t.Fatalf("%d rejected uploads audited, want 2", n)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM audit_log WHERE action = 'upload_refused'`) - refusedBefore; n > 1 {
+			t.Fatalf("%d refusals audited in one hour, want at most 1", n)
+		}
+		if n := counted(t, svc, "refused_bad_upload") + counted(t, svc, "refused_too_many_records"); n != 4 {
+			t.Fatalf("%v refusals counted, want 4", n)
 		}
 		// After the window.
 		f.clk.Advance(25 * time.Hour)
@@ -456,7 +477,7 @@ func TestOTPAndRateLimits(t *testing.T) {
 		}
 		// A code confirmed from another phone does not count.
 		code, _, _ := svc.Register(ctx, phoneA, "10.0.0.3")
-		if err := db.InTx(ctx, func(tx *store.Tx) error { return svc.ConfirmCode(ctx, tx, phoneC, code) }); !errors.Is(err, ErrBadCode) {
+		if err := db.InTx(ctx, func(tx *store.Tx) error { return svc.ConfirmCode(ctx, tx, channels.WhatsApp, phoneC, code) }); !errors.Is(err, ErrBadCode) {
 			t.Fatalf("confirm from another phone: %v", err)
 		}
 	})
@@ -542,7 +563,7 @@ func TestMillisecondTimestamps(t *testing.T) {
 	}
 	f.clk.Advance(time.Hour)
 	f.svc.MarkPositive(ctx, "dr.budi", phoneA, meet, time.Time{})
-	if err := db.InTx(ctx, func(tx *store.Tx) error { return f.svc.RecordConsent(ctx, tx, phoneA, true, "") }); err != nil {
+	if err := db.InTx(ctx, func(tx *store.Tx) error { return f.svc.RecordConsent(ctx, tx, channels.WhatsApp, phoneA, true, "") }); err != nil {
 		t.Fatal(err)
 	}
 	// B wrote to the bot in English before: the prompt is in English.
@@ -569,7 +590,7 @@ func TestMatchPendingAfterCrash(t *testing.T) {
 	batch, _ := f.svc.TempIDs(ctx, b, meet)
 	f.clk.Advance(time.Hour)
 	f.svc.MarkPositive(ctx, "dr.budi", phoneA, meet, time.Time{})
-	db.InTx(ctx, func(tx *store.Tx) error { return f.svc.RecordConsent(ctx, tx, phoneA, true, "") })
+	db.InTx(ctx, func(tx *store.Tx) error { return f.svc.RecordConsent(ctx, tx, channels.WhatsApp, phoneA, true, "") })
 	f.svc.crashBeforeMatch = true
 	res, err := f.svc.Upload(ctx, a, encounters(batch, meet, 20, -60))
 	if err != nil || res.Notified != 0 || res.UploadID == 0 {
@@ -651,6 +672,58 @@ func TestPurgeBatches(t *testing.T) {
 		}
 		if n := count(t, db, `SELECT COUNT(*) FROM audit_log WHERE action = 'purged'`); n != 1 {
 			t.Fatalf("%d purge audit rows", n)
+		}
+	})
+}
+
+// counted reads lindungi_tracing_uploads_total{outcome}.
+func counted(t testing.TB, svc *Service, outcome string) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := svc.m.uploads.WithLabelValues(outcome).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
+// A SIJEJAK code or a consent answer speaks for a phone only when it came
+// on the tracing channel: the same words from the simulator (anyone with
+// its token, "from" any number) register nothing and consent to nothing.
+func TestCodeAndConsentOnlyFromTracingChannel(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db, Config{})
+		svc := f.svc
+		code, _, err := svc.Register(ctx, phoneB, "10.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		inTx := func(fn func(tx *store.Tx) error) error { return db.InTx(ctx, fn) }
+		if err := inTx(func(tx *store.Tx) error { return svc.ConfirmCode(ctx, tx, channels.Simulator, phoneB, code) }); !errors.Is(err, ErrBadCode) {
+			t.Fatalf("code from the simulator: %v, want %v", err, ErrBadCode)
+		}
+		if _, err := svc.Verify(ctx, phoneB, code, ""); !errors.Is(err, ErrNotConfirmed) {
+			t.Fatalf("verify after a simulator code: %v, want %v", err, ErrNotConfirmed)
+		}
+		f.register(t, phoneA) // on WhatsApp
+		if _, err := svc.MarkPositive(ctx, "officer", phoneA, f.clk.Now(), time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		var pending bool
+		if err := inTx(func(tx *store.Tx) (err error) {
+			pending, err = svc.PendingConsent(ctx, tx, channels.Simulator, phoneA)
+			return err
+		}); err != nil || pending {
+			t.Fatalf("pending consent seen from the simulator: %v %v", pending, err)
+		}
+		if err := inTx(func(tx *store.Tx) error { return svc.RecordConsent(ctx, tx, channels.Simulator, phoneA, true, "") }); !errors.Is(err, ErrNoConsent) {
+			t.Fatalf("consent from the simulator: %v, want %v", err, ErrNoConsent)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM tracing_upload_windows`); n != 0 {
+			t.Fatalf("%d upload windows opened from the simulator", n)
+		}
+		if err := inTx(func(tx *store.Tx) error { return svc.RecordConsent(ctx, tx, channels.WhatsApp, phoneA, true, "") }); err != nil {
+			t.Fatalf("consent on WhatsApp: %v", err)
 		}
 	})
 }

@@ -78,24 +78,208 @@ func checkRecord(r *Record) bool {
 }
 
 // DecodeUpload reads the JSON body of POST /api/tracing/v1/uploads
-// ({"records":[…]}), refusing more than MaxUploadBytes or unknown shapes
-// with the coded errors Upload uses.
+// ({"records":[…]}) as a stream: records are decoded one by one and the
+// record cap is enforced while reading, so a body of a million empty
+// records costs what the first MaxRecords+1 of them cost, never the whole
+// body parsed into memory. More than MaxUploadBytes, or a shape that is not
+// an object with a records array, is refused with the coded errors Upload
+// uses. Other top-level members are skipped token by token.
 func (s *Service) DecodeUpload(r io.Reader) ([]Record, error) {
 	lr := &io.LimitedReader{R: r, N: int64(s.cfg.MaxUploadBytes) + 1}
-	var body struct {
-		Records []Record `json:"records"`
-	}
-	dec := json.NewDecoder(lr)
-	if err := dec.Decode(&body); err != nil {
-		if lr.N <= 0 {
-			return nil, ErrUploadTooLarge
-		}
-		return nil, ErrBadUpload
-	}
+	recs, err := decodeRecords(json.NewDecoder(lr), s.cfg.MaxRecords)
 	if lr.N <= 0 {
 		return nil, ErrUploadTooLarge
 	}
-	return body.Records, nil
+	if err != nil {
+		return nil, err
+	}
+	return recs, nil
+}
+
+// decodeRecords walks {"records":[…], …} with at most max records.
+func decodeRecords(dec *json.Decoder, max int) ([]Record, error) {
+	if err := expectDelim(dec, '{'); err != nil {
+		return nil, err
+	}
+	var recs []Record
+	seen := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, ErrBadUpload
+		}
+		if key, _ := tok.(string); key != "records" {
+			if err := skipValue(dec); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if seen {
+			return nil, ErrBadUpload
+		}
+		seen = true
+		tok, err = dec.Token()
+		if err != nil {
+			return nil, ErrBadUpload
+		}
+		if tok == nil { // "records": null
+			continue
+		}
+		if d, ok := tok.(json.Delim); !ok || d != '[' {
+			return nil, ErrBadUpload
+		}
+		for dec.More() {
+			if len(recs) >= max {
+				return nil, ErrTooManyRecords
+			}
+			recs = append(recs, Record{})
+			if err := dec.Decode(&recs[len(recs)-1]); err != nil {
+				return nil, ErrBadUpload
+			}
+		}
+		if err := expectDelim(dec, ']'); err != nil {
+			return nil, err
+		}
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return nil, err
+	}
+	return recs, nil
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return ErrBadUpload
+	}
+	if d, ok := tok.(json.Delim); !ok || d != want {
+		return ErrBadUpload
+	}
+	return nil
+}
+
+// skipValue reads past one JSON value without keeping it.
+func skipValue(dec *json.Decoder) error {
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ErrBadUpload
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+		if depth == 0 {
+			return nil
+		}
+	}
+}
+
+// Admission is an upload the device may send: its token was valid, it
+// holds an open consented window and it is within its rate limit. It is
+// what AdmitUpload returns before any of the body is read.
+type Admission struct {
+	d   Device
+	w   window
+	now time.Time
+	t0  time.Time
+}
+
+// AdmitUpload decides whether the device may upload at all, before its
+// body is read: a device without an open window, or over its hourly limit,
+// is refused at the cost of a query or two, however large the body it
+// sends. Refusals are counted and audited (refuseUpload).
+func (s *Service) AdmitUpload(ctx context.Context, d Device) (*Admission, error) {
+	a := &Admission{d: d, now: s.now(), t0: time.Now()}
+	ws := a.now.Truncate(time.Hour)
+	if s.limits.over(d.ID, ws) {
+		return nil, s.refuseUpload(ctx, d, a.now, ErrTooMany, "rate_limited")
+	}
+	w, err := s.openWindow(ctx, s.db, d, a.now)
+	if errors.Is(err, ErrNotAuthorised) {
+		return nil, s.refuseUpload(ctx, d, a.now, err, "not_authorised")
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.w = w
+	if err := s.allowAll(ctx, a.now, fmt.Sprintf("upload:device:%d", d.ID), s.cfg.UploadsPerDevice); err != nil {
+		if errors.Is(err, ErrTooMany) {
+			// Until the hour turns, this device's next attempts are refused
+			// without touching the database.
+			s.limits.mark(d.ID, ws)
+			return nil, s.refuseUpload(ctx, d, a.now, err, "rate_limited")
+		}
+		return nil, err
+	}
+	return a, nil
+}
+
+// UploadFrom is the HTTP route's upload: admission first, then the body
+// decoded as a stream (DecodeUpload), then Upload's checks and matching.
+func (s *Service) UploadFrom(ctx context.Context, d Device, body io.Reader) (UploadResult, error) {
+	a, err := s.AdmitUpload(ctx, d)
+	if err != nil {
+		return UploadResult{Rejected: map[string]int{}}, err
+	}
+	records, err := s.DecodeUpload(body)
+	if err != nil {
+		why := "bad_upload"
+		if c, ok := coded.As(err); ok {
+			why = c.Code
+		}
+		return UploadResult{Rejected: map[string]int{}}, s.refuseUpload(ctx, d, a.now, err, why)
+	}
+	return s.upload(ctx, a, records)
+}
+
+// CountUnauthenticatedUpload counts an upload refused for its device token
+// (the HTTP layer authenticates); with no device to name it is not audited.
+func (s *Service) CountUnauthenticatedUpload(err error) {
+	outcome := "refused"
+	if c, ok := coded.As(err); ok {
+		outcome = "refused_" + c.Code
+	}
+	s.m.uploads.WithLabelValues(outcome).Inc()
+}
+
+// refuseUpload counts a refused upload in the metrics and audits it at most
+// once per device per hour: a phone (or a script holding its token) sending
+// refused uploads in a loop must not fill the audit log, whose rows the
+// retention trigger keeps for five years. The claim on the hour is a row in
+// tracing_rate_limits written with the audit row, so replicas agree; a
+// per-process note spares the database the claim for every later refusal.
+func (s *Service) refuseUpload(ctx context.Context, d Device, now time.Time, err error, why string) error {
+	outcome := "refused"
+	if c, ok := coded.As(err); ok {
+		outcome = "refused_" + c.Code
+	}
+	s.m.uploads.WithLabelValues(outcome).Inc()
+	ws := now.Truncate(time.Hour)
+	if s.audited.seen(d.ID, ws) {
+		return err
+	}
+	aerr := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var n int
+		if err := tx.QueryRow(ctx, `INSERT INTO tracing_rate_limits (bucket, window_start, count, purge_after) VALUES (?, ?, 1, ?)
+			ON CONFLICT (bucket, window_start) DO UPDATE SET count = tracing_rate_limits.count + 1 RETURNING count`,
+			fmt.Sprintf("upload-refusal-audited:device:%d", d.ID), ws, ws.Add(time.Hour+s.cfg.CodeRetention)).Scan(&n); err != nil {
+			return err
+		}
+		if n > 1 {
+			return nil
+		}
+		return audit.Record(ctx, tx, fmt.Sprintf("device:%d", d.ID), "upload_refused", "tracing_device", fmt.Sprint(d.ID),
+			why+"; further refusals of this device this hour are only counted in lindungi_tracing_uploads_total")
+	})
+	if aerr != nil {
+		return fmt.Errorf("tracing: record refused upload: %w", aerr)
+	}
+	s.audited.mark(d.ID, ws)
+	return err
 }
 
 // Upload validates and stores a positive citizen's encounter records, then
@@ -104,32 +288,22 @@ func (s *Service) DecodeUpload(r io.Reader) ([]Record, error) {
 // decryption or validation are counted and dropped. The same upload again
 // is recognised (Replay) and notifies no one; overlapping uploads cannot
 // notify a contact twice for one day. Millisecond timestamps are turned
-// into seconds in place.
+// into seconds in place. The HTTP route uses UploadFrom, which admits the
+// device before reading its body.
 func (s *Service) Upload(ctx context.Context, d Device, records []Record) (UploadResult, error) {
+	a, err := s.AdmitUpload(ctx, d)
+	if err != nil {
+		return UploadResult{Received: len(records), Rejected: map[string]int{}}, err
+	}
+	return s.upload(ctx, a, records)
+}
+
+func (s *Service) upload(ctx context.Context, a *Admission, records []Record) (UploadResult, error) {
 	res := UploadResult{Received: len(records), Rejected: map[string]int{}}
-	now := s.now()
-	t0 := time.Now()
+	d, w, now, t0 := a.d, a.w, a.now, a.t0
 	actor := fmt.Sprintf("device:%d", d.ID)
 	refuse := func(err error, why string) (UploadResult, error) {
-		outcome := "refused"
-		if c, ok := coded.As(err); ok {
-			outcome = "refused_" + c.Code
-		}
-		s.m.uploads.WithLabelValues(outcome).Inc()
-		if aerr := audit.Record(ctx, s.db, actor, "upload_refused", "tracing_device", fmt.Sprint(d.ID), why); aerr != nil {
-			return res, aerr
-		}
-		return res, err
-	}
-	w, err := s.openWindow(ctx, s.db, d, now)
-	if errors.Is(err, ErrNotAuthorised) {
-		return refuse(err, "not_authorised")
-	}
-	if err != nil {
-		return res, err
-	}
-	if err := s.allowAll(ctx, now, fmt.Sprintf("upload:device:%d", d.ID), s.cfg.UploadsPerDevice); err != nil {
-		return refuse(err, "rate_limited")
+		return res, s.refuseUpload(ctx, d, now, err, why)
 	}
 	if len(records) == 0 {
 		return refuse(ErrBadUpload, "empty")
@@ -189,7 +363,7 @@ func (s *Service) Upload(ctx context.Context, d Device, records []Record) (Uploa
 	}
 	digest := digestRecords(records)
 	raw := s.sealer.Seal(acc.encode())
-	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		var prev int64
 		err := tx.QueryRow(ctx, `SELECT id FROM tracing_uploads WHERE case_id = ? AND digest = ?`, w.caseID, digest).Scan(&prev)
 		if err == nil {

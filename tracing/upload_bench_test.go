@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"lindungi/channels"
 	"lindungi/store"
 	"lindungi/store/storetest"
 	"lindungi/tracing/score"
@@ -57,7 +58,7 @@ func benchUpload(b *testing.B, db *store.DB, fresh bool) {
 	if _, err := svc.MarkPositive(ctx, "bench", phoneA, start.Add(48*time.Hour), time.Time{}); err != nil {
 		b.Fatal(err)
 	}
-	if err := db.InTx(ctx, func(tx *store.Tx) error { return svc.RecordConsent(ctx, tx, phoneA, true, "") }); err != nil {
+	if err := db.InTx(ctx, func(tx *store.Tx) error { return svc.RecordConsent(ctx, tx, channels.WhatsApp, phoneA, true, "") }); err != nil {
 		b.Fatal(err)
 	}
 	var lat []time.Duration

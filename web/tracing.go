@@ -29,12 +29,16 @@ func TracingRoutes(svc *tracing.Service) func(mux *http.ServeMux, s *Server) {
 		device := func(h func(w http.ResponseWriter, r *http.Request, d tracing.Device) error) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-				if !ok || tok == "" {
-					WriteError(w, r, tracing.ErrBadToken, s.Log)
-					return
+				var d tracing.Device
+				var err error = tracing.ErrBadToken
+				if ok && tok != "" {
+					d, err = svc.Authenticate(r.Context(), strings.TrimSpace(tok))
 				}
-				d, err := svc.Authenticate(r.Context(), strings.TrimSpace(tok))
 				if err != nil {
+					if r.URL.Path == "/api/tracing/v1/uploads" {
+						svc.CountUnauthenticatedUpload(err)
+						w.Header().Set("Connection", "close") // the body stays unread
+					}
 					WriteError(w, r, err, s.Log)
 					return
 				}
@@ -106,14 +110,14 @@ func TracingRoutes(svc *tracing.Service) func(mux *http.ServeMux, s *Server) {
 			return nil
 		}))
 		mux.HandleFunc("POST /api/tracing/v1/uploads", device(func(w http.ResponseWriter, r *http.Request, d tracing.Device) error {
-			// The service caps the body itself (records and bytes) so a
-			// garbage megabyte is refused before it is parsed whole.
-			recs, err := svc.DecodeUpload(r.Body)
+			// The service admits the device (open window, rate limit)
+			// before reading a byte of the body, then decodes it as a
+			// stream with its caps (records, bytes) enforced while reading.
+			res, err := svc.UploadFrom(r.Context(), d, r.Body)
 			if err != nil {
-				return err
-			}
-			res, err := svc.Upload(r.Context(), d, recs)
-			if err != nil {
+				// The body was not read, or not all of it: the connection
+				// closes rather than wait for the rest.
+				w.Header().Set("Connection", "close")
 				return err
 			}
 			writeJSON(w, http.StatusOK, res)

@@ -78,8 +78,10 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("PATCH /api/v1/tickets/{id}", s.auth(staff, s.patchTicket))
 	mux.Handle("POST /api/v1/tickets/{id}/replies", s.auth(staff, s.replyTicket))
 	mux.Handle("GET /api/v1/tickets/{id}/attachments/{aid}", s.auth(staff, s.getAttachment))
-	mux.Handle("POST /api/v1/simulator/messages", s.auth(staff, s.simPost))
-	mux.Handle("GET /api/v1/simulator/messages", s.auth(staff, s.simGet))
+	// The simulator injects messages "from" any address: its own role,
+	// never an operator's (and the routes answer only when it is enabled).
+	mux.Handle("POST /api/v1/simulator/messages", s.auth([]string{accounts.Simulator}, s.simPost))
+	mux.Handle("GET /api/v1/simulator/messages", s.auth([]string{accounts.Simulator}, s.simGet))
 	s.auditRoutes(mux)
 	s.userRoutes(mux)
 	for _, f := range s.Extra {
@@ -439,7 +441,7 @@ func (s *Server) getAttachment(w http.ResponseWriter, r *http.Request, u account
 
 func (s *Server) simPost(w http.ResponseWriter, r *http.Request, u accounts.User) error {
 	if s.Simulator == nil {
-		return coded.New(coded.NotFound, "not_enabled", "the simulator channel is disabled (LINDUNGI_SIMULATOR=false)")
+		return coded.New(coded.NotFound, "not_enabled", "the simulator channel is off (enable it with LINDUNGI_SIMULATOR=true, for development and demos only)")
 	}
 	var sub simulator.Submission
 	if err := DecodeJSON(r, &sub); err != nil {
@@ -462,7 +464,7 @@ const MaxLongPoll = 30 * time.Second
 
 func (s *Server) simGet(w http.ResponseWriter, r *http.Request, u accounts.User) error {
 	if s.Simulator == nil {
-		return coded.New(coded.NotFound, "not_enabled", "the simulator channel is disabled (LINDUNGI_SIMULATOR=false)")
+		return coded.New(coded.NotFound, "not_enabled", "the simulator channel is off (enable it with LINDUNGI_SIMULATOR=true, for development and demos only)")
 	}
 	q := r.URL.Query()
 	to := q.Get("to")
