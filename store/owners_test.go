@@ -37,6 +37,7 @@ var tableOwners = map[string]string{
 
 	"outbox":               "channels",
 	"simulator_deliveries": "channels/simulator",
+	"simulator_deliveries_v2": "channels/simulator",
 	"email_cursors":        "channels/email",
 
 	"bot_state": "bot",
