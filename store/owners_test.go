@@ -35,10 +35,10 @@ var tableOwners = map[string]string{
 	"attachments":          "tickets",
 	"inbound_keys":         "tickets",
 
-	"outbox":               "channels",
-	"simulator_deliveries": "channels/simulator",
+	"outbox":                  "channels",
+	"simulator_deliveries":    "channels/simulator",
 	"simulator_deliveries_v2": "channels/simulator",
-	"email_cursors":        "channels/email",
+	"email_cursors":           "channels/email",
 
 	"bot_state": "bot",
 
