@@ -1,6 +1,7 @@
 package bot_test
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"testing"
@@ -30,4 +31,14 @@ func newPipeline(t testing.TB, db *store.DB, cfg bot.Config) *pipeline {
 	ob := channels.NewOutbox(db, channels.OutboxConfig{}, log, p.registry)
 	p.bot = bot.New(db, p.tickets, ob, bot.Features{}, cfg, log, p.registry)
 	return p
+}
+
+// count runs a COUNT query on the pipeline's database.
+func count(t testing.TB, p *pipeline, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := p.db.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
 }

@@ -1,11 +1,15 @@
-package main
+package bot_test
 
 import (
 	"context"
 	"testing"
 	"time"
 
+	"lindungi/bot"
 	"lindungi/channels"
+	"lindungi/jobs"
+	"lindungi/store/storetest"
+	"lindungi/tickets"
 )
 
 // Mail stays in the folder (after_import: seen) for as long as the mailbox
@@ -15,7 +19,7 @@ import (
 // acknowledgement. Here the rescan is the same Inbound delivered again
 // after housekeeping ran on a 200-day-old key.
 func TestHousekeepingKeepsMailDedupeForRescans(t *testing.T) {
-	ta := startApp(t, testConfig(t))
+	ta := newPipeline(t, storetest.SQLite(t), bot.Config{})
 	ctx := context.Background()
 	in := channels.Inbound{Channel: channels.Email, ExternalID: "<old-complaint@warga.example>:0123456789abcdef",
 		From: "warga@warga.example", Subject: "Sertifikat vaksin tidak muncul", Text: "Sertifikat saya belum muncul.",
@@ -27,15 +31,16 @@ func TestHousekeepingKeepsMailDedupeForRescans(t *testing.T) {
 	if _, err := ta.db.Exec(ctx, `UPDATE inbound_keys SET received_at = ?`, time.Now().UTC().Add(-200*24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ta.scheduler.RunOnce(ctx, "housekeeping"); err != nil {
+	job := jobs.Housekeeping(ta.db, tickets.ChatKeySweep(ta.db))
+	if _, err := job.Run(ctx, jobs.Env{Job: job.Name, Now: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	// UIDVALIDITY changed: the folder is rescanned from UID 1.
 	if err := ta.bot.Deliver(ctx, in); err != nil {
 		t.Fatal(err)
 	}
-	if n := ta.count(t, `SELECT COUNT(*) FROM messages WHERE direction = 'in' AND external_id = ?`, in.ExternalID); n != 1 {
+	if n := count(t, ta, `SELECT COUNT(*) FROM messages WHERE direction = 'in' AND external_id = ?`, in.ExternalID); n != 1 {
 		t.Errorf("the same mail stored %d times (tickets: %d, acknowledgements queued: %d)", n,
-			ta.count(t, `SELECT COUNT(*) FROM tickets`), ta.count(t, `SELECT COUNT(*) FROM outbox WHERE kind = 'ack'`))
+			count(t, ta, `SELECT COUNT(*) FROM tickets`), count(t, ta, `SELECT COUNT(*) FROM outbox WHERE kind = 'ack'`))
 	}
 }
