@@ -133,6 +133,11 @@ func fixWord(w string) string {
 		return v
 	}
 	if !hasRun3(w) {
+		if _, ok := lexicon[w]; !ok {
+			if v, ok := collex[w]; ok {
+				return v
+			}
+		}
 		return w
 	}
 	one, two := collapse(w, 1), collapse(w, 2)
@@ -143,6 +148,11 @@ func fixWord(w string) string {
 	}
 	if known(two) && !known(one) {
 		return two
+	}
+	for _, c := range []string{one, two} {
+		if v, ok := collex[c]; ok {
+			return v
+		}
 	}
 	return one
 }
