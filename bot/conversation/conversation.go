@@ -56,14 +56,19 @@ import (
 // State is one contact's conversation, persisted as JSON by the caller.
 type State struct {
 	Lang   string            `json:"lang,omitempty"` // "id" (default) or "en"
-	Flow   string            `json:"flow,omitempty"` // "" idle, a category, "help", "rating", "confirm_export", "confirm_delete"
+	Flow   string            `json:"flow,omitempty"` // "" idle, a category, "help", "rating", "confirm_export", "confirm_delete", "offer_operator"
 	Step   string            `json:"step,omitempty"` // the field being asked, "confirm", or "menu" when idle with the menu shown
 	Fields map[string]string `json:"fields,omitempty"`
 	// Resumed is the number of a handed-off ticket on which the citizen
 	// asked for the bot back ("menu"); the bot answers again on it. It
 	// survives state expiry, because hand-off is a property of the ticket.
-	Resumed   string    `json:"resumed,omitempty"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	Resumed string `json:"resumed,omitempty"`
+	// Misunderstood counts the messages in a row, outside any flow, that
+	// the bot did not understand. At two it offers an operator: a citizen
+	// the bot cannot follow should not have to find the menu entry for a
+	// person themselves.
+	Misunderstood int       `json:"misunderstood,omitempty"`
+	UpdatedAt     time.Time `json:"updatedAt"`
 }
 
 // Ticket statuses the engine reads: tickets.Open, tickets.Resolved and
@@ -428,6 +433,16 @@ func (t *turn) flow(text string, res intent.Result) bool {
 		}
 		t.say("dsr_confirm_invalid")
 		return true
+	case "offer_operator":
+		if intent.Yes(text) {
+			t.st.Misunderstood = 0
+			t.handoff()
+			return true
+		}
+		// Anything else is read as if the offer had not been made; the
+		// menu is still on screen.
+		t.st.Flow = ""
+		return false
 	case "help":
 		cat := t.st.Fields["category"]
 		n := intent.Normalize(text)
@@ -458,6 +473,9 @@ func (t *turn) idleTurn(text string, res intent.Result) {
 		return
 	}
 	t.autoLanguage(text, res)
+	if res.Intent != intent.Unknown {
+		t.st.Misunderstood = 0
+	}
 	switch res.Intent {
 	case intent.SwitchLanguage:
 		t.switchLanguage(text)
@@ -509,6 +527,14 @@ func (t *turn) idleTurn(text string, res intent.Result) {
 		t.say("help_"+res.Intent, "offer_ticket")
 	default:
 		t.idle("menu")
+		t.st.Misunderstood++
+		if t.st.Misunderstood >= 2 {
+			// The menu stays on screen, so a number still chooses from
+			// it; "ya" takes the offer.
+			t.st.Flow = "offer_operator"
+			t.say("offer_operator", "menu")
+			return
+		}
 		t.say("not_understood", "menu")
 	}
 }
