@@ -521,7 +521,11 @@ func (t *turn) idleTurn(text string, res intent.Result) {
 		t.idle("menu")
 		t.say("greeting", "menu")
 	case intent.CertificateMissing, intent.ChangeData, intent.NIKMisuse:
-		t.startFlow(res.Intent)
+		if res.Via == "menu" {
+			t.startFlow(res.Intent)
+		} else {
+			t.startFlowFrom(res.Intent, text)
+		}
 	case intent.VaccinationStatus, intent.CertificateDownload, intent.LoginProblem, intent.Sijejak:
 		t.st.Flow, t.st.Step, t.st.Fields = "help", "", map[string]string{"category": res.Intent}
 		t.say("help_"+res.Intent, "offer_ticket")
