@@ -12,12 +12,20 @@
 //     edit distance 1 (2 from 8 letters; no letter substitutions under 6
 //     letters, where "hujan" is not "human"), looked up through a deletion
 //     index so it stays cheap.
-//  4. Hand-written rules (all concepts of a rule present → its weight) pick
-//     the intent; the heaviest rule wins. No rule → unknown.
+//  4. Hand-written rules (all concepts of a rule present → its weight)
+//     find the heaviest rule.
+//  5. A logistic-regression classifier (model.go) weighs word stems (Stem),
+//     word pairs, character n-grams, the concepts and the rule's verdict,
+//     and decides; below Threshold the answer is unknown. The rules were
+//     fitted to the tables their authors saw; the classifier, trained on a
+//     much larger written set, is what generalises.
 //
-// A Result says which rule decided, so every answer can be explained. The
-// package does no I/O and keeps no state between calls; a Matcher is safe
-// for concurrent use.
+// Before step 3 informal spellings the hand-written list does not know are
+// rewritten with the IndoCollex dictionary (collex.go).
+//
+// A Result says which part decided and, for a rule, which one, so every
+// answer can be explained. The package does no I/O after start-up and keeps
+// no state between calls; a Matcher is safe for concurrent use.
 package intent
 
 import (
