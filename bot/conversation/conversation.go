@@ -355,7 +355,7 @@ func (t *turn) run() {
 	// asks for the menu. (Sijejak messages above are for the system, not
 	// for the operator, so they are still handled.)
 	if handedOff {
-		if res.Intent == intent.Menu && short(text) {
+		if res.Intent == intent.Menu && short(text) && res.Via != "model" {
 			t.st.Resumed = open.Number
 			t.idle("menu")
 			t.sayText(t.t("handoff_ended", nil) + "\n\n" + t.t("menu", nil))
@@ -364,8 +364,10 @@ func (t *turn) run() {
 		t.act(Action{Kind: KindAppend})
 		return
 	}
-	// Never trapped: menu and cancel work everywhere.
-	if res.Intent == intent.Menu && short(text) {
+	// Never trapped: menu and cancel work everywhere. Inside a flow the
+	// message is an answer first: only a rule-backed "menu" leaves it, not
+	// the classifier's reading of a name or a description.
+	if res.Intent == intent.Menu && short(text) && (t.st.Flow == "" || res.Via != "model") {
 		t.idle("menu")
 		t.say("menu")
 		return
@@ -377,7 +379,7 @@ func (t *turn) run() {
 	}
 	// Mid-flow only an explicit request ("bicara dengan petugas") hands
 	// off; a description that mentions "petugas" is just a description.
-	if t.st.Flow != "" && res.Intent == intent.TalkToOperator && res.Weight >= 28 && len(strings.Fields(text)) <= 8 {
+	if t.st.Flow != "" && res.Intent == intent.TalkToOperator && res.Via != "model" && res.Weight >= 28 && len(strings.Fields(text)) <= 8 {
 		t.handoff()
 		return
 	}

@@ -44,3 +44,28 @@ func TestWithoutSpans(t *testing.T) {
 		t.Errorf("withoutSpans = %q, want %q", got, want)
 	}
 }
+
+// TestAnswersStayAnswers: inside a flow an answer is taken as the answer;
+// the classifier's reading of a name or a description (which it was not
+// trained on) does not send the citizen to the menu or an operator.
+func TestAnswersStayAnswers(t *testing.T) {
+	e := New(Config{})
+	for _, c := range []struct{ step, text string }{
+		{"name", "Rahmat Hidayat"},
+		{"name", "Orang Tua Sejati"},
+		{"name", "Siti Aminah"},
+		{"description", "vaksin di gerai polres tanggal 3, sertifikat tidak ada, mohon dibantu petugas"},
+		{"description", "sudah dua kali datang ke puskesmas tapi disuruh menunggu saja"},
+	} {
+		st := State{Flow: "certificate_missing", Step: c.step, Fields: map[string]string{}}
+		next, acts := e.Step(st, Input{Text: c.text, Now: ScriptStart, Channel: "whatsapp"})
+		if next.Flow != "certificate_missing" || next.Step == c.step {
+			t.Errorf("%s %q: flow %q step %q, want the next step of certificate_missing", c.step, c.text, next.Flow, next.Step)
+		}
+		for _, a := range acts {
+			if a.Kind == KindHandoff {
+				t.Errorf("%s %q handed off", c.step, c.text)
+			}
+		}
+	}
+}
