@@ -36,7 +36,7 @@ var (
 	reDate = regexp.MustCompile(`(?i)\b(\d{1,2})(?:[\-/.](\d{1,2})[\-/.]|\s+([a-z]{3,9})\.?\s+)(\d{4}|\d{2})\b`)
 	// The name follows its label; it ends at a digit, punctuation or the
 	// next label (stopWords).
-	reName  = regexp.MustCompile(`(?i)(?:\bnama(?:\s+lengkap)?(?:\s+saya)?|\batas\s+nama|\bmy\s+name\s+is|\bfull\s+name|\bname)\s*[:=]?\s*([\p{L}][\p{L}.' ]{1,80})`)
+	reName  = regexp.MustCompile(`(?i)(?:\bnama(?:\s+lengkap)?(?:\s+(?:saya|sy|aku|gw))?|\bnamaku|\batas\s+nama|\bmy\s+(?:full\s+)?name\s+is|\bfull\s+name|\bname)(?:\s*[:=]\s*|\s+)([\p{L}][\p{L}.' ]{1,80})`)
 	reDose  = regexp.MustCompile(`(?i)\b(?:dosis|dose|vaksin|vaksinasi|suntik(?:an)?)\s*(?:ke\s*-?\s*)?(\d|satu|dua|tiga|empat|pertama|kedua|ketiga|keempat)\b|\b(first|second|third|fourth|1st|2nd|3rd|4th)\s+(?:dose|jab|shot)\b|\b(booster)(?:\s*(?:ke\s*-?\s*)?(2|kedua|dua|second))?\b`)
 	rePlace = regexp.MustCompile(`(?i)\b((?:puskesmas|rsud|rsup|rs|rumah\s+sakit|klinik|gerai|balai|gor|posyandu|hospital|clinic|kodim|polres|polsek|koramil)\b[^,.;:\n\d]{0,60})`)
 )
@@ -64,6 +64,9 @@ var notAName = map[string]bool{
 	"lain": true, "lengkap": true, "saya": true, "sy": true, "aku": true, "the": true, "not": true, "of": true,
 	"pada": true, "dan": true, "ada": true, "harus": true, "harusnya": true, "seharusnya": true,
 }
+
+// nameFiller are words between a name's label and the name.
+var nameFiller = map[string]bool{"adalah": true, "ialah": true, "yaitu": true, "is": true}
 
 // birthCue and vaxCue tell a birth date from a vaccination date by the
 // words just before it.
@@ -221,7 +224,12 @@ func looseDate(text string, m []int, now time.Time) (time.Time, bool) {
 // part of one; two to five words of letters, or one long one.
 func cutName(s string) string {
 	var out []string
-	for i, w := range strings.Fields(s) {
+	ws := strings.Fields(s)
+	// "nama saya adalah Budi", "my name is: Budi"
+	for len(ws) > 0 && nameFiller[strings.ToLower(ws[0])] {
+		ws = ws[1:]
+	}
+	for i, w := range ws {
 		lw := strings.ToLower(strings.Trim(w, ".'"))
 		if i == 0 && notAName[lw] || nameStop[lw] || lw == "" {
 			break

@@ -28,6 +28,10 @@ func TestExtractSlots(t *testing.T) {
 		// A date matching the NIK's is the birth date even without a label.
 		{"3174015708900002 17-08-1990", Slots{NIK: "3174015708900002", DOB: "1990-08-17"}},
 		{"vaksin booster kedua belum tercatat", Slots{Dose: "4"}},
+		{"namanya salah di sertifikat", Slots{}},
+		{"nama lengkap saya adalah Rudi Hartono, tgl lahir 1 Jan 1970", Slots{Name: "Rudi Hartono", DOB: "1970-01-01"}},
+		{"Nama: Ni Luh Putu Ayu", Slots{Name: "Ni Luh Putu Ayu"}},
+		{"namaku Andi", Slots{Name: "Andi"}},
 	} {
 		got := ExtractSlots(c.text, now)
 		got.spans = nil
