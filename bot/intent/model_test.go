@@ -22,8 +22,8 @@ func TestTrainingSet(t *testing.T) {
 			t.Errorf("intent %s has %d training utterances, want at least 40", n, per[n])
 		}
 	}
-	if len(ex) < 1500 {
-		t.Errorf("training set has %d utterances, want at least 1500", len(ex))
+	if len(ex) < 2000 {
+		t.Errorf("training set has %d utterances, want at least 2000", len(ex))
 	}
 	m := NewMatcher()
 	right := 0
