@@ -175,9 +175,10 @@ func (m *Matcher) Match(text string) Result {
 		return Result{Intent: MenuChoices[a.menu], Via: "menu", Rule: a.menu, Weight: 40, Confidence: 1}
 	}
 	ruled := a.ruleResult()
-	if m.model == nil || a.content == 0 {
-		// Only stop words ("sama", "yang ini"): nothing for the model to
-		// weigh, and whatever it said would come from the bias alone.
+	if m.model == nil || a.content == 0 && a.words < 2 {
+		// One stop word ("sama", "ya"): nothing for the model to weigh,
+		// and whatever it said would come from the bias alone. Several
+		// ("udah itu aja", "itu saja") are a phrase it has learnt.
 		return ruled
 	}
 	var p [32]float64
@@ -203,6 +204,7 @@ type analysis struct {
 	set, fuzzed conceptSet
 	best        int // index of the heaviest rule that fired, -1 for none
 	content     int // words that are not stop words
+	words       int // all words
 }
 
 func (a analysis) ruleResult() Result {
@@ -268,6 +270,7 @@ func (m *Matcher) analyse(text string, f *features) analysis {
 	var a analysis
 	a.best = -1
 	a.content = len(toks)
+	a.words = len(ws)
 	for i := 0; i < len(toks); i++ {
 		if i+1 < len(toks) {
 			if c, ok := phrases[[2]string{toks[i], toks[i+1]}]; ok {

@@ -68,7 +68,12 @@ func TestHeldOut(t *testing.T) {
 //     more written utterances (8f3df80); its misses were not added to the
 //     training set, but the table is no longer unseen.
 //   - afterfreeze2.jsonl, 319 utterances written after the second model
-//     (8f3df80).
+//     (8f3df80): 99.1% on that model (d0329ba).
+//
+// After that score one change was made because of what the two tables
+// showed ("itu saja", "udah itu aja kak": several stop words were not
+// given to the model at all); with it they score 98.4% and 99.4%, and are
+// no longer unseen.
 //
 // Short common messages ("ok", "thanks", "itu saja") also occur in the
 // training set (24 and 36 of them); they are left in, as citizens write
