@@ -80,15 +80,13 @@ var numberWords = map[string]string{
 	"tiga": "3", "ketiga": "3", "third": "3", "3rd": "3", "empat": "4", "keempat": "4", "fourth": "4", "4th": "4",
 }
 
-// ExtractSlots reads the facts in text; now bounds dates (no birth in the
-// future) and decides the century of a two-digit year.
+// ExtractSlots reads the facts in text; now (the message's time; zero for
+// none) bounds dates (no birth in the future) and decides the century of a
+// two-digit year.
 func ExtractSlots(text string, now time.Time) Slots {
 	var s Slots
 	if len(text) > MaxDescription {
 		text = text[:MaxDescription]
-	}
-	if now.IsZero() {
-		now = time.Now()
 	}
 	for _, m := range reNIK.FindAllStringSubmatchIndex(text, -1) {
 		if nik := CleanNIK(text[m[2]:m[3]]); ValidNIK(nik) {
@@ -210,8 +208,10 @@ func looseDate(text string, m []int, now time.Time) (time.Time, bool) {
 	}
 	year := text[m[8]:m[9]]
 	if len(year) == 2 {
+		// Without a clock (the engine has none of its own) a two-digit
+		// year is a birth year of the last century.
 		yy, _ := strconv.Atoi(year)
-		if 2000+yy > now.Year() {
+		if now.IsZero() || 2000+yy > now.Year() {
 			year = strconv.Itoa(1900 + yy)
 		} else {
 			year = strconv.Itoa(2000 + yy)

@@ -86,7 +86,7 @@ func hashBytes(h uint64, s string) uint64 {
 
 func hashKind(k byte) uint64 { return (fnvOffset ^ uint64(k)) * fnvPrime }
 
-// wordFeatures adds the features of one token.
+// word adds the features of one token.
 func (f *features) word(w string) {
 	stem := Stem(w)
 	f.add(hashBytes(hashKind(fStem), stem))
