@@ -449,7 +449,7 @@ func (t *turn) flow(text string, res intent.Result) bool {
 		cat := t.st.Fields["category"]
 		n := intent.Normalize(text)
 		if intent.Yes(text) || n == "lapor" || n == "report" || n == "laporkan" || n == "buat laporan" || n == "tiket" {
-			t.startFlow(cat)
+			t.startFlowFrom(cat, t.st.Fields["_question"])
 			return true
 		}
 		t.idle("")
@@ -530,6 +530,12 @@ func (t *turn) idleTurn(text string, res intent.Result) {
 		}
 	case intent.VaccinationStatus, intent.CertificateDownload, intent.LoginProblem, intent.Sijejak:
 		t.st.Flow, t.st.Step, t.st.Fields = "help", "", map[string]string{"category": res.Intent}
+		if !short(text) {
+			// Kept until the citizen answers the offer, so a report
+			// made from it does not ask again for what it said ("_"
+			// keeps it out of the ticket's fields).
+			t.st.Fields["_question"] = cleanText(text, MaxDescription)
+		}
 		t.say("help_"+res.Intent, "offer_ticket")
 	default:
 		t.idle("menu")
