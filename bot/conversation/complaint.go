@@ -14,14 +14,130 @@ import (
 // citizen is never stuck on a format.
 const maxTries = 3
 
-func (t *turn) startFlow(category string) {
+func (t *turn) startFlow(category string) { t.startFlowFrom(category, "") }
+
+// startFlowFrom starts a complaint flow from the citizen's own message:
+// what it already says is kept, and the first question is for what is
+// still missing.
+func (t *turn) startFlowFrom(category, text string) {
 	steps, ok := Flows[category]
 	if !ok {
 		category, steps = "other", Flows["other"]
 	}
 	t.st.Flow, t.st.Fields = category, map[string]string{}
-	t.st.Step = steps[0]
-	t.sayText(t.t("flow_intro_"+category, nil) + "\n\n" + t.question(steps[0]))
+	var understood []string
+	if text != "" {
+		filled := t.fillSlots(text)
+		// A message that carries facts as well is the citizen's whole
+		// story: it is the description. A short "NIK sy dipakai org lain"
+		// only says what the complaint is about, so the question stays.
+		if slices.Contains(steps, "description") && len(filled) > 0 && len(strings.Fields(text)) >= 5 {
+			slots := ExtractSlots(text, t.in.Now)
+			t.st.Fields["description"] = cleanText(slots.withoutSpans(text), MaxDescription)
+		}
+		for _, k := range slotOrder {
+			if filled[k] {
+				understood = append(understood, t.t("label_"+k, nil))
+			}
+		}
+	}
+	first := firstStep(category, t.st.Fields)
+	t.st.Step = first
+	intro := t.t("flow_intro_"+category, nil)
+	if len(understood) > 0 {
+		intro += "\n\n" + t.t("flow_understood", map[string]string{"fields": strings.Join(understood, ", ")})
+	}
+	t.sayText(intro + "\n\n" + t.question(first))
+}
+
+// slotOrder is the order in which understood facts are listed.
+var slotOrder = []string{"name", "nik", "dob", "phone", "email", "dose", "vax_date", "vax_place"}
+
+// vaccineFlows are the complaints where the dose, date and place of a
+// vaccination help the operator; elsewhere they are not kept.
+var vaccineFlows = map[string]bool{
+	"certificate_missing": true, "change_data": true, "nik_misuse": true,
+	"vaccination_status": true, "certificate_download": true,
+}
+
+// slotAllowed says whether the current flow keeps field when a citizen
+// writes it unasked. Only what the complaint needs is kept (UU PDP: collect
+// what the purpose needs): a NIK in a Sijejak question is not stored. In a
+// change of data, a name, birth date or phone in free text may be the
+// wrong value or the right one, so those are asked, not guessed.
+func (t *turn) slotAllowed(field string) bool {
+	steps := Flows[t.st.Flow]
+	switch field {
+	case "dose", "vax_date", "vax_place":
+		return vaccineFlows[t.st.Flow]
+	case "email":
+		return slices.Contains(steps, "phone")
+	case "name", "dob", "phone":
+		if t.st.Flow == "change_data" {
+			return false
+		}
+	}
+	return slices.Contains(steps, field)
+}
+
+// fillSlots stores the facts in text that the flow keeps and does not have
+// yet, and reports which it stored.
+func (t *turn) fillSlots(text string) map[string]bool {
+	f := t.st.Fields
+	s := ExtractSlots(text, t.in.Now)
+	filled := map[string]bool{}
+	for k, v := range map[string]string{
+		"name": s.Name, "nik": s.NIK, "dob": s.DOB, "phone": s.Phone, "email": s.Email,
+		"dose": s.Dose, "vax_date": s.VaxDate, "vax_place": s.VaxPlace,
+	} {
+		if v != "" && f[k] == "" && t.slotAllowed(k) {
+			f[k] = v
+			filled[k] = true
+		}
+	}
+	if filled["nik"] || filled["dob"] {
+		t.crossCheck()
+	}
+	return filled
+}
+
+// correct replaces, at the summary, the fields the citizen wrote again:
+// the summary exists so that what was understood can be put right.
+func (t *turn) correct(text string) bool {
+	s := ExtractSlots(text, t.in.Now)
+	changed := false
+	for k, v := range map[string]string{
+		"name": s.Name, "nik": s.NIK, "dob": s.DOB, "phone": s.Phone, "email": s.Email,
+		"dose": s.Dose, "vax_date": s.VaxDate, "vax_place": s.VaxPlace,
+	} {
+		if v != "" && t.st.Fields[k] != v && (t.slotAllowed(k) || t.st.Fields[k] != "") {
+			t.st.Fields[k] = v
+			changed = true
+		}
+	}
+	if changed {
+		t.crossCheck()
+	}
+	return changed
+}
+
+// leadingWords is text up to the first digit, comma, semicolon or line
+// break.
+func leadingWords(text string) string {
+	if i := strings.IndexAny(text, "0123456789,;\n"); i >= 0 {
+		return text[:i]
+	}
+	return text
+}
+
+// firstStep is the first step of flow whose field is still empty.
+func firstStep(flow string, f map[string]string) string {
+	for _, s := range Flows[flow] {
+		if f[s] == "" {
+			return s
+		}
+	}
+	return "confirm"
 }
 
 func (t *turn) question(step string) string {
@@ -58,12 +174,28 @@ func (t *turn) complaint(text string) {
 		case intent.No(text):
 			t.idle("menu")
 			t.say("cancelled", "menu")
+		case t.correct(text):
+			// "tanggal lahir 13-03-1985": the summary is shown again
+			// with the correction.
+			t.sayText(t.question("confirm"))
 		default:
 			t.say("confirm_invalid")
 		}
 		return
 	}
-	if ok := t.take(step, text); !ok {
+	// An answer may carry more than was asked ("Budi, NIK 3174…, lahir
+	// 12-03-1985"): keep it all, and count the question answered when the
+	// facts include its field.
+	filled := t.fillSlots(text)
+	ok := filled[step]
+	if !ok && step == "name" && len(filled) > 0 {
+		// "Rina Wati, NIK 3578…": the name is what comes before the
+		// other facts.
+		if n := cutName(leadingWords(text)); n != "" {
+			f["name"], ok = n, true
+		}
+	}
+	if ok = ok || t.take(step, text); !ok {
 		tries, _ := strconv.Atoi(f["_tries"])
 		tries++
 		if tries >= maxTries && text != "" && (step == "nik" || step == "dob" || step == "phone" || step == "new_value") {
@@ -113,7 +245,9 @@ func nextStep(flow, step string, f map[string]string) string {
 			continue
 		}
 		for _, n := range steps[i+1:] {
-			if n == "attachment" && f["attachment"] == "yes" {
+			// Skip what is already known: a photo that arrived, a field
+			// written unasked in an earlier message.
+			if f[n] != "" {
 				continue
 			}
 			return n
@@ -264,6 +398,10 @@ func (t *turn) summary() string {
 	add("label_nik", f["nik"])
 	add("label_dob", displayDate(f["dob"]))
 	add("label_phone", f["phone"])
+	add("label_email", f["email"])
+	add("label_dose", f["dose"])
+	add("label_vax_date", displayDate(f["vax_date"]))
+	add("label_vax_place", f["vax_place"])
 	if f["data_field"] == "dob" {
 		add("label_new_value", displayDate(f["new_value"]))
 	} else {

@@ -56,14 +56,19 @@ import (
 // State is one contact's conversation, persisted as JSON by the caller.
 type State struct {
 	Lang   string            `json:"lang,omitempty"` // "id" (default) or "en"
-	Flow   string            `json:"flow,omitempty"` // "" idle, a category, "help", "rating", "confirm_export", "confirm_delete"
+	Flow   string            `json:"flow,omitempty"` // "" idle, a category, "help", "rating", "confirm_export", "confirm_delete", "offer_operator"
 	Step   string            `json:"step,omitempty"` // the field being asked, "confirm", or "menu" when idle with the menu shown
 	Fields map[string]string `json:"fields,omitempty"`
 	// Resumed is the number of a handed-off ticket on which the citizen
 	// asked for the bot back ("menu"); the bot answers again on it. It
 	// survives state expiry, because hand-off is a property of the ticket.
-	Resumed   string    `json:"resumed,omitempty"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	Resumed string `json:"resumed,omitempty"`
+	// Misunderstood counts the messages in a row, outside any flow, that
+	// the bot did not understand. At two it offers an operator: a citizen
+	// the bot cannot follow should not have to find the menu entry for a
+	// person themselves.
+	Misunderstood int       `json:"misunderstood,omitempty"`
+	UpdatedAt     time.Time `json:"updatedAt"`
 }
 
 // Ticket statuses the engine reads: tickets.Open, tickets.Resolved and
@@ -350,7 +355,7 @@ func (t *turn) run() {
 	// asks for the menu. (Sijejak messages above are for the system, not
 	// for the operator, so they are still handled.)
 	if handedOff {
-		if res.Intent == intent.Menu && short(text) {
+		if res.Intent == intent.Menu && short(text) && res.Via != "model" {
 			t.st.Resumed = open.Number
 			t.idle("menu")
 			t.sayText(t.t("handoff_ended", nil) + "\n\n" + t.t("menu", nil))
@@ -359,8 +364,10 @@ func (t *turn) run() {
 		t.act(Action{Kind: KindAppend})
 		return
 	}
-	// Never trapped: menu and cancel work everywhere.
-	if res.Intent == intent.Menu && short(text) {
+	// Never trapped: menu and cancel work everywhere. Inside a flow the
+	// message is an answer first: only a rule-backed "menu" leaves it, not
+	// the classifier's reading of a name or a description.
+	if res.Intent == intent.Menu && short(text) && (t.st.Flow == "" || res.Via != "model") {
 		t.idle("menu")
 		t.say("menu")
 		return
@@ -372,7 +379,7 @@ func (t *turn) run() {
 	}
 	// Mid-flow only an explicit request ("bicara dengan petugas") hands
 	// off; a description that mentions "petugas" is just a description.
-	if t.st.Flow != "" && res.Intent == intent.TalkToOperator && res.Weight >= 28 && len(strings.Fields(text)) <= 8 {
+	if t.st.Flow != "" && res.Intent == intent.TalkToOperator && res.Via != "model" && res.Weight >= 28 && len(strings.Fields(text)) <= 8 {
 		t.handoff()
 		return
 	}
@@ -428,11 +435,21 @@ func (t *turn) flow(text string, res intent.Result) bool {
 		}
 		t.say("dsr_confirm_invalid")
 		return true
+	case "offer_operator":
+		if intent.Yes(text) {
+			t.st.Misunderstood = 0
+			t.handoff()
+			return true
+		}
+		// Anything else is read as if the offer had not been made; the
+		// menu is still on screen.
+		t.st.Flow = ""
+		return false
 	case "help":
 		cat := t.st.Fields["category"]
 		n := intent.Normalize(text)
 		if intent.Yes(text) || n == "lapor" || n == "report" || n == "laporkan" || n == "buat laporan" || n == "tiket" {
-			t.startFlow(cat)
+			t.startFlowFrom(cat, t.st.Fields["_question"])
 			return true
 		}
 		t.idle("")
@@ -458,6 +475,9 @@ func (t *turn) idleTurn(text string, res intent.Result) {
 		return
 	}
 	t.autoLanguage(text, res)
+	if res.Intent != intent.Unknown {
+		t.st.Misunderstood = 0
+	}
 	switch res.Intent {
 	case intent.SwitchLanguage:
 		t.switchLanguage(text)
@@ -503,12 +523,30 @@ func (t *turn) idleTurn(text string, res intent.Result) {
 		t.idle("menu")
 		t.say("greeting", "menu")
 	case intent.CertificateMissing, intent.ChangeData, intent.NIKMisuse:
-		t.startFlow(res.Intent)
+		if res.Via == "menu" {
+			t.startFlow(res.Intent)
+		} else {
+			t.startFlowFrom(res.Intent, text)
+		}
 	case intent.VaccinationStatus, intent.CertificateDownload, intent.LoginProblem, intent.Sijejak:
 		t.st.Flow, t.st.Step, t.st.Fields = "help", "", map[string]string{"category": res.Intent}
+		if !short(text) {
+			// Kept until the citizen answers the offer, so a report
+			// made from it does not ask again for what it said ("_"
+			// keeps it out of the ticket's fields).
+			t.st.Fields["_question"] = cleanText(text, MaxDescription)
+		}
 		t.say("help_"+res.Intent, "offer_ticket")
 	default:
 		t.idle("menu")
+		t.st.Misunderstood++
+		if t.st.Misunderstood >= 2 {
+			// The menu stays on screen, so a number still chooses from
+			// it; "ya" takes the offer.
+			t.st.Flow = "offer_operator"
+			t.say("offer_operator", "menu")
+			return
+		}
 		t.say("not_understood", "menu")
 	}
 }

@@ -25,6 +25,7 @@ import (
 //	=                  no reply at all this turn
 //	! kind [arg…]      an action of kind this turn; each arg is a category, a
 //	                   rating, a code, yes/no for consent, or field=value
+//	                   ("_" for a space in the value)
 //	!! kind            no action of kind this turn
 //
 // Expectations refer to the latest "> " line. RunScript plays the part of
@@ -236,7 +237,9 @@ func actionHas(a Action, arg string) bool {
 		return (arg == "yes") == a.Consent
 	}
 	if k, v, ok := strings.Cut(arg, "="); ok {
-		return a.Fields[k] == v
+		// Arguments are split at spaces, so "_" stands for one in a
+		// value: name=Budi_Santoso.
+		return a.Fields[k] == v || a.Fields[k] == strings.ReplaceAll(v, "_", " ")
 	}
 	return a.Category == arg
 }

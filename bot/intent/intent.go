@@ -12,15 +12,24 @@
 //     edit distance 1 (2 from 8 letters; no letter substitutions under 6
 //     letters, where "hujan" is not "human"), looked up through a deletion
 //     index so it stays cheap.
-//  4. Hand-written rules (all concepts of a rule present → its weight) pick
-//     the intent; the heaviest rule wins. No rule → unknown.
+//  4. Hand-written rules (all concepts of a rule present → its weight)
+//     find the heaviest rule.
+//  5. A logistic-regression classifier (model.go) weighs word stems (Stem),
+//     word pairs, character n-grams, the concepts and the rule's verdict,
+//     and decides; below Threshold the answer is unknown. The rules were
+//     fitted to the tables their authors saw; the classifier, trained on a
+//     much larger written set, is what generalises.
 //
-// A Result says which rule decided, so every answer can be explained. The
-// package does no I/O and keeps no state between calls; a Matcher is safe
-// for concurrent use.
+// Before step 3 informal spellings the hand-written list does not know are
+// rewritten with the IndoCollex dictionary (collex.go).
+//
+// A Result says which part decided and, for a rule, which one, so every
+// answer can be explained. The package does no I/O after start-up and keeps
+// no state between calls; a Matcher is safe for concurrent use.
 package intent
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 )
@@ -70,12 +79,18 @@ var MenuChoices = map[string]string{
 // Result is the matcher's verdict.
 type Result struct {
 	Intent string
-	// Via is how it was decided: "menu" (an exact menu number), "keyword",
-	// "fuzzy" (a corrected typo was needed) or "none".
+	// Via is how it was decided: "menu" (an exact menu number),
+	// "keyword" (the classifier agreed with the hand-written rule named in
+	// Rule), "fuzzy" (the same, with a corrected typo), "model" (the
+	// classifier alone, against or without a rule) or "none" (nothing,
+	// or the classifier below Threshold).
 	Via string
 	// Rule lists the concepts of the deciding rule, e.g. "CERT+NEG+APPEAR".
 	Rule   string
 	Weight int
+	// Confidence is the classifier's probability for Intent (1 for a
+	// menu number, 0 when the classifier was not asked).
+	Confidence float64
 }
 
 // Matcher matches utterances to intents.
@@ -89,6 +104,9 @@ type Matcher struct {
 	// map is emptied when it reaches maxCorrections words.
 	mu          sync.RWMutex
 	corrections map[string]correction
+	// model is the learned classifier; nil only while it is being
+	// trained (its features come from this same matcher).
+	model *model
 }
 
 type correction struct {
@@ -98,8 +116,17 @@ type correction struct {
 
 const maxCorrections = 1 << 16
 
-// NewMatcher builds a matcher over the built-in lexicon and rules.
+// NewMatcher builds a matcher over the built-in lexicon, rules and
+// classifier. The classifier is trained once per process (a fraction of a
+// second) and shared by every Matcher.
 func NewMatcher() *Matcher {
+	m := newBareMatcher()
+	m.model = builtinModel()
+	return m
+}
+
+// newBareMatcher is a matcher with rules only.
+func newBareMatcher() *Matcher {
 	words := make([]string, 0, len(lexicon))
 	for w, c := range lexicon {
 		if c != stop && len(w) >= 4 && isLetters(w) {
@@ -139,19 +166,83 @@ var phraseWords = func() map[string]bool {
 
 // Match returns the intent of text.
 func (m *Matcher) Match(text string) Result {
+	var f features
+	a := m.analyse(text, &f)
+	switch {
+	case a.empty:
+		return Result{Intent: Unknown, Via: "none"}
+	case a.menu != "":
+		return Result{Intent: MenuChoices[a.menu], Via: "menu", Rule: a.menu, Weight: 40, Confidence: 1}
+	}
+	ruled := a.ruleResult()
+	if m.model == nil || a.content == 0 && a.words < 2 {
+		// One stop word ("sama", "ya"): nothing for the model to weigh,
+		// and whatever it said would come from the bias alone. Several
+		// ("udah itu aja", "itu saja") are a phrase it has learnt.
+		return ruled
+	}
+	var p [32]float64
+	best, conf := m.model.predict(&f, p[:len(m.model.classes)])
+	it := m.model.classes[best]
+	switch {
+	case conf < Threshold:
+		return Result{Intent: Unknown, Via: "none", Rule: fmt.Sprintf("unsure: %s %.2f", it, conf), Confidence: conf}
+	case it == ruled.Intent:
+		ruled.Confidence = conf
+		return ruled
+	}
+	// The model decided against (or without) the rules. Its weight is on
+	// the rules' scale so the conversation's "explicit enough" checks
+	// (weight ≥ 28) hold for a sure model too.
+	return Result{Intent: it, Via: "model", Rule: fmt.Sprintf("model %.2f", conf), Weight: int(35 * conf), Confidence: conf}
+}
+
+// analysis is what the rules see of an utterance.
+type analysis struct {
+	empty       bool
+	menu        string // an exact menu number
+	set, fuzzed conceptSet
+	best        int // index of the heaviest rule that fired, -1 for none
+	content     int // words that are not stop words
+	words       int // all words
+}
+
+func (a analysis) ruleResult() Result {
+	if a.best < 0 {
+		return Result{Intent: Unknown, Via: "none"}
+	}
+	r := rules[a.best]
+	via := "keyword"
+	for _, c := range r.concepts {
+		if a.fuzzed.has(c) {
+			via = "fuzzy"
+		}
+	}
+	names := make([]string, len(r.concepts))
+	for i, c := range r.concepts {
+		names[i] = conceptNames[c]
+	}
+	return Result{Intent: r.intent, Via: via, Rule: strings.Join(names, "+"), Weight: r.weight}
+}
+
+// analyse normalises text, maps its words to concepts, finds the heaviest
+// rule, and puts the classifier's features in f.
+func (m *Matcher) analyse(text string, f *features) analysis {
 	var stack [24]string
 	ws := words(text, stack[:0])
 	if len(ws) == 0 {
-		return Result{Intent: Unknown, Via: "none"}
+		return analysis{empty: true, best: -1}
 	}
 	if len(ws) == 1 {
-		if it, ok := MenuChoices[ws[0]]; ok {
-			return Result{Intent: it, Via: "menu", Rule: ws[0]}
+		if _, ok := MenuChoices[ws[0]]; ok {
+			return analysis{menu: ws[0], best: -1}
 		}
 	}
+	f.add(hashKind(fBias))
 	// Split reduplications and drop stop words.
 	var stack2 [32]string
 	toks := stack2[:0]
+	prev := ""
 	for _, w := range ws {
 		for w != "" {
 			part := w
@@ -163,59 +254,63 @@ func (m *Matcher) Match(text string) Result {
 			if part == "" {
 				continue
 			}
+			// The model sees stop words too: "mau" and "tidak" before a
+			// word are evidence even where the rules ignore them.
+			f.word(part)
+			if prev != "" {
+				f.pair(prev, part)
+			}
+			prev = part
 			if c, ok := lexicon[part]; ok && c == stop {
 				continue
 			}
 			toks = append(toks, part)
 		}
 	}
-	var set, fuzzed conceptSet
+	var a analysis
+	a.best = -1
+	a.content = len(toks)
+	a.words = len(ws)
 	for i := 0; i < len(toks); i++ {
 		if i+1 < len(toks) {
 			if c, ok := phrases[[2]string{toks[i], toks[i+1]}]; ok {
-				set.add(c)
+				a.set.add(c)
 				i++
 				continue
 			}
 		}
 		w := toks[i]
 		if c, ok := lexicon[w]; ok {
-			set.add(c)
+			a.set.add(c)
 			continue
 		}
 		if phraseWords[w] {
 			continue
 		}
 		if c, ok := stripAffix(w); ok {
-			set.add(c)
+			a.set.add(c)
 			continue
 		}
 		if c, ok := m.correct(w); ok {
-			set.add(c)
-			fuzzed.add(c)
+			a.set.add(c)
+			a.fuzzed.add(c)
 		}
 	}
-	best := -1
+	for c := range numConcepts {
+		if a.set.has(c) {
+			f.add(hashKind(fConcept) ^ uint64(c+1)*0x9e3779b97f4a7c15)
+		}
+	}
 	for i := range rules {
-		if set.covers(compiled[i]) && (best < 0 || rules[i].weight > rules[best].weight) {
-			best = i
+		if a.set.covers(compiled[i]) && (a.best < 0 || rules[i].weight > rules[a.best].weight) {
+			a.best = i
 		}
 	}
-	if best < 0 {
-		return Result{Intent: Unknown, Via: "none"}
+	if a.best >= 0 {
+		f.add(hashBytes(hashKind(fRule), rules[a.best].intent))
 	}
-	r := rules[best]
-	via := "keyword"
-	for _, c := range r.concepts {
-		if fuzzed.has(c) {
-			via = "fuzzy"
-		}
-	}
-	names := make([]string, len(r.concepts))
-	for i, c := range r.concepts {
-		names[i] = conceptNames[c]
-	}
-	return Result{Intent: r.intent, Via: via, Rule: strings.Join(names, "+"), Weight: r.weight}
+	f.unique()
+	return a
 }
 
 var prefixes = []string{"di", "ter", "ke"}

@@ -72,6 +72,7 @@ func words(s string, dst []string) []string {
 	var buf [64]byte
 	cur := buf[:0]
 	raw := make([]string, 0, 16)
+	wave := false
 	flush := func() {
 		if len(cur) > 0 {
 			raw = append(raw, string(cur))
@@ -84,6 +85,10 @@ func words(s string, dst []string) []string {
 			cur = append(cur, byte(r))
 		case r >= 'A' && r <= 'Z':
 			cur = append(cur, byte(r+'a'-'A'))
+		case r == '👋':
+			// A wave alone is a greeting (below); beside words it is noise.
+			wave = true
+			flush()
 		case r == '\'' || r == '\u2019' || r == '`':
 			// "assalamu'alaikum", "can't": join the parts
 		case r >= utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)):
@@ -96,6 +101,9 @@ func words(s string, dst []string) []string {
 		}
 	}
 	flush()
+	if len(raw) == 0 && wave {
+		raw = append(raw, "halo")
+	}
 	for i, w := range raw {
 		// "no hp", "no wa", "no telp": here "no" is "nomor", not "no".
 		if w == "no" && i+1 < len(raw) {
@@ -133,6 +141,11 @@ func fixWord(w string) string {
 		return v
 	}
 	if !hasRun3(w) {
+		if _, ok := lexicon[w]; !ok {
+			if v, ok := collex[w]; ok {
+				return v
+			}
+		}
 		return w
 	}
 	one, two := collapse(w, 1), collapse(w, 2)
@@ -143,6 +156,11 @@ func fixWord(w string) string {
 	}
 	if known(two) && !known(one) {
 		return two
+	}
+	for _, c := range []string{one, two} {
+		if v, ok := collex[c]; ok {
+			return v
+		}
 	}
 	return one
 }
