@@ -21,6 +21,7 @@ import (
 	"lindungi/channels"
 	"lindungi/channels/simulator"
 	"lindungi/channels/whatsapp"
+	"lindungi/channels/whatsapp/cloud"
 	"lindungi/config"
 	"lindungi/jobs"
 	"lindungi/privacy"
@@ -49,6 +50,7 @@ type App struct {
 	privacy   *privacy.Service
 	scheduler *jobs.Scheduler
 	whatsapp  *whatsapp.Channel
+	cloud     *cloud.Channel // the WhatsApp channel's Cloud API provider, when configured
 	// qrOut is where pairing QR codes are drawn (the terminal).
 	qrOut io.Writer
 

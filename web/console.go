@@ -39,6 +39,7 @@ var labels = map[string]string{
 	"whatsapp": "WhatsApp", "email": "Surel", "simulator": "Simulator",
 	// outbound delivery
 	"queued": "dalam antrean", "sending": "sedang dikirim", "sent": "terkirim", "dead": "gagal dikirim",
+	"delivered": "diterima", "read": "dibaca", "failed": "gagal", "held": "ditahan (di luar jendela 24 jam)",
 }
 
 func label(key string) string {

@@ -251,6 +251,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.Outbox != nil {
 		for _, c := range s.Outbox.Channels() {
 			chs[c.Name()] = string(c.State())
+			// A provider with more to say (the WhatsApp Cloud API's
+			// quality rating and messaging tier) says it beside.
+			if d, ok := c.(interface{ Readiness() map[string]string }); ok {
+				out[c.Name()] = d.Readiness()
+			}
 		}
 	}
 	out["channels"] = chs
