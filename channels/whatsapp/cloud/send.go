@@ -413,8 +413,7 @@ func safeName(n string) string {
 // The window and the sent markers: this package's own tables.
 
 // opened records that the citizen wrote at t (monotonic: a late retry of
-// an old message never shortens the window) and releases what was held
-// for them.
+// an old message never shortens the window).
 func (c *Channel) opened(ctx context.Context, from string, t time.Time) error {
 	if from == "" {
 		return nil
@@ -424,7 +423,13 @@ func (c *Channel) opened(ctx context.Context, from string, t time.Time) error {
 		WHERE whatsapp_cloud_windows.last_inbound_at < excluded.last_inbound_at`, from, t.UTC()); err != nil {
 		return fmt.Errorf("whatsapp cloud: window: %w", err)
 	}
-	if c.outb == nil || c.Now().Sub(t) >= c.cfg.Window {
+	return nil
+}
+
+// release queues again what was held for the citizen who wrote at t,
+// once their message is stored (and so, the window open).
+func (c *Channel) release(ctx context.Context, from string, t time.Time) error {
+	if from == "" || c.outb == nil || c.Now().Sub(t) >= c.cfg.Window {
 		return nil
 	}
 	if n, err := c.outb.ReleaseHeld(ctx, channels.WhatsApp, e164(from)); err != nil {

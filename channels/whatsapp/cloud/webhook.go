@@ -290,10 +290,17 @@ func (c *Channel) messages(ctx context.Context, v messagesValue, sink channels.S
 		if skip {
 			continue
 		}
+		// The window opens before the message is stored: the bot's reply
+		// is queued in Deliver's transaction and may be sent before
+		// Deliver even returns. Should Deliver fail, the citizen did write
+		// all the same, and Meta sends the message again.
+		if err := c.opened(ctx, m.From, in.ReceivedAt); err != nil {
+			return err
+		}
 		if err := sink.Deliver(ctx, in); err != nil {
 			return fmt.Errorf("deliver %s: %w", m.ID, err)
 		}
-		if err := c.opened(ctx, m.From, in.ReceivedAt); err != nil {
+		if err := c.release(ctx, m.From, in.ReceivedAt); err != nil {
 			return err
 		}
 	}
