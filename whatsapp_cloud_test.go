@@ -449,3 +449,105 @@ func countRows(t testing.TB, ta *testApp, q string) int {
 	}
 	return n
 }
+
+// outboxRow reads an outbox row's status and delivery state.
+func outboxRow(t testing.TB, ta *testApp, id string) (status, delivery string) {
+	t.Helper()
+	if err := ta.db.QueryRow(context.Background(), `SELECT status, delivery FROM outbox WHERE id = ?`, id).Scan(&status, &delivery); err != nil {
+		t.Fatalf("outbox row %s: %v", id, err)
+	}
+	return status, delivery
+}
+
+// TestWhatsAppCloudDuplicatesAndOrder is issue 17's "must show 3", middle
+// part: the same webhook delivered five times at once is one message and
+// one reply; statuses repeated and out of order end in the right state;
+// statuses that overtake the send's answer are kept, and a permanent
+// failure among them dead-letters the message and flags its ticket.
+func TestWhatsAppCloudDuplicatesAndOrder(t *testing.T) {
+	r := startCloud(t)
+	rina := graphfake.Citizen{WaID: "6281277778888", Name: "Rina"}
+	body, _ := r.fake.Text(rina, "halo")
+	done := make(chan error, 5)
+	for i := 0; i < 5; i++ {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			done <- r.fake.Deliver(ctx, body)
+		}()
+	}
+	for i := 0; i < 5; i++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	greeting := r.sentAfter(rina.WaID, 0)
+	if in := countRows(t, r.testApp, `SELECT COUNT(*) FROM messages WHERE direction = 'in'`); in != 1 {
+		t.Fatalf("%d inbound messages from five deliveries of one", in)
+	}
+	if rows := countRows(t, r.testApp, `SELECT COUNT(*) FROM outbox`); rows != len(greeting) {
+		t.Fatalf("%d outbox rows, %d messages sent", rows, len(greeting))
+	}
+	g := greeting[0]
+	for _, st := range []string{"read", "sent", "delivered", "read", "sent", "delivered"} {
+		r.deliver(r.fake.Status(g, st, 0))
+		r.deliver(r.fake.Status(g, st, 0))
+	}
+	if _, dl := outboxRow(t, r.testApp, g.CallbackData); dl != "read" {
+		t.Fatalf("after statuses out of order the greeting is %q, want read", dl)
+	}
+
+	// Statuses before the send's answer: kept, and the outbox's own
+	// record of the send does not undo them.
+	r.fake.StatusesBeforeAnswer(0, "sent", "delivered")
+	n := len(r.fake.Sent(rina.WaID))
+	r.write(rina, "menu")
+	early := r.sentAfter(rina.WaID, n)[0]
+	var st, dl string
+	for st, dl = outboxRow(t, r.testApp, early.CallbackData); st != "sent"; st, dl = outboxRow(t, r.testApp, early.CallbackData) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if dl != "delivered" {
+		t.Fatalf("early statuses lost: status %s, delivery %q", st, dl)
+	}
+
+	// A permanent failure reported before the answer: dead, the ticket
+	// flagged, and it stays dead.
+	n = len(r.fake.Sent(rina.WaID))
+	r.fake.StatusesBeforeAnswer(0)
+	r.ask(rina, "saya mau bicara dengan petugas", "PL-")
+	var list ticketList
+	r.call("GET", "/api/v1/tickets?channel=whatsapp", nil, &list)
+	if len(list.Tickets) != 1 {
+		t.Fatalf("tickets: %+v", list.Tickets)
+	}
+	number := list.Tickets[0].ID
+	r.fake.StatusesBeforeAnswer(131026, "failed")
+	n = len(r.fake.Sent(rina.WaID))
+	if code := r.call("POST", "/api/v1/tickets/"+number+"/replies", map[string]string{"text": "Kami bantu, Bu Rina."}, nil); code != http.StatusCreated {
+		t.Fatalf("reply: %d", code)
+	}
+	failed := r.sentAfter(rina.WaID, n)[0]
+	r.fake.StatusesBeforeAnswer(0)
+	for st, dl = outboxRow(t, r.testApp, failed.CallbackData); st == "sending" || st == "queued"; st, dl = outboxRow(t, r.testApp, failed.CallbackData) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st != "dead" || dl != "failed" {
+		t.Fatalf("a permanent failure left the row %s/%s", st, dl)
+	}
+	var d struct {
+		Ticket struct{ Flags []string } `json:"ticket"`
+	}
+	r.call("GET", "/api/v1/tickets/"+number, nil, &d)
+	if !strings.Contains(strings.Join(d.Ticket.Flags, ","), "delivery_failed") {
+		t.Fatalf("ticket flags %v", d.Ticket.Flags)
+	}
+	if state, _ := r.delivery(number, "Kami bantu, Bu Rina."); state != "dead" {
+		t.Fatalf("the ticket shows the failed reply as %q", state)
+	}
+	// A late "delivered" for it changes nothing.
+	r.deliver(r.fake.Status(failed, "delivered", 0))
+	if st, dl = outboxRow(t, r.testApp, failed.CallbackData); st != "dead" || dl != "failed" {
+		t.Fatalf("a late status revived a dead row: %s/%s", st, dl)
+	}
+}

@@ -89,7 +89,10 @@ type Server struct {
 	pending sync.WaitGroup
 	stop    chan struct{}
 	workers sync.WaitGroup
-	acked   map[string]int // body hash → 2xx answers (for tests)
+	acked   map[string]int // body → 2xx answers (for tests)
+	nAcked  int
+	early   []string // statuses reported before a send's answer
+	earlyCd int      // the error code of an early "failed"
 }
 
 type mediaFile struct {
@@ -154,6 +157,22 @@ func (s *Server) Fail(f ...Fault) {
 	s.mu.Lock()
 	s.faults = append(s.faults, f...)
 	s.mu.Unlock()
+}
+
+// StatusesBeforeAnswer makes the fake report these statuses of every
+// accepted message by webhook before it answers the send, as Meta may
+// (it promises no order); code is the error of a "failed" among them.
+func (s *Server) StatusesBeforeAnswer(code int, statuses ...string) {
+	s.mu.Lock()
+	s.early, s.earlyCd = statuses, code
+	s.mu.Unlock()
+}
+
+// Acked counts the enqueued webhooks the gateway accepted.
+func (s *Server) Acked() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nAcked
 }
 
 // Sent returns what the gateway sent to wa_id (all when empty).
@@ -310,7 +329,17 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
 	m.WAMID = s.newID("wamid.HBgN")
 	s.mu.Lock()
 	s.sent = append(s.sent, m)
+	early, code := s.early, s.earlyCd
 	s.mu.Unlock()
+	for _, st := range early {
+		c := 0
+		if st == "failed" {
+			c = code
+		}
+		if err := s.Deliver(r.Context(), s.Status(m, st, c)); err != nil {
+			return
+		}
+	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]any{
 		"messaging_product": "whatsapp",
@@ -476,6 +505,7 @@ func (s *Server) deliverLoop() {
 			if err := s.Deliver(ctx, b); err == nil {
 				s.mu.Lock()
 				s.acked[string(b)]++
+				s.nAcked++
 				s.mu.Unlock()
 			}
 			s.pending.Done()
