@@ -92,11 +92,15 @@ func (a *App) standardJobs(cfg jobs.Config, deps jobs.Deps) []jobs.Job {
 	if a.tracing != nil {
 		js = append(js, a.tracing.Jobs()...)
 	}
+	sweeps := []jobs.Sweep{accounts.SessionSweep(), tickets.ChatKeySweep(a.db), channels.DeadSweep(cfg.OutboxRetention)}
+	if a.cloud != nil {
+		sweeps = append(sweeps, cloud.Sweeps(cfg.OutboxRetention)...)
+	}
 	return append(js,
 		a.privacy.RetentionTickets(cfg.TicketRetention), a.privacy.DSRDeadline(),
 		a.tickets.SLAEscalation(),
 		channels.OutboxCleanup(a.db, cfg.OutboxRetention),
-		jobs.Housekeeping(a.db, accounts.SessionSweep(), tickets.ChatKeySweep(a.db), channels.DeadSweep(cfg.OutboxRetention)),
+		jobs.Housekeeping(a.db, sweeps...),
 	)
 }
 
