@@ -45,6 +45,9 @@ type Options struct {
 	// EnforceWindow answers 131047 to free text for a citizen who has not
 	// written in the last 24 hours (by the fake's own record), as Meta does.
 	EnforceWindow bool
+	// Senders is how many webhooks the fake has in flight at once
+	// (default 16).
+	Senders int
 }
 
 // Sent is one message the gateway sent, as the fake understood it.
@@ -78,6 +81,9 @@ type Server struct {
 
 	mu       sync.Mutex
 	webhook  string
+	targets  []string // round-robin webhook URLs (replicas behind a balancer)
+	next     int
+	lat      []time.Duration // per accepted enqueued webhook: its last attempt
 	sent     []Sent
 	faults   []Fault
 	media    map[string]mediaFile
@@ -89,7 +95,6 @@ type Server struct {
 	pending sync.WaitGroup
 	stop    chan struct{}
 	workers sync.WaitGroup
-	acked   map[string]int // body → 2xx answers (for tests)
 	nAcked  int
 	early   []string // statuses reported before a send's answer
 	earlyCd int      // the error code of an early "failed"
@@ -116,7 +121,7 @@ func New(addr string, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("graphfake: listen: %w", err)
 	}
 	s := &Server{opts: opts, ln: ln, webhook: opts.WebhookURL, media: map[string]mediaFile{}, lastIn: map[string]time.Time{},
-		queue: make(chan []byte, 100000), stop: make(chan struct{}), acked: map[string]int{},
+		queue: make(chan []byte, 100000), stop: make(chan struct{}),
 		hc: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /{version}/{id}/messages", s.auth(s.messages))
@@ -125,7 +130,10 @@ func New(addr string, opts Options) (*Server, error) {
 	mux.HandleFunc("GET /media/{id}", s.auth(s.download))
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go s.srv.Serve(ln)
-	for i := 0; i < 16; i++ {
+	if opts.Senders <= 0 {
+		opts.Senders = 16
+	}
+	for i := 0; i < opts.Senders; i++ {
 		s.workers.Add(1)
 		go s.deliverLoop()
 	}
@@ -143,6 +151,22 @@ func (s *Server) SetWebhookURL(u string) {
 	s.mu.Lock()
 	s.webhook = u
 	s.mu.Unlock()
+}
+
+// SetWebhookURLs spreads webhooks over several URLs in turn, as a
+// round-robin load balancer in front of replicas would.
+func (s *Server) SetWebhookURLs(urls ...string) {
+	s.mu.Lock()
+	s.targets = append([]string(nil), urls...)
+	s.mu.Unlock()
+}
+
+// Latencies returns, for each enqueued webhook accepted so far, how long
+// its accepted attempt took.
+func (s *Server) Latencies() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Duration(nil), s.lat...)
 }
 
 // Close stops the server and the webhook retries.
@@ -434,6 +458,10 @@ func (s *Server) Sign(body []byte) string {
 func (s *Server) Post(ctx context.Context, body []byte, signature string) (int, error) {
 	s.mu.Lock()
 	u := s.webhook
+	if len(s.targets) > 0 {
+		u = s.targets[s.next%len(s.targets)]
+		s.next++
+	}
 	s.mu.Unlock()
 	if u == "" {
 		return 0, errors.New("graphfake: no webhook URL")
@@ -458,15 +486,23 @@ func (s *Server) Post(ctx context.Context, body []byte, signature string) (int, 
 // Deliver posts a signed webhook and, like Meta, sends it again until it
 // gets a 2xx (or ctx ends).
 func (s *Server) Deliver(ctx context.Context, body []byte) error {
+	_, err := s.deliver(ctx, body)
+	return err
+}
+
+// deliver is Deliver that also says how long the accepted attempt took.
+func (s *Server) deliver(ctx context.Context, body []byte) (time.Duration, error) {
 	backoff := 20 * time.Millisecond
+	sig := s.Sign(body)
 	for {
-		code, err := s.Post(ctx, body, s.Sign(body))
+		start := time.Now()
+		code, err := s.Post(ctx, body, sig)
 		if err == nil && code/100 == 2 {
-			return nil
+			return time.Since(start), nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("graphfake: webhook not accepted (last %d, %v): %w", code, err, ctx.Err())
+			return 0, fmt.Errorf("graphfake: webhook not accepted (last %d, %v): %w", code, err, ctx.Err())
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, time.Second)
@@ -502,10 +538,10 @@ func (s *Server) deliverLoop() {
 		case <-s.stop:
 			return
 		case b := <-s.queue:
-			if err := s.Deliver(ctx, b); err == nil {
+			if d, err := s.deliver(ctx, b); err == nil {
 				s.mu.Lock()
-				s.acked[string(b)]++
 				s.nAcked++
+				s.lat = append(s.lat, d)
 				s.mu.Unlock()
 			}
 			s.pending.Done()
