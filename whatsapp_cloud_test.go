@@ -163,14 +163,23 @@ func TestWhatsAppCloudEndToEnd(t *testing.T) {
 	budi := graphfake.Citizen{WaID: "6281233334444", Name: "Budi"}
 
 	r.ask(budi, "halo", "Selamat datang")
-	r.ask(budi, "1", "nama lengkap")
+	// The menu went as a list; Budi picks its first row.
+	if g := r.fake.Sent(budi.WaID); g[len(g)-1].Type != "interactive" || len(g[len(g)-1].Rows) < 3 {
+		t.Fatalf("the menu went as %+v", g[len(g)-1])
+	}
+	n := len(r.fake.Sent(budi.WaID))
+	pick, _ := r.fake.ListReply(budi, "1", "Sertifikat vaksin bel…")
+	r.deliver(pick)
+	if s := r.sentAfter(budi.WaID, n); !strings.Contains(s[0].Text, "nama lengkap") {
+		t.Fatalf("after the list choice: %+v", s)
+	}
 	r.ask(budi, "Budi Santoso", "NIK")
 	r.ask(budi, "3174014501900001", "tanggal lahir")
 	r.ask(budi, "05-01-1990", "nomor HP")
 	r.ask(budi, "081233334444", "jelaskan")
 	r.ask(budi, "Sertifikat dosis 2 belum muncul di aplikasi", "foto")
 	photo := append([]byte("\xff\xd8\xff\xe0"), bytes.Repeat([]byte("foto ktp "), 200)...)
-	n := len(r.fake.Sent(budi.WaID))
+	n = len(r.fake.Sent(budi.WaID))
 	body, _ := r.fake.Image(budi, "ini foto KTP saya", photo, "image/jpeg")
 	r.deliver(body)
 	r.sentAfter(budi.WaID, n)

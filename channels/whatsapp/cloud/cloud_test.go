@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -184,5 +185,50 @@ func TestWrongTokenIsNotReady(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), token) || strings.Contains(r.logs.String(), token) {
 		t.Error("the token leaked into an error or the log")
+	}
+}
+
+// The bot's numbered menu goes as an interactive list (a choice comes back
+// as its number); an operator's numbered steps, or a menu beyond the
+// list's limits, stay text.
+func TestMenuAsList(t *testing.T) {
+	db := storetest.SQLite(t)
+	r := newRig(t, db, graphfake.Options{}, cloud.Config{})
+	ctx := context.Background()
+	body, _ := r.fake.Text(graphfake.Citizen{WaID: "6281233335555"}, "menu")
+	if err := r.fake.Deliver(ctx, body); err != nil {
+		t.Fatal(err)
+	}
+	<-r.got
+	menu := "Silakan balas dengan *angka* pilihan Bapak/Ibu:\n1. Sertifikat vaksin belum muncul\n2. Ubah data (nama, tanggal lahir, nomor HP)\n3. NIK dipakai orang lain\n\nBalas *0* untuk kembali."
+	long := "Pilih:\n"
+	for i := 1; i <= 11; i++ {
+		long += strconv.Itoa(i) + ". pilihan\n"
+	}
+	for _, tc := range []struct {
+		name string
+		msg  channels.Outbound
+		typ  string
+		rows int
+	}{
+		{"the bot's menu", channels.Outbound{Kind: "reply", Text: menu}, "interactive", 3},
+		{"an operator's steps", channels.Outbound{Kind: "reply", Text: menu, Meta: map[string]string{"operator": "budi"}}, "text", 0},
+		{"eleven choices", channels.Outbound{Kind: "reply", Text: long}, "text", 0},
+		{"two lines are not a menu", channels.Outbound{Kind: "reply", Text: "Langkah:\n1. buka aplikasi\n2. masuk"}, "text", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.msg.ID, tc.msg.Channel, tc.msg.To = channels.NewID(), channels.WhatsApp, "+6281233335555"
+			n := len(r.fake.Sent("6281233335555"))
+			if err := r.ch.Send(ctx, tc.msg); err != nil {
+				t.Fatal(err)
+			}
+			got := r.fake.Sent("6281233335555")[n:]
+			if len(got) != 1 || got[0].Type != tc.typ || len(got[0].Rows) != tc.rows {
+				t.Fatalf("sent %+v", got)
+			}
+			if tc.typ == "interactive" && (strings.Contains(got[0].Text, "1. Sertifikat") || !strings.Contains(got[0].Text, "Balas *0*")) {
+				t.Errorf("list body %q", got[0].Text)
+			}
+		})
 	}
 }

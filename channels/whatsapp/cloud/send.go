@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,7 +64,11 @@ func (c *Channel) Send(ctx context.Context, msg channels.Outbound) error {
 		reqs = append(reqs, map[string]any{"type": typ, typ: obj})
 	}
 	if len(reqs) == 0 {
-		reqs = append(reqs, map[string]any{"type": "text", "text": map[string]any{"preview_url": false, "body": msg.Text}})
+		if list, ok := menuList(msg); ok {
+			reqs = append(reqs, map[string]any{"type": "interactive", "interactive": list})
+		} else {
+			reqs = append(reqs, map[string]any{"type": "text", "text": map[string]any{"preview_url": false, "body": msg.Text}})
+		}
 	}
 	for i, r := range reqs {
 		r["messaging_product"] = "whatsapp"
@@ -74,6 +80,14 @@ func (c *Channel) Send(ctx context.Context, msg channels.Outbound) error {
 		}
 		kind := r["type"].(string)
 		wamid, err := c.post(ctx, r)
+		if err != nil && kind == "interactive" && errors.Is(err, channels.ErrPermanent) {
+			// A list WhatsApp will not take (a limit we misjudged) is
+			// still a menu the citizen can answer with a number.
+			delete(r, "interactive")
+			r["type"], r["text"] = "text", map[string]any{"preview_url": false, "body": msg.Text}
+			kind = "text"
+			wamid, err = c.post(ctx, r)
+		}
 		if err != nil {
 			if errors.Is(err, channels.ErrHeld) {
 				// WhatsApp's view of the window beats ours (a message we
@@ -97,10 +111,64 @@ func (c *Channel) Send(ctx context.Context, msg channels.Outbound) error {
 }
 
 func kindIf(t string) string {
-	if t == "text" {
-		return "text"
+	if t == "text" || t == "interactive" {
+		return t
 	}
 	return "media"
+}
+
+// menuItem is one line "N. title" of a numbered menu.
+var menuItem = regexp.MustCompile(`^\s*(\d{1,2})[.)]\s+(\S.*)$`)
+
+// menuList turns the bot's numbered menu into an interactive list message
+// (a button that opens the choices; a choice comes back as its number, see
+// inbound), within Meta's limits: 10 rows, titles of 24 and descriptions of
+// 72 characters, a body of 1,024. Only the bot's own replies qualify: an
+// operator's numbered steps stay text, which is why Meta["operator"]
+// rules it out. Anything else, or a menu that does not fit, stays text.
+func menuList(msg channels.Outbound) (map[string]any, bool) {
+	if msg.Meta["operator"] != "" || msg.Kind != "reply" || len(msg.Attachments) > 0 {
+		return nil, false
+	}
+	lines := strings.Split(msg.Text, "\n")
+	var rows []map[string]string
+	var body []string
+	first, last := -1, -1
+	for i, l := range lines {
+		m := menuItem.FindStringSubmatch(l)
+		if m != nil && (first < 0 || i == last+1) && m[1] == strconv.Itoa(len(rows)+1) {
+			if first < 0 {
+				first = i
+			}
+			last = i
+			title := strings.TrimSpace(m[2])
+			row := map[string]string{"id": m[1], "title": clip(title, 24)}
+			if len([]rune(title)) > 24 {
+				row["description"] = clip(title, 72)
+			}
+			rows = append(rows, row)
+			continue
+		}
+		body = append(body, l)
+	}
+	text := strings.TrimSpace(strings.Join(body, "\n"))
+	if len(rows) < 3 || len(rows) > 10 || text == "" || len([]rune(text)) > 1024 {
+		return nil, false
+	}
+	return map[string]any{
+		"type":   "list",
+		"body":   map[string]string{"text": text},
+		"action": map[string]any{"button": "Pilih / Choose", "sections": []map[string]any{{"title": "Menu", "rows": rows}}},
+	}, true
+}
+
+// clip shortens s to n characters, marking the cut.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
 
 func kindOf(err error) string {

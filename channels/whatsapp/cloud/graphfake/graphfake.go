@@ -61,6 +61,7 @@ type Sent struct {
 	Params       []string
 	CallbackData string
 	MediaID      string
+	Rows         []string // an interactive list's row IDs
 	Raw          json.RawMessage
 }
 
@@ -304,6 +305,22 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
 			ID      string `json:"id"`
 			Caption string `json:"caption"`
 		}
+		Interactive *struct {
+			Type string `json:"type"`
+			Body struct {
+				Text string `json:"text"`
+			} `json:"body"`
+			Action struct {
+				Button   string `json:"button"`
+				Sections []struct {
+					Rows []struct {
+						ID          string `json:"id"`
+						Title       string `json:"title"`
+						Description string `json:"description"`
+					} `json:"rows"`
+				} `json:"sections"`
+			} `json:"action"`
+		} `json:"interactive"`
 		BizOpaqueCallbackData string `json:"biz_opaque_callback_data"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil || req.MessagingProduct != "whatsapp" || req.To == "" {
@@ -339,6 +356,26 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		m.MediaID, m.Text = md.ID, md.Caption
+	case "interactive":
+		// The list message's documented limits: body 1,024 characters,
+		// button 20, at most 10 rows, titles 24, descriptions 72.
+		it := req.Interactive
+		bad := it == nil || it.Type != "list" || it.Body.Text == "" || len([]rune(it.Body.Text)) > 1024 ||
+			it.Action.Button == "" || len([]rune(it.Action.Button)) > 20
+		if !bad {
+			for _, sec := range it.Action.Sections {
+				for _, row := range sec.Rows {
+					bad = bad || row.ID == "" || row.Title == "" || len([]rune(row.Title)) > 24 || len([]rune(row.Description)) > 72
+					m.Rows = append(m.Rows, row.ID)
+				}
+			}
+			bad = bad || len(m.Rows) == 0 || len(m.Rows) > 10
+		}
+		if bad {
+			graphError(w, http.StatusBadRequest, 131009, "Parameter value is not valid")
+			return
+		}
+		m.Text = it.Body.Text
 	default:
 		graphError(w, http.StatusBadRequest, 131051, "Unsupported message type")
 		return
