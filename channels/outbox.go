@@ -536,6 +536,12 @@ func (o *Outbox) record(ctx context.Context, channel string, results []result) e
 					return err
 				}
 				o.failed.WithLabelValues(channel, "not_ready").Inc()
+			case errors.Is(r.err, ErrDeferred):
+				if _, err := tx.Exec(ctx, `UPDATE outbox SET status = 'queued', claimed_until = NULL, last_error = ?, next_attempt_at = ? WHERE id = ?`,
+					truncate(r.err.Error(), 500), now.Add(o.cfg.MaxBackoff), id); err != nil {
+					return err
+				}
+				o.failed.WithLabelValues(channel, "deferred").Inc()
 			case errors.Is(r.err, ErrHeld):
 				if _, err := tx.Exec(ctx, `UPDATE outbox SET status = 'held', attempts = attempts + 1, last_error = ?, claimed_until = NULL WHERE id = ?`, truncate(r.err.Error(), 500), id); err != nil {
 					return err
