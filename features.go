@@ -213,6 +213,7 @@ func (a *App) wireWhatsAppCloud() error {
 		AccessToken: token, AppSecret: appSecret, VerifyToken: verify,
 		APIURL: cc.APIURL, APIVersion: cc.APIVersion, Templates: templates,
 		MaxMediaBytes: a.cfg.WhatsApp.MaxMediaBytes, MaxWebhookBytes: a.cfg.MaxBodyBytes * 4,
+		DailyConversations: cc.DailyConversations,
 	}, a.db, a.outbox, a.log)
 	if err != nil {
 		return err

@@ -115,6 +115,10 @@ type WhatsAppCloud struct {
 	// (exposure, consent_request, sla_followup, …): what may be sent
 	// outside the 24-hour customer service window.
 	Templates map[string]CloudTemplate `yaml:"templates"`
+	// DailyConversations caps business-initiated conversations (templates
+	// to citizens outside their window) per rolling 24 hours until Meta's
+	// phone_number_quality_update names the number's tier; 0: no cap.
+	DailyConversations int `yaml:"daily_conversations"`
 }
 
 // CloudTemplate is one approved template: its name at Meta, the
@@ -215,8 +219,9 @@ func Default() Config {
 			MaxMediaBytes: 16 << 20,
 			Provider:      "linked",
 			Cloud: WhatsAppCloud{
-				APIURL:     "https://graph.facebook.com",
-				APIVersion: "v23.0",
+				APIURL:             "https://graph.facebook.com",
+				APIVersion:         "v23.0",
+				DailyConversations: 1000,
 			},
 		},
 		Email: Email{
@@ -444,6 +449,9 @@ func (c Config) Validate() error {
 			if c.WhatsApp.Enabled && k.val == "" {
 				add("whatsapp.cloud.%s is empty: provider cloud needs it (LINDUNGI_WHATSAPP_CLOUD_%s)", k.key, strings.ToUpper(k.key))
 			}
+		}
+		if cc.DailyConversations < 0 {
+			add("whatsapp.cloud.daily_conversations must be 0 (no cap) or more")
 		}
 		for purpose, t := range cc.Templates {
 			if t.Name == "" {

@@ -60,6 +60,9 @@ type Config struct {
 	// MaxWebhookBytes caps a webhook body; Meta batches at most a few
 	// hundred changes, far below the default 4 MiB.
 	MaxWebhookBytes int64
+	// DailyConversations caps business-initiated conversations per
+	// rolling 24 hours until a quality webhook names the tier (0: none).
+	DailyConversations int
 	// Window is the customer service window (24 hours).
 	Window time.Duration
 	// HTTP is the client for the Graph API (tests: the fake's).
@@ -204,6 +207,21 @@ func (c *Channel) Readiness() map[string]string {
 		out["account"] = c.account
 	}
 	return out
+}
+
+// tierLimits are Meta's messaging limit tiers (current_limit in the
+// phone_number_quality_update webhook); 0 is no limit.
+var tierLimits = map[string]int{"TIER_50": 50, "TIER_250": 250, "TIER_1K": 1000, "TIER_2K": 2000,
+	"TIER_10K": 10000, "TIER_100K": 100000, "TIER_UNLIMITED": 0}
+
+// dailyLimit is the tier Meta last named, else the configured cap.
+func (c *Channel) dailyLimit() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n, ok := tierLimits[c.tier]; ok {
+		return n
+	}
+	return c.cfg.DailyConversations
 }
 
 func (c *Channel) setQuality(quality, tier, account string) {

@@ -232,3 +232,46 @@ func TestMenuAsList(t *testing.T) {
 		})
 	}
 }
+
+// Templates outside the window open business-initiated conversations, of
+// which the number's tier allows so many a day: beyond it a template is
+// deferred (not lost, no attempt spent), a citizen already reached today
+// costs nothing, and a quality webhook naming a higher tier lifts the cap.
+func TestTierDefersTemplates(t *testing.T) {
+	db := storetest.SQLite(t)
+	r := newRig(t, db, graphfake.Options{}, cloud.Config{DailyConversations: 2,
+		Templates: map[string]cloud.Template{"exposure": {Name: "sijejak_paparan"}}})
+	ctx := context.Background()
+	prompt := func(to string) error {
+		return r.ch.Send(ctx, channels.Outbound{ID: channels.NewID(), Channel: channels.WhatsApp, To: to, Kind: "prompt",
+			Text: "Anda kontak erat", Meta: map[string]string{"tracing": "exposure"}})
+	}
+	for _, tc := range []struct {
+		to       string
+		deferred bool
+	}{
+		{"+6281200000001", false},
+		{"+6281200000002", false},
+		{"+6281200000003", true},
+		{"+6281200000001", false}, // already in today's conversation
+	} {
+		err := prompt(tc.to)
+		if got := errors.Is(err, channels.ErrDeferred); got != tc.deferred || (!tc.deferred && err != nil) {
+			t.Fatalf("prompt to %s: %v", tc.to, err)
+		}
+	}
+	if err := r.fake.Deliver(ctx, r.fake.QualityUpdate("UPGRADE", "TIER_1K")); err != nil {
+		t.Fatal(err)
+	}
+	if err := prompt("+6281200000003"); err != nil {
+		t.Fatalf("after the tier rose: %v", err)
+	}
+	if q := r.ch.Readiness(); q["tier"] != "TIER_1K" || q["quality"] != "UPGRADE" {
+		t.Fatalf("readiness %v", q)
+	}
+	for _, s := range r.fake.Sent("") {
+		if s.Type != "template" || s.Template != "sijejak_paparan" || s.Language != "id" {
+			t.Fatalf("sent %+v", s)
+		}
+	}
+}

@@ -104,7 +104,7 @@ func (c *Channel) Send(ctx context.Context, msg channels.Outbound) error {
 		}
 		c.sends.WithLabelValues(kindIf(kind), "ok").Inc()
 		if i == len(reqs)-1 {
-			return c.markSent(ctx, msg.ID, wamid)
+			return c.markSent(ctx, msg.ID, wamid, to, false)
 		}
 	}
 	return nil
@@ -214,6 +214,10 @@ func (c *Channel) sendTemplate(ctx context.Context, to string, msg channels.Outb
 	if code == "" {
 		code = "id"
 	}
+	if err := c.withinTier(ctx, to); err != nil {
+		c.sends.WithLabelValues("template", "deferred").Inc()
+		return err
+	}
 	tpl := map[string]any{"name": t.Name, "language": map[string]string{"code": code}}
 	if len(t.Params) > 0 {
 		var params []map[string]string
@@ -231,7 +235,7 @@ func (c *Channel) sendTemplate(ctx context.Context, to string, msg channels.Outb
 		return err
 	}
 	c.sends.WithLabelValues("template", "ok").Inc()
-	return c.markSent(ctx, msg.ID, wamid)
+	return c.markSent(ctx, msg.ID, wamid, to, true)
 }
 
 // post sends one message request and returns the wamid WhatsApp gave it.
@@ -535,9 +539,38 @@ func (c *Channel) alreadySent(ctx context.Context, outboxID string) (bool, error
 	return n > 0, nil
 }
 
-func (c *Channel) markSent(ctx context.Context, outboxID, wamid string) error {
-	if _, err := c.db.Exec(ctx, `INSERT INTO whatsapp_cloud_sent (outbox_id, wamid, sent_at) VALUES (?, ?, ?) ON CONFLICT (outbox_id) DO NOTHING`,
-		outboxID, wamid, c.Now()); err != nil {
+// withinTier defers a template that would open a new business-initiated
+// conversation beyond the day's limit. A citizen already reached in the
+// last 24 hours is within the conversation that opened, so costs nothing.
+func (c *Channel) withinTier(ctx context.Context, to string) error {
+	limit := c.dailyLimit()
+	if limit <= 0 {
+		return nil
+	}
+	since := c.Now().Add(-24 * time.Hour)
+	var mine, all int
+	if err := c.db.QueryRow(ctx, `SELECT COUNT(*) FROM whatsapp_cloud_sent WHERE initiated = 1 AND recipient = ? AND sent_at > ?`, to, since).Scan(&mine); err != nil {
+		return fmt.Errorf("whatsapp cloud: tier: %w", err)
+	}
+	if mine > 0 {
+		return nil
+	}
+	if err := c.db.QueryRow(ctx, `SELECT COUNT(DISTINCT recipient) FROM whatsapp_cloud_sent WHERE initiated = 1 AND sent_at > ?`, since).Scan(&all); err != nil {
+		return fmt.Errorf("whatsapp cloud: tier: %w", err)
+	}
+	if all >= limit {
+		return fmt.Errorf("whatsapp cloud: %d business-initiated conversations in 24 hours, the number's limit: %w", all, channels.ErrDeferred)
+	}
+	return nil
+}
+
+func (c *Channel) markSent(ctx context.Context, outboxID, wamid, to string, initiated bool) error {
+	init := 0
+	if initiated {
+		init = 1
+	}
+	if _, err := c.db.Exec(ctx, `INSERT INTO whatsapp_cloud_sent (outbox_id, wamid, recipient, initiated, sent_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (outbox_id) DO NOTHING`,
+		outboxID, wamid, to, init, c.Now()); err != nil {
 		// The message went out; failing here would send it twice.
 		c.log.Warn("whatsapp cloud: sent marker not written", "outbox_id", outboxID, "err", err)
 	}

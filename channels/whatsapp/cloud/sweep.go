@@ -2,9 +2,11 @@ package cloud
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"lindungi/jobs"
+	"lindungi/store"
 )
 
 // Sweeps are the provider's share of housekeeping. A window row past 48
@@ -21,4 +23,29 @@ func Sweeps(retention time.Duration) []jobs.Sweep {
 			return b.Delete(ctx, "whatsapp_cloud_sent", "outbox_id", "sent_at < ?", now.Add(-retention).UTC())
 		}},
 	}
+}
+
+// Erase forgets the provider's records of the citizens at addresses (E.164
+// phones; others are ignored): when they last wrote and which messages
+// went to them. privacy calls it in a data-subject deletion's transaction.
+func Erase(ctx context.Context, tx *store.Tx, addresses []string) error {
+	var ids []string
+	for _, a := range addresses {
+		if id, err := waID(a); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	return store.InBatches(ids, func(part []string) error {
+		in, args := store.InList(part)
+		if _, err := tx.Exec(ctx, `DELETE FROM whatsapp_cloud_windows WHERE wa_id IN (`+in+`)`, args...); err != nil {
+			return fmt.Errorf("whatsapp cloud: erase: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM whatsapp_cloud_sent WHERE recipient IN (`+in+`)`, args...); err != nil {
+			return fmt.Errorf("whatsapp cloud: erase: %w", err)
+		}
+		return nil
+	})
 }

@@ -17,10 +17,15 @@ CREATE TABLE whatsapp_cloud_windows (
 -- with each send as biz_opaque_callback_data and comes back on its
 -- statuses. This row says an outbox row was accepted, so a retry after a
 -- crash between the answer and the outbox's record does not send twice.
+-- initiated marks a template sent outside the window: a business-initiated
+-- conversation, of which the number's tier allows so many a day.
 CREATE TABLE whatsapp_cloud_sent (
     outbox_id TEXT PRIMARY KEY,
     wamid     TEXT NOT NULL,
+    recipient TEXT NOT NULL DEFAULT '',
+    initiated INTEGER NOT NULL DEFAULT 0,
     sent_at   TIMESTAMP NOT NULL
 );
+CREATE INDEX whatsapp_cloud_sent_time ON whatsapp_cloud_sent(sent_at);
 -- Statuses that came without our callback data are matched by wamid.
 CREATE INDEX whatsapp_cloud_sent_wamid ON whatsapp_cloud_sent(wamid);
