@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -558,5 +560,38 @@ func TestWhatsAppCloudDuplicatesAndOrder(t *testing.T) {
 	r.deliver(r.fake.Status(failed, "delivered", 0))
 	if st, dl = outboxRow(t, r.testApp, failed.CallbackData); st != "dead" || dl != "failed" {
 		t.Fatalf("a late status revived a dead row: %s/%s", st, dl)
+	}
+}
+
+// Meta's quality and tier webhooks show in /readyz, /metrics, the status
+// route and the console's ticket list.
+func TestWhatsAppCloudQualityShown(t *testing.T) {
+	r := startCloud(t)
+	r.deliver(r.fake.QualityUpdate("FLAGGED", "TIER_10K"))
+	if b := r.get("/readyz"); !strings.Contains(b, `"quality":"FLAGGED"`) || !strings.Contains(b, `"tier":"TIER_10K"`) {
+		t.Errorf("readyz: %s", b)
+	}
+	if m := r.get("/metrics"); !strings.Contains(m, `lindungi_whatsapp_cloud_quality{quality="FLAGGED",tier="TIER_10K"} 1`) {
+		t.Errorf("metrics:\n%s", grepLines(m, "lindungi_whatsapp_cloud_quality"))
+	}
+	var st map[string]string
+	r.call("GET", "/api/v1/whatsapp/status", nil, &st)
+	if st["provider"] != "cloud" || st["tier"] != "TIER_10K" || st["state"] != "connected" {
+		t.Errorf("status: %v", st)
+	}
+	c, err := r.accounts.Add(context.Background(), "operator1", accounts.Operator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	cl := &http.Client{Jar: jar}
+	resp, err := cl.PostForm(r.base+"/login", url.Values{"name": {"operator1"}, "password": {c.Password}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), "kualitas nomor FLAGGED") || !strings.Contains(string(page), "batas percakapan TIER_10K") {
+		t.Errorf("console list lacks the number's quality:\n%s", grepLines(string(page), "WhatsApp"))
 	}
 }
