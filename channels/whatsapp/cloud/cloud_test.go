@@ -1,6 +1,7 @@
 package cloud_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -104,6 +105,7 @@ func TestErrorCodeTable(t *testing.T) {
 		{"131051 unsupported type is permanent", graphfake.Fault{Code: 131051, HTTPStatus: 400}, permanent, false},
 		{"100 invalid parameter is permanent", graphfake.Fault{Code: 100, HTTPStatus: 400}, permanent, false},
 		{"132001 missing template is permanent", graphfake.Fault{Code: 132001, HTTPStatus: 404}, permanent, false},
+		{"a send that times out is retried", graphfake.Fault{Delay: 3 * time.Second}, retry, false},
 		{"131047 re-engagement with no template is held", graphfake.Fault{Code: 131047, HTTPStatus: 400}, hold, false},
 		{"190 bad token: not ready, nothing dead-lettered", graphfake.Fault{Code: 190, HTTPStatus: 401}, notReady, true},
 		{"131031 locked account: not ready", graphfake.Fault{Code: 131031, HTTPStatus: 403}, notReady, true},
@@ -273,5 +275,31 @@ func TestTierDefersTemplates(t *testing.T) {
 		if s.Type != "template" || s.Template != "sijejak_paparan" || s.Language != "id" {
 			t.Fatalf("sent %+v", s)
 		}
+	}
+}
+
+// An attachment goes through the media endpoint and then as a document
+// (or image) message with the text as its caption.
+func TestSendMedia(t *testing.T) {
+	db := storetest.SQLite(t)
+	r := newRig(t, db, graphfake.Options{}, cloud.Config{})
+	ctx := context.Background()
+	body, _ := r.fake.Text(graphfake.Citizen{WaID: "6281233336666"}, "minta data saya")
+	if err := r.fake.Deliver(ctx, body); err != nil {
+		t.Fatal(err)
+	}
+	<-r.got
+	pdf := []byte("%PDF-1.4 ekspor data")
+	err := r.ch.Send(ctx, channels.Outbound{ID: channels.NewID(), Channel: channels.WhatsApp, To: "+6281233336666", Kind: channels.KindExport,
+		Text: "Data Anda terlampir.", Attachments: []channels.Attachment{{Name: "data.pdf", ContentType: "application/pdf", Data: pdf}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := r.fake.Sent("6281233336666")
+	if len(sent) != 1 || sent[0].Type != "document" || sent[0].Text != "Data Anda terlampir." {
+		t.Fatalf("sent %+v", sent)
+	}
+	if got, ok := r.fake.Media(sent[0].MediaID); !ok || !bytes.Equal(got, pdf) {
+		t.Fatal("the uploaded file differs")
 	}
 }
