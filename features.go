@@ -222,6 +222,7 @@ func (a *App) wireWhatsAppCloud() error {
 		ch.Now = testCloudClock
 	}
 	a.cloud = ch
+	a.background = append(a.background, func(ctx context.Context) error { return ch.Run(ctx, 15*time.Minute) })
 	a.outbox.Register(ch)
 	a.registry.MustRegister(ch)
 	a.web.Extra = append(a.web.Extra, web.WhatsAppCloudRoutes(ch, a.bot))

@@ -595,3 +595,25 @@ func TestWhatsAppCloudQualityShown(t *testing.T) {
 		t.Errorf("console list lacks the number's quality:\n%s", grepLines(string(page), "WhatsApp"))
 	}
 }
+
+// A token the Graph API refuses shows at start-up, as the channel's state
+// in /readyz, without a citizen's message having to fail first; the token
+// itself is in no log.
+func TestWhatsAppCloudBadTokenAtStart(t *testing.T) {
+	fake, err := graphfake.New("127.0.0.1:0", graphfake.Options{AccessToken: "the-right-token", AppSecret: cloudAppSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fake.Close)
+	ta := startApp(t, cloudConfig(t, fake))
+	var b string
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(b, `"whatsapp":"unauthorized"`); time.Sleep(20 * time.Millisecond) { // failure guard only
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz never showed the refused token: %s", b)
+		}
+		b = ta.get("/readyz")
+	}
+	if strings.Contains(ta.logs.String(), cloudToken) {
+		t.Error("the refused token is in the log")
+	}
+}

@@ -269,3 +269,41 @@ func waID(address string) (string, error) {
 	}
 	return a, nil
 }
+
+// Check asks the Graph API about the business number: a refused token
+// makes the channel unauthorized at once (rather than at the first
+// message to a citizen), and the number's quality rating is shown until a
+// webhook says more.
+func (c *Channel) Check(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.endpoint(c.cfg.PhoneNumberID)+"?fields=quality_rating,display_phone_number", nil)
+	if err != nil {
+		return fmt.Errorf("whatsapp cloud: check: %w", err)
+	}
+	var out struct {
+		QualityRating string `json:"quality_rating"`
+	}
+	if err := c.do(req, &out); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	unset := c.quality == ""
+	c.mu.Unlock()
+	if unset && out.QualityRating != "" {
+		c.setQuality(out.QualityRating, "", "")
+	}
+	return nil
+}
+
+// Run checks the number at start and every interval until ctx ends.
+func (c *Channel) Run(ctx context.Context, interval time.Duration) error {
+	for {
+		if err := c.Check(ctx); err != nil && ctx.Err() == nil {
+			c.log.Warn("whatsapp cloud: the Graph API refused the number check", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(interval):
+		}
+	}
+}

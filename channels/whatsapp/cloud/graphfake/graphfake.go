@@ -5,6 +5,7 @@
 // statuses of what the gateway sent — retrying those not answered 2xx.
 //
 // It serves POST /{version}/{phone-number-id}/messages, POST …/media,
+// GET /{version}/{phone-number-id} (the number, with its quality rating),
 // GET /{version}/{media-id} (the media URL) and GET /media/{id} (the file),
 // each only with the configured access token (else error 190). Payload
 // shapes follow Meta's published reference for the messages endpoint, the
@@ -45,6 +46,8 @@ type Options struct {
 	// EnforceWindow answers 131047 to free text for a citizen who has not
 	// written in the last 24 hours (by the fake's own record), as Meta does.
 	EnforceWindow bool
+	// Quality is the number's quality_rating (default GREEN).
+	Quality string
 	// Senders is how many webhooks the fake has in flight at once
 	// (default 16).
 	Senders int
@@ -449,6 +452,13 @@ func (s *Server) Media(id string) ([]byte, bool) {
 
 func (s *Server) mediaURL(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if id == s.opts.PhoneNumberID {
+		// The phone number node, as GET /{phone-number-id} answers it.
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]string{"id": id, "display_phone_number": s.opts.DisplayPhoneNumber,
+			"verified_name": "Kementerian Kesehatan RI", "quality_rating": firstNonEmpty(s.opts.Quality, "GREEN")})
+		return
+	}
 	s.mu.Lock()
 	m, ok := s.media[id]
 	s.mu.Unlock()
