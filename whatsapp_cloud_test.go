@@ -18,6 +18,7 @@ import (
 	"lindungi/accounts"
 	"lindungi/channels/whatsapp/cloud/graphfake"
 	"lindungi/config"
+	"lindungi/store/storetest"
 	"lindungi/testlog"
 )
 
@@ -160,8 +161,15 @@ func (r *cloudRig) delivery(number, text string) (state, note string) {
 // window, the exposure prompt to a contact outside it as a template; an
 // operator's reply outside the window is held with its reason and goes out
 // when the citizen writes again.
-func TestWhatsAppCloudEndToEnd(t *testing.T) {
-	r := startCloud(t, "LINDUNGI_TRACING_MIN_MINUTES=0.5")
+func TestWhatsAppCloudEndToEnd(t *testing.T) { whatsappCloudEndToEnd(t) }
+
+// TestWhatsAppCloudEndToEndPostgres runs the same on PostgreSQL.
+func TestWhatsAppCloudEndToEndPostgres(t *testing.T) {
+	whatsappCloudEndToEnd(t, "LINDUNGI_DATABASE_URL="+storetest.PostgresURL(t))
+}
+
+func whatsappCloudEndToEnd(t *testing.T, env ...string) {
+	r := startCloud(t, append(env, "LINDUNGI_TRACING_MIN_MINUTES=0.5")...)
 	budi := graphfake.Citizen{WaID: "6281233334444", Name: "Budi"}
 
 	r.ask(budi, "halo", "Selamat datang")
