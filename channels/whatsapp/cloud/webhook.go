@@ -168,7 +168,10 @@ func (c *Channel) handshake(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "verification failed", http.StatusForbidden)
 		return
 	}
+	// The challenge is echoed verbatim: as plain text that no browser may
+	// sniff into HTML.
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	io.WriteString(w, q.Get("hub.challenge"))
 }
 
@@ -283,6 +286,12 @@ func (c *Channel) messages(ctx context.Context, v messagesValue, sink channels.S
 		names[ct.WaID] = ct.Profile.Name
 	}
 	for _, m := range v.Messages {
+		if m.ID == "" || m.From == "" {
+			// Nothing to key it by: answering 503 would only make Meta
+			// retry it until it disables the subscription.
+			c.log.Warn("whatsapp cloud message without an ID or sender ignored", "type", m.Type)
+			continue
+		}
 		in, skip, err := c.inbound(ctx, m, names[m.From])
 		if err != nil {
 			return err
@@ -427,6 +436,12 @@ func (c *Channel) applyStatuses(ctx context.Context, sts []status) error {
 			outcome = classify(code, 0, title)
 			if errors.Is(outcome, channels.ErrNotReady) {
 				c.setState(StateUnauthorized)
+			}
+			if errors.Is(outcome, channels.ErrHeld) && s.RecipientID != "" {
+				// WhatsApp says the window is shut: believe it.
+				if err := c.closeWindow(ctx, s.RecipientID); err != nil {
+					return err
+				}
 			}
 			// A failed send is not "already sent": a retry must go out.
 			if err := c.forgetSent(ctx, id); err != nil {
