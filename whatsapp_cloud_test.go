@@ -575,6 +575,13 @@ func TestWhatsAppCloudDuplicatesAndOrder(t *testing.T) {
 // route and the console's ticket list.
 func TestWhatsAppCloudQualityShown(t *testing.T) {
 	r := startCloud(t)
+	// With this provider nothing holds a connection, so nothing is
+	// elected: every replica takes webhooks.
+	for _, rn := range r.runners {
+		if rn.name == "whatsapp" {
+			t.Fatal("provider cloud runs a WhatsApp singleton")
+		}
+	}
 	r.deliver(r.fake.QualityUpdate("FLAGGED", "TIER_10K"))
 	if b := r.get("/readyz"); !strings.Contains(b, `"quality":"FLAGGED"`) || !strings.Contains(b, `"tier":"TIER_10K"`) {
 		t.Errorf("readyz: %s", b)
