@@ -303,3 +303,33 @@ func TestSendMedia(t *testing.T) {
 		t.Fatal("the uploaded file differs")
 	}
 }
+
+// A message with two attachments whose second part fails is sent again
+// without its first part: each part is marked once WhatsApp took it.
+func TestPartsAreNotResent(t *testing.T) {
+	db := storetest.SQLite(t)
+	r := newRig(t, db, graphfake.Options{}, cloud.Config{})
+	ctx := context.Background()
+	body, _ := r.fake.Text(graphfake.Citizen{WaID: "6281233337777"}, "kirim dokumennya")
+	if err := r.fake.Deliver(ctx, body); err != nil {
+		t.Fatal(err)
+	}
+	<-r.got
+	msg := channels.Outbound{ID: channels.NewID(), Channel: channels.WhatsApp, To: "+6281233337777", Kind: "reply", Text: "Dua dokumen",
+		Attachments: []channels.Attachment{{Name: "a.pdf", ContentType: "application/pdf", Data: []byte("%PDF a")}, {Name: "b.pdf", ContentType: "application/pdf", Data: []byte("%PDF b")}}}
+	r.fake.Fail(graphfake.Fault{}, graphfake.Fault{Code: 131000, HTTPStatus: 500}) // the first goes through, the second fails
+	if err := r.ch.Send(ctx, msg); err == nil {
+		t.Fatal("the failing part did not fail the send")
+	}
+	if err := r.ch.Send(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range r.fake.Sent("6281233337777") {
+		d, _ := r.fake.Media(s.MediaID)
+		names = append(names, string(d))
+	}
+	if strings.Join(names, ",") != "%PDF a,%PDF b" {
+		t.Fatalf("sent %q", names)
+	}
+}

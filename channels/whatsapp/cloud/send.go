@@ -71,6 +71,17 @@ func (c *Channel) Send(ctx context.Context, msg channels.Outbound) error {
 		}
 	}
 	for i, r := range reqs {
+		// Each part of a message with several attachments has its own
+		// marker, so a retry after a failure half-way sends only the rest.
+		key := msg.ID
+		if i < len(reqs)-1 {
+			key = fmt.Sprintf("%s#%d", msg.ID, i)
+			if done, err := c.alreadySent(ctx, key); err != nil {
+				return err
+			} else if done {
+				continue
+			}
+		}
 		r["messaging_product"] = "whatsapp"
 		r["recipient_type"] = "individual"
 		r["to"] = to
@@ -103,8 +114,8 @@ func (c *Channel) Send(ctx context.Context, msg channels.Outbound) error {
 			return err
 		}
 		c.sends.WithLabelValues(kindIf(kind), "ok").Inc()
-		if i == len(reqs)-1 {
-			return c.markSent(ctx, msg.ID, wamid, to, false)
+		if err := c.markSent(ctx, key, wamid, to, false); err != nil {
+			return err
 		}
 	}
 	return nil

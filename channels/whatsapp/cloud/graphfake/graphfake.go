@@ -69,7 +69,7 @@ type Sent struct {
 }
 
 // Fault is what the fake answers to one messages request instead of
-// accepting it.
+// accepting it; the zero Fault accepts it (to fail a later one).
 type Fault struct {
 	Code       int           // Graph error code; 0 with HTTPStatus ≥ 500 is a bare server error
 	HTTPStatus int           // default 400
@@ -259,7 +259,9 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
 	s.requests++
 	var f *Fault
 	if len(s.faults) > 0 {
-		f = &s.faults[0]
+		if s.faults[0] != (Fault{}) { // a zero Fault lets its request through
+			f = &s.faults[0]
+		}
 		s.faults = s.faults[1:]
 	}
 	s.mu.Unlock()
