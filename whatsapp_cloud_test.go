@@ -55,7 +55,7 @@ func cloudConfig(t testing.TB, fake *graphfake.Server, env ...string) config.Con
 		"LINDUNGI_WHATSAPP_CLOUD_API_URL=" + fake.URL(),
 		"LINDUNGI_WHATSAPP_SEND_RATE=1000", "LINDUNGI_TRACING_CHANNEL=whatsapp"}, env...)...)
 	cfg.WhatsApp.Cloud.Templates = map[string]config.CloudTemplate{
-		"exposure":        {Name: "sijejak_paparan", Languages: map[string]string{"id": "id", "en": "en"}},
+		"exposure":        {Name: "sijejak_paparan", Params: []string{"until"}, Languages: map[string]string{"id": "id", "en": "en"}},
 		"consent_request": {Name: "sijejak_persetujuan", Languages: map[string]string{"id": "id", "en": "en"}},
 	}
 	if err := cfg.Validate(); err != nil {
@@ -266,7 +266,7 @@ func whatsappCloudEndToEnd(t *testing.T, env ...string) {
 		t.Fatalf("upload: %d %+v", code, res)
 	}
 	prompt := r.sentAfter(ani.WaID, n)[0]
-	if prompt.Type != "template" || prompt.Template != "sijejak_paparan" || prompt.Language != "id" {
+	if prompt.Type != "template" || prompt.Template != "sijejak_paparan" || prompt.Language != "id" || len(prompt.Params) != 1 || prompt.Params[0] == "" {
 		t.Fatalf("exposure prompt outside the window: %+v", prompt)
 	}
 

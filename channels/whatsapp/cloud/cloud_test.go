@@ -333,3 +333,24 @@ func TestPartsAreNotResent(t *testing.T) {
 		t.Fatalf("sent %q", names)
 	}
 }
+
+// A template goes in the citizen's language, by the code configured for
+// it (Meta's codes differ from ours: en_US), with its parameters.
+func TestTemplateLanguageAndParams(t *testing.T) {
+	db := storetest.SQLite(t)
+	r := newRig(t, db, graphfake.Options{}, cloud.Config{Templates: map[string]cloud.Template{
+		"exposure": {Name: "sijejak_exposure", Params: []string{"until"}, Languages: map[string]string{"id": "id", "en": "en_US"}}}})
+	ctx := context.Background()
+	for i, tc := range []struct{ lang, want string }{{"en", "en_US"}, {"id", "id"}, {"", "id"}} {
+		to := "+62812444400" + strconv.Itoa(i)
+		err := r.ch.Send(ctx, channels.Outbound{ID: channels.NewID(), Channel: channels.WhatsApp, To: to, Kind: "prompt", Text: "x",
+			Meta: map[string]string{"tracing": "exposure", "lang": tc.lang, "until": "12 Desember 2026"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := r.fake.Sent(to[1:])
+		if len(s) != 1 || s[0].Language != tc.want || len(s[0].Params) != 1 || s[0].Params[0] != "12 Desember 2026" {
+			t.Errorf("lang %q: sent %+v", tc.lang, s)
+		}
+	}
+}
