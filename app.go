@@ -22,6 +22,7 @@ import (
 	"lindungi/channels"
 	"lindungi/channels/simulator"
 	"lindungi/channels/whatsapp"
+	"lindungi/channels/whatsapp/cloud"
 	"lindungi/config"
 	"lindungi/jobs"
 	"lindungi/privacy"
@@ -50,6 +51,7 @@ type App struct {
 	privacy   *privacy.Service
 	scheduler *jobs.Scheduler
 	whatsapp  *whatsapp.Channel
+	cloud     *cloud.Channel // the WhatsApp channel's Cloud API provider, when configured
 	// qrOut is where pairing QR codes are drawn (the terminal); nil in
 	// JSON log mode, where the log points at the console's PNG instead.
 	qrOut io.Writer

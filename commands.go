@@ -429,6 +429,9 @@ func cmdWhatsApp(ctx context.Context, cfg config.Config, args []string, stdout, 
 	}
 	defer a.Close()
 	a.qrOut = stdout
+	if a.whatsapp == nil {
+		return fmt.Errorf("whatsapp pair links a device: it needs whatsapp.provider linked (the Cloud API needs no pairing)")
+	}
 	if st := a.whatsapp.Status(); st.JID != "" {
 		fmt.Fprintf(stdout, "already paired as %s\n", st.JID)
 		return nil

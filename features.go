@@ -13,6 +13,7 @@ import (
 	"lindungi/channels"
 	"lindungi/channels/email"
 	"lindungi/channels/whatsapp"
+	"lindungi/channels/whatsapp/cloud"
 	"lindungi/jobs"
 	"lindungi/privacy"
 	"lindungi/store"
@@ -90,11 +91,15 @@ func (a *App) standardJobs(cfg jobs.Config, deps jobs.Deps) []jobs.Job {
 	if a.tracing != nil {
 		js = append(js, a.tracing.Jobs()...)
 	}
+	sweeps := []jobs.Sweep{accounts.SessionSweep(), tickets.ChatKeySweep(a.db), channels.DeadSweep(cfg.OutboxRetention)}
+	if a.cloud != nil {
+		sweeps = append(sweeps, cloud.Sweeps(cfg.OutboxRetention)...)
+	}
 	return append(js,
 		a.privacy.RetentionTickets(cfg.TicketRetention), a.privacy.DSRDeadline(),
 		a.tickets.SLAEscalation(),
 		channels.OutboxCleanup(a.db, cfg.OutboxRetention),
-		jobs.Housekeeping(a.db, accounts.SessionSweep(), tickets.ChatKeySweep(a.db), channels.DeadSweep(cfg.OutboxRetention)),
+		jobs.Housekeeping(a.db, sweeps...),
 	)
 }
 
@@ -149,6 +154,9 @@ func (a *App) wireWhatsApp() error {
 		return nil
 	}
 	w := a.cfg.WhatsApp
+	if w.Provider == "cloud" {
+		return a.wireWhatsAppCloud()
+	}
 	ch, err := whatsapp.New(whatsapp.Config{
 		Enabled: true, AccountPhone: w.Phone, MaxMediaBytes: w.MaxMediaBytes, AcceptGroups: a.cfg.Bot.AllowGroups,
 		SendMinGap: w.RecipientGap.D(), OnQR: a.showQR, TestServer: testWhatsAppServer,
@@ -162,6 +170,63 @@ func (a *App) wireWhatsApp() error {
 	a.web.Extra = append(a.web.Extra, web.WhatsAppRoutes(ch))
 	return nil
 }
+
+// wireWhatsAppCloud adds the Cloud API provider. Unlike the linked device
+// it holds no connection, so nothing is elected: every replica takes
+// webhooks, and the outbox's claims (SKIP LOCKED) keep each send single.
+func (a *App) wireWhatsAppCloud() error {
+	cc := a.cfg.WhatsApp.Cloud
+	secret := func(key, path string) (string, error) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", fmt.Errorf("whatsapp.cloud.%s: %w", key, err)
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			return "", fmt.Errorf("whatsapp.cloud.%s: the file is empty", key)
+		}
+		return v, nil
+	}
+	token, err := secret("access_token_file", cc.AccessTokenFile)
+	if err != nil {
+		return err
+	}
+	appSecret, err := secret("app_secret_file", cc.AppSecretFile)
+	if err != nil {
+		return err
+	}
+	verify, err := secret("verify_token_file", cc.VerifyTokenFile)
+	if err != nil {
+		return err
+	}
+	templates := map[string]cloud.Template{}
+	for purpose, t := range cc.Templates {
+		templates[purpose] = cloud.Template{Name: t.Name, Params: t.Params, Languages: t.Languages}
+	}
+	ch, err := cloud.New(cloud.Config{
+		PhoneNumberID: cc.PhoneNumberID, BusinessAccountID: cc.BusinessAccountID,
+		AccessToken: token, AppSecret: appSecret, VerifyToken: verify,
+		APIURL: cc.APIURL, APIVersion: cc.APIVersion, Templates: templates,
+		MaxMediaBytes: a.cfg.WhatsApp.MaxMediaBytes, MaxWebhookBytes: a.cfg.MaxBodyBytes * 4,
+		DailyConversations: cc.DailyConversations,
+	}, a.db, a.outbox, a.log)
+	if err != nil {
+		return err
+	}
+	if testCloudClock != nil {
+		ch.Now = testCloudClock
+	}
+	a.cloud = ch
+	a.background = append(a.background, func(ctx context.Context) error { return ch.Run(ctx, 15*time.Minute) })
+	a.outbox.Register(ch)
+	a.registry.MustRegister(ch)
+	a.web.Extra = append(a.web.Extra, web.WhatsAppCloudRoutes(ch, a.bot))
+	return nil
+}
+
+// testCloudClock replaces the Cloud API provider's clock in end-to-end
+// tests that leave the 24-hour window (set only by _test.go files).
+var testCloudClock func() time.Time
 
 // testWhatsAppServer points the app's WhatsApp client at a fake server in
 // end-to-end tests (set only by _test.go files; release builds leave it nil).

@@ -167,6 +167,18 @@ var (
 	// ErrNotReady means the channel cannot send right now (logged out,
 	// unpaired); the outbox holds the message without counting an attempt.
 	ErrNotReady = errors.New("channel not ready")
+	// ErrHeld means the message may not be sent as it is (WhatsApp's Cloud
+	// API outside the 24-hour customer service window, with no template
+	// for it): the row is held with the reason, not retried and not
+	// dead-lettered, until the citizen writes again (Outbox.ReleaseHeld)
+	// or an operator answers another way. Wrap it with the reason.
+	ErrHeld = errors.New("held")
+	// ErrDeferred means this message may not go now but will later by
+	// itself (a daily quota of business-initiated WhatsApp conversations
+	// is used up): it is queued again after the outbox's longest backoff,
+	// without spending an attempt and without stopping the channel's other
+	// messages, as ErrNotReady would.
+	ErrDeferred = errors.New("deferred")
 	// ErrNotAttempted is a BatchSink's outcome for a message it did not try
 	// because one before it in the batch failed: nothing of it is stored,
 	// and it is handed over again once the failed one is dealt with.

@@ -524,7 +524,11 @@ func (o *Outbox) record(ctx context.Context, channel string, results []result) e
 			id := r.c.msg.ID
 			switch {
 			case r.err == nil:
-				if _, err := tx.Exec(ctx, `UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = '' WHERE id = ?`, r.sentAt, id); err != nil {
+				// Only a row still being sent: a channel whose provider
+				// reports delivery by webhook (the WhatsApp Cloud API) may
+				// have dead-lettered it already, on a failure status that
+				// overtook the send's answer.
+				if _, err := tx.Exec(ctx, `UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = '' WHERE id = ? AND status = 'sending'`, r.sentAt, id); err != nil {
 					return err
 				}
 				if k := r.c.msg.Kind; k == KindErasure || k == KindExport {
@@ -542,6 +546,18 @@ func (o *Outbox) record(ctx context.Context, channel string, results []result) e
 					return err
 				}
 				o.failed.WithLabelValues(channel, "not_ready").Inc()
+			case errors.Is(r.err, ErrDeferred):
+				if _, err := tx.Exec(ctx, `UPDATE outbox SET status = 'queued', claimed_until = NULL, last_error = ?, next_attempt_at = ? WHERE id = ?`,
+					truncate(r.err.Error(), 500), now.Add(o.cfg.MaxBackoff), id); err != nil {
+					return err
+				}
+				o.failed.WithLabelValues(channel, "deferred").Inc()
+			case errors.Is(r.err, ErrHeld):
+				if _, err := tx.Exec(ctx, `UPDATE outbox SET status = 'held', attempts = attempts + 1, last_error = ?, claimed_until = NULL WHERE id = ?`, truncate(r.err.Error(), 500), id); err != nil {
+					return err
+				}
+				o.failed.WithLabelValues(channel, "held").Inc()
+				o.log.Info("outbox message held", "channel", channel, "outbox_id", id, "ticket_id", r.c.msg.TicketID)
 			case errors.Is(r.err, ErrPermanent) || r.c.attempts+1 >= o.cfg.MaxAttempts:
 				reason := "permanent"
 				if !errors.Is(r.err, ErrPermanent) {

@@ -140,22 +140,28 @@ func DeadSweep(retention time.Duration) jobs.Sweep {
 		}}
 }
 
-// DeliveryStates returns the status (queued, sending, sent, dead) of the
+// DeliveryStates returns the status (queued, sending, sent, held, dead, or
+// the provider's delivered, read, failed) of the
 // outbox rows among ids, by id; an outgoing message's external ID is its
 // outbox row's ID.
 func (o *Outbox) DeliveryStates(ctx context.Context, ids []string) (map[string]string, error) {
 	out := map[string]string{}
 	err := store.InBatches(ids, func(part []string) error {
 		in, args := store.InList(part)
-		rows, err := o.db.Query(ctx, `SELECT id, status FROM outbox WHERE id IN (`+in+`)`, args...)
+		rows, err := o.db.Query(ctx, `SELECT id, status, delivery FROM outbox WHERE id IN (`+in+`)`, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var id, st string
-			if err := rows.Scan(&id, &st); err != nil {
+			var id, st, dl string
+			if err := rows.Scan(&id, &st, &dl); err != nil {
 				return err
+			}
+			// What the provider reported (delivered, read, failed) says
+			// more than "sent"; a dead or held row says that instead.
+			if dl != "" && st != "dead" && st != "held" {
+				st = dl
 			}
 			out[id] = st
 		}

@@ -96,14 +96,51 @@ type Tickets struct {
 	MaxAttachmentSize int64    `yaml:"max_attachment_bytes"`
 }
 
-// WhatsApp configures the linked-device connection.
+// WhatsApp configures the WhatsApp channel: a linked device (whatsmeow)
+// or Meta's WhatsApp Business Platform (Cloud API).
 type WhatsApp struct {
 	Enabled bool `yaml:"enabled"`
+	// Provider is linked (a linked device on an ordinary number) or cloud
+	// (the official Cloud API: webhooks in, Graph API out).
+	Provider string `yaml:"provider"`
 	// Phone is the account the gateway should be paired with (E.164).
 	Phone         string   `yaml:"phone"`
 	SendRate      float64  `yaml:"send_rate"`
 	RecipientGap  Duration `yaml:"recipient_gap"`
 	MaxMediaBytes int64    `yaml:"max_media_bytes"`
+	// Cloud is the Cloud API provider's setup; read only with provider
+	// cloud. These key names are a public contract.
+	Cloud WhatsAppCloud `yaml:"cloud"`
+}
+
+// WhatsAppCloud configures the Cloud API provider. Secrets are named by
+// file (a mounted secret), never written in the config itself.
+type WhatsAppCloud struct {
+	PhoneNumberID     string `yaml:"phone_number_id"`
+	BusinessAccountID string `yaml:"business_account_id"`
+	AccessTokenFile   string `yaml:"access_token_file"`
+	AppSecretFile     string `yaml:"app_secret_file"`
+	VerifyTokenFile   string `yaml:"verify_token_file"`
+	// APIURL is the Graph API's base; tests point it at the fake.
+	APIURL     string `yaml:"api_url"`
+	APIVersion string `yaml:"api_version"`
+	// Templates are our approved message templates by purpose
+	// (exposure, consent_request, sla_followup, …): what may be sent
+	// outside the 24-hour customer service window.
+	Templates map[string]CloudTemplate `yaml:"templates"`
+	// DailyConversations caps business-initiated conversations (templates
+	// to citizens outside their window) per rolling 24 hours until Meta's
+	// phone_number_quality_update names the number's tier; 0: no cap.
+	DailyConversations int `yaml:"daily_conversations"`
+}
+
+// CloudTemplate is one approved template: its name at Meta, the
+// outbound message's Meta keys whose values fill the body's {{1}}, {{2}}, …
+// in order, and Meta's language code for each of our languages (id, en).
+type CloudTemplate struct {
+	Name      string            `yaml:"name"`
+	Params    []string          `yaml:"params"`
+	Languages map[string]string `yaml:"languages"`
 }
 
 // Email lists the mailboxes to read and answer from.
@@ -199,6 +236,12 @@ func Default() Config {
 			SendRate:      20,
 			RecipientGap:  Duration(time.Second),
 			MaxMediaBytes: 16 << 20,
+			Provider:      "linked",
+			Cloud: WhatsAppCloud{
+				APIURL:             "https://graph.facebook.com",
+				APIVersion:         "v23.0",
+				DailyConversations: 1000,
+			},
 		},
 		Email: Email{
 			MaxMessageBytes: 25 << 20,
@@ -415,6 +458,30 @@ func (c Config) Validate() error {
 	}
 	if c.Outbox.BaseBackoff <= 0 || c.Outbox.MaxBackoff < c.Outbox.BaseBackoff {
 		add("outbox.base_backoff must be > 0 and ≤ outbox.max_backoff")
+	}
+	switch c.WhatsApp.Provider {
+	case "linked":
+	case "cloud":
+		cc := c.WhatsApp.Cloud
+		for _, k := range []struct{ key, val string }{
+			{"phone_number_id", cc.PhoneNumberID}, {"access_token_file", cc.AccessTokenFile},
+			{"app_secret_file", cc.AppSecretFile}, {"verify_token_file", cc.VerifyTokenFile},
+			{"api_url", cc.APIURL}, {"api_version", cc.APIVersion},
+		} {
+			if c.WhatsApp.Enabled && k.val == "" {
+				add("whatsapp.cloud.%s is empty: provider cloud needs it (LINDUNGI_WHATSAPP_CLOUD_%s)", k.key, strings.ToUpper(k.key))
+			}
+		}
+		if cc.DailyConversations < 0 {
+			add("whatsapp.cloud.daily_conversations must be 0 (no cap) or more")
+		}
+		for purpose, t := range cc.Templates {
+			if t.Name == "" {
+				add("whatsapp.cloud.templates.%s.name is empty: name the approved template", purpose)
+			}
+		}
+	default:
+		add("whatsapp.provider %q (LINDUNGI_WHATSAPP_PROVIDER): use linked or cloud", c.WhatsApp.Provider)
 	}
 	switch c.Tracing.Channel {
 	case "whatsapp", "simulator", "email":

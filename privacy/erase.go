@@ -9,6 +9,7 @@ import (
 	"lindungi/bot"
 	"lindungi/channels"
 	"lindungi/channels/simulator"
+	"lindungi/channels/whatsapp/cloud"
 	"lindungi/store"
 	"lindungi/tickets"
 )
@@ -50,6 +51,7 @@ func anonymiseContacts(ctx context.Context, tx *store.Tx, contactIDs []int64, ad
 		func() error { return bot.EraseStates(ctx, tx, contactIDs) },
 		func() error { return channels.EraseTo(ctx, tx, addresses) },
 		func() error { return simulator.EraseDeliveries(ctx, tx, addresses) },
+		func() error { return cloud.Erase(ctx, tx, addresses) },
 	} {
 		if err := step(); err != nil {
 			return fmt.Errorf("privacy: anonymise contacts: %w", err)

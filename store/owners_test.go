@@ -39,6 +39,9 @@ var tableOwners = map[string]string{
 	"simulator_deliveries": "channels/simulator",
 	"email_cursors":        "channels/email",
 
+	"whatsapp_cloud_windows": "channels/whatsapp/cloud",
+	"whatsapp_cloud_sent":    "channels/whatsapp/cloud",
+
 	"bot_state": "bot",
 
 	"dsr_requests": "privacy",

@@ -28,8 +28,11 @@ type Message struct {
 	Text        string           `json:"text"`
 	HTML        string           `json:"html,omitempty"`
 	Attachments []AttachmentMeta `json:"attachments"`
-	Delivery    string           `json:"delivery,omitempty"` // out: queued | sent | dead
-	CreatedAt   time.Time        `json:"createdAt"`
+	Delivery    string           `json:"delivery,omitempty"` // out: queued | sent | delivered | read | failed | held | dead
+	// DeliveryNote says why an outgoing message is held (WhatsApp's
+	// 24-hour window), so the operator knows it did not go out.
+	DeliveryNote string    `json:"deliveryNote,omitempty"`
+	CreatedAt    time.Time `json:"createdAt"`
 }
 
 // AttachmentMeta describes a stored attachment without its bytes.

@@ -68,7 +68,7 @@ func (s *Service) MarkPositive(ctx context.Context, officer, phone string, onset
 		}
 		lang := s.langOfTx(ctx, tx, phone)
 		text := s.CitizenText(lang, "consent_request")
-		msgID, err := s.sender.Enqueue(ctx, tx, channels.Outbound{Channel: s.cfg.Channel, To: phone, Kind: "prompt", Text: text, Meta: map[string]string{"tracing": "consent_request"}})
+		msgID, err := s.sender.Enqueue(ctx, tx, channels.Outbound{Channel: s.cfg.Channel, To: phone, Kind: "prompt", Text: text, Meta: map[string]string{"tracing": "consent_request", "lang": normLang(lang)}})
 		if err != nil {
 			return err
 		}

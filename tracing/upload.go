@@ -686,8 +686,13 @@ func (s *Service) Match(ctx context.Context, uploadID int64) (contacts, notified
 				return err
 			}
 			lang := s.langOfTx(ctx, tx, string(phone))
-			text := Text(lang, "exposure_prompt", map[string]string{"until": formatDate(lang, s.quarantineUntil(latest))})
-			msgID, err := s.sender.Enqueue(ctx, tx, channels.Outbound{Channel: s.cfg.Channel, To: string(phone), Kind: "prompt", Text: text, Meta: map[string]string{"tracing": "exposure"}})
+			until := formatDate(lang, s.quarantineUntil(latest))
+			text := Text(lang, "exposure_prompt", map[string]string{"until": until})
+			// lang and until also go to a channel that sends approved
+			// templates (the WhatsApp Cloud API outside the 24-hour
+			// window): the template's language and its parameter.
+			msgID, err := s.sender.Enqueue(ctx, tx, channels.Outbound{Channel: s.cfg.Channel, To: string(phone), Kind: "prompt", Text: text,
+				Meta: map[string]string{"tracing": "exposure", "lang": normLang(lang), "until": until}})
 			if err != nil {
 				return err
 			}

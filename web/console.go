@@ -40,8 +40,27 @@ var labels = map[string]string{
 	tickets.SLAFlag: "melewati batas waktu layanan",
 	// channels
 	"whatsapp": "WhatsApp", "email": "Surel", "simulator": "Simulator",
+	// channel states shown beside the ticket list
+	"connected": "tersambung", "unauthorized": "token akses ditolak",
 	// outbound delivery
 	"queued": "dalam antrean", "sending": "sedang dikirim", "sent": "terkirim", "dead": "gagal dikirim",
+	"delivered": "diterima", "read": "dibaca", "failed": "gagal", "held": "ditahan (di luar jendela 24 jam)",
+}
+
+// providerDetails is what a channel provider says beyond its state (the
+// WhatsApp Cloud API's quality rating and messaging tier, from Meta's
+// webhooks), for the console's ticket list: a falling quality rating is
+// the warning before Meta lowers the number's limits.
+func (s *Server) providerDetails() map[string]string {
+	if s.Outbox == nil {
+		return nil
+	}
+	for _, c := range s.Outbox.Channels() {
+		if d, ok := c.(interface{ Readiness() map[string]string }); ok {
+			return d.Readiness()
+		}
+	}
+	return nil
 }
 
 func label(key string) string {
@@ -136,7 +155,8 @@ func (s *Server) console(mux *http.ServeMux) {
 			nq[k] = v
 		}
 		nq.Set("cursor", next)
-		s.render(w, "list.html", map[string]any{"User": u, "CSRF": csrf, "Tickets": ts, "Next": next, "NextQuery": nq.Encode(), "Q": q, "Categories": tickets.Categories, "Statuses": tickets.Statuses})
+		s.render(w, "list.html", map[string]any{"User": u, "CSRF": csrf, "Tickets": ts, "Next": next, "NextQuery": nq.Encode(), "Q": q, "Categories": tickets.Categories, "Statuses": tickets.Statuses,
+			"Provider": s.providerDetails()})
 		return nil
 	}))
 	mux.HandleFunc("GET /tickets/{id}", s.page(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {

@@ -7,7 +7,9 @@ import (
 )
 
 // ticketDetail is Tickets.Detail with the delivery state of each outgoing
-// message, which the outbox owns (queued, sending, sent, dead).
+// message, which the outbox owns (queued, sending, sent, held, dead, and
+// what the provider reported: delivered, read, failed), and why a held
+// one is held.
 func (s *Server) ticketDetail(ctx context.Context, ref string) (tickets.Ticket, []tickets.Message, error) {
 	t, msgs, err := s.Tickets.Detail(ctx, ref)
 	if err != nil || s.Outbox == nil {
@@ -26,9 +28,25 @@ func (s *Server) ticketDetail(ctx context.Context, ref string) (tickets.Ticket, 
 	if err != nil {
 		return t, msgs, err
 	}
+	var held []string
 	for i := range msgs {
 		if msgs[i].Direction == "out" {
 			msgs[i].Delivery = states[msgs[i].ExternalID]
+			if msgs[i].Delivery == "held" {
+				held = append(held, msgs[i].ExternalID)
+			}
+		}
+	}
+	if len(held) == 0 {
+		return t, msgs, nil
+	}
+	why, err := s.Outbox.HeldReasons(ctx, held)
+	if err != nil {
+		return t, msgs, err
+	}
+	for i := range msgs {
+		if msgs[i].Delivery == "held" {
+			msgs[i].DeliveryNote = why[msgs[i].ExternalID]
 		}
 	}
 	return t, msgs, nil

@@ -279,6 +279,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 				if bad {
 					degraded = append(degraded, c.Name())
 				}
+			} else if d, ok := c.(interface{ Readiness() map[string]string }); ok {
+				// A provider with more to say (the WhatsApp Cloud API's
+				// quality rating and messaging tier) says it beside.
+				details[c.Name()] = d.Readiness()
 			}
 		}
 	}
