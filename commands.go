@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 
 	"lindungi/accounts"
 	"lindungi/bot/intent"
+	"lindungi/certificate"
 	"lindungi/config"
 	"lindungi/jobs"
 	"lindungi/store"
@@ -354,6 +356,31 @@ func cmdTracing(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		return err
 	}
 	return tracing.ScoreCommand(stdin, stdout, o)
+}
+
+func cmdCertificate(args []string, stdin io.Reader, stdout io.Writer) error {
+	const use = "usage: lindungi certificate verify --trust CERT [--at RFC3339] < QR-STRING"
+	if len(args) == 0 || args[0] != "verify" {
+		return errors.New(use)
+	}
+	fs := flag.NewFlagSet("certificate verify", flag.ContinueOnError)
+	trust := fs.String("trust", "", "signer certificate(s): PEM, or one base64 DER certificate")
+	at := fs.String("at", "", "check validity at this time instead of now (RFC 3339)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *trust == "" || fs.NArg() != 0 {
+		return errors.New(use)
+	}
+	when := time.Now()
+	if *at != "" {
+		t, err := time.Parse(time.RFC3339, *at)
+		if err != nil {
+			return fmt.Errorf("--at: %w", err)
+		}
+		when = t
+	}
+	return certificate.VerifyCommand(stdin, stdout, *trust, when)
 }
 
 func cmdBot(args []string, stdout io.Writer) error {

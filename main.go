@@ -47,6 +47,8 @@ Commands:
   bot eval FILE                 intent accuracy on JSON lines {"text","intent"}
   tracing score [--calibration FILE] [--min-minutes N]
                                 score Bluetooth readings (JSON lines on stdin)
+  certificate verify --trust CERT [--at RFC3339] < QR
+                                check an HC1: QR string; JSON {"valid","reason","payload"}
   version                       print the version
 
 Global flags work before or after the command name.
@@ -127,6 +129,8 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return cmdTracing(ctx, rest, stdin, stdout)
 	case "bot":
 		return cmdBot(rest, stdout)
+	case "certificate":
+		return cmdCertificate(rest, stdin, stdout)
 	}
 	cfg, err := loadConfig(g, os.Environ())
 	if err != nil {

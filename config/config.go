@@ -49,6 +49,19 @@ type Config struct {
 	Email     Email     `yaml:"email"`
 	Tracing   Tracing   `yaml:"tracing"`
 	Jobs      Jobs      `yaml:"jobs"`
+
+	Certificate Certificate `yaml:"certificate"`
+}
+
+// Certificate configures the signed vaccination certificate (HCERT).
+type Certificate struct {
+	// SigningKeyFile is the document signer's PEM private key (ECDSA
+	// P-256); SignerCertFile its PEM certificate, the one verifiers trust.
+	// Both empty: a demo key pair is generated in DataDir, fit for demos
+	// and tests only.
+	SigningKeyFile string   `yaml:"signing_key_file"`
+	SignerCertFile string   `yaml:"signer_cert_file"`
+	Validity       Duration `yaml:"validity"`
 }
 
 // Simulator is the in-process channel for `lindungi chat`, demos and tests.
@@ -197,6 +210,7 @@ func Default() Config {
 
 			UploadsPerDeviceHour: 6,
 		},
+		Certificate: Certificate{Validity: Duration(365 * 24 * time.Hour)},
 		Jobs: Jobs{
 			Enabled:         true,
 			Timezone:        "Asia/Jakarta",
@@ -401,6 +415,12 @@ func (c Config) Validate() error {
 	}
 	if c.Tracing.NearDB > c.Tracing.MediumDB {
 		add("tracing.near_db must not exceed tracing.medium_db")
+	}
+	if (c.Certificate.SigningKeyFile == "") != (c.Certificate.SignerCertFile == "") {
+		add("certificate.signing_key_file and certificate.signer_cert_file go together: set both, or neither for a generated demo key")
+	}
+	if c.Certificate.Validity <= 0 {
+		add("certificate.validity must be > 0 (e.g. 8760h)")
 	}
 	if _, err := time.LoadLocation(c.Jobs.Timezone); err != nil {
 		add("jobs.timezone %q is not a known time zone (e.g. Asia/Jakarta)", c.Jobs.Timezone)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"lindungi/bot"
+	"lindungi/certificate"
 	"lindungi/channels"
 	"lindungi/config"
 	"lindungi/jobs"
@@ -46,6 +47,7 @@ func TestDefaultsAreThePackagesOwn(t *testing.T) {
 		{"tracing.medium_db", c.Tracing.MediumDB, float64(score.DefaultMediumDB)},
 		{"tracing.near_weight", c.Tracing.NearWeight, score.DefaultNearWeight},
 		{"tracing.medium_weight", c.Tracing.MediumWeight, score.DefaultMediumWeight},
+		{"certificate.validity", c.Certificate.Validity.D(), certificate.DefaultValidity},
 		{"jobs.ticket_retention", c.Jobs.TicketRetention.D(), jc.TicketRetention},
 		{"jobs.outbox_retention", c.Jobs.OutboxRetention.D(), jc.OutboxRetention},
 	} {
