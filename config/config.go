@@ -51,6 +51,18 @@ type Config struct {
 	Jobs      Jobs      `yaml:"jobs"`
 
 	Certificate Certificate `yaml:"certificate"`
+	Registry    Registry    `yaml:"registry"`
+}
+
+// Registry is the vaccination registry (SATUSEHAT's FHIR R4 API). An
+// empty base URL leaves the registry features off.
+type Registry struct {
+	BaseURL          string   `yaml:"base_url"`
+	TokenURL         string   `yaml:"token_url"`
+	ClientID         string   `yaml:"client_id"`
+	ClientSecretFile string   `yaml:"client_secret_file"`
+	Timeout          Duration `yaml:"timeout"`
+	CacheTTL         Duration `yaml:"cache_ttl"`
 }
 
 // Certificate configures the signed vaccination certificate (HCERT).
@@ -211,6 +223,7 @@ func Default() Config {
 			UploadsPerDeviceHour: 6,
 		},
 		Certificate: Certificate{Validity: Duration(365 * 24 * time.Hour)},
+		Registry:    Registry{Timeout: Duration(5 * time.Second), CacheTTL: Duration(5 * time.Minute)},
 		Jobs: Jobs{
 			Enabled:         true,
 			Timezone:        "Asia/Jakarta",
@@ -421,6 +434,17 @@ func (c Config) Validate() error {
 	}
 	if c.Certificate.Validity <= 0 {
 		add("certificate.validity must be > 0 (e.g. 8760h)")
+	}
+	if r := c.Registry; r.BaseURL != "" {
+		if !strings.HasPrefix(r.BaseURL, "https://") && !strings.HasPrefix(r.BaseURL, "http://127.0.0.1") && !strings.HasPrefix(r.BaseURL, "http://localhost") {
+			add("registry.base_url %q: use https:// (plain http only on loopback, for the fake registry)", r.BaseURL)
+		}
+		if r.TokenURL == "" || r.ClientID == "" || r.ClientSecretFile == "" {
+			add("registry.base_url is set: set registry.token_url, registry.client_id and registry.client_secret_file too")
+		}
+		if r.CacheTTL > Duration(30*time.Minute) {
+			add("registry.cache_ttl must not exceed 30m: cached health records must not outlive a conversation")
+		}
 	}
 	if _, err := time.LoadLocation(c.Jobs.Timezone); err != nil {
 		add("jobs.timezone %q is not a known time zone (e.g. Asia/Jakarta)", c.Jobs.Timezone)

@@ -9,6 +9,7 @@ import (
 	"lindungi/channels"
 	"lindungi/config"
 	"lindungi/jobs"
+	"lindungi/registry"
 	"lindungi/tickets"
 	"lindungi/tracing"
 	"lindungi/tracing/score"
@@ -48,6 +49,8 @@ func TestDefaultsAreThePackagesOwn(t *testing.T) {
 		{"tracing.near_weight", c.Tracing.NearWeight, score.DefaultNearWeight},
 		{"tracing.medium_weight", c.Tracing.MediumWeight, score.DefaultMediumWeight},
 		{"certificate.validity", c.Certificate.Validity.D(), certificate.DefaultValidity},
+		{"registry.timeout", c.Registry.Timeout.D(), registry.DefaultTimeout},
+		{"registry.cache_ttl", c.Registry.CacheTTL.D(), registry.DefaultCacheTTL},
 		{"jobs.ticket_retention", c.Jobs.TicketRetention.D(), jc.TicketRetention},
 		{"jobs.outbox_retention", c.Jobs.OutboxRetention.D(), jc.OutboxRetention},
 	} {
