@@ -18,6 +18,7 @@ import (
 	"lindungi/accounts"
 	"lindungi/audit"
 	"lindungi/bot"
+	"lindungi/certificate"
 	"lindungi/channels"
 	"lindungi/channels/simulator"
 	"lindungi/channels/whatsapp"
@@ -49,6 +50,7 @@ type App struct {
 	privacy   *privacy.Service
 	scheduler *jobs.Scheduler
 	whatsapp  *whatsapp.Channel
+	signer    *certificate.Signer
 	// qrOut is where pairing QR codes are drawn (the terminal).
 	qrOut io.Writer
 

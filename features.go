@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"os"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/skip2/go-qrcode"
 
 	"lindungi/accounts"
+	"lindungi/certificate"
 	"lindungi/channels"
 	"lindungi/channels/email"
 	"lindungi/channels/whatsapp"
@@ -31,7 +33,27 @@ func (a *App) wireFeatures(ctx context.Context) error {
 		return err
 	}
 	a.wireTracing()
+	if err := a.wireCertificate(); err != nil {
+		return err
+	}
 	return a.wireJobs()
+}
+
+// wireCertificate loads the certificate signer (the configured key, or a
+// demo pair generated in the data directory) and opens the public
+// GET /verify page, which trusts that signer.
+func (a *App) wireCertificate() error {
+	c := a.cfg.Certificate
+	signer, err := certificate.OpenSigner(c.SigningKeyFile, c.SignerCertFile, a.cfg.DataDir, c.Validity.D())
+	if err != nil {
+		return err
+	}
+	if c.SigningKeyFile == "" {
+		a.log.Warn("certificate: no signing key configured; certificates are signed with a generated demo key that no verifier outside this gateway trusts")
+	}
+	a.signer = signer
+	a.web.Extra = append(a.web.Extra, web.VerifyRoutes([]*x509.Certificate{signer.Certificate()}))
+	return nil
 }
 
 // newPrivacy makes the data-subject service: its requests reach every
