@@ -25,6 +25,7 @@ import (
 	"lindungi/config"
 	"lindungi/jobs"
 	"lindungi/privacy"
+	"lindungi/selfservice"
 	"lindungi/store"
 	"lindungi/tickets"
 	"lindungi/tracing"
@@ -37,20 +38,21 @@ type App struct {
 	cfg config.Config
 	log *slog.Logger
 
-	db        *store.DB
-	sealer    *store.Sealer
-	registry  *prometheus.Registry
-	tickets   *tickets.Store
-	accounts  *accounts.Store
-	outbox    *channels.Outbox
-	bot       *bot.Bot
-	sim       *simulator.Channel
-	web       *web.Server
-	tracing   *tracing.Service
-	privacy   *privacy.Service
-	scheduler *jobs.Scheduler
-	whatsapp  *whatsapp.Channel
-	signer    *certificate.Signer
+	db          *store.DB
+	sealer      *store.Sealer
+	registry    *prometheus.Registry
+	tickets     *tickets.Store
+	accounts    *accounts.Store
+	outbox      *channels.Outbox
+	bot         *bot.Bot
+	sim         *simulator.Channel
+	web         *web.Server
+	tracing     *tracing.Service
+	privacy     *privacy.Service
+	scheduler   *jobs.Scheduler
+	whatsapp    *whatsapp.Channel
+	signer      *certificate.Signer
+	selfservice *selfservice.Service
 	// qrOut is where pairing QR codes are drawn (the terminal).
 	qrOut io.Writer
 
@@ -147,9 +149,18 @@ func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error
 	if a.tracing != nil {
 		with.Tracing = a.tracing
 	}
+	if err := a.newSelfService(); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if a.selfservice != nil {
+		with.SelfService = selfServiceAdapter{a.selfservice}
+	}
 	a.bot = bot.New(a.db, a.tickets, a.outbox, with, bot.Config{
 		StateTTL: cfg.Bot.StateTTL.D(), FloodLimit: cfg.Bot.FloodLimit, MaxTextBytes: cfg.Bot.MaxTextBytes, AckRate: cfg.Email.AckRatePerHour,
 	}, a.log.With("component", "bot"), a.registry)
+	// Registry look-ups in flight finish before the database closes.
+	a.closers = append(a.closers, a.bot.WaitSelfService)
 
 	if cfg.Simulator.Enabled {
 		a.sim = simulator.New(a.db)

@@ -5,17 +5,21 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/skip2/go-qrcode"
 
 	"lindungi/accounts"
+	"lindungi/bot"
 	"lindungi/certificate"
 	"lindungi/channels"
 	"lindungi/channels/email"
 	"lindungi/channels/whatsapp"
 	"lindungi/jobs"
 	"lindungi/privacy"
+	"lindungi/registry"
+	"lindungi/selfservice"
 	"lindungi/store"
 	"lindungi/tickets"
 	"lindungi/tracing"
@@ -39,10 +43,18 @@ func (a *App) wireFeatures(ctx context.Context) error {
 	return a.wireJobs()
 }
 
-// wireCertificate loads the certificate signer (the configured key, or a
-// demo pair generated in the data directory) and opens the public
-// GET /verify page, which trusts that signer.
+// wireCertificate opens the public GET /verify page, which trusts the
+// gateway's own signer.
 func (a *App) wireCertificate() error {
+	a.web.Extra = append(a.web.Extra, web.VerifyRoutes([]*x509.Certificate{a.signer.Certificate()}))
+	return nil
+}
+
+// newSelfService loads the certificate signer (the configured key, or a
+// demo pair generated in the data directory) and, when a registry is
+// configured, the self-service the bot hands status and certificate
+// requests to. It runs before the bot is made.
+func (a *App) newSelfService() error {
 	c := a.cfg.Certificate
 	signer, err := certificate.OpenSigner(c.SigningKeyFile, c.SignerCertFile, a.cfg.DataDir, c.Validity.D())
 	if err != nil {
@@ -52,8 +64,51 @@ func (a *App) wireCertificate() error {
 		a.log.Warn("certificate: no signing key configured; certificates are signed with a generated demo key that no verifier outside this gateway trusts")
 	}
 	a.signer = signer
-	a.web.Extra = append(a.web.Extra, web.VerifyRoutes([]*x509.Certificate{signer.Certificate()}))
+	r := a.cfg.Registry
+	if r.BaseURL == "" {
+		return nil
+	}
+	secret, err := os.ReadFile(r.ClientSecretFile)
+	if err != nil {
+		return fmt.Errorf("registry.client_secret_file: %w", err)
+	}
+	log := a.log.With("component", "selfservice")
+	reg := registry.NewFHIR(registry.Config{BaseURL: r.BaseURL, TokenURL: r.TokenURL, ClientID: r.ClientID,
+		ClientSecret: strings.TrimSpace(string(secret)), Timeout: r.Timeout.D(), CacheTTL: r.CacheTTL.D()}, log)
+	var demo []string
+	for _, ch := range strings.Split(a.cfg.SelfService.DemoChannels, ",") {
+		if ch = strings.TrimSpace(ch); ch != "" {
+			demo = append(demo, ch)
+		}
+	}
+	a.selfservice = selfservice.New(a.db, a.sealer, a.tickets, a.outbox, reg, signer, selfservice.Config{
+		DemoChannels: demo, VerifyURL: strings.TrimRight(a.cfg.PublicURL, "/") + "/verify",
+	}, log)
 	return nil
+}
+
+// selfServiceAdapter is self-service as the bot sees it.
+type selfServiceAdapter struct{ s *selfservice.Service }
+
+func (x selfServiceAdapter) Takes(channel, category string) bool {
+	return x.s.Serves(channel, category)
+}
+
+func (x selfServiceAdapter) IsCode(channel, text string) (string, bool) {
+	if !x.s.Serves(channel, tickets.VaccinationStatus) {
+		return "", false
+	}
+	return selfservice.IsCode(text)
+}
+
+func (x selfServiceAdapter) Checking(lang string) string { return selfservice.Checking(lang) }
+
+func (x selfServiceAdapter) Handle(ctx context.Context, r bot.SelfRequest) {
+	x.s.Handle(ctx, selfservice.Request{Kind: r.Kind, Channel: r.Channel, From: r.From, ContactID: r.ContactID, Lang: r.Lang, Fields: r.Fields})
+}
+
+func (x selfServiceAdapter) Code(ctx context.Context, r bot.SelfRequest, code string) {
+	x.s.Code(ctx, selfservice.Request{Channel: r.Channel, From: r.From, ContactID: r.ContactID, Lang: r.Lang}, code)
 }
 
 // newPrivacy makes the data-subject service: its requests reach every

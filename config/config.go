@@ -52,6 +52,14 @@ type Config struct {
 
 	Certificate Certificate `yaml:"certificate"`
 	Registry    Registry    `yaml:"registry"`
+	SelfService SelfService `yaml:"selfservice"`
+}
+
+// SelfService configures status and certificate look-ups by citizens.
+type SelfService struct {
+	// DemoChannels (comma separated: simulator, email) are answered too.
+	// Only WhatsApp proves the sender's number, so this is for demos.
+	DemoChannels string `yaml:"demo_channels"`
 }
 
 // Registry is the vaccination registry (SATUSEHAT's FHIR R4 API). An
