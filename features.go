@@ -167,6 +167,9 @@ func (a *App) standardJobs(cfg jobs.Config, deps jobs.Deps) []jobs.Job {
 	if a.tracing != nil {
 		js = append(js, a.tracing.Jobs()...)
 	}
+	if a.selfservice != nil {
+		js = append(js, a.selfservice.Jobs()...)
+	}
 	return append(js,
 		a.privacy.RetentionTickets(cfg.TicketRetention), a.privacy.DSRDeadline(),
 		a.tickets.SLAEscalation(),

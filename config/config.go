@@ -57,8 +57,8 @@ type Config struct {
 
 // SelfService configures status and certificate look-ups by citizens.
 type SelfService struct {
-	// DemoChannels (comma separated: simulator, email) are answered too.
-	// Only WhatsApp proves the sender's number, so this is for demos.
+	// DemoChannels (comma separated; "simulator") are answered as if they
+	// were WhatsApp. Only WhatsApp proves the sender's number: demos only.
 	DemoChannels string `yaml:"demo_channels"`
 }
 
@@ -452,6 +452,11 @@ func (c Config) Validate() error {
 		}
 		if r.CacheTTL > Duration(30*time.Minute) {
 			add("registry.cache_ttl must not exceed 30m: cached health records must not outlive a conversation")
+		}
+	}
+	for _, ch := range strings.Split(c.SelfService.DemoChannels, ",") {
+		if ch = strings.TrimSpace(ch); ch != "" && ch != "simulator" {
+			add("selfservice.demo_channels %q: only simulator (WhatsApp is always served; e-mail proves no phone number)", ch)
 		}
 	}
 	if _, err := time.LoadLocation(c.Jobs.Timezone); err != nil {

@@ -33,6 +33,7 @@ import (
 	"lindungi/audit"
 	"lindungi/certificate"
 	"lindungi/channels"
+	"lindungi/jobs"
 	"lindungi/registry"
 	"lindungi/store"
 	"lindungi/tickets"
@@ -491,4 +492,12 @@ func longDate(lang string, t time.Time) string {
 		return fmt.Sprintf("%d %s %d", t.Day(), monthEN[t.Month()-1], t.Year())
 	}
 	return fmt.Sprintf("%d %s %d", t.Day(), bulanID[t.Month()-1], t.Year())
+}
+
+// Jobs are the service's scheduled work: forgetting senders a day after
+// their last request (attempt counts, stops, expired codes).
+func (s *Service) Jobs() []jobs.Job {
+	return []jobs.Job{{Name: "purge-selfservice", Spec: "0 20 * * * *", Timeout: 5 * time.Minute,
+		Description: "forget self-service senders (attempt counts, one-time codes) a day after their last request",
+		Run:         func(ctx context.Context, env jobs.Env) (int64, error) { return s.Purge(ctx) }}}
 }
