@@ -107,6 +107,14 @@ func (x selfServiceAdapter) Handle(ctx context.Context, r bot.SelfRequest) {
 	x.s.Handle(ctx, selfservice.Request{Kind: r.Kind, Channel: r.Channel, From: r.From, ContactID: r.ContactID, Lang: r.Lang, Fields: r.Fields})
 }
 
+func (x selfServiceAdapter) Annotates(channel, category string) bool {
+	return category == tickets.ChangeData && x.s.Serves(channel, tickets.VaccinationStatus)
+}
+
+func (x selfServiceAdapter) Annotate(ctx context.Context, ticketID int64, r bot.SelfRequest) {
+	x.s.Annotate(ctx, ticketID, selfservice.Request{Kind: r.Kind, Channel: r.Channel, From: r.From, ContactID: r.ContactID, Lang: r.Lang, Fields: r.Fields})
+}
+
 func (x selfServiceAdapter) Code(ctx context.Context, r bot.SelfRequest, code string) {
 	x.s.Code(ctx, selfservice.Request{Channel: r.Channel, From: r.From, ContactID: r.ContactID, Lang: r.Lang}, code)
 }

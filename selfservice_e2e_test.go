@@ -205,6 +205,33 @@ func TestSelfServiceThroughSimulator(t *testing.T) {
 		}
 	})
 
+	t.Run("change of data: the registry's values beside the requested ones", func(t *testing.T) {
+		a := a.in(t)
+		from := phone(siti)
+		a.converse(from, "menu", "2", "1", "Siti Aminah", siti.NIK, ddmmyyyy(siti.BirthDate), siti.Phone, "Siti Aminah Rahayu", "LEWATI")
+		got := a.say(from, "ya")
+		number := ticketNumberRE.FindString(strings.Join(got, "\n"))
+		if number == "" {
+			t.Fatalf("no ticket number in %q", got)
+		}
+		var tk struct {
+			Ticket struct {
+				Category string            `json:"category"`
+				Fields   map[string]string `json:"fields"`
+			} `json:"ticket"`
+		}
+		// The registry is asked after the ticket committed.
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && tk.Ticket.Fields["registry_name"] == ""; {
+			a.call("GET", "/api/v1/tickets/"+number, nil, &tk)
+			time.Sleep(50 * time.Millisecond) // polling pace, not an assertion
+		}
+		f := tk.Ticket.Fields
+		if tk.Ticket.Category != "change_data" || f["registry_name"] != "Siti Aminah" || f["registry_dob"] != siti.BirthDate ||
+			f["new_value"] != "Siti Aminah Rahayu" || f["registry_phone"] != phone(siti) {
+			t.Errorf("ticket %s: %s %v", number, tk.Ticket.Category, f)
+		}
+	})
+
 	t.Run("refused: wrong birth date", func(t *testing.T) {
 		a := a.in(t)
 		from := "+6281200000001" // a different sender: attempt counts are per sender

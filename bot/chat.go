@@ -112,6 +112,7 @@ func (t *turn) apply(ctx context.Context, a conversation.Action, open *tickets.T
 			return err
 		}
 		t.ticket = &nt
+		t.selfAnnotate(nt.ID, a.Category, a.Fields)
 		// The whole exchange that led here belongs to the ticket.
 		return b.tickets.AdoptMessages(ctx, tx, nt.ID, t.contact.ID, b.tickets.Now().Add(-2*b.cfg.StateTTL))
 	case conversation.KindAppend, conversation.KindReopen:

@@ -35,6 +35,11 @@ type SelfService interface {
 	Checking(lang string) string
 	Handle(ctx context.Context, r SelfRequest)
 	Code(ctx context.Context, r SelfRequest, code string)
+	// Annotates reports whether a ticket of category filed on channel gets
+	// the registry's current values added (a change-of-data request), which
+	// Annotate does after the ticket committed.
+	Annotates(channel, category string) bool
+	Annotate(ctx context.Context, ticketID int64, r SelfRequest)
 }
 
 // selfWork runs self-service requests in the background, a few at a time.
@@ -72,6 +77,19 @@ func (t *turn) selfRequest(category string, fields map[string]string) bool {
 	t.instead = s.Checking(t.lang)
 	t.after = append(t.after, func(ctx context.Context) { t.b.selfWork.start(ctx, func(ctx context.Context) { s.Handle(ctx, r) }) })
 	return true
+}
+
+// selfAnnotate has self-service add the registry's values to a filed
+// change-of-data ticket once it committed.
+func (t *turn) selfAnnotate(ticketID int64, category string, fields map[string]string) {
+	s := t.b.self
+	if s == nil || !s.Annotates(t.in.Channel, category) || fields["nik"] == "" {
+		return
+	}
+	r := SelfRequest{Kind: category, Channel: t.in.Channel, From: t.in.From, ContactID: t.contact.ID, Lang: t.lang, Fields: fields}
+	t.after = append(t.after, func(ctx context.Context) {
+		t.b.selfWork.start(ctx, func(ctx context.Context) { s.Annotate(ctx, ticketID, r) })
+	})
 }
 
 // selfCode takes "KODE 123456" before the engine sees it.

@@ -501,3 +501,56 @@ func (s *Service) Jobs() []jobs.Job {
 		Description: "forget self-service senders (attempt counts, one-time codes) a day after their last request",
 		Run:         func(ctx context.Context, env jobs.Env) (int64, error) { return s.Purge(ctx) }}}
 }
+
+// Annotate puts the registry's current values beside a change-of-data
+// request (ticket ticketID, already filed), so that the operator who makes
+// the change in the registry sees both. Nothing is shown to the citizen,
+// so a miss is not counted against the sender.
+func (s *Service) Annotate(ctx context.Context, ticketID int64, r Request) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.LookupTimeout)
+	defer cancel()
+	if err := s.annotate(ctx, ticketID, r); err != nil {
+		s.log.Error("selfservice: annotate failed", "ticket_id", ticketID, "err", err)
+	}
+}
+
+func (s *Service) annotate(ctx context.Context, ticketID int64, r Request) error {
+	nik := r.Fields["nik"]
+	ref := s.personRef(nik)
+	// The birth date given is the one on record, unless the birth date is
+	// what is being corrected and the registry already has the new one.
+	dates := []string{r.Fields["dob"]}
+	if r.Fields["data_field"] == "dob" && r.Fields["new_value"] != "" {
+		dates = append(dates, r.Fields["new_value"])
+	}
+	var p registry.Person
+	var err error
+	for _, d := range dates {
+		if p, err = s.registry.FindPerson(ctx, nik, d); !errors.Is(err, registry.ErrNoMatch) {
+			break
+		}
+	}
+	add := map[string]string{}
+	outcome := "annotated"
+	switch {
+	case errors.Is(err, registry.ErrNoMatch):
+		add["registry_result"] = "no record with this NIK and the birth date given"
+		outcome = "no_match"
+	case err != nil:
+		add["registry_result"] = "registry unavailable at " + s.now().Format(time.RFC3339)
+		outcome = "registry_unavailable"
+	default:
+		add["registry_result"] = "record " + p.ID + " as of " + s.now().Format(time.RFC3339)
+		add["registry_name"], add["registry_dob"], add["registry_phone"] = p.Name, p.BirthDate, p.Phone
+	}
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := s.tickets.UpdateFields(ctx, tx, ticketID, add); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, r, ref, outcome)
+	})
+	if err != nil {
+		return fmt.Errorf("selfservice: annotate: %w", err)
+	}
+	return nil
+}
