@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"lindungi/channels/whatsapp"
+	"lindungi/channels/whatsapp/wafake"
 	"lindungi/registry/fhirfake"
 	"lindungi/store/storetest"
 	"lindungi/testlog"
@@ -308,5 +310,86 @@ func renderFirstPage(t *testing.T, pdf []byte, name string) {
 	if err != nil || st.Size() < 10_000 {
 		t.Fatalf("rendered page %s: %v (%d bytes)", out+".png", err, st.Size())
 	}
-	t.Logf("certificate received through the simulator, first page: %s", out+".png")
+	t.Logf("certificate received, first page rendered to %s", out+".png")
+}
+
+// TestSelfServiceThroughWhatsApp runs status and the certificate through
+// the real whatsmeow client against the fake WhatsApp server: the sender's
+// number is the one WhatsApp vouches for, no demo setting involved, and the
+// PDF arrives as a WhatsApp document.
+func TestSelfServiceThroughWhatsApp(t *testing.T) {
+	fake, err := wafake.New("127.0.0.1:0", wafake.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	testWhatsAppServer = &whatsapp.TestServer{Addr: fake.Addr(), RootKey: fake.RootKey()}
+	defer func() { testWhatsAppServer = nil }()
+
+	reg := fhirfake.New("lindungi-gateway", "rahasia")
+	reg.AddPatient(rina)
+	reg.AddDose(fhirfake.Dose{ID: "imm-1", PatientID: rina.ID, Date: "2021-08-11", KFACode: "93001019", VaccineName: "CoronaVac", Place: "Puskesmas Tebet", Dose: 1, Series: 2})
+	reg.AddDose(fhirfake.Dose{ID: "imm-2", PatientID: rina.ID, Date: "2021-09-14", KFACode: "93001019", VaccineName: "CoronaVac", Place: "Puskesmas Tebet", Dose: 2, Series: 2})
+	srv := httptest.NewServer(reg)
+	defer srv.Close()
+	secret := filepath.Join(t.TempDir(), "registry-secret")
+	if err := os.WriteFile(secret, []byte("rahasia"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ta := startApp(t, testConfig(t, "LINDUNGI_WHATSAPP_ENABLED=true", "LINDUNGI_WHATSAPP_RECIPIENT_GAP=1ms",
+		"LINDUNGI_REGISTRY_BASE_URL="+srv.URL+fhirfake.FHIRPath, "LINDUNGI_REGISTRY_TOKEN_URL="+srv.URL+fhirfake.TokenPath,
+		"LINDUNGI_REGISTRY_CLIENT_ID=lindungi-gateway", "LINDUNGI_REGISTRY_CLIENT_SECRET_FILE="+secret))
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(90 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) { // failure guard only
+			if time.Now().After(deadline) {
+				t.Fatalf("waiting for %s", what)
+			}
+		}
+	}
+	var status struct{ State, JID, QR string }
+	waitFor("a QR code", func() bool { ta.call("GET", "/api/v1/whatsapp/status", nil, &status); return status.QR != "" })
+	if err := fake.ScanQR(status.QR); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("connected", func() bool { ta.call("GET", "/api/v1/whatsapp/status", nil, &status); return status.State == "connected" })
+	waitFor("pre-keys", fake.ReadyForMessages)
+
+	ct, err := fake.AddContact(strings.TrimPrefix(rina.Phone, "+"), "", "Rina")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// say sends text and waits for the bot's answer to it.
+	say := func(text string) {
+		t.Helper()
+		n := len(fake.Received(ct.Phone))
+		if _, err := ct.SendText(text, wafake.SendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor("an answer to "+text, func() bool { return len(fake.Received(ct.Phone)) > n })
+	}
+	find := func(substr string) *wafake.Received {
+		for _, r := range fake.Received(ct.Phone) {
+			if strings.Contains(r.Text, substr) {
+				return &r
+			}
+		}
+		return nil
+	}
+
+	for _, text := range []string{"halo", "5", "LAPOR", rina.Name, rina.NIK, ddmmyyyy(rina.BirthDate), "SAMA", "cek status", "ya"} {
+		say(text)
+	}
+	waitFor("the status", func() bool { return find("Dosis 2: 14 September 2021, CoronaVac, Puskesmas Tebet") != nil })
+
+	for _, text := range []string{"menu", "6", "LAPOR", rina.Name, rina.NIK, ddmmyyyy(rina.BirthDate), "minta sertifikat", "ya"} {
+		say(text)
+	}
+	waitFor("the certificate", func() bool { return find("sertifikat vaksinasi atas nama *Rina Wulandari*") != nil })
+	doc := find("sertifikat vaksinasi atas nama")
+	if doc.MediaType != "application/pdf" || doc.FileName != "sertifikat-vaksin.pdf" || !strings.HasPrefix(string(doc.Media), "%PDF-") {
+		t.Fatalf("document %q %q, %d bytes: want the certificate PDF", doc.MediaType, doc.FileName, len(doc.Media))
+	}
+	renderFirstPage(t, doc.Media, "whatsapp-certificate")
+	testlog.AssertClean(t, ta.logs.String(), rina.NIK, rina.Name, strings.TrimPrefix(rina.Phone, "+"))
 }
