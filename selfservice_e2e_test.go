@@ -352,7 +352,10 @@ func TestSelfServiceThroughWhatsApp(t *testing.T) {
 	if err := fake.ScanQR(status.QR); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("connected", func() bool { ta.call("GET", "/api/v1/whatsapp/status", nil, &status); return status.State == "connected" })
+	waitFor("connected", func() bool {
+		ta.call("GET", "/api/v1/whatsapp/status", nil, &status)
+		return status.State == "connected"
+	})
 	waitFor("pre-keys", fake.ReadyForMessages)
 
 	ct, err := fake.AddContact(strings.TrimPrefix(rina.Phone, "+"), "", "Rina")
