@@ -376,7 +376,7 @@ func (s *Service) fulfil(ctx context.Context, r Request, ref string, p registry.
 			lines = append(lines, T(r.Lang, "dose_line", map[string]string{"n": fmt.Sprint(d.DoseNumber),
 				"date": longDate(r.Lang, d.Date), "vaccine": d.VaccineName, "place": orDash(d.Place)}))
 		}
-		return s.answer(ctx, r, ref, "status_sent", T(r.Lang, "status", map[string]string{"name": name, "doses": strings.Join(lines, "\n")}), nil)
+		return s.answerWith(ctx, r, ref, "status_sent", T(r.Lang, "status", map[string]string{"name": name, "doses": strings.Join(lines, "\n")}), nil, nil)
 	case len(doses) == 0 && r.Kind == tickets.CertificateMissing:
 		return s.fileTicket(ctx, r, ref, "missing_filed", "no_dose_filed",
 			map[string]string{"registry_result": fmt.Sprintf("patient %s found; no completed Immunization recorded (checked %s)", p.ID, s.now().Format(time.RFC3339))})
@@ -412,7 +412,7 @@ func (s *Service) fileTicket(ctx context.Context, r Request, ref, textKey, outco
 		if err := s.record(ctx, tx, r, ref, outcome); err != nil {
 			return err
 		}
-		_, err = s.enqueue(ctx, tx, r, T(r.Lang, textKey, map[string]string{"ticket": t.Number}), nil, t.ID, t.Number)
+		_, err = s.enqueue(ctx, tx, r, "reply", T(r.Lang, textKey, map[string]string{"ticket": t.Number}), nil, t.ID, t.Number)
 		return err
 	})
 	if err != nil {
@@ -448,7 +448,7 @@ func (s *Service) answerWith(ctx context.Context, r Request, ref, outcome, text 
 		if err := s.record(ctx, tx, r, ref, outcome); err != nil {
 			return err
 		}
-		_, err := s.enqueue(ctx, tx, r, text, atts, 0, "")
+		_, err := s.enqueue(ctx, tx, r, kindFor(outcome), text, atts, 0, "")
 		return err
 	})
 	if err != nil {
@@ -458,8 +458,18 @@ func (s *Service) answerWith(ctx context.Context, r Request, ref, outcome, text 
 	return nil
 }
 
-func (s *Service) enqueue(ctx context.Context, tx *store.Tx, r Request, text string, atts []channels.Attachment, ticketID int64, number string) (string, error) {
-	m := channels.Outbound{Channel: r.Channel, To: r.From, Kind: "reply", Text: text, Attachments: atts, TicketID: ticketID}
+// kindFor is the outbox kind of an answer. A status or a certificate is
+// health data: sent as an export, the outbox drops its payload once it is
+// delivered instead of keeping it for the outbox retention.
+func kindFor(outcome string) string {
+	if outcome == "status_sent" || outcome == "certificate_sent" {
+		return channels.KindExport
+	}
+	return "reply"
+}
+
+func (s *Service) enqueue(ctx context.Context, tx *store.Tx, r Request, kind, text string, atts []channels.Attachment, ticketID int64, number string) (string, error) {
+	m := channels.Outbound{Channel: r.Channel, To: r.From, Kind: kind, Text: text, Attachments: atts, TicketID: ticketID}
 	if number != "" {
 		m.Meta = map[string]string{"ticket_number": number}
 	}

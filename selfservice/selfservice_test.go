@@ -162,6 +162,10 @@ func TestRequests(t *testing.T) {
 			if c.pdf != (len(m.Attachments) == 1) || (c.pdf && !bytes.HasPrefix(m.Attachments[0].Data, []byte("%PDF-"))) {
 				t.Errorf("attachments %d, want a PDF: %v", len(m.Attachments), c.pdf)
 			}
+			// Health data leaves no copy in the outbox once delivered.
+			if c.pdf && m.Kind != channels.KindExport {
+				t.Errorf("certificate sent as %q, want %q", m.Kind, channels.KindExport)
+			}
 			if n := e.count(`SELECT COUNT(*) FROM tickets`); n != c.newTickets {
 				t.Errorf("%d tickets, want %d", n, c.newTickets)
 			}
