@@ -72,6 +72,7 @@ func TestIssueVerifyRoundTrip(t *testing.T) {
 	if !strings.HasPrefix(qr, Prefix) {
 		t.Fatalf("QR string %q lacks %s", qr[:10], Prefix)
 	}
+	t.Logf("QR string of one dose: %d characters", len(qr))
 	trust := []*x509.Certificate{s.Certificate()}
 	other := testSigner(t)
 	for _, c := range []struct {
