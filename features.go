@@ -84,6 +84,7 @@ func (a *App) newSelfService() error {
 	a.selfservice = selfservice.New(a.db, a.sealer, a.tickets, a.outbox, reg, signer, selfservice.Config{
 		DemoChannels: demo, VerifyURL: strings.TrimRight(a.cfg.PublicURL, "/") + "/verify",
 	}, log)
+	a.selfservice.Register(a.registry)
 	return nil
 }
 

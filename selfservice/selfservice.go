@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/nyaruka/phonenumbers"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"lindungi/audit"
 	"lindungi/certificate"
@@ -69,6 +70,7 @@ type Service struct {
 	cfg      Config
 	log      *slog.Logger
 	now      func() time.Time
+	outcomes *prometheus.CounterVec
 }
 
 // New makes the service; zero fields of cfg take the defaults above.
@@ -89,7 +91,19 @@ func New(db *store.DB, sealer *store.Sealer, ts *tickets.Store, ob *channels.Out
 		log = slog.Default()
 	}
 	return &Service{db: db, sealer: sealer, tickets: ts, outbox: ob, registry: reg, signer: signer, cfg: cfg,
-		log: log.With("component", "selfservice"), now: store.Now}
+		log: log.With("component", "selfservice"), now: store.Now,
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lindungi_selfservice_requests_total",
+			Help: "Self-service requests by kind and outcome (status_sent, certificate_sent, no_match, otp_sent, registry_unavailable, …)."}, []string{"kind", "outcome"}),
+	}
+}
+
+// Register adds the service's metrics to reg. An outage of the registry
+// shows as registry_unavailable; a rise of no_match_locked as someone
+// trying NIKs.
+func (s *Service) Register(reg prometheus.Registerer) {
+	if reg != nil {
+		_ = reg.Register(s.outcomes)
+	}
 }
 
 // Request is one citizen's request, as the bot collected it.
@@ -486,6 +500,7 @@ func (s *Service) enqueue(ctx context.Context, tx *store.Tx, r Request, kind, te
 // record audits one look-up: who asked (the contact), about whom (the
 // keyed hash of the NIK), and the outcome. Never the NIK itself.
 func (s *Service) record(ctx context.Context, tx *store.Tx, r Request, ref, outcome string) error {
+	s.outcomes.WithLabelValues(r.Kind, outcome).Inc()
 	return audit.Record(ctx, tx, fmt.Sprintf("citizen:%d", r.ContactID), "selfservice."+r.Kind, "person", ref,
 		"outcome="+outcome+" channel="+r.Channel)
 }

@@ -137,6 +137,8 @@ func TestRequests(t *testing.T) {
 			[]string{"belum tercatat", "PL-"}, false, 1},
 		{"status, no dose", tickets.VaccinationStatus, phoneAgu, nikAgus, dobAgus, nil,
 			[]string{"Belum ada dosis"}, false, 0},
+		{"status in English", tickets.VaccinationStatus, phoneSit, nikSiti, dobSiti, nil,
+			[]string{"Vaccination status for *Siti Aminah*", "Dose 2: 14 September 2021, CoronaVac"}, false, 0},
 		{"wrong birth date", tickets.VaccinationStatus, phoneSit, nikSiti, "1990-08-18", nil,
 			[]string{"tidak menemukan data", "Sisa percobaan: 4"}, false, 0},
 		{"registry down: try later", tickets.VaccinationStatus, phoneSit, nikSiti, dobSiti, func(s *fhirfake.Server) { s.Fail5xx(100) },
@@ -149,7 +151,11 @@ func TestRequests(t *testing.T) {
 			if c.fault != nil {
 				c.fault(e.fake)
 			}
-			e.svc.Handle(context.Background(), e.req(c.kind, c.from, c.nik, c.dob))
+			r := e.req(c.kind, c.from, c.nik, c.dob)
+			if strings.HasSuffix(c.name, "in English") {
+				r.Lang = "en"
+			}
+			e.svc.Handle(context.Background(), r)
 			m := e.next(1)[0]
 			if m.To != c.from {
 				t.Errorf("sent to %s, want the sender %s", m.To, c.from)
