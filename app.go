@@ -144,14 +144,15 @@ func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error
 		a.Close()
 		return nil, err
 	}
+	// Self-service before privacy: it is one of the holders privacy reaches.
+	if err := a.newSelfService(); err != nil {
+		a.Close()
+		return nil, err
+	}
 	a.newPrivacy()
 	with := bot.Features{Privacy: privacy.Documents{S: a.privacy}}
 	if a.tracing != nil {
 		with.Tracing = a.tracing
-	}
-	if err := a.newSelfService(); err != nil {
-		a.Close()
-		return nil, err
 	}
 	if a.selfservice != nil {
 		with.SelfService = selfServiceAdapter{a.selfservice}

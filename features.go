@@ -88,6 +88,18 @@ func (a *App) newSelfService() error {
 	return nil
 }
 
+// selfServiceHolder hands data-subject requests to self-service: its
+// sender rows (attempt counts, a pending code with a sealed NIK).
+type selfServiceHolder struct{ s *selfservice.Service }
+
+func (h selfServiceHolder) Name() string { return "selfservice" }
+func (h selfServiceHolder) Export(ctx context.Context, s privacy.Subject) (any, error) {
+	return h.s.ExportSenders(ctx, s.Addresses)
+}
+func (h selfServiceHolder) Erase(ctx context.Context, tx *store.Tx, s privacy.Subject) (int64, error) {
+	return h.s.EraseSenders(ctx, tx, s.Addresses)
+}
+
 // selfServiceAdapter is self-service as the bot sees it.
 type selfServiceAdapter struct{ s *selfservice.Service }
 
@@ -127,6 +139,9 @@ func (a *App) newPrivacy() {
 	var holders []privacy.Holder
 	if a.tracing != nil {
 		holders = append(holders, tracingHolder{tracing.PrivacyHolder{S: a.tracing}})
+	}
+	if a.selfservice != nil {
+		holders = append(holders, selfServiceHolder{a.selfservice})
 	}
 	a.privacy = privacy.New(a.db, a.sealer, a.log.With("component", "privacy"), holders...)
 }

@@ -579,3 +579,65 @@ func (s *Service) annotate(ctx context.Context, ticketID int64, r Request) error
 	}
 	return nil
 }
+
+// senderChannels are the channels whose senders can have a row here.
+var senderChannels = []string{"whatsapp", "simulator"}
+
+func (s *Service) senderIndexes(addresses []string) []any {
+	var idx []any
+	for _, a := range addresses {
+		for _, ch := range senderChannels {
+			idx = append(idx, s.senderIndex(ch, a))
+		}
+	}
+	return idx
+}
+
+// SenderRecord is what self-service holds about a sender, for a data
+// export: no NIK, no code, only the counts and times that govern them.
+type SenderRecord struct {
+	FailedAttempts int        `json:"failedAttempts"`
+	StoppedUntil   *time.Time `json:"stoppedUntil,omitempty"`
+	CodePending    bool       `json:"codePending"`
+	LastRequest    time.Time  `json:"lastRequest"`
+}
+
+// ExportSenders lists the rows of the citizen's addresses.
+func (s *Service) ExportSenders(ctx context.Context, addresses []string) ([]SenderRecord, error) {
+	idx := s.senderIndexes(addresses)
+	if len(idx) == 0 {
+		return nil, nil
+	}
+	rows, err := s.db.Query(ctx, `SELECT failures, locked_until, otp_hash IS NOT NULL, updated_at FROM selfservice_senders WHERE sender_index IN (?`+strings.Repeat(", ?", len(idx)-1)+`)`, idx...)
+	if err != nil {
+		return nil, fmt.Errorf("selfservice: export: %w", err)
+	}
+	defer rows.Close()
+	out := []SenderRecord{}
+	for rows.Next() {
+		var r SenderRecord
+		if err := rows.Scan(&r.FailedAttempts, &r.StoppedUntil, &r.CodePending, &r.LastRequest); err != nil {
+			return nil, fmt.Errorf("selfservice: export: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// EraseSenders deletes the rows of the citizen's addresses (their pending
+// request holds a NIK and a birth date, sealed) and empties the registry
+// cache, which is keyed by hashes this package cannot trace to a contact.
+func (s *Service) EraseSenders(ctx context.Context, tx *store.Tx, addresses []string) (int64, error) {
+	if f, ok := s.registry.(interface{ Forget() }); ok {
+		f.Forget()
+	}
+	idx := s.senderIndexes(addresses)
+	if len(idx) == 0 {
+		return 0, nil
+	}
+	res, err := tx.Exec(ctx, `DELETE FROM selfservice_senders WHERE sender_index IN (?`+strings.Repeat(", ?", len(idx)-1)+`)`, idx...)
+	if err != nil {
+		return 0, fmt.Errorf("selfservice: erase: %w", err)
+	}
+	return res.RowsAffected()
+}

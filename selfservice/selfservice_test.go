@@ -308,3 +308,32 @@ func TestIsCode(t *testing.T) {
 		}
 	}
 }
+
+// A data-subject request reaches the sender rows: exported without NIK,
+// erased with the pending request they may hold.
+func TestExportAndEraseSenders(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.svc.Handle(ctx, e.req(tickets.VaccinationStatus, stranger, nikSiti, "1990-01-01"))
+	e.next(1)
+	e.svc.Handle(ctx, e.req(tickets.VaccinationStatus, stranger, nikSiti, dobSiti)) // leaves a pending code
+	e.next(2)
+	recs, err := e.svc.ExportSenders(ctx, []string{stranger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || !recs[0].CodePending || recs[0].FailedAttempts != 0 {
+		t.Fatalf("export %+v: want one sender with a pending code (the match cleared the count)", recs)
+	}
+	var n int64
+	err = e.db.InTx(ctx, func(tx *store.Tx) (err error) {
+		n, err = e.svc.EraseSenders(ctx, tx, []string{stranger, phoneSit})
+		return err
+	})
+	if err != nil || n != 1 {
+		t.Fatalf("erased %d, %v; want 1", n, err)
+	}
+	if recs, _ := e.svc.ExportSenders(ctx, []string{stranger}); len(recs) != 0 {
+		t.Errorf("after erasure: %+v", recs)
+	}
+}
