@@ -26,21 +26,24 @@ type dccVector struct {
 		Description     string    `json:"DESCRIPTION"`
 	} `json:"TESTCTX"`
 	Expected struct {
-		Verify *bool `json:"EXPECTEDVERIFY"`
-		Decode *bool `json:"EXPECTEDDECODE"`
+		Verify   *bool `json:"EXPECTEDVERIFY"`
+		Decode   *bool `json:"EXPECTEDDECODE"`
+		KeyUsage *bool `json:"EXPECTEDKEYUSAGE"`
+		Expiry   *bool `json:"EXPECTEDEXPIRATIONCHECK"`
 	} `json:"EXPECTEDRESULTS"`
 }
 
 // TestDCCVectors runs `lindungi certificate verify` (VerifyCommand) on
 // every vector with a QR string, at the vector's validation clock, and
-// checks it against EXPECTEDVERIFY and EXPECTEDDECODE wherever set. Where
+// checks it against EXPECTEDVERIFY and EXPECTEDDECODE wherever set, and
+// against EXPECTEDKEYUSAGE and EXPECTEDEXPIRATIONCHECK too. Where
 // a vector also gives the JSON it encodes, the decoded payload must equal it.
 func TestDCCVectors(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(dccVectorsDir, "*", "2DCode", "raw", "*.json"))
 	if len(files) == 0 {
 		t.Skipf("no DCC test vectors under %s", dccVectorsDir)
 	}
-	var nVerify, nDecode, nJSON int
+	var nVerify, nDecode, nJSON, nUsage, nExpiry int
 	for _, f := range files {
 		name, _ := filepath.Rel(dccVectorsDir, f)
 		t.Run(name, func(t *testing.T) {
@@ -52,8 +55,8 @@ func TestDCCVectors(t *testing.T) {
 			if err := json.Unmarshal(b, &v); err != nil {
 				t.Fatal(err)
 			}
-			if v.Prefix == "" || (v.Expected.Verify == nil && v.Expected.Decode == nil) {
-				t.Skip("no QR string, or neither EXPECTEDVERIFY nor EXPECTEDDECODE")
+			if v.Prefix == "" || (v.Expected.Verify == nil && v.Expected.Decode == nil && v.Expected.KeyUsage == nil && v.Expected.Expiry == nil) {
+				t.Skip("no QR string, or none of EXPECTEDVERIFY, EXPECTEDDECODE, EXPECTEDKEYUSAGE, EXPECTEDEXPIRATIONCHECK")
 			}
 			// Through the command's own function: trust file in, JSON out.
 			trustFile := filepath.Join(t.TempDir(), "signer.b64")
@@ -76,6 +79,19 @@ func TestDCCVectors(t *testing.T) {
 					t.Errorf("%s: valid=%v reason=%s, EXPECTEDVERIFY=%v", v.TestCtx.Description, r.Valid, r.Reason, *want)
 				}
 			}
+			if want := v.Expected.KeyUsage; want != nil {
+				nUsage++
+				if (r.Reason != ReasonKeyUsage) != *want {
+					t.Errorf("%s: valid=%v reason=%s, EXPECTEDKEYUSAGE=%v", v.TestCtx.Description, r.Valid, r.Reason, *want)
+				}
+			}
+			if want := v.Expected.Expiry; want != nil {
+				nExpiry++
+				timely := r.Reason != ReasonExpired && r.Reason != ReasonNotYetValid && r.Reason != ReasonSignerExpired
+				if timely != *want {
+					t.Errorf("%s: valid=%v reason=%s, EXPECTEDEXPIRATIONCHECK=%v", v.TestCtx.Description, r.Valid, r.Reason, *want)
+				}
+			}
 			if want := v.Expected.Decode; want != nil {
 				nDecode++
 				if r.Decoded != *want {
@@ -94,5 +110,5 @@ func TestDCCVectors(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("%d vector files; checked EXPECTEDVERIFY on %d, EXPECTEDDECODE on %d (payload compared with JSON on %d)", len(files), nVerify, nDecode, nJSON)
+	t.Logf("%d vector files; checked EXPECTEDVERIFY on %d, EXPECTEDDECODE on %d (payload compared with JSON on %d), EXPECTEDKEYUSAGE on %d, EXPECTEDEXPIRATIONCHECK on %d", len(files), nVerify, nDecode, nJSON, nUsage, nExpiry)
 }

@@ -33,6 +33,7 @@ const (
 	ReasonExpired       = "expired"        // past the CWT's expiry
 	ReasonNotYetValid   = "not_yet_valid"  // issued in the future
 	ReasonSignerExpired = "signer_expired" // outside the signer certificate's validity
+	ReasonKeyUsage      = "key_usage"      // the signer may not sign this type of certificate
 )
 
 // maxInflated caps what a QR string may inflate to: a QR code holds under
@@ -112,16 +113,56 @@ func Verify(qr string, trust []*x509.Certificate, now time.Time) Result {
 		}
 		return invalid(ReasonSignature, p)
 	}
-	if now.Before(signer.NotBefore) || now.After(signer.NotAfter) {
-		return invalid(ReasonSignerExpired, p)
-	}
+	// The certificate's own dates first: they are what a holder can act on.
 	if !p.ExpiresAt.IsZero() && now.After(p.ExpiresAt) {
 		return invalid(ReasonExpired, p)
 	}
 	if !p.IssuedAt.IsZero() && p.IssuedAt.After(now.Add(clockSkew)) {
 		return invalid(ReasonNotYetValid, p)
 	}
+	if now.Before(signer.NotBefore) || now.After(signer.NotAfter) {
+		return invalid(ReasonSignerExpired, p)
+	}
+	if !usageAllows(signer, p.HCert) {
+		return invalid(ReasonKeyUsage, p)
+	}
 	return Result{Valid: true, Reason: ReasonOK, Payload: p, Decoded: true}
+}
+
+// The extended key usages a document signer certificate may carry to
+// limit what it signs (EU DCC, "Technical Specifications for Digital Green
+// Certificates", volume 1, §5.1.1): test, vaccination, recovery. Early
+// versions of the specification wrote them with an extra ".0" arc, and
+// signer certificates with those are in the field (the EU test vectors
+// use them), so both spellings count.
+var usageOIDs = map[string]string{
+	"1.3.6.1.4.1.1847.2021.1.1":   "t",
+	"1.3.6.1.4.1.1847.2021.1.2":   "v",
+	"1.3.6.1.4.1.1847.2021.1.3":   "r",
+	"1.3.6.1.4.1.0.1847.2021.1.1": "t",
+	"1.3.6.1.4.1.0.1847.2021.1.2": "v",
+	"1.3.6.1.4.1.0.1847.2021.1.3": "r",
+}
+
+// usageAllows reports whether signer may sign a certificate of hc's type:
+// a signer with none of the three usages may sign any type; one with some
+// of them only those.
+func usageAllows(signer *x509.Certificate, hc map[string]any) bool {
+	allowed := map[string]bool{}
+	for _, oid := range signer.UnknownExtKeyUsage {
+		if typ, ok := usageOIDs[oid.String()]; ok {
+			allowed[typ] = true
+		}
+	}
+	if len(allowed) == 0 {
+		return true
+	}
+	for _, typ := range []string{"v", "t", "r"} {
+		if _, present := hc[typ]; present && !allowed[typ] {
+			return false
+		}
+	}
+	return true
 }
 
 var errAlgorithm = errors.New("algorithm missing or not the signer key's")

@@ -23,6 +23,7 @@ var verifyReasons = map[string][2]string{
 	certificate.ReasonSignature:     {"Tanda tangan tidak cocok: isi sertifikat telah diubah.", "The signature does not match: the certificate has been altered."},
 	certificate.ReasonExpired:       {"Masa berlaku sertifikat ini telah habis. Pemegang dapat meminta sertifikat baru melalui WhatsApp 0811 10 500 567.", "This certificate has expired. The holder can request a new one on WhatsApp 0811 10 500 567."},
 	certificate.ReasonNotYetValid:   {"Tanggal terbit sertifikat ini berada di masa depan.", "This certificate's issue date lies in the future."},
+	certificate.ReasonKeyUsage:      {"Penerbit sertifikat ini tidak berwenang menerbitkan jenis sertifikat ini.", "This certificate's issuer is not entitled to issue this type of certificate."},
 	certificate.ReasonSignerExpired: {"Kunci penandatangan sertifikat ini sudah tidak berlaku.", "The key that signed this certificate is no longer valid."},
 }
 
