@@ -193,6 +193,16 @@ func cmdChat(ctx context.Context, cfg config.Config, args []string, stdin io.Rea
 			got = true
 			for _, m := range msgs {
 				fmt.Fprintf(stdout, "\n%s\n\n", m.Text)
+				for _, a := range m.Attachments {
+					// A document (the certificate PDF) is saved where the
+					// person trying the bot can open it.
+					path := filepath.Join(os.TempDir(), m.ID+"-"+filepath.Base(a.Name))
+					if err := os.WriteFile(path, a.Data, 0o600); err != nil {
+						fmt.Fprintln(stdout, "! ", err)
+						continue
+					}
+					fmt.Fprintf(stdout, "[%s, %d KB: %s]\n\n", a.Name, (len(a.Data)+1023)/1024, path)
+				}
 			}
 		}
 	}
@@ -254,9 +264,13 @@ func (c *apiClient) post(ctx context.Context, path string, body any) error {
 }
 
 type simMessage struct {
-	Seq  int64  `json:"seq"`
-	ID   string `json:"id"`
-	Text string `json:"text"`
+	Seq         int64  `json:"seq"`
+	ID          string `json:"id"`
+	Text        string `json:"text"`
+	Attachments []struct {
+		Name string `json:"name"`
+		Data []byte `json:"data"`
+	} `json:"attachments"`
 }
 
 func (c *apiClient) sent(ctx context.Context, to, after string, wait time.Duration) ([]simMessage, string, error) {
