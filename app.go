@@ -19,6 +19,7 @@ import (
 	"lindungi/accounts"
 	"lindungi/audit"
 	"lindungi/bot"
+	"lindungi/certificate"
 	"lindungi/channels"
 	"lindungi/channels/simulator"
 	"lindungi/channels/whatsapp"
@@ -26,6 +27,7 @@ import (
 	"lindungi/config"
 	"lindungi/jobs"
 	"lindungi/privacy"
+	"lindungi/selfservice"
 	"lindungi/store"
 	"lindungi/tickets"
 	"lindungi/tracing"
@@ -38,20 +40,22 @@ type App struct {
 	cfg config.Config
 	log *slog.Logger
 
-	db        *store.DB
-	sealer    *store.Sealer
-	registry  *prometheus.Registry
-	tickets   *tickets.Store
-	accounts  *accounts.Store
-	outbox    *channels.Outbox
-	bot       *bot.Bot
-	sim       *simulator.Channel
-	web       *web.Server
-	tracing   *tracing.Service
-	privacy   *privacy.Service
-	scheduler *jobs.Scheduler
-	whatsapp  *whatsapp.Channel
-	cloud     *cloud.Channel // the WhatsApp channel's Cloud API provider, when configured
+	db          *store.DB
+	sealer      *store.Sealer
+	registry    *prometheus.Registry
+	tickets     *tickets.Store
+	accounts    *accounts.Store
+	outbox      *channels.Outbox
+	bot         *bot.Bot
+	sim         *simulator.Channel
+	web         *web.Server
+	tracing     *tracing.Service
+	privacy     *privacy.Service
+	scheduler   *jobs.Scheduler
+	whatsapp    *whatsapp.Channel
+	cloud       *cloud.Channel // the WhatsApp channel's Cloud API provider, when configured
+	signer      *certificate.Signer
+	selfservice *selfservice.Service
 	// qrOut is where pairing QR codes are drawn (the terminal); nil in
 	// JSON log mode, where the log points at the console's PNG instead.
 	qrOut io.Writer
@@ -174,14 +178,24 @@ func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error
 		a.Close()
 		return nil, err
 	}
+	// Self-service before privacy: it is one of the holders privacy reaches.
+	if err := a.newSelfService(); err != nil {
+		a.Close()
+		return nil, err
+	}
 	a.newPrivacy()
 	with := bot.Features{Privacy: privacy.Documents{S: a.privacy}}
 	if a.tracing != nil {
 		with.Tracing = a.tracing
 	}
+	if a.selfservice != nil {
+		with.SelfService = selfServiceAdapter{a.selfservice}
+	}
 	a.bot = bot.New(a.db, a.tickets, a.outbox, with, bot.Config{
 		StateTTL: cfg.Bot.StateTTL.D(), FloodLimit: cfg.Bot.FloodLimit, MaxTextBytes: cfg.Bot.MaxTextBytes, AckRate: cfg.Email.AckRatePerHour,
 	}, a.log.With("component", "bot"), a.registry)
+	// Registry look-ups in flight finish before the database closes.
+	a.closers = append(a.closers, a.bot.WaitSelfService)
 
 	if cfg.Simulator.Enabled {
 		a.sim = simulator.New(a.db)

@@ -21,6 +21,7 @@ import (
 
 	"lindungi/accounts"
 	"lindungi/bot/intent"
+	"lindungi/certificate"
 	"lindungi/config"
 	"lindungi/jobs"
 	"lindungi/store"
@@ -230,6 +231,16 @@ func (c *apiClient) follow(ctx context.Context, to, cursor string, out *lockedWr
 		var b strings.Builder
 		for _, m := range msgs {
 			fmt.Fprintf(&b, "\n%s\n", m.Text)
+			for _, a := range m.Attachments {
+				// A document (the certificate PDF) is saved where the
+				// person trying the bot can open it.
+				path := filepath.Join(os.TempDir(), m.ID+"-"+filepath.Base(a.Name))
+				if err := os.WriteFile(path, a.Data, 0o600); err != nil {
+					fmt.Fprintf(&b, "! %v\n", err)
+					continue
+				}
+				fmt.Fprintf(&b, "[%s, %d KB: %s]\n", a.Name, (len(a.Data)+1023)/1024, path)
+			}
 		}
 		out.Printf("%s\n> ", b.String())
 		select {
@@ -357,9 +368,13 @@ func (c *apiClient) post(ctx context.Context, path string, body any) error {
 }
 
 type simMessage struct {
-	Seq  int64  `json:"seq"`
-	ID   string `json:"id"`
-	Text string `json:"text"`
+	Seq         int64  `json:"seq"`
+	ID          string `json:"id"`
+	Text        string `json:"text"`
+	Attachments []struct {
+		Name string `json:"name"`
+		Data []byte `json:"data"`
+	} `json:"attachments"`
 }
 
 func (c *apiClient) sent(ctx context.Context, to, after string, wait time.Duration) ([]simMessage, string, error) {
@@ -566,6 +581,31 @@ func cmdTracing(ctx context.Context, cfg config.Config, args []string, stdin io.
 		return errors.New(tracingUsage)
 	}
 	return tracing.EvalCommand(fs.Arg(0), stdout, o)
+}
+
+func cmdCertificate(args []string, stdin io.Reader, stdout io.Writer) error {
+	const use = "usage: lindungi certificate verify --trust CERT [--at RFC3339] < QR-STRING"
+	if len(args) == 0 || args[0] != "verify" {
+		return errors.New(use)
+	}
+	fs := flag.NewFlagSet("certificate verify", flag.ContinueOnError)
+	trust := fs.String("trust", "", "signer certificate(s): PEM, or one base64 DER certificate")
+	at := fs.String("at", "", "check validity at this time instead of now (RFC 3339)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *trust == "" || fs.NArg() != 0 {
+		return errors.New(use)
+	}
+	when := time.Now()
+	if *at != "" {
+		t, err := time.Parse(time.RFC3339, *at)
+		if err != nil {
+			return fmt.Errorf("--at: %w", err)
+		}
+		when = t
+	}
+	return certificate.VerifyCommand(stdin, stdout, *trust, when)
 }
 
 func cmdBot(args []string, stdout io.Writer) error {

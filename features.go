@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"os"
 	"strings"
@@ -10,12 +11,16 @@ import (
 	"github.com/skip2/go-qrcode"
 
 	"lindungi/accounts"
+	"lindungi/bot"
+	"lindungi/certificate"
 	"lindungi/channels"
 	"lindungi/channels/email"
 	"lindungi/channels/whatsapp"
 	"lindungi/channels/whatsapp/cloud"
 	"lindungi/jobs"
 	"lindungi/privacy"
+	"lindungi/registry"
+	"lindungi/selfservice"
 	"lindungi/store"
 	"lindungi/tickets"
 	"lindungi/tracing"
@@ -32,7 +37,99 @@ func (a *App) wireFeatures(ctx context.Context) error {
 		return err
 	}
 	a.wireTracing()
+	if err := a.wireCertificate(); err != nil {
+		return err
+	}
 	return a.wireJobs()
+}
+
+// wireCertificate opens the public GET /verify page, which trusts the
+// gateway's own signer.
+func (a *App) wireCertificate() error {
+	a.web.Extra = append(a.web.Extra, web.VerifyRoutes([]*x509.Certificate{a.signer.Certificate()}))
+	return nil
+}
+
+// newSelfService loads the certificate signer (the configured key, or a
+// demo pair generated in the data directory) and, when a registry is
+// configured, the self-service the bot hands status and certificate
+// requests to. It runs before the bot is made.
+func (a *App) newSelfService() error {
+	c := a.cfg.Certificate
+	signer, err := certificate.OpenSigner(c.SigningKeyFile, c.SignerCertFile, a.cfg.DataDir, c.Validity.D())
+	if err != nil {
+		return err
+	}
+	if c.SigningKeyFile == "" {
+		a.log.Warn("certificate: no signing key configured; certificates are signed with a generated demo key that no verifier outside this gateway trusts")
+	}
+	a.signer = signer
+	r := a.cfg.Registry
+	if r.BaseURL == "" {
+		return nil
+	}
+	secret, err := os.ReadFile(r.ClientSecretFile)
+	if err != nil {
+		return fmt.Errorf("registry.client_secret_file: %w", err)
+	}
+	log := a.log.With("component", "selfservice")
+	reg := registry.NewFHIR(registry.Config{BaseURL: r.BaseURL, TokenURL: r.TokenURL, ClientID: r.ClientID,
+		ClientSecret: strings.TrimSpace(string(secret)), Timeout: r.Timeout.D(), CacheTTL: r.CacheTTL.D()}, log)
+	var demo []string
+	for _, ch := range strings.Split(a.cfg.SelfService.DemoChannels, ",") {
+		if ch = strings.TrimSpace(ch); ch != "" {
+			demo = append(demo, ch)
+		}
+	}
+	a.selfservice = selfservice.New(a.db, a.sealer, a.tickets, a.outbox, reg, signer, selfservice.Config{
+		DemoChannels: demo, VerifyURL: strings.TrimRight(a.cfg.PublicURL, "/") + "/verify",
+	}, log)
+	a.selfservice.Register(a.registry)
+	return nil
+}
+
+// selfServiceHolder hands data-subject requests to self-service: its
+// sender rows (attempt counts, a pending code with a sealed NIK).
+type selfServiceHolder struct{ s *selfservice.Service }
+
+func (h selfServiceHolder) Name() string { return "selfservice" }
+func (h selfServiceHolder) Export(ctx context.Context, s privacy.Subject) (any, error) {
+	return h.s.ExportSenders(ctx, s.Addresses)
+}
+func (h selfServiceHolder) Erase(ctx context.Context, tx *store.Tx, s privacy.Subject) (int64, error) {
+	return h.s.EraseSenders(ctx, tx, s.Addresses)
+}
+
+// selfServiceAdapter is self-service as the bot sees it.
+type selfServiceAdapter struct{ s *selfservice.Service }
+
+func (x selfServiceAdapter) Takes(channel, category string) bool {
+	return x.s.Serves(channel, category)
+}
+
+func (x selfServiceAdapter) IsCode(channel, text string) (string, bool) {
+	if !x.s.Serves(channel, tickets.VaccinationStatus) {
+		return "", false
+	}
+	return selfservice.IsCode(text)
+}
+
+func (x selfServiceAdapter) Checking(lang string) string { return selfservice.Checking(lang) }
+
+func (x selfServiceAdapter) Handle(ctx context.Context, r bot.SelfRequest) {
+	x.s.Handle(ctx, selfservice.Request{Kind: r.Kind, Channel: r.Channel, From: r.From, ContactID: r.ContactID, Lang: r.Lang, Fields: r.Fields})
+}
+
+func (x selfServiceAdapter) Annotates(channel, category string) bool {
+	return category == tickets.ChangeData && x.s.Serves(channel, tickets.VaccinationStatus)
+}
+
+func (x selfServiceAdapter) Annotate(ctx context.Context, ticketID int64, r bot.SelfRequest) {
+	x.s.Annotate(ctx, ticketID, selfservice.Request{Kind: r.Kind, Channel: r.Channel, From: r.From, ContactID: r.ContactID, Lang: r.Lang, Fields: r.Fields})
+}
+
+func (x selfServiceAdapter) Code(ctx context.Context, r bot.SelfRequest, code string) {
+	x.s.Code(ctx, selfservice.Request{Channel: r.Channel, From: r.From, ContactID: r.ContactID, Lang: r.Lang}, code)
 }
 
 // newPrivacy makes the data-subject service: its requests reach every
@@ -42,6 +139,9 @@ func (a *App) newPrivacy() {
 	var holders []privacy.Holder
 	if a.tracing != nil {
 		holders = append(holders, tracingHolder{tracing.PrivacyHolder{S: a.tracing}})
+	}
+	if a.selfservice != nil {
+		holders = append(holders, selfServiceHolder{a.selfservice})
 	}
 	a.privacy = privacy.New(a.db, a.sealer, a.log.With("component", "privacy"), holders...)
 }
@@ -90,6 +190,9 @@ func (a *App) standardJobs(cfg jobs.Config, deps jobs.Deps) []jobs.Job {
 	js := jobs.Builtin(a.db, cfg, deps)
 	if a.tracing != nil {
 		js = append(js, a.tracing.Jobs()...)
+	}
+	if a.selfservice != nil {
+		js = append(js, a.selfservice.Jobs()...)
 	}
 	sweeps := []jobs.Sweep{accounts.SessionSweep(), tickets.ChatKeySweep(a.db), channels.DeadSweep(cfg.OutboxRetention)}
 	if a.cloud != nil {

@@ -58,6 +58,8 @@ Commands:
   tracing eval DIR [--min-minutes N]
                                 precision, recall and F1 of the scorer on
                                 DP-3T-format measurement files in DIR
+  certificate verify --trust CERT [--at RFC3339] < QR
+                                check an HC1: QR string; JSON {"valid","reason","payload"}
   version, --version            print the version
 
 Global flags work before or after the command name:
@@ -209,6 +211,8 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return cmdBot(rest, stdout)
 	case "secrets":
 		return cmdSecrets(rest, stdout)
+	case "certificate":
+		return cmdCertificate(rest, stdin, stdout)
 	}
 	cfg, err := loadConfig(g, os.Environ())
 	if err != nil {

@@ -54,6 +54,10 @@ type Config struct {
 	Tracing   Tracing   `yaml:"tracing"`
 	Jobs      Jobs      `yaml:"jobs"`
 	Accounts  Accounts  `yaml:"accounts"`
+
+	Certificate Certificate `yaml:"certificate"`
+	Registry    Registry    `yaml:"registry"`
+	SelfService SelfService `yaml:"selfservice"`
 }
 
 // Accounts tunes operators' credentials.
@@ -61,6 +65,35 @@ type Accounts struct {
 	// TokenTTL is how long an API token works after it was made (0:
 	// forever). A token that leaked and was forgotten stops by itself.
 	TokenTTL Duration `yaml:"token_ttl"`
+}
+
+// SelfService configures status and certificate look-ups by citizens.
+type SelfService struct {
+	// DemoChannels (comma separated; "simulator") are answered as if they
+	// were WhatsApp. Only WhatsApp proves the sender's number: demos only.
+	DemoChannels string `yaml:"demo_channels"`
+}
+
+// Registry is the vaccination registry (SATUSEHAT's FHIR R4 API). An
+// empty base URL leaves the registry features off.
+type Registry struct {
+	BaseURL          string   `yaml:"base_url"`
+	TokenURL         string   `yaml:"token_url"`
+	ClientID         string   `yaml:"client_id"`
+	ClientSecretFile string   `yaml:"client_secret_file"`
+	Timeout          Duration `yaml:"timeout"`
+	CacheTTL         Duration `yaml:"cache_ttl"`
+}
+
+// Certificate configures the signed vaccination certificate (HCERT).
+type Certificate struct {
+	// SigningKeyFile is the document signer's PEM private key (ECDSA
+	// P-256); SignerCertFile its PEM certificate, the one verifiers trust.
+	// Both empty: a demo key pair is generated in DataDir, fit for demos
+	// and tests only.
+	SigningKeyFile string   `yaml:"signing_key_file"`
+	SignerCertFile string   `yaml:"signer_cert_file"`
+	Validity       Duration `yaml:"validity"`
 }
 
 // Simulator is the in-process channel for `lindungi chat`, demos and tests.
@@ -261,7 +294,9 @@ func Default() Config {
 			// dump` shows the limit in force.
 			UploadsPerDeviceHour: 6,
 		},
-		Accounts: Accounts{TokenTTL: Duration(90 * 24 * time.Hour)},
+		Accounts:    Accounts{TokenTTL: Duration(90 * 24 * time.Hour)},
+		Certificate: Certificate{Validity: Duration(365 * 24 * time.Hour)},
+		Registry:    Registry{Timeout: Duration(5 * time.Second), CacheTTL: Duration(5 * time.Minute)},
 		Jobs: Jobs{
 			Enabled:         true,
 			Timezone:        "Asia/Jakarta",
@@ -496,6 +531,28 @@ func (c Config) Validate() error {
 	}
 	if c.Accounts.TokenTTL < 0 {
 		add("accounts.token_ttl must be 0 (tokens never expire) or a positive duration like 2160h")
+	}
+	if (c.Certificate.SigningKeyFile == "") != (c.Certificate.SignerCertFile == "") {
+		add("certificate.signing_key_file and certificate.signer_cert_file go together: set both, or neither for a generated demo key")
+	}
+	if c.Certificate.Validity <= 0 {
+		add("certificate.validity must be > 0 (e.g. 8760h)")
+	}
+	if r := c.Registry; r.BaseURL != "" {
+		if !strings.HasPrefix(r.BaseURL, "https://") && !strings.HasPrefix(r.BaseURL, "http://127.0.0.1") && !strings.HasPrefix(r.BaseURL, "http://localhost") {
+			add("registry.base_url %q: use https:// (plain http only on loopback, for the fake registry)", r.BaseURL)
+		}
+		if r.TokenURL == "" || r.ClientID == "" || r.ClientSecretFile == "" {
+			add("registry.base_url is set: set registry.token_url, registry.client_id and registry.client_secret_file too")
+		}
+		if r.CacheTTL > Duration(30*time.Minute) {
+			add("registry.cache_ttl must not exceed 30m: cached health records must not outlive a conversation")
+		}
+	}
+	for _, ch := range strings.Split(c.SelfService.DemoChannels, ",") {
+		if ch = strings.TrimSpace(ch); ch != "" && ch != "simulator" {
+			add("selfservice.demo_channels %q: only simulator (WhatsApp is always served; e-mail proves no phone number)", ch)
+		}
 	}
 	if _, err := time.LoadLocation(c.Jobs.Timezone); err != nil {
 		add("jobs.timezone %q is not an IANA time zone name (WIB is Asia/Jakarta, WITA Asia/Makassar, WIT Asia/Jayapura)", c.Jobs.Timezone)

@@ -5,9 +5,11 @@ import (
 	"testing"
 
 	"lindungi/bot"
+	"lindungi/certificate"
 	"lindungi/channels"
 	"lindungi/config"
 	"lindungi/jobs"
+	"lindungi/registry"
 	"lindungi/tickets"
 	"lindungi/tracing"
 	"lindungi/tracing/score"
@@ -46,6 +48,9 @@ func TestDefaultsAreThePackagesOwn(t *testing.T) {
 		{"tracing.medium_db", c.Tracing.MediumDB, float64(score.DefaultMediumDB)},
 		{"tracing.near_weight", c.Tracing.NearWeight, score.DefaultNearWeight},
 		{"tracing.medium_weight", c.Tracing.MediumWeight, score.DefaultMediumWeight},
+		{"certificate.validity", c.Certificate.Validity.D(), certificate.DefaultValidity},
+		{"registry.timeout", c.Registry.Timeout.D(), registry.DefaultTimeout},
+		{"registry.cache_ttl", c.Registry.CacheTTL.D(), registry.DefaultCacheTTL},
 		{"jobs.ticket_retention", c.Jobs.TicketRetention.D(), jc.TicketRetention},
 		{"jobs.outbox_retention", c.Jobs.OutboxRetention.D(), jc.OutboxRetention},
 	} {

@@ -57,6 +57,8 @@ var tableOwners = map[string]string{
 	"tracing_uploads":        "tracing",
 	"tracing_exposures":      "tracing",
 	"tracing_rate_limits":    "tracing",
+
+	"selfservice_senders": "selfservice",
 }
 
 // ownerExceptions lets a package name another's table, each with the

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -43,10 +44,22 @@ func (c *Channel) State() channels.State { return channels.StateUp }
 // at-least-once contract (duplicates only with the same ID).
 func (c *Channel) Send(ctx context.Context, m channels.Outbound) error {
 	now := store.Now()
+	atts := ""
+	if len(m.Attachments) > 0 {
+		files := make([]SubmittedFile, 0, len(m.Attachments))
+		for _, a := range m.Attachments {
+			files = append(files, SubmittedFile{Name: a.Name, ContentType: a.ContentType, Data: a.Data})
+		}
+		b, err := json.Marshal(files)
+		if err != nil {
+			return fmt.Errorf("simulator: attachments: %w", err)
+		}
+		atts = string(b)
+	}
 	// Concurrent sends from the outbox's lanes share commits.
 	err := c.db.InGroupTx(ctx, func(tx *store.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO simulator_deliveries (id, recipient, kind, body, deliveries, delivered_at) VALUES (?, ?, ?, ?, 1, ?)
-		ON CONFLICT (id) DO UPDATE SET deliveries = simulator_deliveries.deliveries + 1`, m.ID, m.To, m.Kind, m.Text, now)
+		_, err := tx.Exec(ctx, `INSERT INTO simulator_deliveries (id, recipient, kind, body, attachments, deliveries, delivered_at) VALUES (?, ?, ?, ?, ?, 1, ?)
+		ON CONFLICT (id) DO UPDATE SET deliveries = simulator_deliveries.deliveries + 1`, m.ID, m.To, m.Kind, m.Text, atts, now)
 		return err
 	})
 	if err != nil {
@@ -71,6 +84,8 @@ type Message struct {
 	Text        string    `json:"text"`
 	Deliveries  int       `json:"deliveries"`
 	DeliveredAt time.Time `json:"deliveredAt"`
+	// Attachments are documents sent with the message (base64 in JSON).
+	Attachments []SubmittedFile `json:"attachments,omitempty"`
 }
 
 // Sent lists messages delivered to `to` after sequence number `after`.
@@ -78,7 +93,7 @@ func (c *Channel) Sent(ctx context.Context, to string, after int64, limit int) (
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}
-	q := `SELECT seq, id, recipient, kind, body, deliveries, delivered_at FROM simulator_deliveries WHERE seq > ?`
+	q := `SELECT seq, id, recipient, kind, body, attachments, deliveries, delivered_at FROM simulator_deliveries WHERE seq > ?`
 	args := []any{after}
 	if to != "" {
 		q += ` AND recipient = ?`
@@ -93,8 +108,14 @@ func (c *Channel) Sent(ctx context.Context, to string, after int64, limit int) (
 	out := []Message{}
 	for rows.Next() {
 		var m Message
-		if err := rows.Scan(&m.Seq, &m.ID, &m.To, &m.Kind, &m.Text, &m.Deliveries, &m.DeliveredAt); err != nil {
+		var atts string
+		if err := rows.Scan(&m.Seq, &m.ID, &m.To, &m.Kind, &m.Text, &atts, &m.Deliveries, &m.DeliveredAt); err != nil {
 			return nil, err
+		}
+		if atts != "" {
+			if err := json.Unmarshal([]byte(atts), &m.Attachments); err != nil {
+				return nil, fmt.Errorf("simulator: attachments of %s: %w", m.ID, err)
+			}
 		}
 		m.DeliveredAt = m.DeliveredAt.UTC()
 		out = append(out, m)

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"lindungi/certificate"
+)
+
+func issueDemo(t *testing.T, s *certificate.Signer) string {
+	t.Helper()
+	qr, err := s.Issue(certificate.DCC{
+		Name:        certificate.Name{Family: "Budi Santoso", FamilyT: "BUDI<SANTOSO"},
+		DateOfBirth: "1985-03-02",
+		Vaccination: []certificate.Dose{{Disease: "840539006", Prophylaxis: "J07BX03", Product: "CoronaVac",
+			Manufacturer: "Sinovac-Biotech", Number: 2, Series: 2, Date: "2021-08-02", Country: "ID",
+			Issuer: "Kementerian Kesehatan Republik Indonesia", ID: "URN:UVCI:01:ID:DEMO#1"}},
+	}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return qr
+}
+
+// TestVerifyPage checks the public GET /verify page against the gateway's
+// own signer: JSON for programs, HTML in both languages for people.
+func TestVerifyPage(t *testing.T) {
+	ta := startApp(t, testConfig(t))
+	qr := issueDemo(t, ta.signer)
+	forged := qr[:len(qr)-6] + "AAAAAA"
+	for _, c := range []struct {
+		name, qr, accept string
+		status           int
+		want             []string
+	}{
+		{"valid, JSON", qr, "application/json", 200, []string{`"valid":true`, `"reason":"ok"`, `"dob":"1985-03-02"`}},
+		{"valid, HTML", qr, "text/html", 200, []string{`data-valid="true"`, "Sah.", "Valid.", "Budi Santoso", "1985-03-02"}},
+		{"altered, HTML", forged, "text/html", 200, []string{`data-valid="false"`, "Tidak sah.", "Not valid."}},
+		{"not a certificate, JSON", "hello", "application/json", 200, []string{`"valid":false`, `"reason":"prefix"`}},
+		{"no QR, JSON", "", "application/json", 400, []string{`"missing_qr"`}},
+		{"no QR, HTML form", "", "text/html", 200, []string{`<form method="get" action="/verify">`}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", ta.base+"/verify?qr="+url.QueryEscape(c.qr), nil)
+			req.Header.Set("Accept", c.accept)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != c.status {
+				t.Fatalf("status %d: %s", resp.StatusCode, b)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(string(b), w) {
+					t.Errorf("answer lacks %q:\n%s", w, b)
+				}
+			}
+			if strings.Contains(string(b), "<no value>") {
+				t.Errorf("template printed <no value>:\n%s", b)
+			}
+		})
+	}
+}
+
+// TestCertificateVerifyCommand runs `lindungi certificate verify` as the
+// command line does: JSON on stdout, an error (exit 1) when not valid.
+func TestCertificateVerifyCommand(t *testing.T) {
+	s, err := certificate.DemoSigner(t.TempDir(), "ID", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust := filepath.Join(t.TempDir(), "signer.pem")
+	if err := os.WriteFile(trust, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	qr := issueDemo(t, s)
+	for _, c := range []struct {
+		name   string
+		args   []string
+		valid  bool
+		reason string
+	}{
+		{"now", nil, true, "ok"},
+		{"after expiry", []string{"--at", time.Now().Add(2 * time.Hour).Format(time.RFC3339)}, false, "expired"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var out bytes.Buffer
+			args := append([]string{"certificate", "verify", "--trust", trust}, c.args...)
+			err := realMain(context.Background(), args, strings.NewReader(qr+"\n"), &out, io.Discard)
+			var res struct {
+				Valid   bool            `json:"valid"`
+				Reason  string          `json:"reason"`
+				Payload json.RawMessage `json:"payload"`
+			}
+			if jerr := json.Unmarshal(out.Bytes(), &res); jerr != nil {
+				t.Fatalf("stdout %q: %v", out.String(), jerr)
+			}
+			if res.Valid != c.valid || res.Reason != c.reason || len(res.Payload) < 10 {
+				t.Errorf("got %s", out.String())
+			}
+			if c.valid != (err == nil) || (err != nil && !errors.Is(err, certificate.ErrNotValid)) {
+				t.Errorf("error %v for valid=%v", err, c.valid)
+			}
+		})
+	}
+}

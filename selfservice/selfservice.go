@@ -1,0 +1,643 @@
+// Package selfservice owns the citizen's own look-ups in the vaccination
+// registry: vaccination status and the signed certificate, and "my
+// certificate is missing" checked against the registry before it becomes a
+// ticket. It decides who may see what: a record goes only to the WhatsApp
+// number registered on it, or to another number after a one-time code sent
+// to the registered one; five wrong NIK/birth-date combinations from one
+// sender stop the look-ups and point to an operator; every look-up is
+// audited with the NIK as a keyed hash, never in clear. E-mail and the
+// simulator are served only when configured for demos.
+//
+// The bot calls it after the citizen's message committed (registry calls
+// are network I/O and must not hold a database transaction); everything it
+// sends goes through the outbox.
+package selfservice
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nyaruka/phonenumbers"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"lindungi/audit"
+	"lindungi/certificate"
+	"lindungi/channels"
+	"lindungi/jobs"
+	"lindungi/registry"
+	"lindungi/store"
+	"lindungi/tickets"
+)
+
+// The requests a citizen can make; they are the ticket categories of the
+// complaint flows that collect a NIK and a birth date.
+var Kinds = []string{tickets.VaccinationStatus, tickets.CertificateDownload, tickets.CertificateMissing}
+
+// Config tunes the rules.
+type Config struct {
+	// DemoChannels are channels other than WhatsApp served anyway
+	// (simulator, email): for demos and tests only, since only WhatsApp
+	// tells us the sender's number.
+	DemoChannels []string
+	// VerifyURL is the public /verify page printed on certificates.
+	VerifyURL   string
+	MaxFailures int           // wrong NIK/birth-date combinations before the stop (5)
+	LockFor     time.Duration // how long the stop lasts (24 h)
+	OTPTTL      time.Duration // how long a one-time code is good (10 min)
+	// LookupTimeout bounds one request's registry work, retries included.
+	LookupTimeout time.Duration
+}
+
+// Service carries out self-service requests.
+type Service struct {
+	db       *store.DB
+	sealer   *store.Sealer
+	tickets  *tickets.Store
+	outbox   *channels.Outbox
+	registry registry.Registry
+	signer   *certificate.Signer
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
+	outcomes *prometheus.CounterVec
+}
+
+// New makes the service; zero fields of cfg take the defaults above.
+func New(db *store.DB, sealer *store.Sealer, ts *tickets.Store, ob *channels.Outbox, reg registry.Registry, signer *certificate.Signer, cfg Config, log *slog.Logger) *Service {
+	if cfg.MaxFailures <= 0 {
+		cfg.MaxFailures = 5
+	}
+	if cfg.LockFor <= 0 {
+		cfg.LockFor = 24 * time.Hour
+	}
+	if cfg.OTPTTL <= 0 {
+		cfg.OTPTTL = 10 * time.Minute
+	}
+	if cfg.LookupTimeout <= 0 {
+		cfg.LookupTimeout = 30 * time.Second
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{db: db, sealer: sealer, tickets: ts, outbox: ob, registry: reg, signer: signer, cfg: cfg,
+		log: log.With("component", "selfservice"), now: store.Now,
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lindungi_selfservice_requests_total",
+			Help: "Self-service requests by kind and outcome (status_sent, certificate_sent, no_match, otp_sent, registry_unavailable, …)."}, []string{"kind", "outcome"}),
+	}
+}
+
+// Register adds the service's metrics to reg. An outage of the registry
+// shows as registry_unavailable; a rise of no_match_locked as someone
+// trying NIKs.
+func (s *Service) Register(reg prometheus.Registerer) {
+	if reg != nil {
+		_ = reg.Register(s.outcomes)
+	}
+}
+
+// Request is one citizen's request, as the bot collected it.
+type Request struct {
+	Kind      string `json:"kind"` // one of Kinds
+	Channel   string `json:"channel"`
+	From      string `json:"from"`
+	ContactID int64  `json:"contactId"`
+	Lang      string `json:"lang"`
+	// Fields are the complaint flow's answers (nik, dob as YYYY-MM-DD,
+	// name, phone, description …); a ticket filed from here carries them.
+	Fields map[string]string `json:"fields"`
+}
+
+// Serves reports whether requests on channel are answered here. Requests
+// on other channels become tickets as before.
+func (s *Service) Serves(channel, kind string) bool {
+	if !slices.Contains(Kinds, kind) {
+		return false
+	}
+	return channel == "whatsapp" || slices.Contains(s.cfg.DemoChannels, channel)
+}
+
+// Checking is what the bot tells the citizen while the look-up runs.
+func Checking(lang string) string { return T(lang, "checking", nil) }
+
+// IsCode reports whether text is a one-time code answer ("KODE 123456").
+func IsCode(text string) (string, bool) {
+	f := strings.Fields(strings.ToUpper(strings.TrimSpace(text)))
+	if len(f) != 2 || (f[0] != "KODE" && f[0] != "CODE") || len(f[1]) != 6 {
+		return "", false
+	}
+	for _, c := range f[1] {
+		if c < '0' || c > '9' {
+			return "", false
+		}
+	}
+	return f[1], true
+}
+
+func (s *Service) senderIndex(channel, from string) string {
+	return s.sealer.Index("selfservice-sender:" + channel + ":" + from)
+}
+
+// personRef is what the audit log names a person by: a keyed hash of the
+// NIK, enough to find every look-up of one NIK, useless without the key.
+func (s *Service) personRef(nik string) string {
+	return s.sealer.Index("selfservice-nik:" + nik)[:24]
+}
+
+type sender struct {
+	failures    int
+	lockedUntil time.Time
+	otpHash     string
+	otpRequest  []byte
+	otpExpires  time.Time
+}
+
+func (s *Service) loadSender(ctx context.Context, tx *store.Tx, idx string) (sender, error) {
+	var sd sender
+	var locked, expires *time.Time
+	var hash *string
+	err := tx.QueryRow(ctx, `SELECT failures, locked_until, otp_hash, otp_request, otp_expires FROM selfservice_senders WHERE sender_index = ?`, idx).
+		Scan(&sd.failures, &locked, &hash, &sd.otpRequest, &expires)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return sd, fmt.Errorf("selfservice: load sender: %w", err)
+	}
+	if locked != nil {
+		sd.lockedUntil = *locked
+	}
+	if expires != nil {
+		sd.otpExpires = *expires
+	}
+	if hash != nil {
+		sd.otpHash = *hash
+	}
+	return sd, nil
+}
+
+func (s *Service) saveSender(ctx context.Context, tx *store.Tx, idx string, sd sender) error {
+	now := s.now()
+	var locked, expires any
+	if !sd.lockedUntil.IsZero() {
+		locked = sd.lockedUntil
+	}
+	var hash any
+	if sd.otpHash != "" {
+		hash, expires = sd.otpHash, sd.otpExpires
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO selfservice_senders (sender_index, failures, locked_until, otp_hash, otp_request, otp_expires, updated_at, purge_after)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (sender_index) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until,
+		otp_hash = excluded.otp_hash, otp_request = excluded.otp_request, otp_expires = excluded.otp_expires,
+		updated_at = excluded.updated_at, purge_after = excluded.purge_after`,
+		idx, sd.failures, locked, hash, sd.otpRequest, expires, now, now.Add(max(s.cfg.LockFor, 24*time.Hour)))
+	if err != nil {
+		return fmt.Errorf("selfservice: save sender: %w", err)
+	}
+	return nil
+}
+
+// Purge deletes sender rows past their purge time (a scheduled job).
+func (s *Service) Purge(ctx context.Context) (int64, error) {
+	res, err := s.db.Exec(ctx, `DELETE FROM selfservice_senders WHERE purge_after < ?`, s.now())
+	if err != nil {
+		return 0, fmt.Errorf("selfservice: purge: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// Handle carries out r: the registry look-up, the checks, and the answer.
+// It runs after the citizen's message committed; it logs what fails and
+// returns nothing, like the bot's other after-commit work.
+func (s *Service) Handle(ctx context.Context, r Request) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.LookupTimeout)
+	defer cancel()
+	if err := s.handle(ctx, r); err != nil {
+		s.log.Error("selfservice: request failed", "kind", r.Kind, "channel", r.Channel, "contact_id", r.ContactID, "err", err)
+	}
+}
+
+func (s *Service) handle(ctx context.Context, r Request) error {
+	idx := s.senderIndex(r.Channel, r.From)
+	var sd sender
+	if err := s.db.InTx(ctx, func(tx *store.Tx) (err error) { sd, err = s.loadSender(ctx, tx, idx); return }); err != nil {
+		return err
+	}
+	nik, dob := r.Fields["nik"], r.Fields["dob"]
+	ref := s.personRef(nik)
+	if s.now().Before(sd.lockedUntil) {
+		return s.answer(ctx, r, ref, "refused_locked", T(r.Lang, "locked", nil), nil)
+	}
+	person, err := s.registry.FindPerson(ctx, nik, dob)
+	switch {
+	case errors.Is(err, registry.ErrNoMatch):
+		sd.failures++
+		text := T(r.Lang, "not_found", map[string]string{"left": fmt.Sprint(s.cfg.MaxFailures - sd.failures)})
+		outcome := "no_match"
+		if sd.failures >= s.cfg.MaxFailures {
+			sd.lockedUntil = s.now().Add(s.cfg.LockFor)
+			text, outcome = T(r.Lang, "locked", nil), "no_match_locked"
+		}
+		return s.answer(ctx, r, ref, outcome, text, func(tx *store.Tx) error { return s.saveSender(ctx, tx, idx, sd) })
+	case err != nil:
+		return s.unavailable(ctx, r, ref, err)
+	}
+	// A match clears the count: the five are consecutive mistakes.
+	sd.failures = 0
+	if person.Phone == "" {
+		return s.fileTicket(ctx, r, ref, "no_phone", "no_phone", map[string]string{"registry_result": "patient found; no phone registered on the record"})
+	}
+	if samePhone(r.From, person.Phone) {
+		if err := s.db.InTx(ctx, func(tx *store.Tx) error { return s.saveSender(ctx, tx, idx, sd) }); err != nil {
+			return err
+		}
+		return s.fulfil(ctx, r, ref, person)
+	}
+	return s.sendOTP(ctx, r, ref, idx, sd, person)
+}
+
+// Code takes a one-time code answer from the sender of r.
+func (s *Service) Code(ctx context.Context, r Request, code string) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.LookupTimeout)
+	defer cancel()
+	if err := s.code(ctx, r, code); err != nil {
+		s.log.Error("selfservice: code failed", "channel", r.Channel, "contact_id", r.ContactID, "err", err)
+	}
+}
+
+func (s *Service) code(ctx context.Context, r Request, code string) error {
+	idx := s.senderIndex(r.Channel, r.From)
+	var sd sender
+	if err := s.db.InTx(ctx, func(tx *store.Tx) (err error) { sd, err = s.loadSender(ctx, tx, idx); return }); err != nil {
+		return err
+	}
+	ok := sd.otpHash != "" && s.now().Before(sd.otpExpires) && hashCode(idx, code) == sd.otpHash
+	if !ok {
+		// A wrong code counts like a wrong birth date: guessing either is
+		// the same attack.
+		sd.failures++
+		text, outcome := T(r.Lang, "otp_wrong", nil), "otp_wrong"
+		if sd.failures >= s.cfg.MaxFailures {
+			sd.lockedUntil = s.now().Add(s.cfg.LockFor)
+			text, outcome = T(r.Lang, "locked", nil), "otp_wrong_locked"
+		}
+		sd.otpHash, sd.otpRequest = "", nil
+		return s.answer(ctx, r, "", outcome, text, func(tx *store.Tx) error { return s.saveSender(ctx, tx, idx, sd) })
+	}
+	plain, err := s.sealer.Open(sd.otpRequest)
+	if err != nil {
+		return fmt.Errorf("selfservice: open pending request: %w", err)
+	}
+	var orig Request
+	if err := json.Unmarshal(plain, &orig); err != nil {
+		return fmt.Errorf("selfservice: pending request: %w", err)
+	}
+	sd.otpHash, sd.otpRequest, sd.failures = "", nil, 0
+	if err := s.db.InTx(ctx, func(tx *store.Tx) error { return s.saveSender(ctx, tx, idx, sd) }); err != nil {
+		return err
+	}
+	ref := s.personRef(orig.Fields["nik"])
+	person, err := s.registry.FindPerson(ctx, orig.Fields["nik"], orig.Fields["dob"])
+	if err != nil {
+		return s.unavailable(ctx, orig, ref, err)
+	}
+	return s.fulfil(ctx, orig, ref, person)
+}
+
+func (s *Service) sendOTP(ctx context.Context, r Request, ref, idx string, sd sender, p registry.Person) error {
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		return fmt.Errorf("selfservice: code: %w", err)
+	}
+	code := fmt.Sprintf("%06d", n.Int64())
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("selfservice: pending request: %w", err)
+	}
+	sd.otpHash, sd.otpRequest, sd.otpExpires = hashCode(idx, code), s.sealer.Seal(raw), s.now().Add(s.cfg.OTPTTL)
+	// The code goes to the registered number on WhatsApp; in a demo on
+	// another channel, to that number on the same channel.
+	otpChannel := "whatsapp"
+	if r.Channel != "whatsapp" {
+		otpChannel = r.Channel
+	}
+	tail := p.Phone[max(0, len(p.Phone)-4):]
+	return s.answer(ctx, r, ref, "otp_sent", T(r.Lang, "otp_sent", map[string]string{"tail": tail}), func(tx *store.Tx) error {
+		if err := s.saveSender(ctx, tx, idx, sd); err != nil {
+			return err
+		}
+		_, err := s.outbox.Enqueue(ctx, tx, channels.Outbound{Channel: otpChannel, To: p.Phone, Kind: "otp",
+			Text: T(r.Lang, "otp_message", map[string]string{"code": code})})
+		return err
+	})
+}
+
+func hashCode(idx, code string) string {
+	h := sha256.Sum256([]byte(idx + ":" + code))
+	return hex.EncodeToString(h[:])
+}
+
+// samePhone compares a sender address with a registered number, both read
+// as Indonesian numbers.
+func samePhone(from, registered string) bool {
+	norm := func(s string) string {
+		s = strings.TrimSuffix(s, "@s.whatsapp.net")
+		if !strings.HasPrefix(s, "+") && strings.HasPrefix(s, "62") {
+			s = "+" + s
+		}
+		n, err := phonenumbers.Parse(s, "ID")
+		if err != nil {
+			return ""
+		}
+		return phonenumbers.Format(n, phonenumbers.E164)
+	}
+	a := norm(from)
+	return a != "" && a == norm(registered)
+}
+
+// unavailable answers a registry failure: "try later", and a "certificate
+// missing" report is filed anyway so that nothing the citizen gave is lost.
+func (s *Service) unavailable(ctx context.Context, r Request, ref string, err error) error {
+	s.log.Warn("selfservice: registry unavailable", "kind", r.Kind, "err", err)
+	if r.Kind == tickets.CertificateMissing {
+		return s.fileTicket(ctx, r, ref, "unavailable_filed", "registry_unavailable",
+			map[string]string{"registry_result": "registry unavailable at " + s.now().Format(time.RFC3339)})
+	}
+	return s.answer(ctx, r, ref, "registry_unavailable", T(r.Lang, "unavailable", nil), nil)
+}
+
+// fulfil answers an authorised request from the registry's doses.
+func (s *Service) fulfil(ctx context.Context, r Request, ref string, p registry.Person) error {
+	doses, err := s.registry.Immunizations(ctx, p.ID)
+	if err != nil {
+		return s.unavailable(ctx, r, ref, err)
+	}
+	name := p.Name
+	switch {
+	case r.Kind == tickets.VaccinationStatus && len(doses) == 0:
+		return s.answer(ctx, r, ref, "status_none", T(r.Lang, "status_none", map[string]string{"name": name}), nil)
+	case r.Kind == tickets.VaccinationStatus:
+		var lines []string
+		for _, d := range doses {
+			lines = append(lines, T(r.Lang, "dose_line", map[string]string{"n": fmt.Sprint(d.DoseNumber),
+				"date": longDate(r.Lang, d.Date), "vaccine": d.VaccineName, "place": orDash(d.Place)}))
+		}
+		return s.answerWith(ctx, r, ref, "status_sent", T(r.Lang, "status", map[string]string{"name": name, "doses": strings.Join(lines, "\n")}), nil, nil)
+	case len(doses) == 0 && r.Kind == tickets.CertificateMissing:
+		return s.fileTicket(ctx, r, ref, "missing_filed", "no_dose_filed",
+			map[string]string{"registry_result": fmt.Sprintf("patient %s found; no completed Immunization recorded (checked %s)", p.ID, s.now().Format(time.RFC3339))})
+	case len(doses) == 0:
+		return s.answer(ctx, r, ref, "certificate_none", T(r.Lang, "cert_none", map[string]string{"name": name}), nil)
+	}
+	pdf, err := s.certificatePDF(p, doses)
+	if err != nil {
+		return err
+	}
+	att := channels.Attachment{Name: "sertifikat-vaksin.pdf", ContentType: "application/pdf", Data: pdf}
+	return s.answerWith(ctx, r, ref, "certificate_sent", T(r.Lang, "certificate", map[string]string{"name": name, "verify": s.cfg.VerifyURL}), []channels.Attachment{att}, nil)
+}
+
+// fileTicket files r as the ticket the complaint flow would have filed,
+// with what the registry said beside the citizen's answers.
+func (s *Service) fileTicket(ctx context.Context, r Request, ref, textKey, outcome string, extra map[string]string) error {
+	fields := map[string]string{}
+	for k, v := range r.Fields {
+		fields[k] = v
+	}
+	for k, v := range extra {
+		fields[k] = v
+	}
+	var number string
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		t, err := s.tickets.Create(ctx, tx, tickets.NewTicket{ContactID: r.ContactID, Channel: r.Channel,
+			Subject: subjectFor(r.Kind), Category: r.Kind, Fields: fields})
+		if err != nil {
+			return err
+		}
+		number = t.Number
+		if err := s.record(ctx, tx, r, ref, outcome); err != nil {
+			return err
+		}
+		_, err = s.enqueue(ctx, tx, r, "reply", T(r.Lang, textKey, map[string]string{"ticket": t.Number}), nil, t.ID, t.Number)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("selfservice: file ticket: %w", err)
+	}
+	s.log.Info("selfservice: ticket filed", "ticket", number, "outcome", outcome)
+	return nil
+}
+
+func subjectFor(kind string) string {
+	switch kind {
+	case tickets.CertificateMissing:
+		return "Sertifikat vaksin belum muncul"
+	case tickets.VaccinationStatus:
+		return "Status vaksinasi"
+	}
+	return "Unduh sertifikat vaksin"
+}
+
+func (s *Service) answer(ctx context.Context, r Request, ref, outcome, text string, also func(tx *store.Tx) error) error {
+	return s.answerWith(ctx, r, ref, outcome, text, nil, also)
+}
+
+// answerWith sends text (and attachments) to the requester and audits the
+// look-up, in one transaction with whatever else also writes.
+func (s *Service) answerWith(ctx context.Context, r Request, ref, outcome, text string, atts []channels.Attachment, also func(tx *store.Tx) error) error {
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if also != nil {
+			if err := also(tx); err != nil {
+				return err
+			}
+		}
+		if err := s.record(ctx, tx, r, ref, outcome); err != nil {
+			return err
+		}
+		_, err := s.enqueue(ctx, tx, r, kindFor(outcome), text, atts, 0, "")
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("selfservice: answer %s: %w", outcome, err)
+	}
+	s.log.Info("selfservice: answered", "kind", r.Kind, "channel", r.Channel, "outcome", outcome)
+	return nil
+}
+
+// kindFor is the outbox kind of an answer. A status or a certificate is
+// health data: sent as an export, the outbox drops its payload once it is
+// delivered instead of keeping it for the outbox retention.
+func kindFor(outcome string) string {
+	if outcome == "status_sent" || outcome == "certificate_sent" {
+		return channels.KindExport
+	}
+	return "reply"
+}
+
+func (s *Service) enqueue(ctx context.Context, tx *store.Tx, r Request, kind, text string, atts []channels.Attachment, ticketID int64, number string) (string, error) {
+	m := channels.Outbound{Channel: r.Channel, To: r.From, Kind: kind, Text: text, Attachments: atts, TicketID: ticketID}
+	if number != "" {
+		m.Meta = map[string]string{"ticket_number": number}
+	}
+	id, err := s.outbox.Enqueue(ctx, tx, m)
+	if err != nil {
+		return "", err
+	}
+	// The conversation shows what the bot sent, as for every bot reply.
+	_, err = s.tickets.AddMessage(ctx, tx, tickets.NewMessage{ContactID: r.ContactID, TicketID: ticketID, Direction: "out",
+		Channel: r.Channel, Author: "bot", Text: text, ExternalID: id, Fresh: ticketID != 0})
+	return id, err
+}
+
+// record audits one look-up: who asked (the contact), about whom (the
+// keyed hash of the NIK), and the outcome. Never the NIK itself.
+func (s *Service) record(ctx context.Context, tx *store.Tx, r Request, ref, outcome string) error {
+	s.outcomes.WithLabelValues(r.Kind, outcome).Inc()
+	return audit.Record(ctx, tx, fmt.Sprintf("citizen:%d", r.ContactID), "selfservice."+r.Kind, "person", ref,
+		"outcome="+outcome+" channel="+r.Channel)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func longDate(lang string, t time.Time) string {
+	if lang == "en" {
+		return fmt.Sprintf("%d %s %d", t.Day(), monthEN[t.Month()-1], t.Year())
+	}
+	return fmt.Sprintf("%d %s %d", t.Day(), bulanID[t.Month()-1], t.Year())
+}
+
+// Jobs are the service's scheduled work: forgetting senders a day after
+// their last request (attempt counts, stops, expired codes).
+func (s *Service) Jobs() []jobs.Job {
+	return []jobs.Job{{Name: "purge-selfservice", Spec: "0 20 * * * *", Timeout: 5 * time.Minute,
+		Description: "forget self-service senders (attempt counts, one-time codes) a day after their last request",
+		Run:         func(ctx context.Context, env jobs.Env) (int64, error) { return s.Purge(ctx) }}}
+}
+
+// Annotate puts the registry's current values beside a change-of-data
+// request (ticket ticketID, already filed), so that the operator who makes
+// the change in the registry sees both. Nothing is shown to the citizen,
+// so a miss is not counted against the sender.
+func (s *Service) Annotate(ctx context.Context, ticketID int64, r Request) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.LookupTimeout)
+	defer cancel()
+	if err := s.annotate(ctx, ticketID, r); err != nil {
+		s.log.Error("selfservice: annotate failed", "ticket_id", ticketID, "err", err)
+	}
+}
+
+func (s *Service) annotate(ctx context.Context, ticketID int64, r Request) error {
+	nik := r.Fields["nik"]
+	ref := s.personRef(nik)
+	// The birth date given is the one on record, unless the birth date is
+	// what is being corrected and the registry already has the new one.
+	dates := []string{r.Fields["dob"]}
+	if r.Fields["data_field"] == "dob" && r.Fields["new_value"] != "" {
+		dates = append(dates, r.Fields["new_value"])
+	}
+	var p registry.Person
+	var err error
+	for _, d := range dates {
+		if p, err = s.registry.FindPerson(ctx, nik, d); !errors.Is(err, registry.ErrNoMatch) {
+			break
+		}
+	}
+	add := map[string]string{}
+	outcome := "annotated"
+	switch {
+	case errors.Is(err, registry.ErrNoMatch):
+		add["registry_result"] = "no record with this NIK and the birth date given"
+		outcome = "no_match"
+	case err != nil:
+		add["registry_result"] = "registry unavailable at " + s.now().Format(time.RFC3339)
+		outcome = "registry_unavailable"
+	default:
+		add["registry_result"] = "record " + p.ID + " as of " + s.now().Format(time.RFC3339)
+		add["registry_name"], add["registry_dob"], add["registry_phone"] = p.Name, p.BirthDate, p.Phone
+	}
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := s.tickets.UpdateFields(ctx, tx, ticketID, add); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, r, ref, outcome)
+	})
+	if err != nil {
+		return fmt.Errorf("selfservice: annotate: %w", err)
+	}
+	return nil
+}
+
+// senderChannels are the channels whose senders can have a row here.
+var senderChannels = []string{"whatsapp", "simulator"}
+
+func (s *Service) senderIndexes(addresses []string) []any {
+	var idx []any
+	for _, a := range addresses {
+		for _, ch := range senderChannels {
+			idx = append(idx, s.senderIndex(ch, a))
+		}
+	}
+	return idx
+}
+
+// SenderRecord is what self-service holds about a sender, for a data
+// export: no NIK, no code, only the counts and times that govern them.
+type SenderRecord struct {
+	FailedAttempts int        `json:"failedAttempts"`
+	StoppedUntil   *time.Time `json:"stoppedUntil,omitempty"`
+	CodePending    bool       `json:"codePending"`
+	LastRequest    time.Time  `json:"lastRequest"`
+}
+
+// ExportSenders lists the rows of the citizen's addresses.
+func (s *Service) ExportSenders(ctx context.Context, addresses []string) ([]SenderRecord, error) {
+	idx := s.senderIndexes(addresses)
+	if len(idx) == 0 {
+		return nil, nil
+	}
+	rows, err := s.db.Query(ctx, `SELECT failures, locked_until, otp_hash IS NOT NULL, updated_at FROM selfservice_senders WHERE sender_index IN (?`+strings.Repeat(", ?", len(idx)-1)+`)`, idx...)
+	if err != nil {
+		return nil, fmt.Errorf("selfservice: export: %w", err)
+	}
+	defer rows.Close()
+	out := []SenderRecord{}
+	for rows.Next() {
+		var r SenderRecord
+		if err := rows.Scan(&r.FailedAttempts, &r.StoppedUntil, &r.CodePending, &r.LastRequest); err != nil {
+			return nil, fmt.Errorf("selfservice: export: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// EraseSenders deletes the rows of the citizen's addresses (their pending
+// request holds a NIK and a birth date, sealed) and empties the registry
+// cache, which is keyed by hashes this package cannot trace to a contact.
+func (s *Service) EraseSenders(ctx context.Context, tx *store.Tx, addresses []string) (int64, error) {
+	if f, ok := s.registry.(interface{ Forget() }); ok {
+		f.Forget()
+	}
+	idx := s.senderIndexes(addresses)
+	if len(idx) == 0 {
+		return 0, nil
+	}
+	res, err := tx.Exec(ctx, `DELETE FROM selfservice_senders WHERE sender_index IN (?`+strings.Repeat(", ?", len(idx)-1)+`)`, idx...)
+	if err != nil {
+		return 0, fmt.Errorf("selfservice: erase: %w", err)
+	}
+	return res.RowsAffected()
+}
