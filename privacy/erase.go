@@ -80,37 +80,10 @@ func (s *Service) CompleteDelete(ctx context.Context, requestID int64) error {
 	if err != nil {
 		return err
 	}
-	now := s.Now().UTC()
 	var detail string
-	err = s.db.InTx(ctx, func(tx *store.Tx) error {
-		sub, err := subject(ctx, tx, req.ContactID)
-		if err != nil {
-			return err
-		}
-		if err := tickets.CloseForErasure(ctx, tx, sub.TicketIDs, now); err != nil {
-			return fmt.Errorf("privacy: %w", err)
-		}
-		if err := anonymiseTickets(ctx, tx, sub.TicketIDs, now); err != nil {
-			return err
-		}
-		var held int64
-		for _, h := range s.holders {
-			n, err := h.Erase(ctx, tx, sub)
-			if err != nil {
-				return fmt.Errorf("privacy: erase %s: %w", h.Name(), err)
-			}
-			held += n
-		}
-		if err := anonymiseContacts(ctx, tx, sub.ContactIDs, sub.Addresses, now); err != nil {
-			return err
-		}
-		detail = fmt.Sprintf("contacts %d, tickets %d, messages %d, other rows %d", len(sub.ContactIDs), len(sub.TicketIDs), len(sub.MessageIDs), held)
-		for _, tid := range sub.TicketIDs {
-			if err := audit.Record(ctx, tx, req.Actor, "ticket.anonymised", "ticket", fmt.Sprint(tid), fmt.Sprintf("data-subject request %d", requestID)); err != nil {
-				return err
-			}
-		}
-		return s.finish(ctx, tx, requestID, KindDelete, req.Actor, nil, detail)
+	err = s.db.InTx(ctx, func(tx *store.Tx) (err error) {
+		detail, err = s.erase(ctx, tx, requestID, req)
+		return err
 	})
 	if err != nil {
 		s.log.Error("deletion failed", "request", requestID, "contact_id", req.ContactID, "err", err)
@@ -124,6 +97,42 @@ func (s *Service) CompleteDelete(ctx context.Context, requestID int64) error {
 	}
 	s.log.Info("deletion done", "request", requestID, "contact_id", req.ContactID, "detail", detail)
 	return nil
+}
+
+// erase carries out delete request requestID (req) in tx: everything of the
+// subject, every Holder's data, and the request marked completed. It
+// returns the summary recorded in the audit log.
+func (s *Service) erase(ctx context.Context, tx *store.Tx, requestID int64, req DSRRequest) (string, error) {
+	now := s.Now().UTC()
+	var detail string
+	sub, err := subject(ctx, tx, req.ContactID)
+	if err != nil {
+		return "", err
+	}
+	if err := tickets.CloseForErasure(ctx, tx, sub.TicketIDs, now); err != nil {
+		return "", fmt.Errorf("privacy: %w", err)
+	}
+	if err := anonymiseTickets(ctx, tx, sub.TicketIDs, now); err != nil {
+		return "", err
+	}
+	var held int64
+	for _, h := range s.holders {
+		n, err := h.Erase(ctx, tx, sub)
+		if err != nil {
+			return "", fmt.Errorf("privacy: erase %s: %w", h.Name(), err)
+		}
+		held += n
+	}
+	if err := anonymiseContacts(ctx, tx, sub.ContactIDs, sub.Addresses, now); err != nil {
+		return "", err
+	}
+	detail = fmt.Sprintf("contacts %d, tickets %d, messages %d, other rows %d", len(sub.ContactIDs), len(sub.TicketIDs), len(sub.MessageIDs), held)
+	for _, tid := range sub.TicketIDs {
+		if err := audit.Record(ctx, tx, req.Actor, "ticket.anonymised", "ticket", fmt.Sprint(tid), fmt.Sprintf("data-subject request %d", requestID)); err != nil {
+			return "", err
+		}
+	}
+	return detail, s.finish(ctx, tx, requestID, KindDelete, req.Actor, nil, detail)
 }
 
 // RetentionStep anonymises up to limit closed tickets whose closed_at is

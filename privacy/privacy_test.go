@@ -377,3 +377,75 @@ func TestDeleteIsAtomicAndRecordsFailure(t *testing.T) {
 		}
 	})
 }
+
+// cancellingHolder is a client that goes away while the erasure runs: it
+// cancels the request's context from inside the transaction.
+type cancellingHolder struct{ cancel context.CancelFunc }
+
+func (cancellingHolder) Name() string                                         { return "cancelling" }
+func (cancellingHolder) Export(context.Context, privacy.Subject) (any, error) { return nil, nil }
+func (h cancellingHolder) Erase(ctx context.Context, _ *store.Tx, _ privacy.Subject) (int64, error) {
+	h.cancel()
+	return 0, ctx.Err()
+}
+
+// An approved erasure is a legal duty: neither a client that disconnects
+// during it nor an approval left without its erasure (by a crash between
+// two commits in an older version) may leave the request stuck pending.
+func TestApprovedErasureCompletes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		if _, err := db.Exec(ctx, `CREATE TABLE fake_tracing_devices (phone TEXT NOT NULL, device TEXT NOT NULL)`); err != nil {
+			t.Fatal(err)
+		}
+		sealer := storetest.Sealer(t)
+		ts := tickets.New(db, sealer)
+		siti := seed(t, db, ts, "Siti Rahmawati", "+6281234567890", "siti.rahma@example.com", "3174014506900002")
+		budi := seed(t, db, ts, "Budi Santoso", "+6281377778888", "budi.s@example.com", "3273010101800001")
+
+		for _, c := range []struct {
+			name    string
+			contact int64
+			// before runs after the request is filed; it returns the
+			// context Approve gets and the holders to erase with.
+			before func(t *testing.T, id int64) (context.Context, []privacy.Holder)
+		}{
+			{"client disconnects during the erasure", siti.waContact, func(t *testing.T, id int64) (context.Context, []privacy.Holder) {
+				rctx, cancel := context.WithCancel(ctx)
+				t.Cleanup(cancel)
+				return rctx, []privacy.Holder{fakeTracing{}, cancellingHolder{cancel}}
+			}},
+			{"approved but never erased (crash between commits)", budi.waContact, func(t *testing.T, id int64) (context.Context, []privacy.Holder) {
+				if _, err := db.Exec(ctx, `UPDATE dsr_requests SET approved_by = 'user:sri', approved_at = ? WHERE id = ?`, time.Now().UTC(), id); err != nil {
+					t.Fatal(err)
+				}
+				return ctx, []privacy.Holder{fakeTracing{}}
+			}},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				id, err := privacy.New(db, sealer, nil).Request(ctx, privacy.KindDelete, c.contact, "user:ani")
+				if err != nil {
+					t.Fatal(err)
+				}
+				actx, holders := c.before(t, id)
+				p := privacy.New(db, sealer, nil, holders...)
+				if err := p.Approve(actx, id, "user:sri"); err != nil {
+					t.Errorf("approve: %v", err)
+				}
+				var status, approvedBy string
+				if err := db.QueryRow(ctx, `SELECT status, approved_by FROM dsr_requests WHERE id = ?`, id).Scan(&status, &approvedBy); err != nil {
+					t.Fatal(err)
+				}
+				if status != privacy.Completed || approvedBy != "user:sri" {
+					t.Fatalf("request %d is %s approved by %q, want completed by user:sri", id, status, approvedBy)
+				}
+				if err := p.Approve(ctx, id, "user:sri"); err != privacy.ErrNotPending {
+					t.Errorf("approving a completed request: %v, want ErrNotPending", err)
+				}
+			})
+		}
+		if hits := search(t, db, "contacts", []string{"Siti Rahmawati", "Budi Santoso"}); len(hits) != 0 {
+			t.Errorf("contacts left after approved erasures: %v", hits)
+		}
+	})
+}
