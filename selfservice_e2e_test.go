@@ -250,7 +250,7 @@ func TestSelfServiceThroughSimulator(t *testing.T) {
 		from := "+6281200000002"
 		a.converse(from, "halo", "5", "LAPOR", siti.Name, siti.NIK, ddmmyyyy(siti.BirthDate), from, "cek status ibu saya")
 		a.say(from, "ya")
-		a.await(from, "berakhiran 7890")
+		a.await(from, "kode 6 angka ke nomor yang terdaftar")
 		a.await(phone(siti), "Kode verifikasi PeduliLindungi")
 		a.say(from, "KODE 000000") // a guess; the real code went to Siti's phone
 		m := a.await(from, "tidak cocok")

@@ -15,10 +15,8 @@ package selfservice
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -154,53 +152,74 @@ func (s *Service) personRef(nik string) string {
 	return s.sealer.Index("selfservice-nik:" + nik)[:24]
 }
 
-type sender struct {
-	failures    int
-	lockedUntil time.Time
-	otpHash     string
-	otpRequest  []byte
-	otpExpires  time.Time
-}
+// The sender's row is only ever changed by single statements that read and
+// write it together (a failure is "failures = failures + 1 … RETURNING", a
+// code is consumed by an UPDATE that must find it): eight workers per
+// process and several replicas take one sender's messages at once, and a
+// read followed by a write of the whole row lost counts and brought back
+// codes already used or replaced.
 
-func (s *Service) loadSender(ctx context.Context, tx *store.Tx, idx string) (sender, error) {
-	var sd sender
-	var locked, expires *time.Time
-	var hash *string
-	err := tx.QueryRow(ctx, `SELECT failures, locked_until, otp_hash, otp_request, otp_expires FROM selfservice_senders WHERE sender_index = ?`, idx).
-		Scan(&sd.failures, &locked, &hash, &sd.otpRequest, &expires)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return sd, fmt.Errorf("selfservice: load sender: %w", err)
-	}
-	if locked != nil {
-		sd.lockedUntil = *locked
-	}
-	if expires != nil {
-		sd.otpExpires = *expires
-	}
-	if hash != nil {
-		sd.otpHash = *hash
-	}
-	return sd, nil
-}
-
-func (s *Service) saveSender(ctx context.Context, tx *store.Tx, idx string, sd sender) error {
+// reserve counts an attempt of the sender before the registry is asked, so
+// that concurrent guesses each spend one; the attempt is given back
+// (release) or cleared (reset) once its outcome is known. It returns the
+// count including this attempt and the time a stop ends (zero: none).
+func (s *Service) reserve(ctx context.Context, idx string) (failures int, lockedUntil time.Time, err error) {
 	now := s.now()
-	var locked, expires any
-	if !sd.lockedUntil.IsZero() {
-		locked = sd.lockedUntil
-	}
-	var hash any
-	if sd.otpHash != "" {
-		hash, expires = sd.otpHash, sd.otpExpires
-	}
-	_, err := tx.Exec(ctx, `INSERT INTO selfservice_senders (sender_index, failures, locked_until, otp_hash, otp_request, otp_expires, updated_at, purge_after)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (sender_index) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until,
-		otp_hash = excluded.otp_hash, otp_request = excluded.otp_request, otp_expires = excluded.otp_expires,
-		updated_at = excluded.updated_at, purge_after = excluded.purge_after`,
-		idx, sd.failures, locked, hash, sd.otpRequest, expires, now, now.Add(max(s.cfg.LockFor, 24*time.Hour)))
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		var locked *time.Time
+		err := tx.QueryRow(ctx, `INSERT INTO selfservice_senders (sender_index, failures, updated_at, purge_after) VALUES (?, 1, ?, ?)
+			ON CONFLICT (sender_index) DO UPDATE SET failures = selfservice_senders.failures + 1,
+			updated_at = excluded.updated_at, purge_after = excluded.purge_after
+			RETURNING failures, locked_until`, idx, now, s.purgeAfter(now)).Scan(&failures, &locked)
+		if err != nil {
+			return err
+		}
+		if locked == nil {
+			return nil
+		}
+		if now.Before(*locked) {
+			lockedUntil = *locked
+			return nil
+		}
+		// The stop is over: the sender starts again with this attempt.
+		// The row is locked by the upsert above, so this cannot race.
+		failures = 1
+		_, err = tx.Exec(ctx, `UPDATE selfservice_senders SET failures = 1, locked_until = NULL WHERE sender_index = ?`, idx)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("selfservice: save sender: %w", err)
+		return 0, time.Time{}, fmt.Errorf("selfservice: reserve attempt: %w", err)
+	}
+	return failures, lockedUntil, nil
+}
+
+func (s *Service) purgeAfter(now time.Time) time.Time {
+	return now.Add(max(s.cfg.LockFor, 24*time.Hour))
+}
+
+// release gives back an attempt reserved for a request that turned out not
+// to be a wrong guess (the registry was down, or the record is someone
+// else's number and a code is sent to it).
+func release(ctx context.Context, tx *store.Tx, idx string) error {
+	if _, err := tx.Exec(ctx, `UPDATE selfservice_senders SET failures = failures - 1 WHERE sender_index = ? AND failures > 0`, idx); err != nil {
+		return fmt.Errorf("selfservice: release attempt: %w", err)
+	}
+	return nil
+}
+
+// reset clears the count: only for a match on the sender's own registered
+// number, which no guesser can produce from another number.
+func reset(ctx context.Context, tx *store.Tx, idx string) error {
+	if _, err := tx.Exec(ctx, `UPDATE selfservice_senders SET failures = 0 WHERE sender_index = ?`, idx); err != nil {
+		return fmt.Errorf("selfservice: reset attempts: %w", err)
+	}
+	return nil
+}
+
+// lock stops the sender until the end of the stop.
+func (s *Service) lock(ctx context.Context, tx *store.Tx, idx string) error {
+	if _, err := tx.Exec(ctx, `UPDATE selfservice_senders SET locked_until = ? WHERE sender_index = ?`, s.now().Add(s.cfg.LockFor), idx); err != nil {
+		return fmt.Errorf("selfservice: lock sender: %w", err)
 	}
 	return nil
 }
@@ -227,41 +246,56 @@ func (s *Service) Handle(ctx context.Context, r Request) {
 
 func (s *Service) handle(ctx context.Context, r Request) error {
 	idx := s.senderIndex(r.Channel, r.From)
-	var sd sender
-	if err := s.db.InTx(ctx, func(tx *store.Tx) (err error) { sd, err = s.loadSender(ctx, tx, idx); return }); err != nil {
-		return err
-	}
 	nik, dob := r.Fields["nik"], r.Fields["dob"]
 	ref := s.personRef(nik)
-	if s.now().Before(sd.lockedUntil) {
-		return s.answer(ctx, r, ref, "refused_locked", T(r.Lang, "locked", nil), nil)
+	failures, lockedUntil, err := s.reserve(ctx, idx)
+	if err != nil {
+		return err
+	}
+	// More attempts in flight than the sender has left are refused before
+	// the registry sees them, as a stop is.
+	if !lockedUntil.IsZero() || failures > s.cfg.MaxFailures {
+		return s.answer(ctx, r, ref, "refused_locked", T(r.Lang, "locked", nil), func(tx *store.Tx) error {
+			if lockedUntil.IsZero() {
+				return release(ctx, tx, idx)
+			}
+			return nil
+		})
 	}
 	person, err := s.registry.FindPerson(ctx, nik, dob)
 	switch {
 	case errors.Is(err, registry.ErrNoMatch):
-		sd.failures++
-		text := T(r.Lang, "not_found", map[string]string{"left": fmt.Sprint(s.cfg.MaxFailures - sd.failures)})
+		// The reserved attempt stays counted.
+		text := T(r.Lang, "not_found", map[string]string{"left": fmt.Sprint(s.cfg.MaxFailures - failures)})
 		outcome := "no_match"
-		if sd.failures >= s.cfg.MaxFailures {
-			sd.lockedUntil = s.now().Add(s.cfg.LockFor)
-			text, outcome = T(r.Lang, "locked", nil), "no_match_locked"
+		if failures < s.cfg.MaxFailures {
+			return s.answer(ctx, r, ref, outcome, text, nil)
 		}
-		return s.answer(ctx, r, ref, outcome, text, func(tx *store.Tx) error { return s.saveSender(ctx, tx, idx, sd) })
+		return s.answer(ctx, r, ref, "no_match_locked", T(r.Lang, "locked", nil), func(tx *store.Tx) error { return s.lock(ctx, tx, idx) })
 	case err != nil:
+		if rerr := s.db.InTx(ctx, func(tx *store.Tx) error { return release(ctx, tx, idx) }); rerr != nil {
+			return rerr
+		}
 		return s.unavailable(ctx, r, ref, err)
 	}
-	// A match clears the count: the five are consecutive mistakes.
-	sd.failures = 0
-	if person.Phone == "" {
-		return s.fileTicket(ctx, r, ref, "no_phone", "no_phone", map[string]string{"registry_result": "patient found; no phone registered on the record"})
-	}
-	if samePhone(r.From, person.Phone) {
-		if err := s.db.InTx(ctx, func(tx *store.Tx) error { return s.saveSender(ctx, tx, idx, sd) }); err != nil {
+	if !samePhone(r.From, person.Phone) {
+		// A match from another number proves only that the asker knows a
+		// NIK and a birth date: it gives the attempt back but does not
+		// clear earlier mistakes, or one known pair would buy endless
+		// guesses four at a time.
+		if err := s.db.InTx(ctx, func(tx *store.Tx) error { return release(ctx, tx, idx) }); err != nil {
 			return err
 		}
-		return s.fulfil(ctx, r, ref, person)
+		if person.Phone == "" {
+			return s.fileTicket(ctx, r, ref, "no_phone", "no_phone", map[string]string{"registry_result": "patient found; no phone registered on the record"})
+		}
+		return s.sendOTP(ctx, r, ref, idx, person)
 	}
-	return s.sendOTP(ctx, r, ref, idx, sd, person)
+	// The record's own number asking: the mistakes were the owner's.
+	if err := s.db.InTx(ctx, func(tx *store.Tx) error { return reset(ctx, tx, idx) }); err != nil {
+		return err
+	}
+	return s.fulfil(ctx, r, ref, person)
 }
 
 // Code takes a one-time code answer from the sender of r.
@@ -275,34 +309,62 @@ func (s *Service) Code(ctx context.Context, r Request, code string) {
 
 func (s *Service) code(ctx context.Context, r Request, code string) error {
 	idx := s.senderIndex(r.Channel, r.From)
-	var sd sender
-	if err := s.db.InTx(ctx, func(tx *store.Tx) (err error) { sd, err = s.loadSender(ctx, tx, idx); return }); err != nil {
-		return err
-	}
-	ok := sd.otpHash != "" && s.now().Before(sd.otpExpires) && hashCode(idx, code) == sd.otpHash
-	if !ok {
+	var (
+		sealed   []byte
+		ok       bool
+		failures int
+	)
+	// One transaction per answer, and the row locked by its first
+	// statement: of several answers at once, the first decides, and a
+	// wrong one takes the code with it, so one live code is checked once.
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		now := s.now()
+		res, err := tx.Exec(ctx, `UPDATE selfservice_senders SET updated_at = ?, purge_after = ? WHERE sender_index = ?`, now, s.purgeAfter(now), idx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			// Nothing asked from this sender (or forgotten): a guess all
+			// the same, counted like any wrong code.
+			return tx.QueryRow(ctx, `INSERT INTO selfservice_senders (sender_index, failures, updated_at, purge_after) VALUES (?, 1, ?, ?)
+				ON CONFLICT (sender_index) DO UPDATE SET failures = selfservice_senders.failures + 1 RETURNING failures`,
+				idx, now, s.purgeAfter(now)).Scan(&failures)
+		}
+		var hash *string
+		var expires *time.Time
+		if err := tx.QueryRow(ctx, `SELECT otp_hash, otp_request, otp_expires FROM selfservice_senders WHERE sender_index = ?`, idx).
+			Scan(&hash, &sealed, &expires); err != nil {
+			return err
+		}
+		want := s.hashCode(idx, code)
+		ok = hash != nil && expires != nil && now.Before(*expires) && hmac.Equal([]byte(*hash), []byte(want))
+		// Right or wrong, the code is used up.
+		if ok {
+			_, err = tx.Exec(ctx, `UPDATE selfservice_senders SET otp_hash = NULL, otp_request = NULL, otp_expires = NULL WHERE sender_index = ?`, idx)
+			return err
+		}
 		// A wrong code counts like a wrong birth date: guessing either is
 		// the same attack.
-		sd.failures++
-		text, outcome := T(r.Lang, "otp_wrong", nil), "otp_wrong"
-		if sd.failures >= s.cfg.MaxFailures {
-			sd.lockedUntil = s.now().Add(s.cfg.LockFor)
-			text, outcome = T(r.Lang, "locked", nil), "otp_wrong_locked"
-		}
-		sd.otpHash, sd.otpRequest = "", nil
-		return s.answer(ctx, r, "", outcome, text, func(tx *store.Tx) error { return s.saveSender(ctx, tx, idx, sd) })
+		return tx.QueryRow(ctx, `UPDATE selfservice_senders SET otp_hash = NULL, otp_request = NULL, otp_expires = NULL,
+			failures = failures + 1 WHERE sender_index = ? RETURNING failures`, idx).Scan(&failures)
+	})
+	if err != nil {
+		return fmt.Errorf("selfservice: check code: %w", err)
 	}
-	plain, err := s.sealer.Open(sd.otpRequest)
+	if !ok {
+		text, outcome := T(r.Lang, "otp_wrong", nil), "otp_wrong"
+		if failures < s.cfg.MaxFailures {
+			return s.answer(ctx, r, "", outcome, text, nil)
+		}
+		return s.answer(ctx, r, "", "otp_wrong_locked", T(r.Lang, "locked", nil), func(tx *store.Tx) error { return s.lock(ctx, tx, idx) })
+	}
+	plain, err := s.sealer.Open(sealed)
 	if err != nil {
 		return fmt.Errorf("selfservice: open pending request: %w", err)
 	}
 	var orig Request
 	if err := json.Unmarshal(plain, &orig); err != nil {
 		return fmt.Errorf("selfservice: pending request: %w", err)
-	}
-	sd.otpHash, sd.otpRequest, sd.failures = "", nil, 0
-	if err := s.db.InTx(ctx, func(tx *store.Tx) error { return s.saveSender(ctx, tx, idx, sd) }); err != nil {
-		return err
 	}
 	ref := s.personRef(orig.Fields["nik"])
 	person, err := s.registry.FindPerson(ctx, orig.Fields["nik"], orig.Fields["dob"])
@@ -312,7 +374,7 @@ func (s *Service) code(ctx context.Context, r Request, code string) error {
 	return s.fulfil(ctx, orig, ref, person)
 }
 
-func (s *Service) sendOTP(ctx context.Context, r Request, ref, idx string, sd sender, p registry.Person) error {
+func (s *Service) sendOTP(ctx context.Context, r Request, ref, idx string, p registry.Person) error {
 	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
 	if err != nil {
 		return fmt.Errorf("selfservice: code: %w", err)
@@ -322,27 +384,39 @@ func (s *Service) sendOTP(ctx context.Context, r Request, ref, idx string, sd se
 	if err != nil {
 		return fmt.Errorf("selfservice: pending request: %w", err)
 	}
-	sd.otpHash, sd.otpRequest, sd.otpExpires = hashCode(idx, code), s.sealer.Seal(raw), s.now().Add(s.cfg.OTPTTL)
 	// The code goes to the registered number on WhatsApp; in a demo on
 	// another channel, to that number on the same channel.
 	otpChannel := "whatsapp"
 	if r.Channel != "whatsapp" {
 		otpChannel = r.Channel
 	}
-	tail := p.Phone[max(0, len(p.Phone)-4):]
-	return s.answer(ctx, r, ref, "otp_sent", T(r.Lang, "otp_sent", map[string]string{"tail": tail}), func(tx *store.Tx) error {
-		if err := s.saveSender(ctx, tx, idx, sd); err != nil {
-			return err
+	lang := "id"
+	if r.Lang == "en" {
+		lang = "en"
+	}
+	// The asker is not told which number the code went to: even its last
+	// digits tell a stranger something about the person they looked up.
+	return s.answer(ctx, r, ref, "otp_sent", T(r.Lang, "otp_sent", nil), func(tx *store.Tx) error {
+		// Only the code's columns: the count is another statement's.
+		if _, err := tx.Exec(ctx, `UPDATE selfservice_senders SET otp_hash = ?, otp_request = ?, otp_expires = ? WHERE sender_index = ?`,
+			s.hashCode(idx, code), s.sealer.Seal(raw), s.now().Add(s.cfg.OTPTTL), idx); err != nil {
+			return fmt.Errorf("selfservice: store code: %w", err)
 		}
+		// Outside WhatsApp's 24-hour window the Cloud API sends only a
+		// template: these name Meta's authentication template and its
+		// parameter.
 		_, err := s.outbox.Enqueue(ctx, tx, channels.Outbound{Channel: otpChannel, To: p.Phone, Kind: "otp",
-			Text: T(r.Lang, "otp_message", map[string]string{"code": code})})
+			Text: T(r.Lang, "otp_message", map[string]string{"code": code}),
+			Meta: map[string]string{"template": "otp", "code": code, "lang": lang}})
 		return err
 	})
 }
 
-func hashCode(idx, code string) string {
-	h := sha256.Sum256([]byte(idx + ":" + code))
-	return hex.EncodeToString(h[:])
+// hashCode is the stored form of a one-time code: keyed with the data key,
+// so a copy of the database without the key does not give a live code
+// away by hashing the million candidates.
+func (s *Service) hashCode(idx, code string) string {
+	return s.sealer.Index("selfservice-otp:" + idx + ":" + code)
 }
 
 // samePhone compares a sender address with a registered number, both read

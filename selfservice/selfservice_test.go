@@ -3,11 +3,15 @@ package selfservice_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,9 +47,12 @@ type env struct {
 	tickets *tickets.Store
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvWith(t, storetest.SQLite(t), nil) }
+
+// newEnvWith runs on db and lets a test stand between the service and the
+// registry.
+func newEnvWith(t *testing.T, db *store.DB, wrap func(registry.Registry) registry.Registry) *env {
 	t.Helper()
-	db := storetest.SQLite(t)
 	sealer := storetest.Sealer(t)
 	logs := &testlog.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -67,11 +74,15 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(srv.Close)
 	reg := registry.NewFHIR(registry.Config{BaseURL: srv.URL + fhirfake.FHIRPath, TokenURL: srv.URL + fhirfake.TokenPath,
 		ClientID: "lindungi", ClientSecret: "s3cret", Attempts: 2, Timeout: time.Second, BreakerFailures: 100, CacheTTL: time.Nanosecond}, log)
+	var r registry.Registry = reg
+	if wrap != nil {
+		r = wrap(reg)
+	}
 	signer, err := certificate.DemoSigner(t.TempDir(), "ID", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := selfservice.New(db, sealer, ts, ob, reg, signer, selfservice.Config{VerifyURL: "https://lindungi.example/verify"}, log)
+	svc := selfservice.New(db, sealer, ts, ob, r, signer, selfservice.Config{VerifyURL: "https://lindungi.example/verify"}, log)
 	return &env{t: t, db: db, fake: fake, svc: svc, wa: wa, logs: logs, tickets: ts}
 }
 
@@ -200,7 +211,10 @@ func TestRequests(t *testing.T) {
 var codeRE = regexp.MustCompile(`\b\d{6}\b`)
 
 func TestOtherNumberNeedsTheCode(t *testing.T) {
-	e := newEnv(t)
+	storetest.Each(t, func(t *testing.T, db *store.DB) { testOtherNumberNeedsTheCode(t, newEnvWith(t, db, nil)) })
+}
+
+func testOtherNumberNeedsTheCode(t *testing.T, e *env) {
 	r := e.req(tickets.VaccinationStatus, stranger, nikSiti, dobSiti)
 	e.svc.Handle(context.Background(), r)
 	msgs := e.next(2)
@@ -212,12 +226,18 @@ func TestOtherNumberNeedsTheCode(t *testing.T) {
 			notice = m
 		}
 	}
-	if notice.To != stranger || !strings.Contains(notice.Text, "berakhiran 7890") || strings.Contains(notice.Text, "Dosis") {
+	// The stranger learns nothing of the registered number, not even
+	// its last digits.
+	if notice.To != stranger || !strings.Contains(notice.Text, "kode 6 angka") || strings.Contains(notice.Text, "7890") || strings.Contains(notice.Text, "Dosis") {
 		t.Fatalf("the stranger got %q", notice.Text)
 	}
 	code := codeRE.FindString(otp.Text)
 	if otp.Kind != "otp" || code == "" {
 		t.Fatalf("the registered number got %q", otp.Text)
+	}
+	// The Cloud API sends the code as Meta's authentication template.
+	if want := map[string]string{"template": "otp", "code": code, "lang": "id"}; !maps.Equal(otp.Meta, want) {
+		t.Errorf("OTP meta %v, want %v", otp.Meta, want)
 	}
 
 	// A wrong code gives nothing away and forgets the pending request.
@@ -322,8 +342,8 @@ func TestExportAndEraseSenders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 1 || !recs[0].CodePending || recs[0].FailedAttempts != 0 {
-		t.Fatalf("export %+v: want one sender with a pending code (the match cleared the count)", recs)
+	if len(recs) != 1 || !recs[0].CodePending || recs[0].FailedAttempts != 1 {
+		t.Fatalf("export %+v: want one sender with a pending code and the wrong attempt (a match from another number clears nothing)", recs)
 	}
 	var n int64
 	err = e.db.InTx(ctx, func(tx *store.Tx) (err error) {
@@ -335,5 +355,157 @@ func TestExportAndEraseSenders(t *testing.T) {
 	}
 	if recs, _ := e.svc.ExportSenders(ctx, []string{stranger}); len(recs) != 0 {
 		t.Errorf("after erasure: %+v", recs)
+	}
+}
+
+// barrier holds every FindPerson until n of them are in flight, so that
+// concurrent requests overlap for certain, without timing.
+type barrier struct {
+	registry.Registry
+	n       int
+	mu      sync.Mutex
+	arrived int
+	all     chan struct{}
+}
+
+func (b *barrier) FindPerson(ctx context.Context, nik, dob string) (registry.Person, error) {
+	b.mu.Lock()
+	if b.arrived++; b.arrived == b.n {
+		close(b.all)
+	}
+	b.mu.Unlock()
+	select {
+	case <-b.all:
+	case <-ctx.Done():
+		return registry.Person{}, ctx.Err()
+	}
+	return b.Registry.FindPerson(ctx, nik, dob)
+}
+
+// Wrong birth dates sent at once each count: the eight workers of a
+// process (and the replicas) take them together, and a count read before
+// the registry call and written after it lost all but one.
+func TestConcurrentWrongCombinationsAllCount(t *testing.T) {
+	storetest.Each(t, testConcurrentWrongCombinationsAllCount)
+}
+
+func testConcurrentWrongCombinationsAllCount(t *testing.T, db *store.DB) {
+	const n = 5 // the limit
+	b := &barrier{n: n, all: make(chan struct{})}
+	e := newEnvWith(t, db, func(r registry.Registry) registry.Registry { b.Registry = r; return b })
+	var wg sync.WaitGroup
+	for i := range n {
+		r := e.req(tickets.VaccinationStatus, stranger, nikSiti, "1990-01-0"+string(rune('1'+i)))
+		wg.Add(1)
+		go func() { defer wg.Done(); e.svc.Handle(context.Background(), r) }()
+	}
+	wg.Wait()
+	locked := 0
+	for _, m := range e.next(n) {
+		if strings.Contains(m.Text, "hentikan sementara") {
+			locked++
+		}
+	}
+	if locked != 1 {
+		t.Errorf("%d of %d concurrent wrong attempts answered with the stop, want 1", locked, n)
+	}
+	recs, err := e.svc.ExportSenders(context.Background(), []string{stranger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].FailedAttempts != n || recs[0].StoppedUntil == nil {
+		t.Fatalf("sender %+v: want %d attempts counted and a stop", recs, n)
+	}
+}
+
+// Of several answers with the live code at once, one is served: a code
+// is checked once, however many workers hold a "KODE" message.
+func TestConcurrentCodesServeOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) { testConcurrentCodesServeOnce(t, newEnvWith(t, db, nil)) })
+}
+
+func testConcurrentCodesServeOnce(t *testing.T, e *env) {
+	r := e.req(tickets.VaccinationStatus, stranger, nikSiti, dobSiti)
+	e.svc.Handle(context.Background(), r)
+	var code string
+	for _, m := range e.next(2) {
+		if m.To == phoneSit {
+			code = codeRE.FindString(m.Text)
+		}
+	}
+	const n = 8
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() { defer wg.Done(); e.svc.Code(context.Background(), r, code) }()
+	}
+	wg.Wait()
+	served := 0
+	for _, m := range e.next(n) {
+		if strings.Contains(m.Text, "Dosis 2") {
+			served++
+		}
+	}
+	if served != 1 {
+		t.Errorf("the code served %d of %d concurrent answers, want 1", served, n)
+	}
+}
+
+// Only a match on the sender's own registered number clears the count.
+// From another number a known NIK and birth date must not buy four more
+// guesses each time.
+func TestOnlyTheOwnNumberClearsMistakes(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		from string
+		want string // the answer to the wrong attempt after the match
+	}{
+		{"another number: the fifth mistake stops", stranger, "hentikan sementara"},
+		{"the registered number: counting starts again", phoneSit, "Sisa percobaan: 4"},
+	} {
+		storetest.Each(t, func(t *testing.T, db *store.DB) {
+			t.Run(c.name, func(t *testing.T) { testOwnNumber(t, newEnvWith(t, db, nil), c.from, c.want) })
+		})
+	}
+}
+
+func testOwnNumber(t *testing.T, e *env, from, want string) {
+	for i := 1; i <= 4; i++ {
+		e.svc.Handle(context.Background(), e.req(tickets.VaccinationStatus, from, nikSiti, "1990-01-0"+string(rune('0'+i))))
+		e.next(1)
+	}
+	e.svc.Handle(context.Background(), e.req(tickets.VaccinationStatus, from, nikSiti, dobSiti))
+	if from == stranger {
+		e.next(2) // the notice and the code to the registered number
+	} else {
+		e.next(1)
+	}
+	e.svc.Handle(context.Background(), e.req(tickets.VaccinationStatus, from, nikSiti, "1990-01-09"))
+	if m := e.next(1)[0]; !strings.Contains(m.Text, want) {
+		t.Errorf("wrong attempt after the match answered %q, want %q", m.Text, want)
+	}
+}
+
+// The stored code is keyed with the data key: a copy of the database
+// alone, which holds the sender index beside it, must not let anyone find
+// the live code by hashing the million candidates.
+func TestCodeHashIsKeyed(t *testing.T) {
+	e := newEnv(t)
+	e.svc.Handle(context.Background(), e.req(tickets.VaccinationStatus, stranger, nikSiti, dobSiti))
+	var code string
+	for _, m := range e.next(2) {
+		if m.To == phoneSit {
+			code = codeRE.FindString(m.Text)
+		}
+	}
+	var idx, hash string
+	if err := e.db.QueryRow(context.Background(), `SELECT sender_index, otp_hash FROM selfservice_senders`).Scan(&idx, &hash); err != nil {
+		t.Fatal(err)
+	}
+	for _, guess := range []string{idx + ":" + code, code} {
+		h := sha256.Sum256([]byte(guess))
+		if hex.EncodeToString(h[:]) == hash {
+			t.Fatalf("the stored code is an unkeyed SHA-256 of %q", guess)
+		}
 	}
 }
