@@ -207,7 +207,16 @@ func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error
 		Auditor: a.audit,
 		// Keyed with the data key: every replica and every restart
 		// recognises the console's device cookie, nobody can forge one.
-		DeviceMark: func(name string) string { return a.sealer.Index("console-device:" + name) },
+		// Bound to the account's password hash, so a password reset
+		// revokes every cookie issued before it, and a disabled account
+		// has none.
+		DeviceMark: func(ctx context.Context, name string) (string, error) {
+			secret, err := a.accounts.DeviceSecret(ctx, name)
+			if err != nil || secret == "" {
+				return "", err
+			}
+			return a.sealer.Index("console-device:" + strings.ToLower(strings.TrimSpace(name)) + "\x00" + secret), nil
+		},
 		// Behind a TLS-terminating proxy the request itself is plain HTTP;
 		// the public URL says what the browser sees.
 		SecureCookies: strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://"),

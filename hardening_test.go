@@ -314,3 +314,53 @@ func TestLoginDeviceCookieAfterRestart(t *testing.T) {
 		t.Errorf("with her device cookie, from a new address, after a restart and 60 guesses: went to %q, want the console", loc)
 	}
 }
+
+// A password reset revokes the device cookies issued before it: the
+// cookie of a browser that is no longer the operator's (a shared PC, a
+// stolen laptop) must not keep exempting its holder from the account's
+// throttle. A fresh login gives the new device cookie.
+func TestLoginDeviceCookieRevokedByPasswordReset(t *testing.T) {
+	ta := startApp(t, testConfig(t, "LINDUNGI_TRUSTED_PROXIES=127.0.0.1"))
+	ctx := context.Background()
+	c, err := ta.accounts.Add(ctx, "petugas.oki", accounts.Operator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	login := func(from, password string, cookies ...*http.Cookie) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("POST", ta.base+"/login", strings.NewReader(url.Values{"name": {"petugas.oki"}, "password": {password}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", from)
+		for _, ck := range cookies {
+			req.AddCookie(ck)
+		}
+		res, err := noRedirects.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	deviceOf := func(res *http.Response) *http.Cookie {
+		for _, ck := range res.Cookies() {
+			if ck.Name == "lindungi_device" {
+				return ck
+			}
+		}
+		return nil
+	}
+	old := deviceOf(login("10.20.0.8", c.Password))
+	if old == nil {
+		t.Fatal("no device cookie at login")
+	}
+	pw, err := ta.accounts.ResetPassword(ctx, "user:admin", "petugas.oki")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 60; i++ {
+		login(fmt.Sprintf("198.51.100.%d", i/4+1), "tebakan")
+	}
+	if loc := login("10.99.0.1", pw, old).Header.Get("Location"); loc != "/login?e=wait" {
+		t.Errorf("with a device cookie from before the password reset, after 60 guesses: went to %q, want the throttle", loc)
+	}
+}

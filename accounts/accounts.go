@@ -72,6 +72,21 @@ func (s *Store) Active(ctx context.Context, name string) (bool, error) {
 	return n > 0, err
 }
 
+// DeviceSecret is what a console device cookie of name is bound to: the
+// account's password hash, so that a password reset revokes every cookie
+// issued before it. A disabled or unknown account has none ("").
+func (s *Store) DeviceSecret(ctx context.Context, name string) (string, error) {
+	var hash string
+	err := s.db.QueryRow(ctx, `SELECT password_hash FROM users WHERE name = ? AND disabled = ?`, name, false).Scan(&hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("accounts: device secret: %w", err)
+	}
+	return hash, nil
+}
+
 // Exists reports whether name is an account, disabled or not (a list
 // filter by assignee must still find a departed operator's tickets).
 func (s *Store) Exists(ctx context.Context, name string) (bool, error) {

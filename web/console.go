@@ -82,7 +82,8 @@ const sessionCookie = "lindungi_session"
 
 // deviceCookie marks a browser an account has logged in from, so that its
 // next logins skip the account's distributed throttle (loginThrottle). Its
-// value is DeviceMark(name): unforgeable without the data key, and worth
+// value is DeviceMark(name): unforgeable without the data key, void after
+// the account's password is reset or while it is disabled, and worth
 // nothing but that exemption — the password is still checked, and the
 // per-address limits still apply.
 const deviceCookie = "lindungi_device"
@@ -104,7 +105,12 @@ func (s *Server) console(mux *http.ServeMux) {
 		name, addr := r.FormValue("name"), clientAddr(r, s.TrustedProxies)
 		device := false
 		if c, err := r.Cookie(deviceCookie); err == nil && s.DeviceMark != nil {
-			device = hmac.Equal([]byte(c.Value), []byte(s.DeviceMark(normName(name))))
+			mark, err := s.DeviceMark(r.Context(), name)
+			if err != nil {
+				// Only the exemption is lost; the login goes on.
+				s.Log.Error("console device cookie not checked", "err", err)
+			}
+			device = mark != "" && hmac.Equal([]byte(c.Value), []byte(mark))
 		}
 		if ok, report := throttle.attempt(name, addr, device); !ok {
 			if report {
@@ -128,8 +134,12 @@ func (s *Server) console(mux *http.ServeMux) {
 		}
 		throttle.succeeded(name, addr)
 		if s.DeviceMark != nil {
-			http.SetCookie(w, &http.Cookie{Name: deviceCookie, Value: s.DeviceMark(normName(name)), Path: "/login", MaxAge: 30 * 24 * 3600,
-				HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.SecureCookies || r.TLS != nil})
+			if mark, err := s.DeviceMark(r.Context(), name); err != nil {
+				s.Log.Error("console device cookie not set", "err", err)
+			} else if mark != "" {
+				http.SetCookie(w, &http.Cookie{Name: deviceCookie, Value: mark, Path: "/login", MaxAge: 30 * 24 * 3600,
+					HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.SecureCookies || r.TLS != nil})
+			}
 		}
 		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sid, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.SecureCookies || r.TLS != nil})
 		http.Redirect(w, r, "/", http.StatusSeeOther)

@@ -47,9 +47,10 @@ type Server struct {
 	// TrustedProxies are reverse proxies whose X-Forwarded-For names the
 	// real client (login throttling counts per client address).
 	TrustedProxies []netip.Prefix
-	// DeviceMark is a keyed hash of a (lower-case) user name: the value of
-	// the console's device cookie (nil: no device cookie).
-	DeviceMark func(name string) string
+	// DeviceMark is a keyed hash of a user name and a secret of the
+	// account that a password reset changes: the value of the console's
+	// device cookie ("": the account has none; nil: no device cookie).
+	DeviceMark func(ctx context.Context, name string) (string, error)
 	// SecureCookies marks the session cookie Secure even when the request
 	// reached us over plain HTTP (TLS ended at a proxy; public_url https).
 	SecureCookies bool
