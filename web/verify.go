@@ -1,8 +1,11 @@
 package web
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -46,6 +49,9 @@ func VerifyRoutes(trust []*x509.Certificate) func(mux *http.ServeMux, s *Server)
 				data["Result"] = res
 				reason := verifyReasons[res.Reason]
 				data["ReasonID"], data["ReasonEN"] = reason[0], reason[1]
+				if signedByTrusted(res.Reason) {
+					data["View"] = newCertView(res.Payload)
+				}
 			}
 			if strings.Contains(r.Header.Get("Accept"), "application/json") {
 				w.Header().Set("Content-Type", "application/json")
@@ -54,10 +60,84 @@ func VerifyRoutes(trust []*x509.Certificate) func(mux *http.ServeMux, s *Server)
 					json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": "missing_qr", "message": "give the QR string as ?qr=HC1:…"}})
 					return
 				}
-				json.NewEncoder(w).Encode(res)
+				// Encoded whole before anything is written: a payload JSON
+				// cannot carry (a NaN in the CBOR) is an answer, not half
+				// a body after a 200.
+				var buf bytes.Buffer
+				if err := json.NewEncoder(&buf).Encode(res); err != nil {
+					w.WriteHeader(http.StatusUnprocessableEntity)
+					json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": "unencodable_certificate",
+						"message": "the certificate holds values JSON cannot express"}, "valid": false})
+					return
+				}
+				w.Write(buf.Bytes())
 				return
 			}
 			s.render(w, "verify.html", data)
 		})
 	}
+}
+
+// signedByTrusted reports whether a verdict means the payload was signed by
+// a trusted signer (valid, or refused only for dates or usage). Anything
+// else is a payload anyone could have written: the page shows none of it.
+func signedByTrusted(reason string) bool {
+	switch reason {
+	case certificate.ReasonOK, certificate.ReasonExpired, certificate.ReasonNotYetValid,
+		certificate.ReasonSignerExpired, certificate.ReasonKeyUsage:
+		return true
+	}
+	return false
+}
+
+// certView is what the page shows of a certificate. It is built here, with
+// every field's type checked, because even a trusted issuer's payload is
+// generic CBOR of any schema version: the template only prints strings.
+type certView struct {
+	Name, DateOfBirth, Issuer string
+	Doses                     []doseView
+	ExpiresAt                 time.Time
+}
+
+type doseView struct {
+	Number, Series, Date, Product, Country string
+}
+
+func newCertView(p *certificate.Payload) *certView {
+	if p == nil {
+		return nil
+	}
+	v := &certView{Issuer: p.Issuer, ExpiresAt: p.ExpiresAt, DateOfBirth: str(p.HCert["dob"])}
+	if nam, ok := p.HCert["nam"].(map[string]any); ok {
+		v.Name = strings.TrimSpace(str(nam["fn"]) + " " + str(nam["gn"]))
+	}
+	doses, _ := p.HCert["v"].([]any)
+	for _, d := range doses {
+		m, ok := d.(map[string]any)
+		if !ok {
+			continue
+		}
+		v.Doses = append(v.Doses, doseView{Number: num(m["dn"]), Series: num(m["sd"]), Date: str(m["dt"]),
+			Product: str(m["mp"]), Country: str(m["co"])})
+	}
+	return v
+}
+
+// str is v if it is a string, else nothing.
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// num prints a dose number, whichever integer or float type CBOR gave.
+func num(v any) string {
+	switch n := v.(type) {
+	case uint64, int64, int:
+		return fmt.Sprint(n)
+	case float64:
+		if !math.IsNaN(n) && !math.IsInf(n, 0) && n == math.Trunc(n) && math.Abs(n) < 1e6 {
+			return fmt.Sprint(int64(n))
+		}
+	}
+	return "?"
 }
