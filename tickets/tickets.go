@@ -47,7 +47,12 @@ var Categories = []string{
 
 // Channels are the channels a ticket can come from (the channel adapters'
 // names); a list filter naming another is a mistake, not an empty queue.
-var Channels = []string{"whatsapp", "email", "simulator"}
+// "phone" is the 119 ext. 9 call centre: its tickets are logged by an agent
+// in the console, and there is no outbound adapter of that name.
+var Channels = []string{"whatsapp", "email", "simulator", Phone}
+
+// Phone is the call centre's channel.
+const Phone = "phone"
 
 // MaxQueryBytes bounds a search text: longer is a paste accident, and every
 // term costs an index lookup.
@@ -545,11 +550,50 @@ func (s *Store) Detail(ctx context.Context, ref string) (Ticket, []Message, erro
 	return t, msgs, err
 }
 
+// Inbox views: the queues an operator works from. Views select; the other
+// Filter fields narrow within them.
+const (
+	ViewAll        = "all"
+	ViewUnassigned = "unassigned" // open or pending, nobody's yet
+	ViewMine       = "mine"       // open or pending, assigned to Filter.Me
+	ViewWaiting    = "waiting"    // pending: the ball is with the citizen
+	ViewBreaching  = "breaching"  // open or pending, no first response, past the SLA
+)
+
+// Views lists them in the console's tab order.
+var Views = []string{ViewUnassigned, ViewMine, ViewAll, ViewWaiting, ViewBreaching}
+
+// Sort orders of List.
+const (
+	SortNewest = "newest"
+	SortOldest = "oldest" // by age: the longest-waiting first
+	SortSLA    = "sla"    // tickets still owed a first response first, earliest due first
+)
+
+// Sorts lists them.
+var Sorts = []string{SortNewest, SortOldest, SortSLA}
+
 // Filter selects tickets for List.
 type Filter struct {
 	Status, Category, Channel, Q, Assignee string
+	View                                   string
+	Me                                     string // the asking operator, for ViewMine
+	Sort                                   string
 	Cursor                                 string
 	Limit                                  int
+}
+
+// SLA is the configured first-response time.
+func (s *Store) SLA() time.Duration { return s.cfg.SLA }
+
+// SLADue is when a ticket's first response is due, or nil once it has been
+// answered or is finished (the clock no longer runs).
+func (s *Store) SLADue(t Ticket) *time.Time {
+	if t.FirstResponseAt != nil || (t.Status != Open && t.Status != Pending) {
+		return nil
+	}
+	d := t.CreatedAt.Add(s.cfg.SLA)
+	return &d
 }
 
 // List returns tickets newest first, with a cursor for the next page.
@@ -570,6 +614,15 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Ticket, string, error) {
 	if err := checkQuery(f.Q); err != nil {
 		return nil, "", err
 	}
+	if f.View != "" && !slices.Contains(Views, f.View) {
+		return nil, "", coded.New(coded.Invalid, "bad_view", "unknown view %q; use one of %s", f.View, strings.Join(Views, ", "))
+	}
+	if f.Sort != "" && !slices.Contains(Sorts, f.Sort) {
+		return nil, "", coded.New(coded.Invalid, "bad_sort", "unknown sort %q; use one of %s", f.Sort, strings.Join(Sorts, ", "))
+	}
+	if f.View == ViewMine && f.Me == "" {
+		return nil, "", coded.New(coded.Invalid, "bad_view", "the view mine needs a signed-in operator")
+	}
 	var where []string
 	var args []any
 	add := func(cond string, a any) { where = append(where, cond); args = append(args, a) }
@@ -585,12 +638,45 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Ticket, string, error) {
 	if f.Assignee != "" {
 		add("t.assignee = ?", f.Assignee)
 	}
+	switch f.View {
+	case ViewUnassigned:
+		where = append(where, "t.status IN ('open', 'pending')", "t.assignee = ''")
+	case ViewMine:
+		where = append(where, "t.status IN ('open', 'pending')")
+		add("t.assignee = ?", f.Me)
+	case ViewWaiting:
+		where = append(where, "t.status = 'pending'")
+	case ViewBreaching:
+		where = append(where, "t.status IN ('open', 'pending')", "t.first_response_at IS NULL")
+		add("t.created_at < ?", s.Now().Add(-s.cfg.SLA).UTC())
+	}
+	// The SLA order puts the tickets still owed a first response first; as
+	// the SLA is one duration for all, their due order is their age order.
+	// Its cursor carries the group: "0:123" (owed) or "1:123" (answered).
+	owed := "(CASE WHEN t.first_response_at IS NULL THEN 0 ELSE 1 END)"
 	if f.Cursor != "" {
-		n, err := strconv.ParseInt(f.Cursor, 10, 64)
-		if err != nil {
-			return nil, "", coded.New(coded.Invalid, "bad_cursor", "cursor is not valid")
+		bad := coded.New(coded.Invalid, "bad_cursor", "cursor is not valid")
+		switch f.Sort {
+		case SortSLA:
+			g, id, ok := strings.Cut(f.Cursor, ":")
+			n, err := strconv.ParseInt(id, 10, 64)
+			if !ok || err != nil || (g != "0" && g != "1") {
+				return nil, "", bad
+			}
+			where = append(where, "("+owed+" > ? OR ("+owed+" = ? AND t.id > ?))")
+			gi, _ := strconv.Atoi(g)
+			args = append(args, gi, gi, n)
+		default:
+			n, err := strconv.ParseInt(f.Cursor, 10, 64)
+			if err != nil {
+				return nil, "", bad
+			}
+			if f.Sort == SortOldest {
+				add("t.id > ?", n)
+			} else {
+				add("t.id < ?", n)
+			}
 		}
-		add("t.id < ?", n)
 	}
 	if q := strings.TrimSpace(f.Q); q != "" {
 		if strings.HasPrefix(strings.ToUpper(q), "PL-") {
@@ -605,7 +691,15 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Ticket, string, error) {
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += fmt.Sprintf(" ORDER BY t.id DESC LIMIT %d", f.Limit+1)
+	switch f.Sort {
+	case SortOldest:
+		q += " ORDER BY t.id ASC"
+	case SortSLA:
+		q += " ORDER BY " + owed + ", t.id ASC"
+	default:
+		q += " ORDER BY t.id DESC"
+	}
+	q += fmt.Sprintf(" LIMIT %d", f.Limit+1)
 	rows, err := s.db.Query(ctx, q, args...)
 	if err != nil && f.Q != "" {
 		return nil, "", searchError{err}
@@ -628,7 +722,15 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Ticket, string, error) {
 	next := ""
 	if len(out) > f.Limit {
 		out = out[:f.Limit]
-		next = strconv.FormatInt(out[len(out)-1].ID, 10)
+		last := out[len(out)-1]
+		next = strconv.FormatInt(last.ID, 10)
+		if f.Sort == SortSLA {
+			g := "1"
+			if last.FirstResponseAt == nil {
+				g = "0"
+			}
+			next = g + ":" + next
+		}
 	}
 	return out, next, nil
 }
