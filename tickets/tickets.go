@@ -928,3 +928,19 @@ func (s *Store) Touch(ctx context.Context, tx *store.Tx, ticketID int64) error {
 	_, err := tx.Exec(ctx, `UPDATE tickets SET updated_at = ? WHERE id = ?`, s.Now(), ticketID)
 	return err
 }
+
+// Take assigns a ticket to operator unless another operator already has it:
+// two operators pressing "take" on the same new complaint must not both
+// answer it. The check and the write are one statement, so it holds
+// without a lock.
+func (s *Store) Take(ctx context.Context, tx *store.Tx, ticketID int64, operator string) error {
+	res, err := tx.Exec(ctx, `UPDATE tickets SET assignee = ?, updated_at = ? WHERE id = ? AND assignee IN ('', ?) AND status <> 'closed'`,
+		operator, s.Now(), ticketID, operator)
+	if err != nil {
+		return fmt.Errorf("tickets: take: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return coded.New(coded.Conflict, "already_taken", "this ticket is already assigned to another operator, or it is closed")
+	}
+	return nil
+}

@@ -86,6 +86,19 @@ func TestInboxViews(t *testing.T) {
 		if want := numbers([]tickets.Ticket{old, mine, fresh, answered}); !slices.Equal(seen, want) {
 			t.Errorf("paged SLA order %v, want %v", seen, want)
 		}
+		// Take: the first operator gets it, the second is refused.
+		for _, tc := range []struct {
+			who     string
+			wantErr bool
+		}{{"joko", false}, {"joko", false}, {"sari", true}} {
+			err := db.InTx(ctx, func(tx *store.Tx) error { return ts.Take(ctx, tx, fresh.ID, tc.who) })
+			if (err != nil) != tc.wantErr {
+				t.Errorf("%s takes: err %v, want error %v", tc.who, err, tc.wantErr)
+			}
+		}
+		if got, _ := ts.Resolve(ctx, fresh.Number); got.Assignee != "joko" {
+			t.Errorf("after the takes the assignee is %q, want joko", got.Assignee)
+		}
 		if due := ts.SLADue(old); due == nil || !due.Equal(old.CreatedAt.Add(time.Hour)) {
 			t.Errorf("SLA due of an unanswered ticket: %v", due)
 		}

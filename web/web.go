@@ -320,10 +320,9 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request, u accounts.
 			return coded.New(coded.Invalid, "unknown_assignee", "no operator is called %q", a)
 		}
 	}
-	ts, next, err := s.Tickets.List(r.Context(), tickets.Filter{
-		Status: q.Get("status"), Category: q.Get("category"), Channel: q.Get("channel"), Q: q.Get("q"),
-		Assignee: q.Get("assignee"), Cursor: q.Get("cursor"), Limit: limit,
-	})
+	f := inboxFilter(q, u, true)
+	f.Limit = limit
+	ts, next, err := s.Tickets.List(r.Context(), f)
 	if err != nil {
 		return err
 	}
