@@ -281,8 +281,29 @@ func TestConsoleInBrowser(t *testing.T) {
 	if h := b.text("h1"); !strings.Contains(h, number) {
 		t.Errorf("ticket heading %q", h)
 	}
-	if fields := b.text("main table"); !strings.Contains(fields, nik) || !strings.Contains(fields, "Budi Santoso") {
-		t.Errorf("ticket fields %q, want the NIK %s in clear and the name", fields, nik)
+	// Field labels in Indonesian; the NIK masked until the operator asks.
+	if fields := b.text("#fields"); strings.Contains(fields, nik) || !strings.Contains(fields, nikMasked) || !strings.Contains(fields, "Budi Santoso") ||
+		!strings.Contains(fields, "Tanggal lahir") || strings.Contains(fields, "dob") {
+		t.Errorf("ticket fields %q, want Indonesian labels, the name and the NIK masked as %s", fields, nikMasked)
+	}
+	if strings.Contains(b.html(), nik) {
+		t.Error("the ticket page carries the NIK in clear before it was revealed")
+	}
+	resp = b.load("reveal", chromedp.Click(chromedp.ID("reveal")))
+	checkCSP(t, "revealed ticket page", resp)
+	if fields := b.text("#fields"); !strings.Contains(fields, nik) {
+		t.Errorf("revealed fields %q, want the NIK %s in clear", fields, nik)
+	}
+	// The reveal is in the audit log, under the operator's name.
+	var audited struct {
+		Entries []struct {
+			Actor    string `json:"actor"`
+			ObjectID string `json:"objectId"`
+		} `json:"entries"`
+	}
+	ta.call("GET", "/api/v1/audit?action=ticket.reveal&object_id="+number, nil, &audited)
+	if len(audited.Entries) != 1 || !strings.Contains(audited.Entries[0].Actor, "petugas.sari") {
+		t.Errorf("audit rows of the reveal: %+v, want one by petugas.sari", audited.Entries)
 	}
 	if msgs := b.text("#messages"); !strings.Contains(msgs, evil) {
 		t.Errorf("the citizen's %q is not shown as text; messages: %q", evil, msgs)

@@ -22,6 +22,7 @@ var templateFS embed.FS
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"when":  whenID,
 	"label": label,
+	"wa":    waFormat,
 }).ParseFS(templateFS, "templates/*.html"))
 
 // labels are the Indonesian words operators read for the stored keys
@@ -133,20 +134,7 @@ func (s *Server) console(mux *http.ServeMux) {
 	mux.HandleFunc("/", s.page(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
 		return coded.New(coded.NotFound, "page_not_found", "Halaman yang Anda tuju tidak ada. Periksa alamatnya, atau kembali ke daftar tiket.")
 	}))
-	mux.HandleFunc("GET /tickets/{id}", s.page(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
-		t, msgs, err := s.ticketDetail(r.Context(), r.PathValue("id"))
-		if err != nil {
-			return err
-		}
-		s.audit(r.Context(), u, "ticket.read", "ticket", t.Number, "console")
-		views, read := s.mailHTML(r.Context(), t, msgs)
-		if len(read) > 0 {
-			s.audit(r.Context(), u, "attachment.read", "ticket", t.Number, "console inline "+idList(read))
-		}
-		s.render(w, "ticket.html", map[string]any{"User": u, "CSRF": csrf, "T": t, "Messages": msgs, "HTML": views,
-			"Categories": tickets.Categories, "Statuses": tickets.Statuses, "Sent": r.URL.Query().Get("sent") != ""})
-		return nil
-	}))
+	s.ticketRoutes(mux)
 	mux.HandleFunc("POST /tickets/{id}/reply", s.page(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
 		if _, err := s.Bot.Reply(r.Context(), r.PathValue("id"), u.Name, r.FormValue("text")); err != nil {
 			return err
