@@ -256,6 +256,9 @@ type Ticket struct {
 	FirstResponseAt *time.Time `json:"firstResponseAt,omitempty"`
 	ResolvedAt      *time.Time `json:"resolvedAt,omitempty"`
 	ClosedAt        *time.Time `json:"closedAt,omitempty"`
+	// AnswerVia and CallbackDue: how a 119 call is answered (phone tickets).
+	AnswerVia   string     `json:"answerVia,omitempty"`
+	CallbackDue *time.Time `json:"callbackDue,omitempty"`
 }
 
 // NewTicket is what Create needs.
@@ -417,21 +420,22 @@ func (s *Store) openFields(sealed []byte) (map[string]string, error) {
 }
 
 const ticketCols = `t.id, t.number, t.contact_id, t.channel, c.address, c.name, t.subject, t.category, t.status, t.assignee, t.handed_off, t.flags,
-	t.nik_masked, t.rating, t.thread_ref, t.mailbox, t.created_at, t.updated_at, t.first_response_at, t.resolved_at, t.closed_at`
+	t.nik_masked, t.rating, t.thread_ref, t.mailbox, t.created_at, t.updated_at, t.first_response_at, t.resolved_at, t.closed_at,
+	t.answer_via, t.callback_due`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanTicket(r scanner) (Ticket, error) {
 	var t Ticket
 	var flags string
-	var fr, rs, cl sql.NullTime
+	var fr, rs, cl, cb sql.NullTime
 	err := r.Scan(&t.ID, &t.Number, &t.ContactID, &t.Channel, &t.Contact, &t.ContactName, &t.Subject, &t.Category, &t.Status, &t.Assignee,
-		&t.HandedOff, &flags, &t.NIKMasked, &t.Rating, &t.ThreadRef, &t.Mailbox, &t.CreatedAt, &t.UpdatedAt, &fr, &rs, &cl)
+		&t.HandedOff, &flags, &t.NIKMasked, &t.Rating, &t.ThreadRef, &t.Mailbox, &t.CreatedAt, &t.UpdatedAt, &fr, &rs, &cl, &t.AnswerVia, &cb)
 	if err != nil {
 		return t, err
 	}
 	t.Flags = splitFlags(flags)
-	t.FirstResponseAt, t.ResolvedAt, t.ClosedAt = ptr(fr), ptr(rs), ptr(cl)
+	t.FirstResponseAt, t.ResolvedAt, t.ClosedAt, t.CallbackDue = ptr(fr), ptr(rs), ptr(cl), ptr(cb)
 	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
 	return t, nil
 }
@@ -591,6 +595,11 @@ func (s *Store) SLA() time.Duration { return s.cfg.SLA }
 func (s *Store) SLADue(t Ticket) *time.Time {
 	if t.FirstResponseAt != nil || (t.Status != Open && t.Status != Pending) {
 		return nil
+	}
+	if t.CallbackDue != nil {
+		// A call-back promised to a 119 caller is due when promised.
+		d := *t.CallbackDue
+		return &d
 	}
 	d := t.CreatedAt.Add(s.cfg.SLA)
 	return &d

@@ -135,6 +135,7 @@ func (s *Server) console(mux *http.ServeMux) {
 		return coded.New(coded.NotFound, "page_not_found", "Halaman yang Anda tuju tidak ada. Periksa alamatnya, atau kembali ke daftar tiket.")
 	}))
 	s.ticketRoutes(mux)
+	s.callRoutes(mux)
 	mux.HandleFunc("POST /tickets/{id}/reply", s.page(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
 		if _, err := s.Bot.Reply(r.Context(), r.PathValue("id"), u.Name, r.FormValue("text")); err != nil {
 			return err
