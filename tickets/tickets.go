@@ -953,3 +953,15 @@ func (s *Store) Take(ctx context.Context, tx *store.Tx, ticketID int64, operator
 	}
 	return nil
 }
+
+// Retitle sets a ticket's subject and category (a hand-off ticket takes
+// them from the citizen's first real message).
+func (s *Store) Retitle(ctx context.Context, tx *store.Tx, ticketID int64, subject, category string) error {
+	if !validCategory(category) {
+		return coded.New(coded.Invalid, "bad_category", "unknown category %q", category)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE tickets SET subject = ?, category = ?, updated_at = ? WHERE id = ?`, subject, category, s.Now(), ticketID); err != nil {
+		return fmt.Errorf("tickets: retitle: %w", err)
+	}
+	return nil
+}
