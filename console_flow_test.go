@@ -70,7 +70,10 @@ func (b *browser) screenshot(name string) string {
 // TestConsoleOperatorFlow is the operator's day in Chromium (issue 18,
 // must-show 1, as far as built): a complaint filed over the simulator while
 // the inbox is open appears in Unassigned without a reload; the operator
-// takes it and finds it under Mine.
+// takes it and finds it under Mine, answers with a supervisor's canned
+// reply that reaches the citizen and shows "terkirim", writes an internal
+// note that never reaches them, and a 119 call by the same citizen becomes
+// a phone ticket in their history. Screenshots: inbox, ticket, call form.
 func TestConsoleOperatorFlow(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		storetest.SkipOrFail(t, "Chromium not installed at "+chromiumPath+" (apt-get install chromium)")
@@ -110,6 +113,83 @@ func TestConsoleOperatorFlow(t *testing.T) {
 	b.load("mine", chromedp.Click(chromedp.CSS(`#views a[data-view=mine]`)))
 	if got := b.text(row + ` td.assignee`); got != "petugas.rina" {
 		t.Errorf("Mine shows assignee %q, want petugas.rina", got)
+	}
+
+	// A supervisor keeps a canned reply with variables (through the API
+	// here; the console's /canned page is the same store).
+	var cr struct {
+		Canned struct{ ID int64 } `json:"canned_reply"`
+	}
+	if code := ta.call("POST", "/api/v1/canned-replies", map[string]string{"title": "Sertifikat terbit ulang",
+		"text": "Yth. {{nama}}, sertifikat untuk laporan {{nomor}} sudah kami terbitkan ulang. Silakan periksa aplikasi SATUSEHAT Mobile."}, &cr); code != 201 {
+		t.Fatalf("create canned reply: %d", code)
+	}
+
+	// The ticket page: citizen's words first with WhatsApp bold rendered,
+	// the bot's side folded away.
+	b.load("open the ticket", chromedp.Click(chromedp.CSS(row+` a`)))
+	if n := get(b, "bold", chromedp.Evaluate[int](`document.querySelectorAll('#messages strong').length`)); n == 0 {
+		t.Errorf("*kedua* is not rendered bold in %q", b.text("#messages"))
+	}
+	if open := get(b, "transcript folded", chromedp.Evaluate[bool](`document.getElementById('transcript').open`)); open {
+		t.Error("the bot transcript is unfolded")
+	}
+	if got := b.text("#messages"); strings.Contains(got, "Selamat datang") {
+		t.Errorf("the bot's greeting is in the main thread: %q", got)
+	}
+
+	// Answer with the canned reply: the variables are filled in, the reply
+	// reaches the citizen and the page shows it sent.
+	var before struct {
+		NextCursor string `json:"next_cursor"`
+	}
+	ta.call("GET", "/api/v1/simulator/messages?to="+urlq(citizen), nil, &before)
+	b.load("use canned reply", chromedp.Click(chromedp.CSS(`#canned button`)))
+	if draft := get(b, "draft", chromedp.Value(chromedp.ID("reply"))); !strings.Contains(draft, "Yth. Budi") || !strings.Contains(draft, number) {
+		t.Errorf("canned draft %q, want the name and %s filled in", draft, number)
+	}
+	b.load("send", chromedp.Click(chromedp.ID("send")))
+	mustReply(t, ta.replies(citizen, before.NextCursor), "sudah kami terbitkan ulang")
+	// The outbox records "sent" right after the channel took it: reload
+	// until the page shows it (the context bounds the wait).
+	for get(b, "sent replies", chromedp.Evaluate[int](`document.querySelectorAll('#messages .delivery[data-state=sent]').length`)) == 0 {
+		b.load("reload ticket", chromedp.Reload())
+	}
+
+	// An internal note is shown to operators and never reaches the citizen.
+	ta.call("GET", "/api/v1/simulator/messages?to="+urlq(citizen), nil, &before)
+	const note = "Sudah dicek di PCare: dosis 2 tercatat 12 Agustus."
+	b.do("type note", chromedp.SendKeys(chromedp.ID("note"), note))
+	b.load("save note", chromedp.Click(chromedp.ID("addnote")))
+	if got := b.text(`#messages .note`); !strings.Contains(got, note) || !strings.Contains(got, "tidak dikirim ke warga") {
+		t.Errorf("note on the page: %q", got)
+	}
+	var after struct {
+		Messages []simMsg `json:"messages"`
+	}
+	ta.call("GET", "/api/v1/simulator/messages?to="+urlq(citizen)+"&after="+before.NextCursor, nil, &after)
+	for _, m := range after.Messages {
+		if strings.Contains(m.Text, "PCare") {
+			t.Errorf("the internal note reached the citizen: %q", m.Text)
+		}
+	}
+	b.screenshot("ticket")
+
+	// The 119 call centre: the same citizen calls; the agent logs the call
+	// and it lands in the citizen's history next to the WhatsApp ticket.
+	b.load("call form", chromedp.Click(chromedp.ID("nav-call")))
+	b.do("fill the call form",
+		chromedp.SendKeys(chromedp.ID("call-contact"), "0812 3450 0088"),
+		chromedp.SendKeys(chromedp.ID("call-name"), "Budi Santoso"),
+		chromedp.SetValue(chromedp.ID("call-category"), "certificate_missing"),
+		chromedp.SendKeys(chromedp.ID("call-text"), "Menelepon: sertifikat sudah muncul, terima kasih."))
+	b.screenshot("call-form")
+	b.load("save the call", chromedp.Click(chromedp.ID("call-save")))
+	if got := b.text("#summary"); !strings.Contains(got, "Telepon 119") {
+		t.Errorf("the call's ticket page says %q, want channel Telepon 119", got)
+	}
+	if got := b.text("#others"); !strings.Contains(got, number) || !strings.Contains(got, "WhatsApp") && !strings.Contains(got, "Simulator") {
+		t.Errorf("the caller's other tickets %q, want %s", got, number)
 	}
 
 	// A page that does not exist: Indonesian, inside the layout.

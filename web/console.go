@@ -136,6 +136,7 @@ func (s *Server) console(mux *http.ServeMux) {
 	}))
 	s.ticketRoutes(mux)
 	s.callRoutes(mux)
+	s.cannedRoutes(mux)
 	mux.HandleFunc("POST /tickets/{id}/reply", s.page(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
 		if _, err := s.Bot.Reply(r.Context(), r.PathValue("id"), u.Name, r.FormValue("text")); err != nil {
 			return err
@@ -258,6 +259,16 @@ var consoleErrors = map[string]string{
 	"invalid_transition": "Perubahan status ini tidak diperbolehkan.",
 	"already_taken":      "Tiket ini sudah ditangani petugas lain, atau sudah ditutup.",
 	"unknown_assignee":   "Tidak ada petugas aktif dengan nama itu.",
+	"canned_title_taken": "Sudah ada balasan siap pakai dengan judul itu.",
+	"canned_not_found":   "Balasan siap pakai tidak ditemukan.",
+	"answer_by_callback": "Penelepon meminta ditelepon balik: hubungi penelepon, lalu catat hasilnya sebagai catatan internal.",
+	"no_answer_address":  "Alamat untuk mengirim jawaban kepada penelepon tidak tercatat.",
+	"bad_contact":        "Nomor telepon penelepon tidak dikenali; tulis nomor HP Indonesia, misalnya 0812 3456 7890.",
+	"bad_email":          "Untuk jawaban melalui surel, isi alamat surel penelepon.",
+	"bad_callback_due":   "Isi tanggal dan jam telepon balik.",
+	"bad_nik":            "NIK terdiri atas 16 angka.",
+	"no_chat_channel":    "Kanal WhatsApp sedang tidak berjalan; pilih surel atau telepon balik.",
+	"forbidden":          "Peran Anda tidak diizinkan melakukan ini.",
 }
 
 func consoleMessage(ce *coded.Error) string {

@@ -326,3 +326,47 @@ func (s *Server) saveCanned(w http.ResponseWriter, r *http.Request, u accounts.U
 	writeJSON(w, status, map[string]any{"canned_reply": c})
 	return nil
 }
+
+// cannedRoutes: every operator reads the list; supervisors keep it.
+func (s *Server) cannedRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /canned", s.page(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
+		cs, err := s.Tickets.CannedReplies(r.Context())
+		if err != nil {
+			return err
+		}
+		s.render(w, "canned.html", map[string]any{"User": u, "CSRF": csrf, "Canned": cs, "CanEdit": u.Has(accounts.Supervisor)})
+		return nil
+	}))
+	mux.HandleFunc("POST /canned", s.page(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
+		if !u.Has(accounts.Supervisor) {
+			return coded.New(coded.Forbidden, "forbidden", "Hanya supervisor yang dapat mengubah balasan siap pakai.")
+		}
+		var c tickets.Canned
+		err := s.DB.InTx(r.Context(), func(tx *store.Tx) error {
+			var err error
+			c, err = s.Tickets.SaveCanned(r.Context(), tx, tickets.Canned{Title: r.FormValue("title"), Text: r.FormValue("text")}, u.Name)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		s.audit(r.Context(), u, "canned.save", "canned_reply", strconv.FormatInt(c.ID, 10), "console")
+		http.Redirect(w, r, "/canned", http.StatusSeeOther)
+		return nil
+	}))
+	mux.HandleFunc("POST /canned/{cid}/delete", s.page(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
+		if !u.Has(accounts.Supervisor) {
+			return coded.New(coded.Forbidden, "forbidden", "Hanya supervisor yang dapat mengubah balasan siap pakai.")
+		}
+		id, err := strconv.ParseInt(r.PathValue("cid"), 10, 64)
+		if err != nil {
+			return coded.New(coded.NotFound, "canned_not_found", "Balasan siap pakai tidak ditemukan.")
+		}
+		if err := s.DB.InTx(r.Context(), func(tx *store.Tx) error { return s.Tickets.DeleteCanned(r.Context(), tx, id) }); err != nil {
+			return err
+		}
+		s.audit(r.Context(), u, "canned.delete", "canned_reply", strconv.FormatInt(id, 10), "console")
+		http.Redirect(w, r, "/canned", http.StatusSeeOther)
+		return nil
+	}))
+}
