@@ -40,14 +40,14 @@ var routeRoles = map[string]struct {
 	kind  string   // "", routePublic, routeDevice or routeConsole
 	roles []string // who may (API and routeConsole)
 }{
-	"/":                           {kind: routeConsole, roles: roleStaff},
-	"/api/":                       {kind: routePublic},
-	"GET /healthz":                {kind: routePublic},
-	"GET /readyz":                 {kind: routePublic},
-	"GET /metrics":                {kind: routePublic},
-	"GET /login":                  {kind: routePublic},
-	"POST /login":                 {kind: routePublic},
-	"POST /logout":                {kind: routePublic},
+	"/":                      {kind: routeConsole, roles: roleStaff},
+	"/api/":                  {kind: routePublic},
+	"GET /healthz":           {kind: routePublic},
+	"GET /readyz":            {kind: routePublic},
+	"GET /metrics":           {kind: routePublic},
+	"GET /login":             {kind: routePublic},
+	"POST /login":            {kind: routePublic},
+	"POST /logout":           {kind: routePublic},
 	"GET /static/console.js": {kind: routePublic},
 
 	"GET /{$}":                  {kind: routeConsole, roles: roleStaff},
