@@ -115,3 +115,32 @@ func (b *Bot) deleteAfter(ctx context.Context, contactID int64, channel, to, lan
 		b.log.Error("deletion confirmation enqueue failed", "contact_id", contactID, "err", err)
 	}
 }
+
+// AskRating asks the citizen of a ticket an operator has just closed how
+// satisfied they were (1–5), in their language, and leaves their
+// conversation waiting for the number, which lands on the ticket. Tickets
+// by e-mail or from the call centre are not asked: their conversation has
+// no such turn.
+func (b *Bot) AskRating(ctx context.Context, tx *store.Tx, tk tickets.Ticket) error {
+	if tk.Channel == channels.Email || tk.Channel == tickets.Phone || tk.Rating != 0 {
+		return nil
+	}
+	st, err := b.loadState(ctx, tx, tk.ContactID)
+	if err != nil {
+		return err
+	}
+	lang := st.Lang
+	if lang == "" {
+		lang = "id"
+	}
+	st.Flow, st.Step, st.Fields = "rating", "", nil
+	if err := b.saveState(ctx, tx, tk.ContactID, st); err != nil {
+		return err
+	}
+	text := strings.ReplaceAll(catalog.T(lang, "done_ask_rating", nil), "{ticket}", tk.Number)
+	if err := b.send(ctx, tx, tk.ContactID, channels.Outbound{Channel: tk.Channel, To: tk.Contact, TicketID: tk.ID, Kind: "csat", Text: text,
+		Meta: map[string]string{"ticket_number": tk.Number}}, "bot", false); err != nil {
+		return err
+	}
+	return b.tickets.MarkCSATAsked(ctx, tx, tk.ID)
+}

@@ -965,3 +965,11 @@ func (s *Store) Retitle(ctx context.Context, tx *store.Tx, ticketID int64, subje
 	}
 	return nil
 }
+
+// MarkCSATAsked records that the citizen was asked to rate the ticket.
+func (s *Store) MarkCSATAsked(ctx context.Context, tx *store.Tx, ticketID int64) error {
+	if _, err := tx.Exec(ctx, `UPDATE tickets SET csat_asked_at = ? WHERE id = ?`, s.Now().UTC(), ticketID); err != nil {
+		return fmt.Errorf("tickets: csat asked: %w", err)
+	}
+	return nil
+}

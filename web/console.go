@@ -160,7 +160,7 @@ func (s *Server) console(mux *http.ServeMux) {
 		if cat != "" && cat != t.Category {
 			p.Category = &cat
 		}
-		if err := s.DB.InTx(r.Context(), func(tx *store.Tx) error { _, err := s.Tickets.Update(r.Context(), tx, t, p); return err }); err != nil {
+		if err := s.DB.InTx(r.Context(), func(tx *store.Tx) error { _, err := s.closeAndAsk(r.Context(), tx, t, p); return err }); err != nil {
 			return err
 		}
 		s.audit(r.Context(), u, "ticket.update", "ticket", t.Number, patchSummary(p))

@@ -370,7 +370,7 @@ func (s *Server) patchTicket(w http.ResponseWriter, r *http.Request, u accounts.
 		}
 	}
 	err = s.DB.InTx(r.Context(), func(tx *store.Tx) error {
-		t, err = s.Tickets.Update(r.Context(), tx, t, p)
+		t, err = s.closeAndAsk(r.Context(), tx, t, p)
 		return err
 	})
 	if err != nil {
@@ -379,6 +379,17 @@ func (s *Server) patchTicket(w http.ResponseWriter, r *http.Request, u accounts.
 	s.audit(r.Context(), u, "ticket.update", "ticket", t.Number, patchSummary(p))
 	writeJSON(w, http.StatusOK, map[string]any{"ticket": t})
 	return nil
+}
+
+// closeAndAsk applies an operator's patch; when it closes the ticket, the
+// citizen is asked to rate the service in the same transaction.
+func (s *Server) closeAndAsk(ctx context.Context, tx *store.Tx, t tickets.Ticket, p tickets.Patch) (tickets.Ticket, error) {
+	was := t.Status
+	t, err := s.Tickets.Update(ctx, tx, t, p)
+	if err != nil || t.Status != tickets.Closed || was == tickets.Closed || s.Bot == nil {
+		return t, err
+	}
+	return t, s.Bot.AskRating(ctx, tx, t)
 }
 
 func patchSummary(p tickets.Patch) string {
