@@ -73,7 +73,9 @@ func (b *browser) screenshot(name string) string {
 // takes it and finds it under Mine, answers with a supervisor's canned
 // reply that reaches the citizen and shows "terkirim", writes an internal
 // note that never reaches them, and a 119 call by the same citizen becomes
-// a phone ticket in their history. Screenshots: inbox, ticket, call form.
+// a phone ticket in their history; closing the chat ticket asks the
+// citizen to rate and the score shows on the dashboard. Screenshots:
+// inbox, ticket, call form, dashboard.
 func TestConsoleOperatorFlow(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		storetest.SkipOrFail(t, "Chromium not installed at "+chromiumPath+" (apt-get install chromium)")
@@ -190,6 +192,34 @@ func TestConsoleOperatorFlow(t *testing.T) {
 	}
 	if got := b.text("#others"); !strings.Contains(got, number) || !strings.Contains(got, "WhatsApp") && !strings.Contains(got, "Simulator") {
 		t.Errorf("the caller's other tickets %q, want %s", got, number)
+	}
+
+	// Closing the ticket asks the citizen to rate; their 5 shows on the
+	// dashboard.
+	ta.call("GET", "/api/v1/simulator/messages?to="+urlq(citizen), nil, &before)
+	b.load("back to the chat ticket", chromedp.Navigate(ta.base+"/tickets/"+number))
+	b.do("choose closed", chromedp.SetValue(chromedp.CSS(`select[name=status]`), "closed"))
+	b.load("close", chromedp.Click(chromedp.CSS(`form[action$="/status"] button`)))
+	mustReply(t, ta.replies(citizen, before.NextCursor), "Seberapa puas")
+	mustReply(t, ta.say(citizen, "5"), "Terima kasih atas penilaian")
+	b.load("dashboard", chromedp.Click(chromedp.ID("nav-dashboard")))
+	if got := b.text("#csat-average"); !strings.HasPrefix(got, "5.0 dari 1 penilaian") {
+		t.Errorf("dashboard CSAT %q, want 5.0 from 1 rating", got)
+	}
+	if n := get(b, "charts", chromedp.Evaluate[int](`document.querySelectorAll('.chart svg').length`)); n != 4 {
+		t.Errorf("dashboard has %d SVG charts, want 4", n)
+	}
+	b.screenshot("dashboard")
+	var dash struct {
+		Dashboard struct {
+			CSAT struct {
+				Rated  int
+				Scores [5]int
+			} `json:"csat"`
+		} `json:"dashboard"`
+	}
+	if code := ta.call("GET", "/api/v1/dashboard", nil, &dash); code != 200 || dash.Dashboard.CSAT.Rated != 1 || dash.Dashboard.CSAT.Scores[4] != 1 {
+		t.Errorf("GET /api/v1/dashboard: %d %+v", code, dash.Dashboard.CSAT)
 	}
 
 	// A page that does not exist: Indonesian, inside the layout.

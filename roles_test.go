@@ -59,6 +59,8 @@ var routeRoles = map[string]struct {
 	"POST /tickets/{id}/reveal": {kind: routeConsole, roles: roleStaff},
 	"GET /calls/new":            {kind: routeConsole, roles: roleStaff},
 	"POST /calls":               {kind: routeConsole, roles: roleStaff},
+	"GET /dashboard":            {kind: routeConsole, roles: roleStaff},
+	"GET /api/v1/dashboard":     {roles: roleStaff},
 	"GET /canned":               {kind: routeConsole, roles: roleStaff},
 	"POST /canned":              {kind: routeConsole, roles: roleSupervisor},
 	"POST /canned/{cid}/delete": {kind: routeConsole, roles: roleSupervisor},

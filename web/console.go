@@ -137,6 +137,7 @@ func (s *Server) console(mux *http.ServeMux) {
 	s.ticketRoutes(mux)
 	s.callRoutes(mux)
 	s.cannedRoutes(mux)
+	s.dashboardRoutes(mux)
 	mux.HandleFunc("POST /tickets/{id}/reply", s.page(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
 		if _, err := s.Bot.Reply(r.Context(), r.PathValue("id"), u.Name, r.FormValue("text")); err != nil {
 			return err
