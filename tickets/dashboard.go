@@ -165,4 +165,3 @@ func (s *Store) Dashboard(ctx context.Context, days int) (Dashboard, error) {
 	}
 	return d, brows.Err()
 }
-
