@@ -47,7 +47,7 @@ func (b *browser) login(ta *testApp, name, role string) {
 	b.load("log in", chromedp.Click(chromedp.ID("login")))
 }
 
-// screenshot saves the page as name.png in LINDUNGI_CONSOLE_SHOTS (a
+// screenshot saves the page as name.png (quality 100: PNG, not JPEG) in LINDUNGI_CONSOLE_SHOTS (a
 // temporary folder when unset) and returns the path.
 func (b *browser) screenshot(name string) string {
 	b.t.Helper()
@@ -58,7 +58,7 @@ func (b *browser) screenshot(name string) string {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.t.Fatal(err)
 	}
-	shot := get(b, "screenshot "+name, chromedp.FullScreenshot(90))
+	shot := get(b, "screenshot "+name, chromedp.FullScreenshot(100))
 	p := filepath.Join(dir, name+".png")
 	if err := os.WriteFile(p, shot, 0o644); err != nil {
 		b.t.Fatal(err)

@@ -182,10 +182,22 @@ func (s *Server) ticketPage(w http.ResponseWriter, r *http.Request, u accounts.U
 	}
 	var thread []threadEntry
 	bot := 0
+	chat := t.Channel != tickets.Phone && t.Channel != "email"
+	description := t.Fields["description"]
+	if !reveal {
+		description = maskPersonal(description)
+	}
 	for i := range msgs {
 		m := &msgs[i]
 		if m.Direction == "out" && m.From == botAuthor {
 			bot++
+			continue
+		}
+		// A chat complaint starts with the citizen answering the bot's
+		// questions (menu number, name, NIK…): those answers are in the
+		// fields and the folded transcript. The thread keeps the complaint
+		// itself and everything after the ticket was opened.
+		if chat && m.Direction == "in" && m.CreatedAt.Before(t.CreatedAt) && m.Text != description {
 			continue
 		}
 		who := "Warga"
