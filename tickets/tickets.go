@@ -662,7 +662,7 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Ticket, string, error) {
 	// The SLA order puts the tickets still owed a first response first; as
 	// the SLA is one duration for all, their due order is their age order.
 	// Its cursor carries the group: "0:123" (owed) or "1:123" (answered).
-	owed := "(CASE WHEN t.first_response_at IS NULL THEN 0 ELSE 1 END)"
+	owed := "(t.first_response_at IS NOT NULL)" // false (0) first: the tickets still owed an answer
 	if f.Cursor != "" {
 		bad := coded.New(coded.Invalid, "bad_cursor", "cursor is not valid")
 		switch f.Sort {
@@ -672,9 +672,12 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Ticket, string, error) {
 			if !ok || err != nil || (g != "0" && g != "1") {
 				return nil, "", bad
 			}
-			where = append(where, "("+owed+" > ? OR ("+owed+" = ? AND t.id > ?))")
-			gi, _ := strconv.Atoi(g)
-			args = append(args, gi, gi, n)
+			// Booleans compare alike in both dialects only as conditions.
+			if g == "0" {
+				add("(t.first_response_at IS NOT NULL OR t.id > ?)", n)
+			} else {
+				add("(t.first_response_at IS NOT NULL AND t.id > ?)", n)
+			}
 		default:
 			n, err := strconv.ParseInt(f.Cursor, 10, 64)
 			if err != nil {
