@@ -144,7 +144,8 @@ func (s *Server) take(w http.ResponseWriter, r *http.Request, u accounts.User, c
 // crafted form cannot send the operator elsewhere.
 func localBack(back, fallback string) string {
 	u, err := url.Parse(back)
-	if back == "" || err != nil || u.Scheme != "" || u.Host != "" || len(back) < 1 || back[0] != '/' || (len(back) > 1 && (back[1] == '/' || back[1] == '\\')) {
+	// "//host" and "/\host" are other sites to a browser.
+	if back == "" || err != nil || u.Scheme != "" || u.Host != "" || back[0] != '/' || (len(back) > 1 && (back[1] == '/' || back[1] == '\\')) {
 		return fallback
 	}
 	return back

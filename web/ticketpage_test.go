@@ -68,3 +68,19 @@ func TestWhenIDAndSpan(t *testing.T) {
 		}
 	}
 }
+
+// "take" goes back only to a page of this site.
+func TestLocalBack(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"/?view=mine", "/?view=mine"},
+		{"", "/fallback"},
+		{"//evil.example/x", "/fallback"},
+		{`/\evil.example`, "/fallback"},
+		{"https://evil.example/", "/fallback"},
+		{"javascript:alert(1)", "/fallback"},
+	} {
+		if got := localBack(tc.in, "/fallback"); got != tc.want {
+			t.Errorf("localBack(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
