@@ -699,7 +699,14 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Ticket, string, error) {
 			add(`t.id IN (SELECT ticket_id FROM messages WHERE ticket_id IS NOT NULL AND id IN (SELECT docid FROM messages_fts WHERE messages_fts MATCH ?))`, ftsQuery(q))
 		}
 	}
-	q := `SELECT ` + ticketCols + ` FROM tickets t JOIN contacts c ON c.id = t.contact_id`
+	from := "tickets t"
+	if f.View == ViewBreaching && f.Sort != SortSLA && f.Q == "" && s.db.Dialect() == store.SQLite {
+		// SQLite's planner walks tickets_status (every open ticket) and
+		// sorts, rather than the partial tickets_unanswered in id order:
+		// 166 ms against under 1 ms at a million tickets.
+		from = "tickets t INDEXED BY tickets_unanswered"
+	}
+	q := `SELECT ` + ticketCols + ` FROM ` + from + ` JOIN contacts c ON c.id = t.contact_id`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
