@@ -54,6 +54,7 @@ var routeRoles = map[string]struct {
 	"GET /tickets/{id}":         {kind: routeConsole, roles: roleStaff},
 	"POST /tickets/{id}/reply":  {kind: routeConsole, roles: roleStaff},
 	"POST /tickets/{id}/status": {kind: routeConsole, roles: roleStaff},
+	"POST /tickets/bulk":        {kind: routeConsole, roles: roleStaff},
 	"POST /tickets/{id}/take":   {kind: routeConsole, roles: roleStaff},
 	"POST /tickets/{id}/notes":  {kind: routeConsole, roles: roleStaff},
 	"POST /tickets/{id}/reveal": {kind: routeConsole, roles: roleStaff},

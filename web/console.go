@@ -129,6 +129,7 @@ func (s *Server) console(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", s.page(s.inboxPage))
 	mux.HandleFunc("GET /static/console.js", serveConsoleJS)
 	mux.HandleFunc("POST /tickets/{id}/take", s.page(s.take))
+	mux.HandleFunc("POST /tickets/bulk", s.page(s.bulk))
 	// Any other console address: a 404 inside the layout, in Indonesian,
 	// rather than the mux's bare English text.
 	mux.HandleFunc("/", s.page(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
@@ -270,6 +271,8 @@ var consoleErrors = map[string]string{
 	"bad_nik":            "NIK terdiri atas 16 angka.",
 	"no_chat_channel":    "Kanal WhatsApp sedang tidak berjalan; pilih surel atau telepon balik.",
 	"forbidden":          "Peran Anda tidak diizinkan melakukan ini.",
+	"nothing_selected":   "Belum ada tiket yang dipilih.",
+	"bad_action":         "Tindakan tidak dikenal.",
 }
 
 func consoleMessage(ce *coded.Error) string {

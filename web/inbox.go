@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"lindungi/accounts"
+	"lindungi/coded"
 	"lindungi/store"
 	"lindungi/tickets"
 )
@@ -121,7 +124,7 @@ func (s *Server) inboxPage(w http.ResponseWriter, r *http.Request, u accounts.Us
 	now := store.Now()
 	s.render(w, "list.html", map[string]any{"User": u, "CSRF": csrf, "Rows": s.inboxRows(ts, now), "Next": next, "NextQuery": nq.Encode(),
 		"Q": q, "View": f.View, "Tabs": tabs, "Categories": tickets.Categories, "Statuses": tickets.Statuses, "Channels": tickets.Channels,
-		"Sorts": tickets.Sorts, "SortLabels": sortLabels, "Poll": pollSeconds, "Refreshed": whenID(now), "Back": r.URL.RequestURI()})
+		"Sorts": tickets.Sorts, "SortLabels": sortLabels, "Poll": pollSeconds, "Refreshed": whenID(now), "Back": r.URL.RequestURI(), "Failed": q.Get("failed")})
 	return nil
 }
 
@@ -156,4 +159,80 @@ func serveConsoleJS(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Write(b)
+}
+
+// maxBulk bounds one bulk action: a page of the inbox.
+const maxBulk = 200
+
+// bulk applies one action to the tickets ticked in the inbox: take them,
+// assign them to an operator, or close them (each closed chat ticket asks
+// its citizen for a rating). Each ticket is its own transaction, so one
+// that cannot move (already someone else's, already closed) is reported
+// without holding back the others.
+func (s *Server) bulk(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
+	numbers := r.Form["n"]
+	if len(numbers) == 0 {
+		return coded.New(coded.Invalid, "nothing_selected", "Belum ada tiket yang dipilih.")
+	}
+	if len(numbers) > maxBulk {
+		return coded.New(coded.Invalid, "too_many", "Paling banyak %d tiket sekaligus.", maxBulk)
+	}
+	action, assignee := r.FormValue("action"), strings.TrimSpace(r.FormValue("assignee"))
+	switch action {
+	case "take", "close":
+	case "assign":
+		ok, err := s.Accounts.Active(r.Context(), assignee)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return coded.New(coded.Invalid, "unknown_assignee", "no active operator is called %q", assignee)
+		}
+	default:
+		return coded.New(coded.Invalid, "bad_action", "Tindakan tidak dikenal.")
+	}
+	failed := 0
+	for _, n := range numbers {
+		t, err := s.Tickets.Resolve(r.Context(), n)
+		if err == nil {
+			err = s.DB.InTx(r.Context(), func(tx *store.Tx) error {
+				switch action {
+				case "take":
+					return s.Tickets.Take(r.Context(), tx, t.ID, u.Name)
+				case "assign":
+					_, err := s.Tickets.Update(r.Context(), tx, t, tickets.Patch{Assignee: &assignee})
+					return err
+				default:
+					closed := tickets.Closed
+					_, err := s.closeAndAsk(r.Context(), tx, t, tickets.Patch{Status: &closed})
+					return err
+				}
+			})
+		}
+		if err != nil {
+			if _, ok := coded.As(err); !ok {
+				return err
+			}
+			failed++
+			continue
+		}
+		s.audit(r.Context(), u, "ticket.bulk_"+action, "ticket", t.Number, "")
+	}
+	back := localBack(r.FormValue("back"), "/")
+	if failed > 0 {
+		back = addQuery(back, "failed", strconv.Itoa(failed))
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+	return nil
+}
+
+func addQuery(path, k, v string) string {
+	u, err := url.Parse(path)
+	if err != nil {
+		return path
+	}
+	q := u.Query()
+	q.Set(k, v)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
