@@ -29,7 +29,9 @@ type Message struct {
 	HTML        string           `json:"html,omitempty"`
 	Attachments []AttachmentMeta `json:"attachments"`
 	Delivery    string           `json:"delivery,omitempty"` // out: queued | sent | dead
-	CreatedAt   time.Time        `json:"createdAt"`
+	// DeliveryError is why a dead outgoing message was given up.
+	DeliveryError string    `json:"deliveryError,omitempty"`
+	CreatedAt     time.Time `json:"createdAt"`
 }
 
 // AttachmentMeta describes a stored attachment without its bytes.

@@ -26,9 +26,23 @@ func (s *Server) ticketDetail(ctx context.Context, ref string) (tickets.Ticket, 
 	if err != nil {
 		return t, msgs, err
 	}
+	dead := false
 	for i := range msgs {
 		if msgs[i].Direction == "out" {
 			msgs[i].Delivery = states[msgs[i].ExternalID]
+			dead = dead || msgs[i].Delivery == "dead"
+		}
+	}
+	if !dead {
+		return t, msgs, nil
+	}
+	why, err := s.Outbox.DeliveryFailures(ctx, ids)
+	if err != nil {
+		return t, msgs, err
+	}
+	for i := range msgs {
+		if msgs[i].Delivery == "dead" {
+			msgs[i].DeliveryError = why[msgs[i].ExternalID]
 		}
 	}
 	return t, msgs, nil
