@@ -107,8 +107,13 @@ func TestConsoleOperatorFlow(t *testing.T) {
 	}
 	b.screenshot("inbox")
 
-	// Take it: it leaves Unassigned and shows under Mine with the name.
-	b.load("take", chromedp.Click(chromedp.CSS(row+` button.take`)))
+	// Take it from the keyboard (j selects the first row, t takes it): it
+	// leaves Unassigned and shows under Mine with the name.
+	b.do("select the row", chromedp.KeyEvent("j"))
+	if got := get(b, "current row", chromedp.Evaluate[string](`document.querySelector('#tickets tr.current').dataset.ticket`)); got != number {
+		t.Errorf("j selected %q, want %s", got, number)
+	}
+	b.load("take", chromedp.KeyEvent("t"))
 	if n := get(b, "rows of the number", chromedp.Evaluate[int](`document.querySelectorAll('`+row+`').length`)); n != 0 {
 		t.Errorf("after taking, %s is still in Unassigned", number)
 	}

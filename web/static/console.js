@@ -23,11 +23,37 @@
       .catch(function () { /* the next tick tries again */ });
   }
   window.setInterval(refresh, every);
-  // Keyboard: "/" focuses the search box.
+  // Keyboard, outside form fields: "/" search, j/k move down/up the rows,
+  // Enter (or o) opens the ticket, t takes it, x ticks it for a bulk action.
+  var current = -1;
+  function rows() { return table.tBodies[0].querySelectorAll("tr[data-ticket]"); }
+  function mark(i) {
+    var rs = rows();
+    if (!rs.length) { return; }
+    current = Math.max(0, Math.min(rs.length - 1, i));
+    for (var k = 0; k < rs.length; k++) { rs[k].classList.toggle("current", k === current); }
+    rs[current].scrollIntoView({ block: "nearest" });
+  }
   document.addEventListener("keydown", function (e) {
-    if (e.key === "/" && document.activeElement.tagName !== "INPUT" && document.activeElement.tagName !== "TEXTAREA") {
-      var q = document.querySelector("input[name=q]");
-      if (q) { e.preventDefault(); q.focus(); }
+    var tag = document.activeElement.tagName;
+    if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || e.ctrlKey || e.metaKey || e.altKey) { return; }
+    var row = rows()[current];
+    switch (e.key) {
+      case "/":
+        var q = document.querySelector("input[name=q]");
+        if (q) { e.preventDefault(); q.focus(); }
+        break;
+      case "j": mark(current + 1); break;
+      case "k": mark(current - 1); break;
+      case "Enter": case "o":
+        if (row) { var a = row.querySelector("a"); if (a) { window.location.href = a.href; } }
+        break;
+      case "t":
+        if (row) { var b = row.querySelector("button.take"); if (b) { b.click(); } }
+        break;
+      case "x":
+        if (row) { var c = row.querySelector("input[type=checkbox]"); if (c) { c.checked = !c.checked; } }
+        break;
     }
   });
 })();
