@@ -164,8 +164,15 @@ func header(r *network.Response, name string) string {
 func checkCSP(t *testing.T, what string, r *network.Response) {
 	t.Helper()
 	csp := header(r, "Content-Security-Policy")
-	if !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src") || !strings.Contains(csp, "frame-ancestors 'none'") {
-		t.Errorf("%s: Content-Security-Policy %q, want default-src 'none', no script-src, frame-ancestors 'none'", what, csp)
+	// The console's one script is its own file: no inline script, no eval.
+	script := ""
+	for _, d := range strings.Split(csp, ";") {
+		if d = strings.TrimSpace(d); strings.HasPrefix(d, "script-src") {
+			script = d
+		}
+	}
+	if !strings.Contains(csp, "default-src 'none'") || script != "script-src 'self'" || !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("%s: Content-Security-Policy %q, want default-src 'none', script-src 'self' only, frame-ancestors 'none'", what, csp)
 	}
 	if xfo := header(r, "X-Frame-Options"); xfo != "DENY" {
 		t.Errorf("%s: X-Frame-Options %q", what, xfo)
@@ -260,7 +267,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if strings.Contains(b.html(), nik) {
 		t.Error("the ticket list shows the NIK in clear")
 	}
-	if n := get(b, "count scripts", chromedp.Evaluate[int](`document.querySelectorAll("script").length`)); n != 0 {
+	if n := get(b, "count scripts", chromedp.Evaluate[int](foreignScripts)); n != 0 {
 		t.Errorf("the ticket list has %d <script> elements; the citizen's markup became HTML", n)
 	}
 	if !strings.Contains(b.text("header"), "petugas.sari") {
@@ -274,13 +281,34 @@ func TestConsoleInBrowser(t *testing.T) {
 	if h := b.text("h1"); !strings.Contains(h, number) {
 		t.Errorf("ticket heading %q", h)
 	}
-	if fields := b.text("main table"); !strings.Contains(fields, nik) || !strings.Contains(fields, "Budi Santoso") {
-		t.Errorf("ticket fields %q, want the NIK %s in clear and the name", fields, nik)
+	// Field labels in Indonesian; the NIK masked until the operator asks.
+	if fields := b.text("#fields"); strings.Contains(fields, nik) || !strings.Contains(fields, nikMasked) || !strings.Contains(fields, "Budi Santoso") ||
+		!strings.Contains(fields, "Tanggal lahir") || strings.Contains(fields, "dob") {
+		t.Errorf("ticket fields %q, want Indonesian labels, the name and the NIK masked as %s", fields, nikMasked)
+	}
+	if strings.Contains(b.html(), nik) {
+		t.Error("the ticket page carries the NIK in clear before it was revealed")
+	}
+	resp = b.load("reveal", chromedp.Click(chromedp.ID("reveal")))
+	checkCSP(t, "revealed ticket page", resp)
+	if fields := b.text("#fields"); !strings.Contains(fields, nik) {
+		t.Errorf("revealed fields %q, want the NIK %s in clear", fields, nik)
+	}
+	// The reveal is in the audit log, under the operator's name.
+	var audited struct {
+		Entries []struct {
+			Actor    string `json:"actor"`
+			ObjectID string `json:"objectId"`
+		} `json:"entries"`
+	}
+	ta.call("GET", "/api/v1/audit?action=ticket.reveal&object_id="+number, nil, &audited)
+	if len(audited.Entries) != 1 || !strings.Contains(audited.Entries[0].Actor, "petugas.sari") {
+		t.Errorf("audit rows of the reveal: %+v, want one by petugas.sari", audited.Entries)
 	}
 	if msgs := b.text("#messages"); !strings.Contains(msgs, evil) {
 		t.Errorf("the citizen's %q is not shown as text; messages: %q", evil, msgs)
 	}
-	if n := get(b, "count scripts", chromedp.Evaluate[int](`document.querySelectorAll("script").length`)); n != 0 {
+	if n := get(b, "count scripts", chromedp.Evaluate[int](foreignScripts)); n != 0 {
 		t.Errorf("the ticket page has %d <script> elements; the citizen's markup became HTML", n)
 	}
 	if h := b.html(); !strings.Contains(h, "&lt;script&gt;alert(1)&lt;/script&gt;") {
@@ -384,6 +412,10 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	b.nothingRan()
 }
+
+// foreignScripts counts the script elements of a page other than the
+// console's own file: a citizen's markup must never become one.
+const foreignScripts = `document.querySelectorAll('script:not([src="/static/console.js"])').length`
 
 // nothingRan fails the test if a JavaScript dialog opened, the CSP blocked
 // something or a script threw in this tab.

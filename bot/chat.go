@@ -123,6 +123,16 @@ func (t *turn) apply(ctx context.Context, a conversation.Action, open *tickets.T
 		if err := b.tickets.AttachToTicket(ctx, tx, open.ID, t.msgID); err != nil {
 			return err
 		}
+		if open.HandedOff && open.Subject == handoffSubject {
+			if subject, cat, ok := handoffTopic(t.in.Text); ok {
+				if open.Category != tickets.Other || cat == "" {
+					cat = open.Category // a category the citizen chose in a menu stands
+				}
+				if err := b.tickets.Retitle(ctx, tx, open.ID, subject, cat); err != nil {
+					return err
+				}
+			}
+		}
 		if len(a.Fields) > 0 {
 			if err := b.tickets.UpdateFields(ctx, tx, open.ID, a.Fields); err != nil {
 				return err
@@ -135,7 +145,7 @@ func (t *turn) apply(ctx context.Context, a conversation.Action, open *tickets.T
 	case conversation.KindHandoff:
 		if open == nil {
 			nt, err := b.tickets.Create(ctx, tx, tickets.NewTicket{ContactID: t.contact.ID, Channel: t.in.Channel,
-				Subject: "Permintaan bicara dengan petugas", Category: orDefault(a.Category, tickets.Other), Fields: a.Fields, HandedOff: true})
+				Subject: handoffSubject, Category: orDefault(a.Category, tickets.Other), Fields: a.Fields, HandedOff: true})
 			if err != nil {
 				return err
 			}
@@ -294,4 +304,28 @@ func (f *floodGuard) hit(key string, at time.Time) (over, first bool) {
 	}
 	f.warned[key] = at
 	return true, true
+}
+
+// handoffSubject titles a hand-off ticket until the citizen says what it
+// is about (handoffTopic).
+const handoffSubject = "Permintaan bicara dengan petugas"
+
+// handoffTopic reads the first message after a hand-off: when it says
+// something (the matcher files it under a category, or it is a sentence
+// rather than "halo" or "ok"), it gives the ticket its subject (the first
+// line) and category ("" when the matcher found none).
+func handoffTopic(text string) (subject, category string, ok bool) {
+	text = strings.TrimSpace(text)
+	cat := conversation.Categorise(text)
+	if cat == tickets.Other {
+		cat = ""
+	}
+	if cat == "" && len(strings.Fields(text)) < 4 {
+		return "", "", false
+	}
+	subject = text
+	if i := strings.IndexByte(subject, '\n'); i >= 0 {
+		subject = subject[:i]
+	}
+	return truncateUTF8(subject, 120), cat, true
 }

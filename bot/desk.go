@@ -37,7 +37,18 @@ func (b *Bot) Reply(ctx context.Context, ref, operator, text string) (tickets.Me
 	err = b.db.InTx(ctx, func(tx *store.Tx) error {
 		m := channels.Outbound{Channel: tk.Channel, To: tk.Contact, TicketID: tk.ID, Kind: "reply", Text: text,
 			Meta: map[string]string{"ticket_number": tk.Number, "operator": operator}}
-		if tk.Channel == channels.Email {
+		if tk.Channel == tickets.Phone {
+			// Nothing goes out "by phone": a 119 caller is answered on the
+			// channel the agent agreed with them.
+			ch, to, err := b.tickets.AnswerAddress(ctx, tx, tk)
+			if err != nil {
+				return err
+			}
+			m.Channel, m.To = ch, to
+			if ch == channels.Email {
+				m.Subject = "Tanggapan atas laporan " + tk.Number
+			}
+		} else if tk.Channel == channels.Email {
 			// From the mailbox the citizen wrote to (the channel answers a
 			// retired one from its first active mailbox).
 			m.Subject, m.From = tk.Subject, tk.Mailbox
@@ -50,7 +61,7 @@ func (b *Bot) Reply(ctx context.Context, ref, operator, text string) (tickets.Me
 			return err
 		}
 		mid, err := b.tickets.AddMessage(ctx, tx, tickets.NewMessage{TicketID: tk.ID, ContactID: tk.ContactID, Direction: "out",
-			Channel: tk.Channel, ExternalID: id, Author: operator, Subject: m.Subject, Text: text})
+			Channel: m.Channel, ExternalID: id, Author: operator, Subject: m.Subject, Text: text})
 		if err != nil {
 			return err
 		}
@@ -62,7 +73,7 @@ func (b *Bot) Reply(ctx context.Context, ref, operator, text string) (tickets.Me
 				return err
 			}
 		}
-		out = tickets.Message{ID: mid, Direction: "out", Channel: tk.Channel, From: operator, Subject: m.Subject, Text: text,
+		out = tickets.Message{ID: mid, Direction: "out", Channel: m.Channel, From: operator, Subject: m.Subject, Text: text,
 			Attachments: []tickets.AttachmentMeta{}, Delivery: "queued", CreatedAt: b.tickets.Now()}
 		return nil
 	})
@@ -103,4 +114,33 @@ func (b *Bot) deleteAfter(ctx context.Context, contactID int64, channel, to, lan
 	if err != nil {
 		b.log.Error("deletion confirmation enqueue failed", "contact_id", contactID, "err", err)
 	}
+}
+
+// AskRating asks the citizen of a ticket an operator has just closed how
+// satisfied they were (1–5), in their language, and leaves their
+// conversation waiting for the number, which lands on the ticket. Tickets
+// by e-mail or from the call centre are not asked: their conversation has
+// no such turn.
+func (b *Bot) AskRating(ctx context.Context, tx *store.Tx, tk tickets.Ticket) error {
+	if tk.Channel == channels.Email || tk.Channel == tickets.Phone || tk.Rating != 0 {
+		return nil
+	}
+	st, err := b.loadState(ctx, tx, tk.ContactID)
+	if err != nil {
+		return err
+	}
+	lang := st.Lang
+	if lang == "" {
+		lang = "id"
+	}
+	st.Flow, st.Step, st.Fields = "rating", "", nil
+	if err := b.saveState(ctx, tx, tk.ContactID, st); err != nil {
+		return err
+	}
+	text := strings.ReplaceAll(catalog.T(lang, "done_ask_rating", nil), "{ticket}", tk.Number)
+	if err := b.send(ctx, tx, tk.ContactID, channels.Outbound{Channel: tk.Channel, To: tk.Contact, TicketID: tk.ID, Kind: "csat", Text: text,
+		Meta: map[string]string{"ticket_number": tk.Number}}, "bot", false); err != nil {
+		return err
+	}
+	return b.tickets.MarkCSATAsked(ctx, tx, tk.ID)
 }

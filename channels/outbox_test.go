@@ -134,6 +134,14 @@ func TestOutboxDeadLettersPermanentAndExhausted(t *testing.T) {
 		if len(deadIDs) != 2 {
 			t.Errorf("OnDead called for %v", deadIDs)
 		}
+		// The console shows why each was given up.
+		why, err := ob.DeliveryFailures(context.Background(), []string{perm, flaky})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(why[perm], "not on WhatsApp") || !strings.Contains(why[flaky], "flaky") {
+			t.Errorf("delivery failures %q", why)
+		}
 	})
 }
 

@@ -172,3 +172,33 @@ func (o *Outbox) DeliveryStates(ctx context.Context, ids []string) (map[string]s
 	}
 	return out, nil
 }
+
+// DeliveryFailures returns why the dead (given up) rows among ids failed,
+// by id, as the channel last said it: the console shows the operator why a
+// reply never arrived.
+func (o *Outbox) DeliveryFailures(ctx context.Context, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	err := store.InBatches(ids, func(part []string) error {
+		in, args := store.InList(part)
+		rows, err := o.db.Query(ctx, `SELECT id, last_error FROM outbox WHERE status = 'dead' AND id IN (`+in+`)`, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, e string
+			if err := rows.Scan(&id, &e); err != nil {
+				return err
+			}
+			if r := []rune(e); len(r) > 200 {
+				e = string(r[:200]) + "…"
+			}
+			out[id] = e
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbox: delivery failures: %w", err)
+	}
+	return out, nil
+}

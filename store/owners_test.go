@@ -34,6 +34,8 @@ var tableOwners = map[string]string{
 	"messages_fts_pending": "tickets",
 	"attachments":          "tickets",
 	"inbound_keys":         "tickets",
+	"ticket_notes":         "tickets",
+	"canned_replies":       "tickets",
 
 	"outbox":               "channels",
 	"simulator_deliveries": "channels/simulator",

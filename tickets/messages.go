@@ -31,8 +31,10 @@ type Message struct {
 	Delivery    string           `json:"delivery,omitempty"` // out: queued | sent | delivered | read | failed | held | dead
 	// DeliveryNote says why an outgoing message is held (WhatsApp's
 	// 24-hour window), so the operator knows it did not go out.
-	DeliveryNote string    `json:"deliveryNote,omitempty"`
-	CreatedAt    time.Time `json:"createdAt"`
+	DeliveryNote string `json:"deliveryNote,omitempty"`
+	// DeliveryError is why a dead outgoing message was given up.
+	DeliveryError string    `json:"deliveryError,omitempty"`
+	CreatedAt     time.Time `json:"createdAt"`
 }
 
 // AttachmentMeta describes a stored attachment without its bytes.

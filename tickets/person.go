@@ -287,12 +287,14 @@ func AnonymiseTickets(ctx context.Context, tx *store.Tx, ticketIDs []int64, now 
 		`DELETE FROM attachments WHERE message_id IN (SELECT id FROM messages WHERE ticket_id IN (` + in + `))`,
 		`DELETE FROM inbound_keys WHERE message_id IN (SELECT id FROM messages WHERE ticket_id IN (` + in + `))`,
 		`UPDATE messages SET subject = '', body = '', html = '', external_id = '' WHERE ticket_id IN (` + in + `)`,
+		// Operators' notes quote the citizen often enough to go with them.
+		`DELETE FROM ticket_notes WHERE ticket_id IN (` + in + `)`,
 	} {
 		if _, err := tx.Exec(ctx, q, args...); err != nil {
 			return fmt.Errorf("tickets: anonymise tickets: %w", err)
 		}
 	}
-	if _, err := tx.Exec(ctx, `UPDATE tickets SET subject = '', fields_sealed = NULL, nik_masked = '', thread_ref = '',
+	if _, err := tx.Exec(ctx, `UPDATE tickets SET subject = '', fields_sealed = NULL, nik_masked = '', thread_ref = '', csat_comment = '',
 		anonymised_at = COALESCE(anonymised_at, ?) WHERE id IN (`+in+`)`, append([]any{now}, args...)...); err != nil {
 		return fmt.Errorf("tickets: anonymise tickets: %w", err)
 	}

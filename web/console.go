@@ -20,8 +20,9 @@ import (
 var templateFS embed.FS
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"when":  func(t time.Time) string { return t.In(wib).Format("02 Jan 2006 15:04") },
+	"when":  whenID,
 	"label": label,
+	"wa":    waFormat,
 }).ParseFS(templateFS, "templates/*.html"))
 
 // labels are the Indonesian words operators read for the stored keys
@@ -39,7 +40,7 @@ var labels = map[string]string{
 	tickets.UnparseableFlag: "tidak terbaca", tickets.OversizedFlag: "terlalu besar", tickets.DeliveryFailedFlag: "gagal terkirim",
 	tickets.SLAFlag: "melewati batas waktu layanan",
 	// channels
-	"whatsapp": "WhatsApp", "email": "Surel", "simulator": "Simulator",
+	"whatsapp": "WhatsApp", "email": "Surel", "simulator": "Simulator", tickets.Phone: "Telepon 119",
 	// channel states shown beside the ticket list
 	"connected": "tersambung", "unauthorized": "token akses ditolak",
 	// outbound delivery
@@ -154,35 +155,19 @@ func (s *Server) console(mux *http.ServeMux) {
 		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1})
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 	})
-	mux.HandleFunc("GET /{$}", s.page(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
-		q := r.URL.Query()
-		ts, next, err := s.Tickets.List(r.Context(), tickets.Filter{Status: q.Get("status"), Category: q.Get("category"), Channel: q.Get("channel"), Q: q.Get("q"), Cursor: q.Get("cursor")})
-		if err != nil {
-			return err
-		}
-		nq := url.Values{}
-		for k, v := range q {
-			nq[k] = v
-		}
-		nq.Set("cursor", next)
-		s.render(w, "list.html", map[string]any{"User": u, "CSRF": csrf, "Tickets": ts, "Next": next, "NextQuery": nq.Encode(), "Q": q, "Categories": tickets.Categories, "Statuses": tickets.Statuses,
-			"Provider": s.providerDetails()})
-		return nil
+	mux.HandleFunc("GET /{$}", s.page(s.inboxPage))
+	mux.HandleFunc("GET /static/console.js", serveConsoleJS)
+	mux.HandleFunc("POST /tickets/{id}/take", s.page(s.take))
+	mux.HandleFunc("POST /tickets/bulk", s.page(s.bulk))
+	// Any other console address: a 404 inside the layout, in Indonesian,
+	// rather than the mux's bare English text.
+	mux.HandleFunc("/", s.page(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
+		return coded.New(coded.NotFound, "page_not_found", "Halaman yang Anda tuju tidak ada. Periksa alamatnya, atau kembali ke daftar tiket.")
 	}))
-	mux.HandleFunc("GET /tickets/{id}", s.page(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
-		t, msgs, err := s.ticketDetail(r.Context(), r.PathValue("id"))
-		if err != nil {
-			return err
-		}
-		s.audit(r.Context(), u, "ticket.read", "ticket", t.Number, "console")
-		views, read := s.mailHTML(r.Context(), t, msgs)
-		if len(read) > 0 {
-			s.audit(r.Context(), u, "attachment.read", "ticket", t.Number, "console inline "+idList(read))
-		}
-		s.render(w, "ticket.html", map[string]any{"User": u, "CSRF": csrf, "T": t, "Messages": msgs, "HTML": views,
-			"Categories": tickets.Categories, "Statuses": tickets.Statuses, "Sent": r.URL.Query().Get("sent") != ""})
-		return nil
-	}))
+	s.ticketRoutes(mux)
+	s.callRoutes(mux)
+	s.cannedRoutes(mux)
+	s.dashboardRoutes(mux)
 	mux.HandleFunc("POST /tickets/{id}/reply", s.page(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
 		if _, err := s.Bot.Reply(r.Context(), r.PathValue("id"), u.Name, r.FormValue("text")); err != nil {
 			return err
@@ -206,7 +191,7 @@ func (s *Server) console(mux *http.ServeMux) {
 		if cat != "" && cat != t.Category {
 			p.Category = &cat
 		}
-		if err := s.DB.InTx(r.Context(), func(tx *store.Tx) error { _, err := s.Tickets.Update(r.Context(), tx, t, p); return err }); err != nil {
+		if err := s.DB.InTx(r.Context(), func(tx *store.Tx) error { _, err := s.closeAndAsk(r.Context(), tx, t, p); return err }); err != nil {
 			return err
 		}
 		s.audit(r.Context(), u, "ticket.update", "ticket", t.Number, patchSummary(p))
@@ -227,34 +212,35 @@ func (s *Server) page(h func(w http.ResponseWriter, r *http.Request, u accounts.
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
+		fail := func(status int, msg string) { s.renderErrorFor(w, status, msg, u, csrf) }
 		if !u.Has(accounts.Operator, accounts.Supervisor) {
-			s.renderError(w, http.StatusForbidden, "Peran Anda tidak memiliki akses ke konsol tiket.")
+			fail(http.StatusForbidden, "Peran Anda tidak memiliki akses ke konsol tiket.")
 			return
 		}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 			if err := r.ParseForm(); err != nil {
-				s.renderError(w, http.StatusRequestEntityTooLarge, "Balasan terlalu panjang (lebih dari 64 KB); mohon persingkat.")
+				fail(http.StatusRequestEntityTooLarge, "Balasan terlalu panjang (lebih dari 64 KB); mohon persingkat.")
 				return
 			}
 			// The body only: a token in the URL leaks through history,
 			// logs and Referer headers.
 			if r.PostFormValue("csrf") != csrf {
-				s.renderError(w, http.StatusForbidden, "Sesi formulir tidak valid; muat ulang halaman.")
+				fail(http.StatusForbidden, "Sesi formulir tidak valid; muat ulang halaman.")
 				return
 			}
 		}
 		if err := h(w, r, u, csrf); err != nil {
 			if ce, ok := coded.As(err); ok {
-				status := http.StatusBadRequest
-				if ce.Kind == coded.NotFound {
-					status = http.StatusNotFound
+				status := map[coded.Kind]int{coded.NotFound: http.StatusNotFound, coded.Forbidden: http.StatusForbidden, coded.Conflict: http.StatusConflict}[ce.Kind]
+				if status == 0 {
+					status = http.StatusBadRequest
 				}
-				s.renderError(w, status, ce.Message)
+				fail(status, consoleMessage(ce))
 				return
 			}
 			s.Log.Error("console request failed", "path", r.URL.Path, "err", err)
-			s.renderError(w, http.StatusInternalServerError, "Terjadi kesalahan internal; sudah dicatat.")
+			fail(http.StatusInternalServerError, "Terjadi kesalahan internal; sudah dicatat.")
 		}
 	}
 }
@@ -267,7 +253,9 @@ func (s *Server) render(w http.ResponseWriter, name string, data any) {
 // pages carry them too.
 func (s *Server) renderStatus(w http.ResponseWriter, status int, name string, data any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self' 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; img-src 'self' data:")
+	// One script, the console's own file (inbox refresh): no inline script,
+	// no eval, and fetch only back to this origin.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; img-src 'self' data:")
 	w.Header().Set("X-Frame-Options", "DENY")
 	w.WriteHeader(status)
 	if err := pages.ExecuteTemplate(w, name, data); err != nil {
@@ -277,4 +265,48 @@ func (s *Server) renderStatus(w http.ResponseWriter, status int, name string, da
 
 func (s *Server) renderError(w http.ResponseWriter, status int, msg string) {
 	s.renderStatus(w, status, "error.html", map[string]any{"Message": msg})
+}
+
+// renderErrorFor is an error page inside the console's layout, with the
+// top bar of the signed-in operator.
+func (s *Server) renderErrorFor(w http.ResponseWriter, status int, msg string, u accounts.User, csrf string) {
+	s.renderStatus(w, status, "error.html", map[string]any{"Message": msg, "User": u, "CSRF": csrf})
+}
+
+// consoleErrors are the Indonesian words for the coded errors an operator
+// meets in the console; the API keeps the English message.
+var consoleErrors = map[string]string{
+	"ticket_not_found":   "Tiket tidak ditemukan. Periksa nomornya (contoh: PL-2026-000123).",
+	"ticket_closed":      "Tiket ini sudah ditutup; warga dapat membuka tiket baru.",
+	"empty_text":         "Teks masih kosong.",
+	"text_too_long":      "Teks terlalu panjang; mohon persingkat.",
+	"bad_status":         "Status tidak dikenal.",
+	"bad_category":       "Kategori tidak dikenal.",
+	"bad_channel":        "Kanal tidak dikenal.",
+	"bad_view":           "Tampilan tidak dikenal.",
+	"bad_sort":           "Urutan tidak dikenal.",
+	"bad_cursor":         "Alamat halaman berikutnya tidak valid; mulai lagi dari halaman pertama.",
+	"bad_query":          "Teks pencarian tidak dapat dipakai (terlalu panjang atau berisi karakter kontrol).",
+	"invalid_transition": "Perubahan status ini tidak diperbolehkan.",
+	"already_taken":      "Tiket ini sudah ditangani petugas lain, atau sudah ditutup.",
+	"unknown_assignee":   "Tidak ada petugas aktif dengan nama itu.",
+	"canned_title_taken": "Sudah ada balasan siap pakai dengan judul itu.",
+	"canned_not_found":   "Balasan siap pakai tidak ditemukan.",
+	"answer_by_callback": "Penelepon meminta ditelepon balik: hubungi penelepon, lalu catat hasilnya sebagai catatan internal.",
+	"no_answer_address":  "Alamat untuk mengirim jawaban kepada penelepon tidak tercatat.",
+	"bad_contact":        "Nomor telepon penelepon tidak dikenali; tulis nomor HP Indonesia, misalnya 0812 3456 7890.",
+	"bad_email":          "Untuk jawaban melalui surel, isi alamat surel penelepon.",
+	"bad_callback_due":   "Isi tanggal dan jam telepon balik.",
+	"bad_nik":            "NIK terdiri atas 16 angka.",
+	"no_chat_channel":    "Kanal WhatsApp sedang tidak berjalan; pilih surel atau telepon balik.",
+	"forbidden":          "Peran Anda tidak diizinkan melakukan ini.",
+	"nothing_selected":   "Belum ada tiket yang dipilih.",
+	"bad_action":         "Tindakan tidak dikenal.",
+}
+
+func consoleMessage(ce *coded.Error) string {
+	if m, ok := consoleErrors[ce.Code]; ok {
+		return m
+	}
+	return ce.Message
 }

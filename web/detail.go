@@ -29,24 +29,38 @@ func (s *Server) ticketDetail(ctx context.Context, ref string) (tickets.Ticket, 
 		return t, msgs, err
 	}
 	var held []string
+	dead := false
 	for i := range msgs {
 		if msgs[i].Direction == "out" {
 			msgs[i].Delivery = states[msgs[i].ExternalID]
-			if msgs[i].Delivery == "held" {
+			switch msgs[i].Delivery {
+			case "held":
 				held = append(held, msgs[i].ExternalID)
+			case "dead":
+				dead = true
 			}
 		}
 	}
-	if len(held) == 0 {
-		return t, msgs, nil
+	if len(held) > 0 {
+		why, err := s.Outbox.HeldReasons(ctx, held)
+		if err != nil {
+			return t, msgs, err
+		}
+		for i := range msgs {
+			if msgs[i].Delivery == "held" {
+				msgs[i].DeliveryNote = why[msgs[i].ExternalID]
+			}
+		}
 	}
-	why, err := s.Outbox.HeldReasons(ctx, held)
-	if err != nil {
-		return t, msgs, err
-	}
-	for i := range msgs {
-		if msgs[i].Delivery == "held" {
-			msgs[i].DeliveryNote = why[msgs[i].ExternalID]
+	if dead {
+		why, err := s.Outbox.DeliveryFailures(ctx, ids)
+		if err != nil {
+			return t, msgs, err
+		}
+		for i := range msgs {
+			if msgs[i].Delivery == "dead" {
+				msgs[i].DeliveryError = why[msgs[i].ExternalID]
+			}
 		}
 	}
 	return t, msgs, nil

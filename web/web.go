@@ -325,10 +325,9 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request, u accounts.
 			return coded.New(coded.Invalid, "unknown_assignee", "no operator is called %q", a)
 		}
 	}
-	ts, next, err := s.Tickets.List(r.Context(), tickets.Filter{
-		Status: q.Get("status"), Category: q.Get("category"), Channel: q.Get("channel"), Q: q.Get("q"),
-		Assignee: q.Get("assignee"), Cursor: q.Get("cursor"), Limit: limit,
-	})
+	f := inboxFilter(q, u, true)
+	f.Limit = limit
+	ts, next, err := s.Tickets.List(r.Context(), f)
 	if err != nil {
 		return err
 	}
@@ -376,7 +375,7 @@ func (s *Server) patchTicket(w http.ResponseWriter, r *http.Request, u accounts.
 		}
 	}
 	err = s.DB.InTx(r.Context(), func(tx *store.Tx) error {
-		t, err = s.Tickets.Update(r.Context(), tx, t, p)
+		t, err = s.closeAndAsk(r.Context(), tx, t, p)
 		return err
 	})
 	if err != nil {
@@ -385,6 +384,17 @@ func (s *Server) patchTicket(w http.ResponseWriter, r *http.Request, u accounts.
 	s.audit(r.Context(), u, "ticket.update", "ticket", t.Number, patchSummary(p))
 	writeJSON(w, http.StatusOK, map[string]any{"ticket": t})
 	return nil
+}
+
+// closeAndAsk applies an operator's patch; when it closes the ticket, the
+// citizen is asked to rate the service in the same transaction.
+func (s *Server) closeAndAsk(ctx context.Context, tx *store.Tx, t tickets.Ticket, p tickets.Patch) (tickets.Ticket, error) {
+	was := t.Status
+	t, err := s.Tickets.Update(ctx, tx, t, p)
+	if err != nil || t.Status != tickets.Closed || was == tickets.Closed || s.Bot == nil {
+		return t, err
+	}
+	return t, s.Bot.AskRating(ctx, tx, t)
 }
 
 func patchSummary(p tickets.Patch) string {
