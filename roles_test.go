@@ -49,6 +49,13 @@ var routeRoles = map[string]struct {
 	"POST /login":            {kind: routePublic},
 	"POST /logout":           {kind: routePublic},
 	"GET /static/console.js": {kind: routePublic},
+	// Anyone may check a certificate's QR (the verifier's page).
+	"GET /verify": {kind: routePublic},
+	// Meta's webhooks authenticate by their signature, not by a staff
+	// token (TestWhatsAppCloudWebhookSecurity); they exist only with
+	// whatsapp.provider: cloud.
+	"GET /webhooks/whatsapp":  {kind: routePublic},
+	"POST /webhooks/whatsapp": {kind: routePublic},
 
 	"GET /{$}":                  {kind: routeConsole, roles: roleStaff},
 	"GET /tickets/{id}":         {kind: routeConsole, roles: roleStaff},

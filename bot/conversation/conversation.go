@@ -364,6 +364,12 @@ func (t *turn) run() {
 		t.act(Action{Kind: KindAppend})
 		return
 	}
+	// A rating is a bare digit, which the menu also reads (4 is "talk to
+	// an operator"): asked for a rating, the digit answers the question.
+	// Anything else leaves the rating flow and is read as usual.
+	if t.st.Flow == "rating" && t.flow(text, res) {
+		return
+	}
 	// Never trapped: menu and cancel work everywhere. Inside a flow the
 	// message is an answer first: only a rule-backed "menu" leaves it, not
 	// the classifier's reading of a name or a description.
