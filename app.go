@@ -45,16 +45,25 @@ type namedRunner struct{ name string }
 // newApp wires the gateway with this binary's version and whatever fakes
 // the root tests put in place of WhatsApp.
 func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error) {
-	a, err := app.New(ctx, cfg, logw, app.Options{Version: version, WhatsAppTestServer: testWhatsAppServer, CloudClock: testCloudClock})
+	a, err := app.New(ctx, cfg, logw, appOptions())
 	if err != nil {
 		return nil, err
 	}
+	return wrap(a), nil
+}
+
+// appOptions are this binary's version and the fakes the root tests set.
+func appOptions() app.Options {
+	return app.Options{Version: version, WhatsAppTestServer: testWhatsAppServer, CloudClock: testCloudClock}
+}
+
+func wrap(a *app.App) *App {
 	w := &App{App: a, cfg: a.Config, log: a.Log, db: a.DB, tickets: a.Tickets, accounts: a.Accounts, outbox: a.Outbox,
 		bot: a.Bot, sim: a.Simulator, whatsapp: a.WhatsApp, signer: a.Signer, scheduler: a.Scheduler}
 	for _, n := range a.Singletons() {
 		w.runners = append(w.runners, namedRunner{name: n})
 	}
-	return w, nil
+	return w
 }
 
 // testCloudClock replaces the Cloud API provider's clock in end-to-end
