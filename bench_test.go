@@ -14,6 +14,7 @@ import (
 
 	"lindungi/channels"
 	"lindungi/channels/simulator"
+	"lindungi/internal/app/apptest"
 	"lindungi/store"
 )
 
@@ -156,5 +157,5 @@ func runPipeline(b *testing.B, n int, perSecond float64) {
 	b.ReportMetric(rate/ceiling, "ratio")
 	b.ReportMetric(volatile, "nosync-ceiling-tx/s")
 	b.ReportMetric(rate/volatile, "nosync-ratio")
-	b.ReportMetric(procStatusMB("VmHWM"), "peak-rss-MB")
+	b.ReportMetric(apptest.ProcStatusMB("VmHWM"), "peak-rss-MB")
 }

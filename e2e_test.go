@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"testing"
+	"time"
 
 	"lindungi/config"
 	"lindungi/internal/app/apptest"
@@ -40,8 +41,38 @@ func (ta *testApp) stop() {
 // client talks to the gateway at base as token, reporting to t (a test
 // may point a testApp at a gateway process, or hand it to a subtest).
 func (ta *testApp) client() *apptest.Gateway {
-	return &apptest.Gateway{T: ta.t, Base: ta.base, Token: ta.token}
+	g := &apptest.Gateway{T: ta.t, Base: ta.base, Token: ta.token}
+	if ta.App != nil {
+		g.App, g.Logs = ta.App.App, ta.logs
+	}
+	return g
 }
+
+// count runs a COUNT query on the app's database.
+func (ta *testApp) count(t testing.TB, query string, args ...any) int {
+	t.Helper()
+	return ta.client().Count(t, query, args...)
+}
+
+// waitCount waits until query returns at least want.
+func (ta *testApp) waitCount(t testing.TB, want int, query string, args ...any) {
+	t.Helper()
+	ta.client().WaitCount(t, want, query, args...)
+}
+
+// outboxSettled waits until no outbox row is queued or being sent.
+func (ta *testApp) outboxSettled(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for ta.count(t, `SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'sending')`) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox never drained")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string { return apptest.Tail(s, n) }
 
 // call does an API request and decodes the JSON answer into out.
 func (ta *testApp) call(method, path string, body any, out any) int {

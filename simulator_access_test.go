@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -118,4 +119,22 @@ func TestSijejakOnlyFromTracingChannel(t *testing.T) {
 	if d.do(t, "GET", "/api/tracing/v1/upload-authorisation", d.token, nil, &auth); !auth.Authorised {
 		t.Fatal("consent on WhatsApp did not open the upload window")
 	}
+}
+
+// apiCall sends a JSON request with a bearer token; out, if set, receives the body.
+func apiCall(t testing.TB, base, token, method, path, body string, out *[]byte) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		*out = b
+	}
+	return resp.StatusCode
 }
