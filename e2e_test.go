@@ -74,6 +74,32 @@ func (ta *testApp) outboxSettled(t testing.TB) {
 
 func tail(s string, n int) string { return apptest.Tail(s, n) }
 
+// The helpers of the tests that moved to their packages, under the names
+// the root tests (the console's, the process-level ones) still use.
+
+func contains(replies []string, want string) bool { return apptest.Contains(replies, want) }
+
+func mustReply(t testing.TB, replies []string, want string) {
+	t.Helper()
+	apptest.MustReply(t, replies, want)
+}
+
+var (
+	ticketNumber = apptest.TicketNumber
+	noRedirects  = apptest.NoRedirects
+)
+
+type (
+	ticketList   = apptest.TicketList
+	ticketDetail = apptest.TicketDetail
+)
+
+// register registers a Sijejak device for phone at ta's gateway.
+func register(t testing.TB, ta *testApp, phone string) *apptest.Device {
+	t.Helper()
+	return apptest.Register(t, ta.client(), phone)
+}
+
 // call does an API request and decodes the JSON answer into out.
 func (ta *testApp) call(method, path string, body any, out any) int {
 	ta.t.Helper()

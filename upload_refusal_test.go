@@ -95,10 +95,10 @@ func TestRefusedUploadsAuditedOncePerDevice(t *testing.T) {
 	}
 	a := register(t, ta, "+6281211120001")
 	c := register(t, ta, "+6281211120003")
-	if st := c.do(t, "POST", "/api/v1/tracing/cases", officer.Token, map[string]string{"phone": c.phone, "onsetDate": time.Now().Format("2006-01-02")}, nil); st != 201 {
+	if st := c.Do(t, "POST", "/api/v1/tracing/cases", officer.Token, map[string]string{"phone": c.Phone, "onsetDate": time.Now().Format("2006-01-02")}, nil); st != 201 {
 		t.Fatalf("case: %d", st)
 	}
-	ta.say(c.phone, "SETUJU")
+	ta.say(c.Phone, "SETUJU")
 
 	const workers, each = 8, 25
 	statuses := map[int]int{}
@@ -109,8 +109,8 @@ func TestRefusedUploadsAuditedOncePerDevice(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
-				sa := postUpload(ta.base, a.token, 4<<10)
-				sc := postUpload(ta.base, c.token, 4<<10) // {} records are refused as malformed
+				sa := postUpload(ta.base, a.Token, 4<<10)
+				sc := postUpload(ta.base, c.Token, 4<<10) // {} records are refused as malformed
 				mu.Lock()
 				statuses[sa]++
 				statuses[sc]++
@@ -200,7 +200,7 @@ func TestRefusedUploadsPeakRSS(t *testing.T) {
 
 	pid := p.cmd.Process.Pid
 	// Settle, then reset the peak to the current RSS.
-	postUpload(ta.base, d.token, 1<<10)
+	postUpload(ta.base, d.Token, 1<<10)
 	if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0); err != nil {
 		t.Skipf("cannot reset the peak RSS: %v", err)
 	}
@@ -209,7 +209,7 @@ func TestRefusedUploadsPeakRSS(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		wg.Add(1)
-		go func() { defer wg.Done(); postUpload(ta.base, d.token, size) }()
+		go func() { defer wg.Done(); postUpload(ta.base, d.Token, size) }()
 	}
 	wg.Wait()
 	peak := procStatus(t, pid, "VmHWM")
@@ -254,7 +254,7 @@ request = function()
   i = i + 1
   return wrk.format(nil, nil, {["Authorization"] = "Bearer " .. tokens[i %% 2 + 1], ["Content-Type"] = "application/json"})
 end
-`, body, a.token, b.token)
+`, body, a.Token, b.Token)
 	if err := os.WriteFile(script, []byte(lua), 0o600); err != nil {
 		t.Fatal(err)
 	}

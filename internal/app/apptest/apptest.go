@@ -16,6 +16,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -284,4 +285,114 @@ func ProcStatusMB(field string) float64 {
 		}
 	}
 	return 0
+}
+
+// TicketNumber matches a ticket number in a reply (PL-2026-000001).
+var TicketNumber = regexp.MustCompile(`PL-\d{4}-\d{6}`)
+
+// TicketList is the answer of GET /api/v1/tickets.
+type TicketList struct {
+	Tickets []struct {
+		ID, Category, Status, Nik, Contact, Channel string
+		HandedOff                                   bool `json:"handedOff"`
+	} `json:"tickets"`
+}
+
+// TicketDetail is the answer of GET /api/v1/tickets/{number}.
+type TicketDetail struct {
+	Ticket struct {
+		ID, Status, Category, Nik string
+		Fields                    map[string]string `json:"fields"`
+		Messages                  []struct {
+			Direction, Text, Channel string
+			Attachments              []struct{ Name string } `json:"attachments"`
+		} `json:"messages"`
+	} `json:"ticket"`
+}
+
+// Device is a phone app talking to Sijejak's API.
+type Device struct {
+	G     *Gateway
+	Phone string
+	Token string
+}
+
+// Do sends a JSON request, with bearer when it is not empty, and decodes
+// the answer into out.
+func (d *Device) Do(t testing.TB, method, path, bearer string, body any, out any) int {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, d.G.Base+path, rd)
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+		}
+	}
+	return resp.StatusCode
+}
+
+// Register runs the inbound-first registration: the app asks for a code,
+// the citizen sends "SIJEJAK <code>" on the (simulated) WhatsApp, the app
+// exchanges the code for a device token.
+func Register(t testing.TB, g *Gateway, phone string) *Device {
+	t.Helper()
+	d := &Device{G: g, Phone: phone}
+	var reg struct{ Code, WaLink string }
+	if code := d.Do(t, "POST", "/api/tracing/v1/register", "", map[string]string{"phone": phone}, &reg); code != 201 || reg.Code == "" {
+		t.Fatalf("register: %d %+v", code, reg)
+	}
+	if !strings.Contains(reg.WaLink, "wa.me/6281110500567?text=SIJEJAK%20"+reg.Code) {
+		t.Errorf("waLink %q", reg.WaLink)
+	}
+	var v struct{ DeviceToken string }
+	if code := d.Do(t, "POST", "/api/tracing/v1/register/verify", "", map[string]string{"phone": phone, "code": reg.Code}, &v); code != 409 {
+		t.Errorf("verify before the WhatsApp message: %d, want 409", code)
+	}
+	MustReply(t, g.Say(phone, "SIJEJAK "+reg.Code), reg.Code)
+	if code := d.Do(t, "POST", "/api/tracing/v1/register/verify", "", map[string]string{"phone": phone, "code": reg.Code}, &v); code != 200 || v.DeviceToken == "" {
+		t.Fatalf("verify: %d", code)
+	}
+	d.Token = v.DeviceToken
+	return d
+}
+
+// TempIDs is the answer of Sijejak's GET /tempIDs.
+type TempIDs struct {
+	TempIDs []struct {
+		TempID                string `json:"tempID"`
+		StartTime, ExpiryTime int64
+	} `json:"tempIDs"`
+	RefreshTime int64 `json:"refreshTime"`
+}
+
+// NoRedirects is a client that shows a redirect instead of following it
+// (the console's login answers with one).
+var NoRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// ErrorCode is the code of an API error answer (web's coded errors).
+func ErrorCode(t testing.TB, b []byte) string {
+	t.Helper()
+	var e struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	if err := json.Unmarshal(b, &e); err != nil {
+		t.Fatalf("not a JSON error: %s", b)
+	}
+	if e.Error.Message == "" {
+		t.Fatalf("error without a message: %s", b)
+	}
+	return e.Error.Code
 }
