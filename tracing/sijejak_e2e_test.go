@@ -126,7 +126,7 @@ func sijejakEndToEnd(t *testing.T, env ...string) {
 // reporting p50/p99. Each iteration changes the readings so it is a new
 // upload, not a replay.
 //
-//	go test -run '^$' -bench Upload20kHTTP -benchtime 20x .
+//	go test -run '^$' -bench Upload20kHTTP -benchtime 20x ./tracing/
 func BenchmarkUpload20kHTTP(b *testing.B) {
 	ta := apptest.Start(b, apptest.Config(b, "LINDUNGI_TRACING_MIN_MINUTES=0.5", "LINDUNGI_TRACING_UPLOADS_PER_DEVICE_HOUR=100000", "LINDUNGI_LOG_LEVEL=error"))
 	officer, err := ta.Accounts.Add(context.Background(), "dinkes", accounts.HealthOfficer)

@@ -100,7 +100,7 @@ func TestRefusedUploadsAuditedOncePerDevice(t *testing.T) {
 // Issue 20's "must show 3", measured with wrk (not part of the suite: it
 // runs 10 s of load; LINDUNGI_TEST_WRK=1 runs it when wrk is installed):
 //
-//	LINDUNGI_TEST_WRK=1 go test -run TestRefusedUploadsWrk -v .
+//	LINDUNGI_TEST_WRK=1 go test -run TestRefusedUploadsWrk -v ./tracing/
 //
 // Two devices without consent hammer the upload route; the audit log gets
 // at most one refusal row per device for the hour.

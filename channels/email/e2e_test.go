@@ -283,7 +283,7 @@ func TestEmailOperatorReplyThreading(t *testing.T) {
 // from the app's start until the last ticket is committed. It reports both
 // rates and app/raw (target ≥ 0.5).
 //
-//	go test -run '^$' -bench BenchmarkEmailImport -benchtime 2000x .
+//	go test -run '^$' -bench BenchmarkEmailImport -benchtime 2000x ./channels/email/
 //
 // With LINDUNGI_BENCH_POSTGRES=1 (and LINDUNGI_TEST_POSTGRES_URL) the app
 // runs on PostgreSQL instead of its embedded SQLite. LINDUNGI_BENCH_TRACE=1

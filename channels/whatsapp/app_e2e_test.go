@@ -134,7 +134,7 @@ func TestWhatsAppEndToEnd(t *testing.T) {
 // "halo" per contact, all contacts writing at once. It reports messages/s
 // and p50/p99 latency from send to reply.
 //
-//	go test -run '^$' -bench WhatsAppPipeline -benchtime 300x .
+//	go test -run '^$' -bench WhatsAppPipeline -benchtime 300x ./channels/whatsapp/
 func BenchmarkWhatsAppPipeline(b *testing.B) {
 	fake, err := wafake.New("127.0.0.1:0", wafake.Options{})
 	if err != nil {

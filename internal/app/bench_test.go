@@ -74,13 +74,13 @@ func sqliteCeiling(b *testing.B, dir, params string, n int) float64 {
 // latency (dominated by queueing at full load), the SQLite single-row
 // transaction ceiling measured in the same run, and their ratio.
 //
-//	go test -run '^$' -bench 'Pipeline$' -benchtime 4000x .
+//	go test -run '^$' -bench 'Pipeline$' -benchtime 4000x ./internal/app/
 func BenchmarkPipeline(b *testing.B) { runPipeline(b, b.N, 0) }
 
 // BenchmarkPipelinePaced offers 200 messages/s and reports the latency a
 // citizen sees at that load, and the process's peak RSS.
 //
-//	go test -run '^$' -bench PipelinePaced -benchtime 2000x .
+//	go test -run '^$' -bench PipelinePaced -benchtime 2000x ./internal/app/
 func BenchmarkPipelinePaced(b *testing.B) { runPipeline(b, b.N, 200) }
 
 func runPipeline(b *testing.B, n int, perSecond float64) {
