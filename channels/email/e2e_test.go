@@ -1,9 +1,10 @@
 package email_test
 
 // End-to-end tests of the e-mail channel: a real Dovecot (package
-// dovecottest), the YAML mailbox contract, the real wiring (apptest, in-process;
-// the real binary killed with SIGKILL is the root package's crash test) and an in-test go-smtp server standing in
-// for the submission server and the citizens' mailboxes.
+// dovecottest), the YAML mailbox contract, the whole gateway in-process
+// (apptest) and emailtest's SMTP sink standing in for the submission server
+// and the citizens' mailboxes. The real binary killed with SIGKILL is the
+// root package's email_crash_test.go.
 
 import (
 	"bytes"
