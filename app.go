@@ -4,12 +4,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net/http"
-	"time"
 
 	"lindungi/accounts"
 	"lindungi/bot"
-	"lindungi/certificate"
 	"lindungi/channels"
 	"lindungi/channels/simulator"
 	"lindungi/channels/whatsapp"
@@ -34,16 +31,10 @@ type App struct {
 	bot       *bot.Bot
 	sim       *simulator.Channel
 	whatsapp  *whatsapp.Channel
-	signer    *certificate.Signer
 	scheduler *jobs.Scheduler
-	runners   []namedRunner
 }
 
-// namedRunner names a singleton (the root tests look for "whatsapp").
-type namedRunner struct{ name string }
-
-// newApp wires the gateway with this binary's version and whatever fakes
-// the root tests put in place of WhatsApp.
+// newApp wires the gateway with this binary's version.
 func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error) {
 	a, err := app.New(ctx, cfg, logw, appOptions())
 	if err != nil {
@@ -52,32 +43,17 @@ func newApp(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error
 	return wrap(a), nil
 }
 
-// appOptions are this binary's version and the fakes the root tests set.
-func appOptions() app.Options {
-	return app.Options{Version: version, WhatsAppTestServer: testWhatsAppServer, CloudClock: testCloudClock}
-}
+// appOptions are what the process, not the configuration, decides.
+func appOptions() app.Options { return app.Options{Version: version} }
 
+// wrap gives a the short names (e2e_test.go wraps apptest's gateway too).
 func wrap(a *app.App) *App {
-	w := &App{App: a, cfg: a.Config, log: a.Log, db: a.DB, tickets: a.Tickets, accounts: a.Accounts, outbox: a.Outbox,
-		bot: a.Bot, sim: a.Simulator, whatsapp: a.WhatsApp, signer: a.Signer, scheduler: a.Scheduler}
-	for _, n := range a.Singletons() {
-		w.runners = append(w.runners, namedRunner{name: n})
-	}
-	return w
+	return &App{App: a, cfg: a.Config, log: a.Log, db: a.DB, tickets: a.Tickets, accounts: a.Accounts, outbox: a.Outbox,
+		bot: a.Bot, sim: a.Simulator, whatsapp: a.WhatsApp, scheduler: a.Scheduler}
 }
 
-// testCloudClock replaces the Cloud API provider's clock in end-to-end
-// tests that leave the 24-hour window (set only by _test.go files).
-var testCloudClock func() time.Time
-
-// testWhatsAppServer points the app's WhatsApp client at a fake server in
-// end-to-end tests (set only by _test.go files; release builds leave it nil).
-var testWhatsAppServer *whatsapp.TestServer
-
+// openStore is app.OpenStore, for the commands that open the database
+// without serving (user, token, chat) and their tests.
 func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.DB, *store.Sealer, error) {
 	return app.OpenStore(ctx, cfg, log)
 }
-
-func newHTTPServer(h http.Handler) *http.Server { return app.NewHTTPServer(h) }
-
-func (a *App) showQR(code string) { a.ShowQR(code) }
