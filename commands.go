@@ -23,6 +23,7 @@ import (
 	"lindungi/bot/intent"
 	"lindungi/certificate"
 	"lindungi/config"
+	"lindungi/internal/app"
 	"lindungi/jobs"
 	"lindungi/store"
 	"lindungi/tracing"
@@ -57,7 +58,7 @@ func cmdMigrate(ctx context.Context, cfg config.Config, stdout io.Writer) error 
 	defer db.Close()
 	// The key first: a database migrated here and served later must not
 	// look like one whose key went missing.
-	if _, err := loadDataKey(ctx, db, cfg); err != nil {
+	if _, err := app.LoadDataKey(ctx, db, cfg); err != nil {
 		return err
 	}
 	n, err := db.Migrate(ctx)
@@ -443,7 +444,7 @@ func cmdWhatsApp(ctx context.Context, cfg config.Config, args []string, stdout, 
 		return err
 	}
 	defer a.Close()
-	a.qrOut = stdout
+	a.QROut = stdout
 	if a.whatsapp == nil {
 		return fmt.Errorf("whatsapp pair links a device: it needs whatsapp.provider linked (the Cloud API needs no pairing)")
 	}
@@ -540,13 +541,6 @@ func pairThroughGateway(ctx context.Context, c *apiClient, token, phone string, 
 	}
 }
 
-// scoreOptions maps the tracing.* keys onto the scorer's options: serve's
-// matcher and the tracing commands read them from here alike.
-func scoreOptions(t config.Tracing) tracing.ScoreOptions {
-	return tracing.ScoreOptions{CalibrationFile: t.CalibrationFile, MinMinutes: t.MinMinutes,
-		NearDB: t.NearDB, MediumDB: t.MediumDB, NearWeight: t.NearWeight, MediumWeight: t.MediumWeight}
-}
-
 const tracingUsage = `usage: lindungi tracing score [--calibration FILE] [--min-minutes N] [--near-db DB] [--medium-db DB] < readings.jsonl
        lindungi tracing eval DIR [--calibration FILE] [--min-minutes N] [--near-db DB] [--medium-db DB]
 Settings not given as flags come from the configuration (--config, LINDUNGI_TRACING_*), as for serve.`
@@ -556,7 +550,7 @@ func cmdTracing(ctx context.Context, cfg config.Config, args []string, stdin io.
 		return errors.New(tracingUsage)
 	}
 	sub := args[0]
-	o := scoreOptions(cfg.Tracing)
+	o := app.ScoreOptions(cfg.Tracing)
 	if sub == "eval" {
 		// The truth counts 10 minutes; production's threshold (15) is one
 		// flag away.

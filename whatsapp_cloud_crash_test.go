@@ -13,6 +13,14 @@ import (
 	"lindungi/store"
 )
 
+// The Cloud API credentials of the fake Graph API (channels/whatsapp/cloud's
+// end-to-end tests use the same).
+const (
+	cloudToken     = "EAAGcloudTokenNeverLogged0123456789abcdef"
+	cloudAppSecret = "cloud-app-secret-0123456789"
+	cloudVerify    = "cloud-verify-token-0123"
+)
+
 // cloudEnv is the environment of a real `lindungi serve` on the Cloud API
 // provider, pointed at fake.
 func cloudEnv(t testing.TB, fake *graphfake.Server, extra ...string) []string {

@@ -58,7 +58,7 @@ func newRig(t *testing.T, db *store.DB, opts graphfake.Options, cfg cloud.Config
 	ob.Register(ch)
 	r := &rig{fake: fake, ch: ch, db: db, ob: ob, logs: logs, got: make(chan channels.Inbound, 100)}
 	// The sink stores nothing itself: the rig's tests are about the
-	// provider; the root package's end-to-end tests use the real bot.
+	// provider; app_e2e_test.go runs the whole gateway with the real bot.
 	srv := httptest.NewServer(ch.Handler(channels.SinkFunc(func(ctx context.Context, in channels.Inbound) error {
 		r.got <- in
 		return nil

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"lindungi/channels/email"
 	"lindungi/channels/whatsapp"
 	"lindungi/channels/whatsapp/cloud"
+	"lindungi/config"
 	"lindungi/jobs"
 	"lindungi/privacy"
 	"lindungi/registry"
@@ -46,7 +47,7 @@ func (a *App) wireFeatures(ctx context.Context) error {
 // wireCertificate opens the public GET /verify page, which trusts the
 // gateway's own signer.
 func (a *App) wireCertificate() error {
-	a.web.Extra = append(a.web.Extra, web.VerifyRoutes([]*x509.Certificate{a.signer.Certificate()}))
+	a.Web.Extra = append(a.Web.Extra, web.VerifyRoutes([]*x509.Certificate{a.Signer.Certificate()}))
 	return nil
 }
 
@@ -55,16 +56,16 @@ func (a *App) wireCertificate() error {
 // configured, the self-service the bot hands status and certificate
 // requests to. It runs before the bot is made.
 func (a *App) newSelfService() error {
-	c := a.cfg.Certificate
-	signer, err := certificate.OpenSigner(c.SigningKeyFile, c.SignerCertFile, a.cfg.DataDir, c.Validity.D())
+	c := a.Config.Certificate
+	signer, err := certificate.OpenSigner(c.SigningKeyFile, c.SignerCertFile, a.Config.DataDir, c.Validity.D())
 	if err != nil {
 		return err
 	}
 	if c.SigningKeyFile == "" {
-		a.log.Warn("certificate: no signing key configured; certificates are signed with a generated demo key that no verifier outside this gateway trusts")
+		a.Log.Warn("certificate: no signing key configured; certificates are signed with a generated demo key that no verifier outside this gateway trusts")
 	}
-	a.signer = signer
-	r := a.cfg.Registry
+	a.Signer = signer
+	r := a.Config.Registry
 	if r.BaseURL == "" {
 		return nil
 	}
@@ -72,19 +73,19 @@ func (a *App) newSelfService() error {
 	if err != nil {
 		return fmt.Errorf("registry.client_secret_file: %w", err)
 	}
-	log := a.log.With("component", "selfservice")
+	log := a.Log.With("component", "selfservice")
 	reg := registry.NewFHIR(registry.Config{BaseURL: r.BaseURL, TokenURL: r.TokenURL, ClientID: r.ClientID,
 		ClientSecret: strings.TrimSpace(string(secret)), Timeout: r.Timeout.D(), CacheTTL: r.CacheTTL.D()}, log)
 	var demo []string
-	for _, ch := range strings.Split(a.cfg.SelfService.DemoChannels, ",") {
+	for _, ch := range strings.Split(a.Config.SelfService.DemoChannels, ",") {
 		if ch = strings.TrimSpace(ch); ch != "" {
 			demo = append(demo, ch)
 		}
 	}
-	a.selfservice = selfservice.New(a.db, a.sealer, a.tickets, a.outbox, reg, signer, selfservice.Config{
-		DemoChannels: demo, VerifyURL: strings.TrimRight(a.cfg.PublicURL, "/") + "/verify",
+	a.SelfService = selfservice.New(a.DB, a.Sealer, a.Tickets, a.Outbox, reg, signer, selfservice.Config{
+		DemoChannels: demo, VerifyURL: strings.TrimRight(a.Config.PublicURL, "/") + "/verify",
 	}, log)
-	a.selfservice.Register(a.registry)
+	a.SelfService.Register(a.Registry)
 	return nil
 }
 
@@ -137,21 +138,21 @@ func (x selfServiceAdapter) Code(ctx context.Context, r bot.SelfRequest, code st
 // through its holder).
 func (a *App) newPrivacy() {
 	var holders []privacy.Holder
-	if a.tracing != nil {
-		holders = append(holders, tracingHolder{tracing.PrivacyHolder{S: a.tracing}})
+	if a.Tracing != nil {
+		holders = append(holders, tracingHolder{tracing.PrivacyHolder{S: a.Tracing}})
 	}
-	if a.selfservice != nil {
-		holders = append(holders, selfServiceHolder{a.selfservice})
+	if a.SelfService != nil {
+		holders = append(holders, selfServiceHolder{a.SelfService})
 	}
-	a.privacy = privacy.New(a.db, a.sealer, a.log.With("component", "privacy"), holders...)
+	a.Privacy = privacy.New(a.DB, a.Sealer, a.Log.With("component", "privacy"), holders...)
 }
 
 // wireJobs adds the privacy routes and the scheduler, which runs the
 // retention jobs on the leader replica.
 func (a *App) wireJobs() error {
-	a.web.Extra = append(a.web.Extra, web.PrivacyRoutes(a.privacy))
+	a.Web.Extra = append(a.Web.Extra, web.PrivacyRoutes(a.Privacy))
 
-	loc, err := time.LoadLocation(a.cfg.Jobs.Timezone)
+	loc, err := time.LoadLocation(a.Config.Jobs.Timezone)
 	if err != nil {
 		return fmt.Errorf("jobs.timezone: %w", err)
 	}
@@ -159,16 +160,16 @@ func (a *App) wireJobs() error {
 	// Replicas often share a host name (containers, tests): the PID tells
 	// them apart in job_runs.
 	node := fmt.Sprintf("%s:%d", host, os.Getpid())
-	sched, err := jobs.New(a.db, jobs.Options{Location: loc, Schedule: a.cfg.Jobs.Schedule, Registerer: a.registry, Log: a.log, Node: node})
+	sched, err := jobs.New(a.DB, jobs.Options{Location: loc, Schedule: a.Config.Jobs.Schedule, Registerer: a.Registry, Log: a.Log, Node: node})
 	if err != nil {
 		return err
 	}
 	deps := jobs.Deps{}
-	if ch, ok := a.outbox.Channel("whatsapp"); ok {
+	if ch, ok := a.Outbox.Channel("whatsapp"); ok {
 		deps.WhatsApp = func() string { return string(ch.State()) }
 	}
 	jc := jobs.Config{
-		TicketRetention: a.cfg.Jobs.TicketRetention.D(), OutboxRetention: a.cfg.Jobs.OutboxRetention.D(),
+		TicketRetention: a.Config.Jobs.TicketRetention.D(), OutboxRetention: a.Config.Jobs.OutboxRetention.D(),
 	}.Resolved()
 	if err := registerAll(sched, a.standardJobs(jc, deps)); err != nil {
 		return err
@@ -176,8 +177,8 @@ func (a *App) wireJobs() error {
 	if unknown := sched.UnknownSchedules(); len(unknown) > 0 {
 		return fmt.Errorf("jobs.schedule names unknown jobs: %v (see lindungi jobs list)", unknown)
 	}
-	a.scheduler = sched
-	if a.cfg.Jobs.Enabled {
+	a.Scheduler = sched
+	if a.Config.Jobs.Enabled {
 		a.background = append(a.background, func(ctx context.Context) error { return sched.Run(ctx, 30*time.Second) })
 	}
 	return nil
@@ -187,22 +188,22 @@ func (a *App) wireJobs() error {
 // tables contributes its own (retention, clean-up, escalation) and
 // housekeeping gathers the small sweeps of several owners in one run.
 func (a *App) standardJobs(cfg jobs.Config, deps jobs.Deps) []jobs.Job {
-	js := jobs.Builtin(a.db, cfg, deps)
-	if a.tracing != nil {
-		js = append(js, a.tracing.Jobs()...)
+	js := jobs.Builtin(a.DB, cfg, deps)
+	if a.Tracing != nil {
+		js = append(js, a.Tracing.Jobs()...)
 	}
-	if a.selfservice != nil {
-		js = append(js, a.selfservice.Jobs()...)
+	if a.SelfService != nil {
+		js = append(js, a.SelfService.Jobs()...)
 	}
-	sweeps := []jobs.Sweep{accounts.SessionSweep(), tickets.ChatKeySweep(a.db), channels.DeadSweep(cfg.OutboxRetention)}
-	if a.cloud != nil {
+	sweeps := []jobs.Sweep{accounts.SessionSweep(), tickets.ChatKeySweep(a.DB), channels.DeadSweep(cfg.OutboxRetention)}
+	if a.Cloud != nil {
 		sweeps = append(sweeps, cloud.Sweeps(cfg.OutboxRetention)...)
 	}
 	return append(js,
-		a.privacy.RetentionTickets(cfg.TicketRetention), a.privacy.DSRDeadline(),
-		a.tickets.SLAEscalation(),
-		channels.OutboxCleanup(a.db, cfg.OutboxRetention),
-		jobs.Housekeeping(a.db, sweeps...),
+		a.Privacy.RetentionTickets(cfg.TicketRetention), a.Privacy.DSRDeadline(),
+		a.Tickets.SLAEscalation(),
+		channels.OutboxCleanup(a.DB, cfg.OutboxRetention),
+		jobs.Housekeeping(a.DB, sweeps...),
 	)
 }
 
@@ -221,31 +222,31 @@ func (t tracingHolder) Erase(ctx context.Context, tx *store.Tx, s privacy.Subjec
 // newTracing makes Sijejak's server side when it is enabled (the bot
 // takes it for SIJEJAK codes and consent answers).
 func (a *App) newTracing(ctx context.Context) error {
-	if !a.cfg.Tracing.Enabled {
+	if !a.Config.Tracing.Enabled {
 		return nil
 	}
-	t := a.cfg.Tracing
-	p, err := scoreOptions(t).Params()
+	t := a.Config.Tracing
+	p, err := ScoreOptions(t).Params()
 	if err != nil {
 		return fmt.Errorf("tracing.calibration_file: %w", err)
 	}
-	svc, err := tracing.NewService(ctx, a.db, a.sealer, a.outbox, tracing.Config{
+	svc, err := tracing.NewService(ctx, a.DB, a.Sealer, a.Outbox, tracing.Config{
 		Channel: t.Channel, WhatsAppNumber: t.WhatsAppNumber, Score: p, UploadsPerDevice: t.UploadsPerDeviceHour,
-	}, a.log.With("component", "tracing"))
+	}, a.Log.With("component", "tracing"))
 	if err != nil {
 		return fmt.Errorf("tracing: %w", err)
 	}
-	if err := svc.RegisterMetrics(a.registry); err != nil {
+	if err := svc.RegisterMetrics(a.Registry); err != nil {
 		return err
 	}
-	a.tracing = svc
+	a.Tracing = svc
 	return nil
 }
 
 // wireTracing adds Sijejak's phone API and the officers' case route.
 func (a *App) wireTracing() {
-	if a.tracing != nil {
-		a.web.Extra = append(a.web.Extra, web.TracingRoutes(a.tracing))
+	if a.Tracing != nil {
+		a.Web.Extra = append(a.Web.Extra, web.TracingRoutes(a.Tracing))
 	}
 }
 
@@ -253,24 +254,24 @@ func (a *App) wireTracing() {
 // (leader lock "whatsapp"): two processes on one session would make
 // WhatsApp replace one stream with the other, endlessly.
 func (a *App) wireWhatsApp() error {
-	if !a.cfg.WhatsApp.Enabled {
+	if !a.Config.WhatsApp.Enabled {
 		return nil
 	}
-	w := a.cfg.WhatsApp
+	w := a.Config.WhatsApp
 	if w.Provider == "cloud" {
 		return a.wireWhatsAppCloud()
 	}
 	ch, err := whatsapp.New(whatsapp.Config{
-		Enabled: true, AccountPhone: w.Phone, MaxMediaBytes: w.MaxMediaBytes, AcceptGroups: a.cfg.Bot.AllowGroups,
-		SendMinGap: w.RecipientGap.D(), OnQR: a.showQR, TestServer: testWhatsAppServer,
-	}, a.db.SQL, string(a.db.Dialect()), a.log)
+		Enabled: true, AccountPhone: w.Phone, MaxMediaBytes: w.MaxMediaBytes, AcceptGroups: a.Config.Bot.AllowGroups,
+		SendMinGap: w.RecipientGap.D(), OnQR: a.ShowQR, TestServer: a.opts.WhatsAppTestServer,
+	}, a.DB.SQL, string(a.DB.Dialect()), a.Log)
 	if err != nil {
 		return err
 	}
-	a.whatsapp = ch
-	a.outbox.Register(ch)
+	a.WhatsApp = ch
+	a.Outbox.Register(ch)
 	a.runners = append(a.runners, namedRunner{name: "whatsapp", runner: ch})
-	a.web.Extra = append(a.web.Extra, web.WhatsAppRoutes(ch))
+	a.Web.Extra = append(a.Web.Extra, web.WhatsAppRoutes(ch))
 	return nil
 }
 
@@ -278,7 +279,7 @@ func (a *App) wireWhatsApp() error {
 // it holds no connection, so nothing is elected: every replica takes
 // webhooks, and the outbox's claims (SKIP LOCKED) keep each send single.
 func (a *App) wireWhatsAppCloud() error {
-	cc := a.cfg.WhatsApp.Cloud
+	cc := a.Config.WhatsApp.Cloud
 	secret := func(key, path string) (string, error) {
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -310,75 +311,67 @@ func (a *App) wireWhatsAppCloud() error {
 		PhoneNumberID: cc.PhoneNumberID, BusinessAccountID: cc.BusinessAccountID,
 		AccessToken: token, AppSecret: appSecret, VerifyToken: verify,
 		APIURL: cc.APIURL, APIVersion: cc.APIVersion, Templates: templates,
-		MaxMediaBytes: a.cfg.WhatsApp.MaxMediaBytes, MaxWebhookBytes: a.cfg.MaxBodyBytes * 4,
+		MaxMediaBytes: a.Config.WhatsApp.MaxMediaBytes, MaxWebhookBytes: a.Config.MaxBodyBytes * 4,
 		DailyConversations: cc.DailyConversations,
-	}, a.db, a.outbox, a.log)
+	}, a.DB, a.Outbox, a.Log)
 	if err != nil {
 		return err
 	}
-	if testCloudClock != nil {
-		ch.Now = testCloudClock
+	if a.opts.CloudClock != nil {
+		ch.Now = a.opts.CloudClock
 	}
-	a.cloud = ch
+	a.Cloud = ch
 	a.background = append(a.background, func(ctx context.Context) error { return ch.Run(ctx, 15*time.Minute) })
-	a.outbox.Register(ch)
-	a.registry.MustRegister(ch)
-	a.web.Extra = append(a.web.Extra, web.WhatsAppCloudRoutes(ch, a.bot))
+	a.Outbox.Register(ch)
+	a.Registry.MustRegister(ch)
+	a.Web.Extra = append(a.Web.Extra, web.WhatsAppCloudRoutes(ch, a.Bot))
 	return nil
 }
 
-// testCloudClock replaces the Cloud API provider's clock in end-to-end
-// tests that leave the 24-hour window (set only by _test.go files).
-var testCloudClock func() time.Time
-
-// testWhatsAppServer points the app's WhatsApp client at a fake server in
-// end-to-end tests (set only by _test.go files; release builds leave it nil).
-var testWhatsAppServer *whatsapp.TestServer
-
-// showQR puts a pairing code where the operator looks: the terminal (as a
+// ShowQR puts a pairing code where the operator looks: the terminal (as a
 // QR drawn in characters) and the console's pairing page (via Status). In
 // JSON log mode there is no terminal to draw on: the log line says where
 // the PNG is. The code itself is not logged as a field: it would link a
 // device.
-func (a *App) showQR(code string) {
-	if a.qrOut == nil {
-		a.log.Warn("WhatsApp is not paired: log in to the console as admin and scan the QR at /api/v1/whatsapp/qr.png with the Ministry's phone (WhatsApp → Linked devices), or pair by code with POST /api/v1/whatsapp/pair-phone",
-			"qr_png", strings.TrimRight(a.cfg.PublicURL, "/")+"/api/v1/whatsapp/qr.png")
+func (a *App) ShowQR(code string) {
+	if a.QROut == nil {
+		a.Log.Warn("WhatsApp is not paired: log in to the console as admin and scan the QR at /api/v1/whatsapp/qr.png with the Ministry's phone (WhatsApp → Linked devices), or pair by code with POST /api/v1/whatsapp/pair-phone",
+			"qr_png", strings.TrimRight(a.Config.PublicURL, "/")+"/api/v1/whatsapp/qr.png")
 		return
 	}
 	q, err := qrcode.New(code, qrcode.Low)
 	if err != nil {
 		return
 	}
-	a.log.Warn("WhatsApp is not paired: scan the QR below with the Ministry's phone (WhatsApp → Linked devices), or use `lindungi whatsapp pair --phone`")
-	fmt.Fprintln(a.qrOut, q.ToSmallString(false))
+	a.Log.Warn("WhatsApp is not paired: scan the QR below with the Ministry's phone (WhatsApp → Linked devices), or use `lindungi whatsapp pair --phone`")
+	fmt.Fprintln(a.QROut, q.ToSmallString(false))
 }
 
 // wireEmail reads the configured mailboxes; the e-mail channel elects its
 // own per-mailbox leader on PostgreSQL, so it runs as a background component.
 func (a *App) wireEmail() error {
-	if len(a.cfg.Email.Mailboxes) == 0 {
+	if len(a.Config.Email.Mailboxes) == 0 {
 		return nil
 	}
 	// The per-sender acknowledgement limit is enforced once, by the bot,
 	// before an acknowledgement is even queued (counted in the shared
 	// database, so it holds across replicas); the channel's own in-memory
 	// limiter is switched off so the rule has one home.
-	ec := email.Config{MaxMessageBytes: a.cfg.Email.MaxMessageBytes}
-	for _, m := range a.cfg.Email.Mailboxes {
+	ec := email.Config{MaxMessageBytes: a.Config.Email.MaxMessageBytes}
+	for _, m := range a.Config.Email.Mailboxes {
 		ec.Mailboxes = append(ec.Mailboxes, email.MailboxConfig{
 			Address: m.Address, IMAPURL: m.IMAPURL, Username: m.Username, Password: m.Password, PasswordFile: m.PasswordFile,
 			OAuth2TokenFile: m.OAuth2TokenFile, Folder: m.Folder, AfterImport: m.AfterImport, SMTPURL: m.SMTPURL,
 			Retired: m.Retired, Notice: m.Notice, PollInterval: m.PollInterval.D(), Idle: m.Idle, SMTPAuth: m.SMTPAuth,
 		})
 	}
-	ch, err := email.New(ec, a.db, a.log.With("channel", "email"))
+	ch, err := email.New(ec, a.DB, a.Log.With("channel", "email"))
 	if err != nil {
 		return fmt.Errorf("email: %w", err)
 	}
-	a.outbox.Register(ch)
-	a.registry.MustRegister(ch)
-	a.background = append(a.background, func(ctx context.Context) error { return ch.Run(ctx, a.bot) })
+	a.Outbox.Register(ch)
+	a.Registry.MustRegister(ch)
+	a.background = append(a.background, func(ctx context.Context) error { return ch.Run(ctx, a.Bot) })
 	return nil
 }
 
@@ -389,4 +382,11 @@ func registerAll(s *jobs.Scheduler, js []jobs.Job) error {
 		}
 	}
 	return nil
+}
+
+// ScoreOptions maps the tracing.* keys onto the scorer's options: serve's
+// matcher and the tracing commands read them from here alike.
+func ScoreOptions(t config.Tracing) tracing.ScoreOptions {
+	return tracing.ScoreOptions{CalibrationFile: t.CalibrationFile, MinMinutes: t.MinMinutes,
+		NearDB: t.NearDB, MediumDB: t.MediumDB, NearWeight: t.NearWeight, MediumWeight: t.MediumWeight}
 }

@@ -1,4 +1,4 @@
-package main
+package web_test
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"lindungi/accounts"
+	"lindungi/internal/app/apptest"
 	"lindungi/store"
 	"lindungi/tickets"
 )
@@ -17,21 +18,21 @@ import (
 // TestAPIBadInput checks that every kind of bad request gets a clear coded
 // error with the right status, never a stack trace or SQL.
 func TestAPIBadInput(t *testing.T) {
-	ta := startApp(t, testConfig(t))
-	opTok := ta.token
-	hc, err := ta.accounts.Add(context.Background(), "officer", accounts.HealthOfficer)
+	ta := apptest.Start(t, apptest.Config(t))
+	opTok := ta.Token
+	hc, err := ta.Accounts.Add(context.Background(), "officer", accounts.HealthOfficer)
 	if err != nil {
 		t.Fatal(err)
 	}
 	big := `{"from":"x","text":"` + strings.Repeat("a", 2<<20) + `"}`
 	ctx := context.Background()
 	var num string
-	if err := ta.db.InTx(ctx, func(tx *store.Tx) error {
-		c, err := ta.tickets.UpsertContact(ctx, tx, "simulator", "+6281200001111", "Warga")
+	if err := ta.DB.InTx(ctx, func(tx *store.Tx) error {
+		c, err := ta.Tickets.UpsertContact(ctx, tx, "simulator", "+6281200001111", "Warga")
 		if err != nil {
 			return err
 		}
-		nt, err := ta.tickets.Create(ctx, tx, tickets.NewTicket{ContactID: c.ID, Channel: "simulator", Subject: "uji"})
+		nt, err := ta.Tickets.Create(ctx, tx, tickets.NewTicket{ContactID: c.ID, Channel: "simulator", Subject: "uji"})
 		num = nt.Number
 		return err
 	}); err != nil {
@@ -64,7 +65,7 @@ func TestAPIBadInput(t *testing.T) {
 		{"SQL in search", "GET", "/api/v1/tickets?q=%27%3B%20DROP%20TABLE%20tickets%3B--", opTok, "", 200, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest(tc.method, ta.base+tc.path, strings.NewReader(tc.body))
+			req, _ := http.NewRequest(tc.method, ta.Base+tc.path, strings.NewReader(tc.body))
 			if tc.token != "" {
 				req.Header.Set("Authorization", "Bearer "+tc.token)
 			}
@@ -94,9 +95,9 @@ func TestAPIBadInput(t *testing.T) {
 }
 
 func TestProbesAndMetrics(t *testing.T) {
-	ta := startApp(t, testConfig(t))
+	ta := apptest.Start(t, apptest.Config(t))
 	for path, want := range map[string]string{"/healthz": `"ok"`, "/readyz": `"database":"ok"`, "/metrics": "lindungi_outbox_sent_total{channel=\"simulator\"} 0"} {
-		resp, err := http.Get(ta.base + path)
+		resp, err := http.Get(ta.Base + path)
 		if err != nil {
 			t.Fatal(err)
 		}

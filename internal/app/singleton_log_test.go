@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"lindungi/channels"
+	"lindungi/config"
 	"lindungi/testlog"
 )
 
@@ -22,7 +23,7 @@ func TestSingletonOutageLogsOnce(t *testing.T) {
 	logs := &testlog.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	a, err := newApp(ctx, testConfig(t), logs)
+	a, err := New(ctx, singletonConfig(t), logs, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,4 +38,16 @@ func TestSingletonOutageLogsOnce(t *testing.T) {
 	if warns != 1 || debugs < 1 {
 		t.Errorf("%d warnings and %d debug lines for one outage; want 1 warning, the rest at debug\n%s", warns, debugs, logs.String())
 	}
+}
+
+// singletonConfig is a gateway with nothing but the simulator on a temp
+// dir (apptest.Config's settings; apptest itself imports this package).
+func singletonConfig(t *testing.T) config.Config {
+	t.Helper()
+	cfg, err := config.Load("", []string{"LINDUNGI_WHATSAPP_ENABLED=false", "LINDUNGI_LISTEN=127.0.0.1:0", "LINDUNGI_DATA_DIR=" + t.TempDir(),
+		"LINDUNGI_SIMULATOR=true", "LINDUNGI_TRACING_CHANNEL=simulator", "LINDUNGI_JOBS_ENABLED=false", "LINDUNGI_LOG_LEVEL=debug"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

@@ -1,4 +1,4 @@
-package main
+package email_test
 
 import (
 	"encoding/json"
@@ -16,6 +16,8 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"lindungi/channels/email/dovecottest"
+	"lindungi/channels/email/emailtest"
+	"lindungi/internal/app/apptest"
 )
 
 // Issue 23 (a mailbox never stalls) and issue 20 item 12 (SMTP relays
@@ -55,9 +57,9 @@ type emailReadiness struct {
 	} `json:"details"`
 }
 
-func mailReadiness(t testing.TB, ta *testApp) (emailReadiness, int) {
+func mailReadiness(t testing.TB, ta *apptest.Gateway) (emailReadiness, int) {
 	t.Helper()
-	res, err := http.Get(ta.base + "/readyz")
+	res, err := http.Get(ta.Base + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,11 +92,11 @@ func TestEmailRefusedMoveKeepsIntake(t *testing.T) {
 	if err := d.SetRootWritable(false); err != nil {
 		t.Fatal(err)
 	}
-	relay := startSMTPSink(t)
+	relay := emailtest.StartSMTPSink(t)
 	const poll = time.Second
-	yaml := "email:\n  mailboxes:\n" + strings.Replace(mailboxYAML(d, relay.Addr, e2eMailbox, "INBOX", fmt.Sprintf("      poll_interval: %v\n", poll)),
+	yaml := "email:\n  mailboxes:\n" + strings.Replace(emailtest.MailboxYAML(d, relay.Addr, emailtest.Mailbox, "INBOX", fmt.Sprintf("      poll_interval: %v\n", poll)),
 		"after_import: seen", "after_import: move:Arsip", 1)
-	ta := startApp(t, emailConfig(t, yaml))
+	ta := apptest.Start(t, emailtest.Config(t, yaml))
 	gap := time.Second
 	if g, err := time.ParseDuration(os.Getenv("LINDUNGI_TEST_MAIL_GAP")); err == nil {
 		gap = g
@@ -103,10 +105,10 @@ func TestEmailRefusedMoveKeepsIntake(t *testing.T) {
 	var worst time.Duration
 	late := 0
 	for i := range n {
-		raw, _ := complaintMail(300+i, fmt.Sprintf("warga.arsip%d@example.id", i))
+		raw, _ := emailtest.ComplaintMail(300+i, fmt.Sprintf("warga.arsip%d@example.id", i))
 		start := time.Now()
 		d.Append("INBOX", raw)
-		ta.waitCount(t, i+1, `SELECT COUNT(*) FROM tickets WHERE channel = 'email'`)
+		ta.WaitCount(t, i+1, `SELECT COUNT(*) FROM tickets WHERE channel = 'email'`)
 		took := time.Since(start)
 		worst = max(worst, took)
 		if took > poll+2*time.Second {
@@ -117,24 +119,24 @@ func TestEmailRefusedMoveKeepsIntake(t *testing.T) {
 	t.Logf("%d mails %v apart: slowest became a ticket in %v (poll_interval %v); %d above poll_interval + 2 s",
 		n, gap, worst.Round(time.Millisecond), poll, late)
 
-	series := `{folder="INBOX",mailbox="` + e2eMailbox + `"}`
+	series := `{folder="INBOX",mailbox="` + emailtest.Mailbox + `"}`
 	mailWaitUntil(t, "the pending gauge", 30*time.Second, func() bool {
-		return strings.Contains(mailGetText(t, ta.base+"/metrics"), "lindungi_email_post_import_pending"+series+fmt.Sprintf(" %d", n))
+		return strings.Contains(mailGetText(t, ta.Base+"/metrics"), "lindungi_email_post_import_pending"+series+fmt.Sprintf(" %d", n))
 	})
-	metrics := mailGetText(t, ta.base+"/metrics")
-	if !strings.Contains(metrics, `lindungi_email_post_import_failures_total{action="move",folder="INBOX",mailbox="`+e2eMailbox+`"}`) {
+	metrics := mailGetText(t, ta.Base+"/metrics")
+	if !strings.Contains(metrics, `lindungi_email_post_import_failures_total{action="move",folder="INBOX",mailbox="`+emailtest.Mailbox+`"}`) {
 		t.Errorf("/metrics lacks the refused moves counter")
 	}
-	t.Logf("/readyz while refused: %s", mailGetText(t, ta.base+"/readyz"))
+	t.Logf("/readyz while refused: %s", mailGetText(t, ta.Base+"/readyz"))
 	rd, code := mailReadiness(t, ta)
 	mb := rd.Details.Email.Mailboxes
 	if code != http.StatusOK || len(rd.Degraded) != 1 || rd.Degraded[0] != "email" || len(mb) != 1 || mb[0].Status != "degraded" ||
 		mb[0].PendingActions != n || !strings.Contains(mb[0].ActionError, `CREATE "Arsip"`) {
 		t.Errorf("/readyz while the folder cannot be created: %d %+v", code, rd)
 	}
-	logs := ta.logs.String()
+	logs := ta.Logs.String()
 	if !strings.Contains(logs, `CREATE \"Arsip\"`) || !strings.Contains(logs, "NOPERM") {
-		t.Errorf("the log does not name the refused CREATE:\n%s", tail(logs, 3000))
+		t.Errorf("the log does not name the refused CREATE:\n%s", apptest.Tail(logs, 3000))
 	}
 
 	if err := d.SetRootWritable(true); err != nil {
@@ -142,7 +144,7 @@ func TestEmailRefusedMoveKeepsIntake(t *testing.T) {
 	}
 	// The retry's backoff is at most eight poll intervals.
 	mailWaitUntil(t, "the pending moves", 60*time.Second, func() bool {
-		return strings.Contains(mailGetText(t, ta.base+"/metrics"), "lindungi_email_post_import_pending"+series+" 0")
+		return strings.Contains(mailGetText(t, ta.Base+"/metrics"), "lindungi_email_post_import_pending"+series+" 0")
 	})
 	if rd, _ := mailReadiness(t, ta); len(rd.Degraded) != 0 || rd.Details.Email.Mailboxes[0].Status != "ok" {
 		t.Errorf("/readyz after recovery: %+v", rd)
@@ -153,7 +155,7 @@ func TestEmailRefusedMoveKeepsIntake(t *testing.T) {
 	if arsip, err := d.Count("Arsip"); arsip != n {
 		t.Errorf("Arsip holds %d (%v), want %d", arsip, err, n)
 	}
-	if got := ta.count(t, `SELECT COUNT(*) FROM tickets`); got != n {
+	if got := ta.Count(t, `SELECT COUNT(*) FROM tickets`); got != n {
 		t.Errorf("%d tickets, want %d (one per mail)", got, n)
 	}
 }
@@ -230,9 +232,9 @@ func (x *mailRelaySession) Logout() error          { return nil }
 func TestEmailAckThroughRelayWithoutAUTH(t *testing.T) {
 	d := dovecottest.Start(t)
 	rl := startMailRelay(t, false, "")
-	ta := startApp(t, emailConfig(t, emailYAML(d, rl.Addr, "")))
+	ta := apptest.Start(t, emailtest.Config(t, emailtest.YAML(d, rl.Addr, "")))
 	const citizen = "dewi.lestari@example.id"
-	raw, _ := complaintMail(401, citizen)
+	raw, _ := emailtest.ComplaintMail(401, citizen)
 	d.Append("INBOX", raw)
 	mailWaitUntil(t, "the acknowledgement at the relay", 60*time.Second, func() bool {
 		got := rl.received()
@@ -250,34 +252,34 @@ func TestEmailAckThroughRelayWithoutAUTH(t *testing.T) {
 func TestEmailRelayRefusesCredentials(t *testing.T) {
 	d := dovecottest.Start(t)
 	rl := startMailRelay(t, true, "bukan-sandi-kita")
-	ta := startApp(t, emailConfig(t, emailYAML(d, rl.Addr, "")))
-	raw, _ := complaintMail(402, "agus.salim@example.id")
+	ta := apptest.Start(t, emailtest.Config(t, emailtest.YAML(d, rl.Addr, "")))
+	raw, _ := emailtest.ComplaintMail(402, "agus.salim@example.id")
 	d.Append("INBOX", raw)
-	ta.waitCount(t, 1, `SELECT COUNT(*) FROM outbox WHERE channel = 'email'`)
+	ta.WaitCount(t, 1, `SELECT COUNT(*) FROM outbox WHERE channel = 'email'`)
 	queued := time.Now()
 	mailWaitUntil(t, "the warning about the refused login", time.Minute, func() bool {
-		l := ta.logs.String()
+		l := ta.Logs.String()
 		return strings.Contains(l, "level=WARN") && strings.Contains(l, "cause=auth_rejected") && strings.Contains(l, "535")
 	})
 	t.Logf("warned %v after the acknowledgement was queued", time.Since(queued).Round(time.Millisecond))
 	if got := rl.received(); len(got) != 0 {
 		t.Errorf("the relay accepted mail without our login: %v", got)
 	}
-	t.Logf("/readyz: %s", mailGetText(t, ta.base+"/readyz"))
+	t.Logf("/readyz: %s", mailGetText(t, ta.Base+"/readyz"))
 	rd, code := mailReadiness(t, ta)
 	s := rd.Details.Email.Sending
 	if code != http.StatusOK || len(rd.Degraded) != 1 || len(s) != 1 || s[0].Status != "degraded" || s[0].Cause != "auth_rejected" || s[0].Stuck < 1 {
 		t.Errorf("/readyz with refused credentials: %d %+v", code, rd)
 	}
-	metrics := mailGetText(t, ta.base+"/metrics")
-	if !strings.Contains(metrics, `lindungi_email_send_config_failures_total{cause="auth_rejected",mailbox="`+e2eMailbox+`"}`) ||
-		!strings.Contains(metrics, `lindungi_email_send_stuck_oldest_seconds{mailbox="`+e2eMailbox+`"}`) {
+	metrics := mailGetText(t, ta.Base+"/metrics")
+	if !strings.Contains(metrics, `lindungi_email_send_config_failures_total{cause="auth_rejected",mailbox="`+emailtest.Mailbox+`"}`) ||
+		!strings.Contains(metrics, `lindungi_email_send_stuck_oldest_seconds{mailbox="`+emailtest.Mailbox+`"}`) {
 		t.Errorf("/metrics lacks the sending series")
 	}
-	if n := ta.count(t, `SELECT COUNT(*) FROM outbox WHERE channel = 'email' AND status = 'queued' AND attempts = 0`); n != 1 {
+	if n := ta.Count(t, `SELECT COUNT(*) FROM outbox WHERE channel = 'email' AND status = 'queued' AND attempts = 0`); n != 1 {
 		t.Errorf("%d acknowledgements queued without a spent attempt, want 1", n)
 	}
-	if strings.Contains(ta.logs.String(), "agus.salim") {
+	if strings.Contains(ta.Logs.String(), "agus.salim") {
 		t.Error("the log names the citizen")
 	}
 }

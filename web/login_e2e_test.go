@@ -1,4 +1,4 @@
-package main
+package web_test
 
 import (
 	"context"
@@ -9,10 +9,10 @@ import (
 	"testing"
 
 	"lindungi/accounts"
+	"lindungi/internal/app/apptest"
 )
 
-// noRedirects shows a redirect to the test instead of following it.
-var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+// apptest.NoRedirects shows a redirect to the test instead of following it.
 
 // The console login over HTTP: a public https URL (TLS ended at a proxy)
 // makes the session cookie Secure although the request is plain HTTP, and
@@ -27,15 +27,15 @@ func TestConsoleLoginCookieAndThrottle(t *testing.T) {
 		{"http://127.0.0.1:8080", false},
 	} {
 		t.Run(tc.publicURL, func(t *testing.T) {
-			ta := startApp(t, testConfig(t, "LINDUNGI_PUBLIC_URL="+tc.publicURL))
-			c, err := ta.accounts.Add(context.Background(), "petugas.ani", accounts.Operator)
+			ta := apptest.Start(t, apptest.Config(t, "LINDUNGI_PUBLIC_URL="+tc.publicURL))
+			c, err := ta.Accounts.Add(context.Background(), "petugas.ani", accounts.Operator)
 			if err != nil {
 				t.Fatal(err)
 			}
-			client := noRedirects
+			client := apptest.NoRedirects
 			login := func(password string) *http.Response {
 				t.Helper()
-				res, err := client.PostForm(ta.base+"/login", url.Values{"name": {"petugas.ani"}, "password": {password}})
+				res, err := client.PostForm(ta.Base+"/login", url.Values{"name": {"petugas.ani"}, "password": {password}})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -63,7 +63,7 @@ func TestConsoleLoginCookieAndThrottle(t *testing.T) {
 			if loc := login(c.Password).Header.Get("Location"); loc != "/login?e=wait" {
 				t.Fatalf("right password after 5 failures went to %q, want the throttle notice", loc)
 			}
-			page, err := http.Get(ta.base + "/login?e=wait")
+			page, err := http.Get(ta.Base + "/login?e=wait")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,10 +72,10 @@ func TestConsoleLoginCookieAndThrottle(t *testing.T) {
 			if !strings.Contains(string(body), "Terlalu banyak percobaan") {
 				t.Error("throttle notice missing from the login page")
 			}
-			if n := ta.count(t, `SELECT COUNT(*) FROM audit_log WHERE action = 'login.throttled'`); n != 1 {
+			if n := ta.Count(t, `SELECT COUNT(*) FROM audit_log WHERE action = 'login.throttled'`); n != 1 {
 				t.Errorf("%d audit rows for the throttled attempt, want 1", n)
 			}
-			if strings.Contains(ta.logs.String(), c.Password) {
+			if strings.Contains(ta.Logs.String(), c.Password) {
 				t.Error("a password reached the logs")
 			}
 		})

@@ -1,4 +1,4 @@
-package main
+package web_test
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"lindungi/accounts"
+	"lindungi/internal/app"
+	"lindungi/internal/app/apptest"
 	"lindungi/store/storetest"
 	"lindungi/web"
 )
@@ -30,20 +32,6 @@ func apiGet(t testing.TB, base, token, path string) (int, []byte) {
 	return resp.StatusCode, b
 }
 
-func errorCode(t testing.TB, b []byte) string {
-	t.Helper()
-	var e struct {
-		Error struct{ Code, Message string } `json:"error"`
-	}
-	if err := json.Unmarshal(b, &e); err != nil {
-		t.Fatalf("not a JSON error: %s", b)
-	}
-	if e.Error.Message == "" {
-		t.Fatalf("error without a message: %s", b)
-	}
-	return e.Error.Code
-}
-
 // Search text is personal data (names, NIKs): input the database cannot take
 // (a NUL byte, text that is not UTF-8) is the client's mistake, a 400 that
 // says so, and the text never reaches the log. On both dialects: PostgreSQL
@@ -55,20 +43,20 @@ func TestSearchBadInputIs400(t *testing.T) {
 			if name == "postgres" {
 				env = append(env, "LINDUNGI_DATABASE_URL="+storetest.PostgresURL(t))
 			}
-			ta := startApp(t, testConfig(t, env...))
+			ta := apptest.Start(t, apptest.Config(t, env...))
 			const nik = "3174055505900001"
 			for _, q := range []string{
 				"Siti Rahayu\x00" + nik,
 				"Siti \xff\xfe " + nik,
 				strings.Repeat("x", 1025),
 			} {
-				status, b := apiGet(t, ta.base, ta.token, "/api/v1/tickets?q="+url.QueryEscape(q))
-				if status != http.StatusBadRequest || errorCode(t, b) != "bad_query" {
+				status, b := apiGet(t, ta.Base, ta.Token, "/api/v1/tickets?q="+url.QueryEscape(q))
+				if status != http.StatusBadRequest || apptest.ErrorCode(t, b) != "bad_query" {
 					t.Errorf("q=%q: %d %s, want 400 bad_query", q, status, b)
 				}
 			}
-			if strings.Contains(ta.logs.String(), nik) || strings.Contains(ta.logs.String(), "Siti") {
-				t.Errorf("search text reached the log:\n%s", ta.logs.String())
+			if strings.Contains(ta.Logs.String(), nik) || strings.Contains(ta.Logs.String(), "Siti") {
+				t.Errorf("search text reached the log:\n%s", ta.Logs.String())
 			}
 		})
 	}
@@ -77,8 +65,8 @@ func TestSearchBadInputIs400(t *testing.T) {
 // A filter value that names nothing is a 400 naming the valid values, never
 // a quietly empty list (an operator would read it as an empty queue).
 func TestTicketFiltersUnknownValues(t *testing.T) {
-	ta := startApp(t, testConfig(t))
-	if _, err := ta.accounts.Add(context.Background(), "petugas.citra", accounts.Operator); err != nil {
+	ta := apptest.Start(t, apptest.Config(t))
+	if _, err := ta.Accounts.Add(context.Background(), "petugas.citra", accounts.Operator); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -91,12 +79,12 @@ func TestTicketFiltersUnknownValues(t *testing.T) {
 		{"channel=whatsapp", 200, ""},
 		{"channel=simulator&assignee=petugas.citra", 200, ""},
 	} {
-		status, b := apiGet(t, ta.base, ta.token, "/api/v1/tickets?"+tc.query)
+		status, b := apiGet(t, ta.Base, ta.Token, "/api/v1/tickets?"+tc.query)
 		if status != tc.status {
 			t.Errorf("%s: %d %s, want %d", tc.query, status, b, tc.status)
 			continue
 		}
-		if tc.code != "" && errorCode(t, b) != tc.code {
+		if tc.code != "" && apptest.ErrorCode(t, b) != tc.code {
 			t.Errorf("%s: %s, want code %s", tc.query, b, tc.code)
 		}
 	}
@@ -108,12 +96,12 @@ var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 // a token in a URL ends up in proxy logs, browser history and Referer
 // headers, so the query string must not count.
 func TestConsoleCSRFNotFromQuery(t *testing.T) {
-	ta := startApp(t, testConfig(t))
-	c, err := ta.accounts.Add(context.Background(), "petugas.dewi", accounts.Operator)
+	ta := apptest.Start(t, apptest.Config(t))
+	c, err := ta.Accounts.Add(context.Background(), "petugas.dewi", accounts.Operator)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := noRedirects.PostForm(ta.base+"/login", url.Values{"name": {"petugas.dewi"}, "password": {c.Password}})
+	res, err := apptest.NoRedirects.PostForm(ta.Base+"/login", url.Values{"name": {"petugas.dewi"}, "password": {c.Password}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,10 +117,10 @@ func TestConsoleCSRFNotFromQuery(t *testing.T) {
 	}
 	do := func(method, path string, body url.Values) *http.Response {
 		t.Helper()
-		req, _ := http.NewRequest(method, ta.base+path, strings.NewReader(body.Encode()))
+		req, _ := http.NewRequest(method, ta.Base+path, strings.NewReader(body.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.AddCookie(session)
-		resp, err := noRedirects.Do(req)
+		resp, err := apptest.NoRedirects.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +157,7 @@ func TestConsoleCSRFNotFromQuery(t *testing.T) {
 // read for up to ReadTimeout (tracing uploads) and the simulator's 30-second
 // long poll.
 func TestHTTPServerWriteTimeout(t *testing.T) {
-	srv := newHTTPServer(http.NotFoundHandler())
+	srv := app.NewHTTPServer(http.NotFoundHandler())
 	if srv.WriteTimeout <= 0 {
 		t.Fatal("no WriteTimeout")
 	}
@@ -186,17 +174,17 @@ func TestHTTPServerWriteTimeout(t *testing.T) {
 // (account, address); past the account's distributed budget guessing only
 // slows down, and the address the operator logged in from is exempt.
 func TestLoginLockoutSparesOwnAddress(t *testing.T) {
-	ta := startApp(t, testConfig(t, "LINDUNGI_TRUSTED_PROXIES=127.0.0.1"))
-	c, err := ta.accounts.Add(context.Background(), "petugas.gita", accounts.Operator)
+	ta := apptest.Start(t, apptest.Config(t, "LINDUNGI_TRUSTED_PROXIES=127.0.0.1"))
+	c, err := ta.Accounts.Add(context.Background(), "petugas.gita", accounts.Operator)
 	if err != nil {
 		t.Fatal(err)
 	}
 	login := func(from, password string) string {
 		t.Helper()
-		req, _ := http.NewRequest("POST", ta.base+"/login", strings.NewReader(url.Values{"name": {"petugas.gita"}, "password": {password}}.Encode()))
+		req, _ := http.NewRequest("POST", ta.Base+"/login", strings.NewReader(url.Values{"name": {"petugas.gita"}, "password": {password}}.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("X-Forwarded-For", from)
-		res, err := noRedirects.Do(req)
+		res, err := apptest.NoRedirects.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,7 +201,7 @@ func TestLoginLockoutSparesOwnAddress(t *testing.T) {
 	if loc := login(desk, c.Password); loc != "/" {
 		t.Fatalf("after 60 guesses from elsewhere the operator at her own desk went to %q, want the console", loc)
 	}
-	if strings.Contains(ta.logs.String(), c.Password) {
+	if strings.Contains(ta.Logs.String(), c.Password) {
 		t.Error("a password reached the logs")
 	}
 }
@@ -238,17 +226,17 @@ func postFrom(t testing.TB, base, addr, path, body string) (int, []byte) {
 // used to block a phone's registration for an hour (429 for its owner), and
 // register/otp used to send a WhatsApp OTP to a phone that never registered.
 func TestSijejakAbuseSparesOwner(t *testing.T) {
-	ta := startApp(t, testConfig(t, "LINDUNGI_TRUSTED_PROXIES=127.0.0.1"))
+	ta := apptest.Start(t, apptest.Config(t, "LINDUNGI_TRUSTED_PROXIES=127.0.0.1"))
 	const phone = `"+6281277770001"`
 	const attacker, owner = "203.0.113.66", "10.1.2.3"
 	for i := 0; i < 12; i++ {
-		postFrom(t, ta.base, attacker, "/api/tracing/v1/register/verify", fmt.Sprintf(`{"phone":%s,"code":"SALAH%03d"}`, phone, i))
-		postFrom(t, ta.base, attacker, "/api/tracing/v1/register", `{"phone":`+phone+`}`)
+		postFrom(t, ta.Base, attacker, "/api/tracing/v1/register/verify", fmt.Sprintf(`{"phone":%s,"code":"SALAH%03d"}`, phone, i))
+		postFrom(t, ta.Base, attacker, "/api/tracing/v1/register", `{"phone":`+phone+`}`)
 	}
-	if status, b := postFrom(t, ta.base, attacker, "/api/tracing/v1/register/verify", `{"phone":`+phone+`,"code":"SALAH999"}`); status != http.StatusTooManyRequests {
+	if status, b := postFrom(t, ta.Base, attacker, "/api/tracing/v1/register/verify", `{"phone":`+phone+`,"code":"SALAH999"}`); status != http.StatusTooManyRequests {
 		t.Errorf("the attacker's own calls are not limited: %d %s", status, b)
 	}
-	status, b := postFrom(t, ta.base, owner, "/api/tracing/v1/register", `{"phone":`+phone+`}`)
+	status, b := postFrom(t, ta.Base, owner, "/api/tracing/v1/register", `{"phone":`+phone+`}`)
 	if status != http.StatusCreated {
 		t.Fatalf("owner's register after the attacker's calls: %d %s", status, b)
 	}
@@ -256,16 +244,16 @@ func TestSijejakAbuseSparesOwner(t *testing.T) {
 	json.Unmarshal(b, &reg)
 	// Before the WhatsApp message the owner's verify says "not yet", not
 	// "too many".
-	status, b = postFrom(t, ta.base, owner, "/api/tracing/v1/register/verify", `{"phone":`+phone+`,"code":"`+reg.Code+`"}`)
-	if status != http.StatusConflict || errorCode(t, b) != "not_confirmed" {
+	status, b = postFrom(t, ta.Base, owner, "/api/tracing/v1/register/verify", `{"phone":`+phone+`,"code":"`+reg.Code+`"}`)
+	if status != http.StatusConflict || apptest.ErrorCode(t, b) != "not_confirmed" {
 		t.Errorf("owner's verify after the attacker's calls: %d %s, want 409 not_confirmed", status, b)
 	}
 
-	status, b = postFrom(t, ta.base, attacker, "/api/tracing/v1/register/otp", `{"phone":"+6281277770002"}`)
+	status, b = postFrom(t, ta.Base, attacker, "/api/tracing/v1/register/otp", `{"phone":"+6281277770002"}`)
 	if status != http.StatusAccepted {
 		t.Fatalf("otp: %d %s", status, b)
 	}
-	if n := ta.count(t, `SELECT COUNT(*) FROM outbox WHERE kind = 'otp'`); n != 0 {
+	if n := ta.Count(t, `SELECT COUNT(*) FROM outbox WHERE kind = 'otp'`); n != 0 {
 		t.Errorf("%d OTP messages queued for a phone that never registered", n)
 	}
 }
@@ -275,9 +263,9 @@ func TestSijejakAbuseSparesOwner(t *testing.T) {
 // guesses, also after a restart (the in-memory list of her addresses is
 // gone then; the cookie is keyed with the data key).
 func TestLoginDeviceCookieAfterRestart(t *testing.T) {
-	cfg := testConfig(t, "LINDUNGI_TRUSTED_PROXIES=127.0.0.1")
-	ta := startApp(t, cfg)
-	c, err := ta.accounts.Add(context.Background(), "petugas.oki", accounts.Operator)
+	cfg := apptest.Config(t, "LINDUNGI_TRUSTED_PROXIES=127.0.0.1")
+	ta := apptest.Start(t, cfg)
+	c, err := ta.Accounts.Add(context.Background(), "petugas.oki", accounts.Operator)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +277,7 @@ func TestLoginDeviceCookieAfterRestart(t *testing.T) {
 		for _, ck := range cookies {
 			req.AddCookie(ck)
 		}
-		res, err := noRedirects.Do(req)
+		res, err := apptest.NoRedirects.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -297,7 +285,7 @@ func TestLoginDeviceCookieAfterRestart(t *testing.T) {
 		return res
 	}
 	var device *http.Cookie
-	for _, ck := range login(ta.base, "10.20.0.8", c.Password).Cookies() {
+	for _, ck := range login(ta.Base, "10.20.0.8", c.Password).Cookies() {
 		if ck.Name == "lindungi_device" {
 			device = ck
 		}
@@ -305,12 +293,12 @@ func TestLoginDeviceCookieAfterRestart(t *testing.T) {
 	if device == nil || !device.HttpOnly || device.Path != "/login" {
 		t.Fatalf("device cookie %+v", device)
 	}
-	ta.stop()
-	ta2 := startApp(t, cfg)
+	ta.Stop()
+	ta2 := apptest.Start(t, cfg)
 	for i := 0; i < 60; i++ {
-		login(ta2.base, fmt.Sprintf("198.51.100.%d", i/4+1), "tebakan")
+		login(ta2.Base, fmt.Sprintf("198.51.100.%d", i/4+1), "tebakan")
 	}
-	if loc := login(ta2.base, "10.99.0.1", c.Password, device).Header.Get("Location"); loc != "/" {
+	if loc := login(ta2.Base, "10.99.0.1", c.Password, device).Header.Get("Location"); loc != "/" {
 		t.Errorf("with her device cookie, from a new address, after a restart and 60 guesses: went to %q, want the console", loc)
 	}
 }
@@ -320,21 +308,21 @@ func TestLoginDeviceCookieAfterRestart(t *testing.T) {
 // stolen laptop) must not keep exempting its holder from the account's
 // throttle. A fresh login gives the new device cookie.
 func TestLoginDeviceCookieRevokedByPasswordReset(t *testing.T) {
-	ta := startApp(t, testConfig(t, "LINDUNGI_TRUSTED_PROXIES=127.0.0.1"))
+	ta := apptest.Start(t, apptest.Config(t, "LINDUNGI_TRUSTED_PROXIES=127.0.0.1"))
 	ctx := context.Background()
-	c, err := ta.accounts.Add(ctx, "petugas.oki", accounts.Operator)
+	c, err := ta.Accounts.Add(ctx, "petugas.oki", accounts.Operator)
 	if err != nil {
 		t.Fatal(err)
 	}
 	login := func(from, password string, cookies ...*http.Cookie) *http.Response {
 		t.Helper()
-		req, _ := http.NewRequest("POST", ta.base+"/login", strings.NewReader(url.Values{"name": {"petugas.oki"}, "password": {password}}.Encode()))
+		req, _ := http.NewRequest("POST", ta.Base+"/login", strings.NewReader(url.Values{"name": {"petugas.oki"}, "password": {password}}.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("X-Forwarded-For", from)
 		for _, ck := range cookies {
 			req.AddCookie(ck)
 		}
-		res, err := noRedirects.Do(req)
+		res, err := apptest.NoRedirects.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -353,7 +341,7 @@ func TestLoginDeviceCookieRevokedByPasswordReset(t *testing.T) {
 	if old == nil {
 		t.Fatal("no device cookie at login")
 	}
-	pw, err := ta.accounts.ResetPassword(ctx, "user:admin", "petugas.oki")
+	pw, err := ta.Accounts.ResetPassword(ctx, "user:admin", "petugas.oki")
 	if err != nil {
 		t.Fatal(err)
 	}

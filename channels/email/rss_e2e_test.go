@@ -1,4 +1,4 @@
-package main
+package email_test
 
 import (
 	"bytes"
@@ -8,10 +8,11 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"strings"
 	"testing"
 
 	"lindungi/channels/email/dovecottest"
+	"lindungi/channels/email/emailtest"
+	"lindungi/internal/app/apptest"
 )
 
 // bigMail is a complaint with two scanned documents attached, about size
@@ -21,7 +22,7 @@ func bigMail(i int, size int) []byte {
 	part := make([]byte, size*3/4/2)
 	rand.Read(part)
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "From: Warga Besar %d <besar%d@example.id>\r\nTo: %s\r\nSubject: Lampiran KTP dan sertifikat %d\r\n", i, i, e2eMailbox, i)
+	fmt.Fprintf(&b, "From: Warga Besar %d <besar%d@example.id>\r\nTo: %s\r\nSubject: Lampiran KTP dan sertifikat %d\r\n", i, i, emailtest.Mailbox, i)
 	fmt.Fprintf(&b, "Message-ID: <big.%d@example.id>\r\nDate: Tue, 03 Nov 2026 08:00:00 +0700\r\nMIME-Version: 1.0\r\n", i)
 	b.WriteString("Content-Type: multipart/mixed; boundary=\"BIG\"\r\n\r\n--BIG\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n")
 	b.WriteString("Mohon bantuan, sertifikat vaksin saya belum muncul. Saya lampirkan KTP dan kartu vaksin.\r\n")
@@ -36,22 +37,6 @@ func bigMail(i int, size int) []byte {
 	}
 	b.WriteString("--BIG--\r\n")
 	return b.Bytes()
-}
-
-// procStatusMB reads a VmRSS/VmHWM-style field of /proc/self/status in MB.
-func procStatusMB(field string) float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, field+":"); ok {
-			var kb float64
-			fmt.Sscanf(strings.TrimSpace(v), "%f", &kb)
-			return kb / 1024
-		}
-	}
-	return 0
 }
 
 // resetPeakRSS makes VmHWM start again from the current RSS (Linux
@@ -79,11 +64,11 @@ func TestEmailLargeMessageRSSFlat(t *testing.T) {
 		t.Skip("large-mail RSS test skipped in -short mode")
 	}
 	d := dovecottest.Start(t)
-	sink := startSMTPSink(t)
+	sink := emailtest.StartSMTPSink(t)
 	const size = 23 << 20
-	cfg := emailConfig(t, emailYAML(d, sink.Addr, ""), "LINDUNGI_LOG_LEVEL=warn")
-	ta := startApp(t, cfg)
-	ta.waitCount(t, 0, `SELECT COUNT(*) FROM tickets`)
+	cfg := emailtest.Config(t, emailtest.YAML(d, sink.Addr, ""), "LINDUNGI_LOG_LEVEL=warn")
+	ta := apptest.Start(t, cfg)
+	ta.WaitCount(t, 0, `SELECT COUNT(*) FROM tickets`)
 
 	phase := func(from, n int) (peak, base float64) {
 		msgs := make([][]byte, n)
@@ -94,10 +79,10 @@ func TestEmailLargeMessageRSSFlat(t *testing.T) {
 		msgs = nil
 		runtime.GC()
 		debug.FreeOSMemory()
-		base = procStatusMB("VmRSS")
+		base = apptest.ProcStatusMB("VmRSS")
 		resetPeakRSS(t)
-		ta.waitCount(t, from+n, `SELECT COUNT(*) FROM tickets WHERE channel = 'email'`)
-		return procStatusMB("VmHWM"), base
+		ta.WaitCount(t, from+n, `SELECT COUNT(*) FROM tickets WHERE channel = 'email'`)
+		return apptest.ProcStatusMB("VmHWM"), base
 	}
 	peak1, base1 := phase(0, 2)
 	const more = 14
@@ -107,7 +92,7 @@ func TestEmailLargeMessageRSSFlat(t *testing.T) {
 	t.Logf("%d more: RSS %.0f → peak %.0f MB (+%.0f MB, %.1f× one mail)", more, base3, peak3, peak3-base3, (peak3-base3)/mb)
 
 	var stored int64
-	ta.db.QueryRow(t.Context(), `SELECT COALESCE(SUM(size), 0) FROM attachments`).Scan(&stored)
+	ta.DB.QueryRow(t.Context(), `SELECT COALESCE(SUM(size), 0) FROM attachments`).Scan(&stored)
 	if want := int64((2 + more) * 2 * (size * 3 / 4 / 2)); stored != want {
 		t.Errorf("attachments stored: %d bytes, want %d (every scan of every mail)", stored, want)
 	}

@@ -1,4 +1,4 @@
-package main
+package cloud_test
 
 import (
 	"bytes"
@@ -18,6 +18,8 @@ import (
 	"lindungi/accounts"
 	"lindungi/channels/whatsapp/cloud/graphfake"
 	"lindungi/config"
+	"lindungi/internal/app"
+	"lindungi/internal/app/apptest"
 	"lindungi/store/storetest"
 	"lindungi/testlog"
 )
@@ -31,7 +33,7 @@ const (
 // cloudRig is the whole app with whatsapp.provider cloud, talking to the
 // fake Graph API, which sends it signed webhooks.
 type cloudRig struct {
-	*testApp
+	*apptest.Gateway
 	fake *graphfake.Server
 	// skew moves the provider's clock (to leave the 24-hour window).
 	skew *atomic.Int64
@@ -47,7 +49,7 @@ func cloudConfig(t testing.TB, fake *graphfake.Server, env ...string) config.Con
 		}
 		return p
 	}
-	cfg := testConfig(t, append([]string{"LINDUNGI_WHATSAPP_ENABLED=true", "LINDUNGI_WHATSAPP_PROVIDER=cloud",
+	cfg := apptest.Config(t, append([]string{"LINDUNGI_WHATSAPP_ENABLED=true", "LINDUNGI_WHATSAPP_PROVIDER=cloud",
 		"LINDUNGI_WHATSAPP_CLOUD_PHONE_NUMBER_ID=" + fake.PhoneNumberID(),
 		"LINDUNGI_WHATSAPP_CLOUD_ACCESS_TOKEN_FILE=" + file("token", cloudToken),
 		"LINDUNGI_WHATSAPP_CLOUD_APP_SECRET_FILE=" + file("secret", cloudAppSecret),
@@ -72,34 +74,33 @@ func startCloud(t testing.TB, env ...string) *cloudRig {
 	}
 	t.Cleanup(fake.Close)
 	skew := &atomic.Int64{}
-	testCloudClock = func() time.Time { return time.Now().UTC().Add(time.Duration(skew.Load())) }
-	t.Cleanup(func() { testCloudClock = nil })
-	ta := startApp(t, cloudConfig(t, fake, env...))
-	fake.SetWebhookURL(ta.base + "/webhooks/whatsapp")
-	return &cloudRig{testApp: ta, fake: fake, skew: skew}
+	clock := func() time.Time { return time.Now().UTC().Add(time.Duration(skew.Load())) }
+	ta := apptest.Start(t, cloudConfig(t, fake, env...), app.Options{CloudClock: clock})
+	fake.SetWebhookURL(ta.Base + "/webhooks/whatsapp")
+	return &cloudRig{Gateway: ta, fake: fake, skew: skew}
 }
 
 // write delivers a citizen's text as Meta would (retried until a 2xx).
 func (r *cloudRig) write(c graphfake.Citizen, text string) string {
-	r.t.Helper()
+	r.T.Helper()
 	body, id := r.fake.Text(c, text)
 	r.deliver(body)
 	return id
 }
 
 func (r *cloudRig) deliver(body []byte) {
-	r.t.Helper()
+	r.T.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := r.fake.Deliver(ctx, body); err != nil {
-		r.t.Fatalf("webhook: %v\n%s", err, r.logs.String())
+		r.T.Fatalf("webhook: %v\n%s", err, r.Logs.String())
 	}
 }
 
 // sentAfter waits until the gateway sent wa more than n messages and
 // returns those beyond n.
 func (r *cloudRig) sentAfter(wa string, n int) []graphfake.Sent {
-	r.t.Helper()
+	r.T.Helper()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) { // failure guard only
 		if s := r.fake.Sent(wa); len(s) > n {
 			// Let the rest of a burst of replies arrive.
@@ -107,14 +108,14 @@ func (r *cloudRig) sentAfter(wa string, n int) []graphfake.Sent {
 			return r.fake.Sent(wa)[n:]
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("nothing more sent to %s after %d\n%s", wa, n, r.logs.String())
+			r.T.Fatalf("nothing more sent to %s after %d\n%s", wa, n, r.Logs.String())
 		}
 	}
 }
 
 // ask writes text and returns the texts of the replies it got.
 func (r *cloudRig) ask(c graphfake.Citizen, text, want string) string {
-	r.t.Helper()
+	r.T.Helper()
 	n := len(r.fake.Sent(c.WaID))
 	r.write(c, text)
 	var all []string
@@ -123,7 +124,7 @@ func (r *cloudRig) ask(c graphfake.Citizen, text, want string) string {
 	}
 	joined := strings.Join(all, "\n")
 	if !strings.Contains(strings.ToLower(joined), strings.ToLower(want)) {
-		r.t.Fatalf("after %q: replies %q lack %q", text, joined, want)
+		r.T.Fatalf("after %q: replies %q lack %q", text, joined, want)
 	}
 	return joined
 }
@@ -141,15 +142,15 @@ type cloudDetail struct {
 }
 
 func (r *cloudRig) delivery(number, text string) (state, note string) {
-	r.t.Helper()
+	r.T.Helper()
 	var d cloudDetail
-	r.call("GET", "/api/v1/tickets/"+number, nil, &d)
+	r.Call("GET", "/api/v1/tickets/"+number, nil, &d)
 	for _, m := range d.Ticket.Messages {
 		if m.Direction == "out" && m.Text == text {
 			return m.Delivery, m.DeliveryNote
 		}
 	}
-	r.t.Fatalf("no outgoing %q on %s", text, number)
+	r.T.Fatalf("no outgoing %q on %s", text, number)
 	return "", ""
 }
 
@@ -194,15 +195,15 @@ func whatsappCloudEndToEnd(t *testing.T, env ...string) {
 	r.deliver(body)
 	r.sentAfter(budi.WaID, n)
 	confirm := r.ask(budi, "ya", "PL-")
-	number := ticketNumber.FindString(confirm)
+	number := apptest.TicketNumber.FindString(confirm)
 
-	var list ticketList
-	r.call("GET", "/api/v1/tickets?channel=whatsapp", nil, &list)
+	var list apptest.TicketList
+	r.Call("GET", "/api/v1/tickets?channel=whatsapp", nil, &list)
 	if len(list.Tickets) != 1 || list.Tickets[0].ID != number || list.Tickets[0].Contact != "+6281233334444" {
 		t.Fatalf("tickets: %+v", list.Tickets)
 	}
 	var d cloudDetail
-	r.call("GET", "/api/v1/tickets/"+number, nil, &d)
+	r.Call("GET", "/api/v1/tickets/"+number, nil, &d)
 	photos := 0
 	for _, m := range d.Ticket.Messages {
 		photos += len(m.Attachments)
@@ -214,7 +215,7 @@ func whatsappCloudEndToEnd(t *testing.T, env ...string) {
 	// The operator answers; WhatsApp reports sent, delivered, read.
 	const reply = "Selamat siang Pak Budi, data Anda kami periksa."
 	n = len(r.fake.Sent(budi.WaID))
-	if code := r.call("POST", "/api/v1/tickets/"+number+"/replies", map[string]string{"text": reply}, nil); code != http.StatusCreated {
+	if code := r.Call("POST", "/api/v1/tickets/"+number+"/replies", map[string]string{"text": reply}, nil); code != http.StatusCreated {
 		t.Fatalf("reply: %d", code)
 	}
 	out := r.sentAfter(budi.WaID, n)[0]
@@ -236,12 +237,12 @@ func whatsappCloudEndToEnd(t *testing.T, env ...string) {
 	ani := graphfake.Citizen{WaID: "6281211110002", Name: "Ani"}
 	devA := cloudRegister(t, r, budi)
 	devB := cloudRegister(t, r, ani)
-	officer, err := r.accounts.Add(context.Background(), "dinkes", accounts.HealthOfficer)
+	officer, err := r.Accounts.Add(context.Background(), "dinkes", accounts.HealthOfficer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ids tempIDs
-	devB.do(t, "GET", "/api/tracing/v1/tempids", devB.token, nil, &ids)
+	var ids apptest.TempIDs
+	devB.Do(t, "GET", "/api/tracing/v1/tempids", devB.Token, nil, &ids)
 	first := ids.TempIDs[0]
 	// Budi's phone heard Ani's first TempID every 10 s since it began.
 	var recs []map[string]any
@@ -249,7 +250,7 @@ func whatsappCloudEndToEnd(t *testing.T, env ...string) {
 		recs = append(recs, map[string]any{"v": 2, "msg": first.TempID, "org": "ID_MOH", "modelP": "SM-G973F", "modelC": "SM-G981B/DS", "rssi": -45, "txPower": 12, "timestamp": ts})
 	}
 	n = len(r.fake.Sent(budi.WaID))
-	if code := devA.do(t, "POST", "/api/v1/tracing/cases", officer.Token, map[string]string{"phone": "+" + budi.WaID, "onsetDate": time.Now().Format("2006-01-02")}, nil); code != 201 {
+	if code := devA.Do(t, "POST", "/api/v1/tracing/cases", officer.Token, map[string]string{"phone": "+" + budi.WaID, "onsetDate": time.Now().Format("2006-01-02")}, nil); code != 201 {
 		t.Fatalf("mark positive: %d", code)
 	}
 	if c := r.sentAfter(budi.WaID, n)[0]; c.Type != "text" {
@@ -262,7 +263,7 @@ func whatsappCloudEndToEnd(t *testing.T, env ...string) {
 	r.skew.Store(int64(25 * time.Hour))
 	n = len(r.fake.Sent(ani.WaID))
 	var res struct{ Accepted int }
-	if code := devA.do(t, "POST", "/api/tracing/v1/uploads", devA.token, map[string]any{"records": recs}, &res); code != 200 || res.Accepted != len(recs) {
+	if code := devA.Do(t, "POST", "/api/tracing/v1/uploads", devA.Token, map[string]any{"records": recs}, &res); code != 200 || res.Accepted != len(recs) {
 		t.Fatalf("upload: %d %+v", code, res)
 	}
 	prompt := r.sentAfter(ani.WaID, n)[0]
@@ -273,7 +274,7 @@ func whatsappCloudEndToEnd(t *testing.T, env ...string) {
 	// An operator's reply to Budi now is held, not attempted.
 	const late = "Mohon maaf, data sudah kami perbaiki."
 	before := r.fake.Requests()
-	if code := r.call("POST", "/api/v1/tickets/"+number+"/replies", map[string]string{"text": late}, nil); code != http.StatusCreated {
+	if code := r.Call("POST", "/api/v1/tickets/"+number+"/replies", map[string]string{"text": late}, nil); code != http.StatusCreated {
 		t.Fatalf("late reply: %d", code)
 	}
 	var st, note string
@@ -298,29 +299,29 @@ func whatsappCloudEndToEnd(t *testing.T, env ...string) {
 		}
 	}
 	if !found {
-		t.Fatalf("the held reply was not released\n%s", r.logs.String())
+		t.Fatalf("the held reply was not released\n%s", r.Logs.String())
 	}
-	testlog.AssertClean(t, r.logs.String(), "6281233334444", "6281211110002", reply, "3174014501900001")
-	if strings.Contains(r.logs.String(), cloudToken) {
+	testlog.AssertClean(t, r.Logs.String(), "6281233334444", "6281211110002", reply, "3174014501900001")
+	if strings.Contains(r.Logs.String(), cloudToken) {
 		t.Error("the access token is in the log")
 	}
 }
 
 // cloudRegister registers c's phone for Sijejak by the SIJEJAK message
 // over the Cloud API.
-func cloudRegister(t *testing.T, r *cloudRig, c graphfake.Citizen) *device {
+func cloudRegister(t *testing.T, r *cloudRig, c graphfake.Citizen) *apptest.Device {
 	t.Helper()
-	d := &device{ta: r.testApp, phone: "+" + c.WaID}
+	d := &apptest.Device{G: r.Gateway, Phone: "+" + c.WaID}
 	var reg struct{ Code string }
-	if code := d.do(t, "POST", "/api/tracing/v1/register", "", map[string]string{"phone": d.phone}, &reg); code != 201 {
+	if code := d.Do(t, "POST", "/api/tracing/v1/register", "", map[string]string{"phone": d.Phone}, &reg); code != 201 {
 		t.Fatalf("register: %d", code)
 	}
 	r.ask(c, "SIJEJAK "+reg.Code, reg.Code)
 	var v struct{ DeviceToken string }
-	if code := d.do(t, "POST", "/api/tracing/v1/register/verify", "", map[string]string{"phone": d.phone, "code": reg.Code}, &v); code != 200 {
+	if code := d.Do(t, "POST", "/api/tracing/v1/register/verify", "", map[string]string{"phone": d.Phone, "code": reg.Code}, &v); code != 200 {
 		t.Fatalf("verify: %d", code)
 	}
-	d.token = v.DeviceToken
+	d.Token = v.DeviceToken
 	return d
 }
 
@@ -356,7 +357,7 @@ func TestWhatsAppCloudWebhookSecurity(t *testing.T) {
 			}
 		})
 	}
-	if n := countRows(t, r.testApp, `SELECT COUNT(*) FROM messages`); n != 0 {
+	if n := countRows(t, r.Gateway, `SELECT COUNT(*) FROM messages`); n != 0 {
 		t.Fatalf("%d messages stored from unsigned or forged webhooks", n)
 	}
 	if len(r.fake.Sent("")) != 0 {
@@ -368,7 +369,7 @@ func TestWhatsAppCloudWebhookSecurity(t *testing.T) {
 			t.Fatalf("signed webhook: %d %v", code, err)
 		}
 	}
-	if n := countRows(t, r.testApp, `SELECT COUNT(*) FROM messages WHERE direction = 'in'`); n != 1 {
+	if n := countRows(t, r.Gateway, `SELECT COUNT(*) FROM messages WHERE direction = 'in'`); n != 1 {
 		t.Fatalf("%d inbound messages after five deliveries of one", n)
 	}
 
@@ -383,7 +384,7 @@ func TestWhatsAppCloudWebhookSecurity(t *testing.T) {
 		{"hub.mode=subscribe&hub.challenge=1158201444", http.StatusForbidden, false},
 		{"hub.mode=unsubscribe&hub.verify_token=" + cloudVerify + "&hub.challenge=1158201444", http.StatusForbidden, false},
 	} {
-		resp, err := http.Get(r.base + "/webhooks/whatsapp?" + tc.query)
+		resp, err := http.Get(r.Base + "/webhooks/whatsapp?" + tc.query)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -405,7 +406,7 @@ func TestWhatsAppCloudWebhookSecurity(t *testing.T) {
 			break
 		}
 	}
-	rows, err := r.db.Query(ctx, `SELECT last_error FROM outbox`)
+	rows, err := r.DB.Query(ctx, `SELECT last_error FROM outbox`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,7 +418,7 @@ func TestWhatsAppCloudWebhookSecurity(t *testing.T) {
 	}
 	rows.Close()
 	var ready map[string]any
-	resp, err := http.Get(r.base + "/readyz")
+	resp, err := http.Get(r.Base + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,27 +428,17 @@ func TestWhatsAppCloudWebhookSecurity(t *testing.T) {
 	if !bytes.Contains(b, []byte(`"provider":"cloud"`)) {
 		t.Errorf("readyz does not show the provider: %s", b)
 	}
-	metrics := r.get("/metrics")
+	metrics := r.Get("/metrics")
 	if !strings.Contains(metrics, `lindungi_whatsapp_cloud_webhooks_total{result="bad_signature"} 5`) ||
 		!strings.Contains(metrics, `lindungi_whatsapp_cloud_webhooks_total{result="no_signature"} 1`) {
 		t.Errorf("webhook metrics:\n%s", grepLines(metrics, "lindungi_whatsapp_cloud_webhooks_total"))
 	}
-	for _, s := range []string{r.logs.String(), metrics} {
+	for _, s := range []string{r.Logs.String(), metrics} {
 		if strings.Contains(s, cloudToken) || strings.Contains(s, cloudAppSecret) || strings.Contains(s, cloudVerify) {
 			t.Error("a secret is in the log or the metrics")
 		}
 	}
-	testlog.AssertClean(t, r.logs.String(), "6281255556666")
-}
-
-func (ta *testApp) get(path string) string {
-	resp, err := http.Get(ta.base + path)
-	if err != nil {
-		ta.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	testlog.AssertClean(t, r.Logs.String(), "6281255556666")
 }
 
 func grepLines(s, substr string) string {
@@ -460,19 +451,19 @@ func grepLines(s, substr string) string {
 	return strings.Join(out, "\n")
 }
 
-func countRows(t testing.TB, ta *testApp, q string) int {
+func countRows(t testing.TB, ta *apptest.Gateway, q string) int {
 	t.Helper()
 	var n int
-	if err := ta.db.QueryRow(context.Background(), q).Scan(&n); err != nil {
+	if err := ta.DB.QueryRow(context.Background(), q).Scan(&n); err != nil {
 		t.Fatal(fmt.Errorf("%s: %w", q, err))
 	}
 	return n
 }
 
 // outboxRow reads an outbox row's status and delivery state.
-func outboxRow(t testing.TB, ta *testApp, id string) (status, delivery string) {
+func outboxRow(t testing.TB, ta *apptest.Gateway, id string) (status, delivery string) {
 	t.Helper()
-	if err := ta.db.QueryRow(context.Background(), `SELECT status, delivery FROM outbox WHERE id = ?`, id).Scan(&status, &delivery); err != nil {
+	if err := ta.DB.QueryRow(context.Background(), `SELECT status, delivery FROM outbox WHERE id = ?`, id).Scan(&status, &delivery); err != nil {
 		t.Fatalf("outbox row %s: %v", id, err)
 	}
 	return status, delivery
@@ -501,10 +492,10 @@ func TestWhatsAppCloudDuplicatesAndOrder(t *testing.T) {
 		}
 	}
 	greeting := r.sentAfter(rina.WaID, 0)
-	if in := countRows(t, r.testApp, `SELECT COUNT(*) FROM messages WHERE direction = 'in'`); in != 1 {
+	if in := countRows(t, r.Gateway, `SELECT COUNT(*) FROM messages WHERE direction = 'in'`); in != 1 {
 		t.Fatalf("%d inbound messages from five deliveries of one", in)
 	}
-	if rows := countRows(t, r.testApp, `SELECT COUNT(*) FROM outbox`); rows != len(greeting) {
+	if rows := countRows(t, r.Gateway, `SELECT COUNT(*) FROM outbox`); rows != len(greeting) {
 		t.Fatalf("%d outbox rows, %d messages sent", rows, len(greeting))
 	}
 	g := greeting[0]
@@ -512,7 +503,7 @@ func TestWhatsAppCloudDuplicatesAndOrder(t *testing.T) {
 		r.deliver(r.fake.Status(g, st, 0))
 		r.deliver(r.fake.Status(g, st, 0))
 	}
-	if _, dl := outboxRow(t, r.testApp, g.CallbackData); dl != "read" {
+	if _, dl := outboxRow(t, r.Gateway, g.CallbackData); dl != "read" {
 		t.Fatalf("after statuses out of order the greeting is %q, want read", dl)
 	}
 
@@ -523,7 +514,7 @@ func TestWhatsAppCloudDuplicatesAndOrder(t *testing.T) {
 	r.write(rina, "menu")
 	early := r.sentAfter(rina.WaID, n)[0]
 	var st, dl string
-	for st, dl = outboxRow(t, r.testApp, early.CallbackData); st != "sent"; st, dl = outboxRow(t, r.testApp, early.CallbackData) {
+	for st, dl = outboxRow(t, r.Gateway, early.CallbackData); st != "sent"; st, dl = outboxRow(t, r.Gateway, early.CallbackData) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if dl != "delivered" {
@@ -535,20 +526,20 @@ func TestWhatsAppCloudDuplicatesAndOrder(t *testing.T) {
 	n = len(r.fake.Sent(rina.WaID))
 	r.fake.StatusesBeforeAnswer(0)
 	r.ask(rina, "saya mau bicara dengan petugas", "PL-")
-	var list ticketList
-	r.call("GET", "/api/v1/tickets?channel=whatsapp", nil, &list)
+	var list apptest.TicketList
+	r.Call("GET", "/api/v1/tickets?channel=whatsapp", nil, &list)
 	if len(list.Tickets) != 1 {
 		t.Fatalf("tickets: %+v", list.Tickets)
 	}
 	number := list.Tickets[0].ID
 	r.fake.StatusesBeforeAnswer(131026, "failed")
 	n = len(r.fake.Sent(rina.WaID))
-	if code := r.call("POST", "/api/v1/tickets/"+number+"/replies", map[string]string{"text": "Kami bantu, Bu Rina."}, nil); code != http.StatusCreated {
+	if code := r.Call("POST", "/api/v1/tickets/"+number+"/replies", map[string]string{"text": "Kami bantu, Bu Rina."}, nil); code != http.StatusCreated {
 		t.Fatalf("reply: %d", code)
 	}
 	failed := r.sentAfter(rina.WaID, n)[0]
 	r.fake.StatusesBeforeAnswer(0)
-	for st, dl = outboxRow(t, r.testApp, failed.CallbackData); st == "sending" || st == "queued"; st, dl = outboxRow(t, r.testApp, failed.CallbackData) {
+	for st, dl = outboxRow(t, r.Gateway, failed.CallbackData); st == "sending" || st == "queued"; st, dl = outboxRow(t, r.Gateway, failed.CallbackData) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if st != "dead" || dl != "failed" {
@@ -557,7 +548,7 @@ func TestWhatsAppCloudDuplicatesAndOrder(t *testing.T) {
 	var d struct {
 		Ticket struct{ Flags []string } `json:"ticket"`
 	}
-	r.call("GET", "/api/v1/tickets/"+number, nil, &d)
+	r.Call("GET", "/api/v1/tickets/"+number, nil, &d)
 	if !strings.Contains(strings.Join(d.Ticket.Flags, ","), "delivery_failed") {
 		t.Fatalf("ticket flags %v", d.Ticket.Flags)
 	}
@@ -566,7 +557,7 @@ func TestWhatsAppCloudDuplicatesAndOrder(t *testing.T) {
 	}
 	// A late "delivered" for it changes nothing.
 	r.deliver(r.fake.Status(failed, "delivered", 0))
-	if st, dl = outboxRow(t, r.testApp, failed.CallbackData); st != "dead" || dl != "failed" {
+	if st, dl = outboxRow(t, r.Gateway, failed.CallbackData); st != "dead" || dl != "failed" {
 		t.Fatalf("a late status revived a dead row: %s/%s", st, dl)
 	}
 }
@@ -577,30 +568,30 @@ func TestWhatsAppCloudQualityShown(t *testing.T) {
 	r := startCloud(t)
 	// With this provider nothing holds a connection, so nothing is
 	// elected: every replica takes webhooks.
-	for _, rn := range r.runners {
-		if rn.name == "whatsapp" {
+	for _, name := range r.Singletons() {
+		if name == "whatsapp" {
 			t.Fatal("provider cloud runs a WhatsApp singleton")
 		}
 	}
 	r.deliver(r.fake.QualityUpdate("FLAGGED", "TIER_10K"))
-	if b := r.get("/readyz"); !strings.Contains(b, `"quality":"FLAGGED"`) || !strings.Contains(b, `"tier":"TIER_10K"`) {
+	if b := r.Get("/readyz"); !strings.Contains(b, `"quality":"FLAGGED"`) || !strings.Contains(b, `"tier":"TIER_10K"`) {
 		t.Errorf("readyz: %s", b)
 	}
-	if m := r.get("/metrics"); !strings.Contains(m, `lindungi_whatsapp_cloud_quality{quality="FLAGGED",tier="TIER_10K"} 1`) {
+	if m := r.Get("/metrics"); !strings.Contains(m, `lindungi_whatsapp_cloud_quality{quality="FLAGGED",tier="TIER_10K"} 1`) {
 		t.Errorf("metrics:\n%s", grepLines(m, "lindungi_whatsapp_cloud_quality"))
 	}
 	var st map[string]string
-	r.call("GET", "/api/v1/whatsapp/status", nil, &st)
+	r.Call("GET", "/api/v1/whatsapp/status", nil, &st)
 	if st["provider"] != "cloud" || st["tier"] != "TIER_10K" || st["state"] != "connected" {
 		t.Errorf("status: %v", st)
 	}
-	c, err := r.accounts.Add(context.Background(), "operator1", accounts.Operator)
+	c, err := r.Accounts.Add(context.Background(), "operator1", accounts.Operator)
 	if err != nil {
 		t.Fatal(err)
 	}
 	jar, _ := cookiejar.New(nil)
 	cl := &http.Client{Jar: jar}
-	resp, err := cl.PostForm(r.base+"/login", url.Values{"name": {"operator1"}, "password": {c.Password}})
+	resp, err := cl.PostForm(r.Base+"/login", url.Values{"name": {"operator1"}, "password": {c.Password}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -620,15 +611,15 @@ func TestWhatsAppCloudBadTokenAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(fake.Close)
-	ta := startApp(t, cloudConfig(t, fake))
+	ta := apptest.Start(t, cloudConfig(t, fake))
 	var b string
 	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(b, `"whatsapp":"unauthorized"`); time.Sleep(20 * time.Millisecond) { // failure guard only
 		if time.Now().After(deadline) {
 			t.Fatalf("readyz never showed the refused token: %s", b)
 		}
-		b = ta.get("/readyz")
+		b = ta.Get("/readyz")
 	}
-	if strings.Contains(ta.logs.String(), cloudToken) {
+	if strings.Contains(ta.Logs.String(), cloudToken) {
 		t.Error("the refused token is in the log")
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package app_test
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 
 	"lindungi/channels"
 	"lindungi/channels/simulator"
+	"lindungi/internal/app"
+	"lindungi/internal/app/apptest"
 	"lindungi/store"
 )
 
@@ -72,27 +74,27 @@ func sqliteCeiling(b *testing.B, dir, params string, n int) float64 {
 // latency (dominated by queueing at full load), the SQLite single-row
 // transaction ceiling measured in the same run, and their ratio.
 //
-//	go test -run '^$' -bench 'Pipeline$' -benchtime 4000x .
+//	go test -run '^$' -bench 'Pipeline$' -benchtime 4000x ./internal/app/
 func BenchmarkPipeline(b *testing.B) { runPipeline(b, b.N, 0) }
 
 // BenchmarkPipelinePaced offers 200 messages/s and reports the latency a
 // citizen sees at that load, and the process's peak RSS.
 //
-//	go test -run '^$' -bench PipelinePaced -benchtime 2000x .
+//	go test -run '^$' -bench PipelinePaced -benchtime 2000x ./internal/app/
 func BenchmarkPipelinePaced(b *testing.B) { runPipeline(b, b.N, 200) }
 
 func runPipeline(b *testing.B, n int, perSecond float64) {
-	cfg := testConfig(b, "LINDUNGI_LOG_LEVEL=error", "LINDUNGI_BOT_FLOOD_LIMIT=1000000")
+	cfg := apptest.Config(b, "LINDUNGI_LOG_LEVEL=error", "LINDUNGI_BOT_FLOOD_LIMIT=1000000")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	a, err := newApp(ctx, cfg, os.Stderr)
+	a, err := app.New(ctx, cfg, os.Stderr, app.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	tc := &timedChannel{Channel: a.sim, first: map[string]time.Time{}}
-	a.outbox.Register(tc) // replaces the plain simulator under the same name
+	tc := &timedChannel{Channel: a.Simulator, first: map[string]time.Time{}}
+	a.Outbox.Register(tc) // replaces the plain simulator under the same name
 	done := make(chan struct{})
-	go func() { a.outbox.Run(ctx); close(done) }()
+	go func() { a.Outbox.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done; a.Close() }()
 
 	sentAt := make([]time.Time, n)
@@ -109,7 +111,7 @@ func runPipeline(b *testing.B, n int, perSecond float64) {
 			for i := range next {
 				in, _ := simulator.Inbound(simulator.Submission{ID: fmt.Sprintf("bench-%d", i), From: fmt.Sprintf("+6281%09d", i), Text: texts[i%len(texts)]})
 				sentAt[i] = time.Now()
-				if err := a.bot.Deliver(ctx, in); err != nil {
+				if err := a.Bot.Deliver(ctx, in); err != nil {
 					b.Error(err)
 				}
 			}
@@ -156,5 +158,5 @@ func runPipeline(b *testing.B, n int, perSecond float64) {
 	b.ReportMetric(rate/ceiling, "ratio")
 	b.ReportMetric(volatile, "nosync-ceiling-tx/s")
 	b.ReportMetric(rate/volatile, "nosync-ratio")
-	b.ReportMetric(procStatusMB("VmHWM"), "peak-rss-MB")
+	b.ReportMetric(apptest.ProcStatusMB("VmHWM"), "peak-rss-MB")
 }

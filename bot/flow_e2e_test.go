@@ -1,4 +1,4 @@
-package main
+package bot_test
 
 import (
 	"context"
@@ -6,89 +6,53 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"lindungi/bot/conversation"
 	"lindungi/config"
+	"lindungi/internal/app/apptest"
 	"lindungi/store/storetest"
 	"lindungi/testlog"
 )
-
-func contains(replies []string, want string) bool {
-	for _, r := range replies {
-		if strings.Contains(r, want) {
-			return true
-		}
-	}
-	return false
-}
-
-func mustReply(t testing.TB, replies []string, want string) {
-	t.Helper()
-	if !contains(replies, want) {
-		t.Fatalf("no reply contains %q; got %q", want, replies)
-	}
-}
-
-var ticketNumber = regexp.MustCompile(`PL-\d{4}-\d{6}`)
-
-type ticketList struct {
-	Tickets []struct {
-		ID, Category, Status, Nik, Contact, Channel string
-		HandedOff                                   bool `json:"handedOff"`
-	} `json:"tickets"`
-}
-
-type ticketDetail struct {
-	Ticket struct {
-		ID, Status, Category, Nik string
-		Fields                    map[string]string `json:"fields"`
-		Messages                  []struct {
-			Direction, Text, Channel string
-			Attachments              []struct{ Name string } `json:"attachments"`
-		} `json:"messages"`
-	} `json:"ticket"`
-}
 
 // TestFoundationEndToEnd is issue 2's "must show 2" and issue 3's "must
 // show 2": a greeting, a complaint that becomes a ticket whose number is in
 // the reply, the ticket in the API with the NIK masked in the list, an
 // operator reply that reaches the contact, and all of it after a restart.
-func TestFoundationEndToEnd(t *testing.T) { foundationEndToEnd(t, testConfig(t)) }
+func TestFoundationEndToEnd(t *testing.T) { foundationEndToEnd(t, apptest.Config(t)) }
 
 // TestFoundationEndToEndPostgres runs the same on PostgreSQL.
 func TestFoundationEndToEndPostgres(t *testing.T) {
-	foundationEndToEnd(t, testConfig(t, "LINDUNGI_DATABASE_URL="+storetest.PostgresURL(t)))
+	foundationEndToEnd(t, apptest.Config(t, "LINDUNGI_DATABASE_URL="+storetest.PostgresURL(t)))
 }
 
 func foundationEndToEnd(t *testing.T, cfg config.Config) {
-	ta := startApp(t, cfg)
+	ta := apptest.Start(t, cfg)
 	const citizen = "+6281234567890"
-	mustReply(t, ta.say(citizen, "halo"), "Selamat datang")
-	mustReply(t, ta.say(citizen, "1"), "nama lengkap")
-	mustReply(t, ta.say(citizen, "Budi Santoso"), "NIK")
-	mustReply(t, ta.say(citizen, "3174014501900001"), "tanggal lahir")
-	mustReply(t, ta.say(citizen, "05-01-1990"), "nomor HP")
-	mustReply(t, ta.say(citizen, "081234567890"), "jelaskan")
-	mustReply(t, ta.say(citizen, "Sertifikat dosis 2 belum muncul di aplikasi"), "foto")
-	rs := ta.say(citizen, "lewati")
-	mustReply(t, rs, "3174014501900001") // the citizen sees their own data to confirm
-	rs = ta.say(citizen, "ya")
-	number := ticketNumber.FindString(strings.Join(rs, "\n"))
+	apptest.MustReply(t, ta.Say(citizen, "halo"), "Selamat datang")
+	apptest.MustReply(t, ta.Say(citizen, "1"), "nama lengkap")
+	apptest.MustReply(t, ta.Say(citizen, "Budi Santoso"), "NIK")
+	apptest.MustReply(t, ta.Say(citizen, "3174014501900001"), "tanggal lahir")
+	apptest.MustReply(t, ta.Say(citizen, "05-01-1990"), "nomor HP")
+	apptest.MustReply(t, ta.Say(citizen, "081234567890"), "jelaskan")
+	apptest.MustReply(t, ta.Say(citizen, "Sertifikat dosis 2 belum muncul di aplikasi"), "foto")
+	rs := ta.Say(citizen, "lewati")
+	apptest.MustReply(t, rs, "3174014501900001") // the citizen sees their own data to confirm
+	rs = ta.Say(citizen, "ya")
+	number := apptest.TicketNumber.FindString(strings.Join(rs, "\n"))
 	if number == "" {
 		t.Fatalf("no ticket number in %q", rs)
 	}
 
-	var list ticketList
-	ta.call("GET", "/api/v1/tickets", nil, &list)
+	var list apptest.TicketList
+	ta.Call("GET", "/api/v1/tickets", nil, &list)
 	if len(list.Tickets) != 1 || list.Tickets[0].ID != number || list.Tickets[0].Category != "certificate_missing" || list.Tickets[0].Nik != "3174********0001" {
 		t.Fatalf("list: %+v", list)
 	}
-	var d ticketDetail
-	ta.call("GET", "/api/v1/tickets/"+number, nil, &d)
+	var d apptest.TicketDetail
+	ta.Call("GET", "/api/v1/tickets/"+number, nil, &d)
 	if d.Ticket.Fields["nik"] != "3174014501900001" || d.Ticket.Fields["name"] == "" || len(d.Ticket.Messages) < 10 {
 		t.Fatalf("detail: %+v", d.Ticket)
 	}
@@ -96,13 +60,13 @@ func foundationEndToEnd(t *testing.T, cfg config.Config) {
 	var aud struct {
 		Entries []struct{ Action, ObjectID, Actor string } `json:"entries"`
 	}
-	ta.call("GET", "/api/v1/audit?action=ticket.read", nil, &aud)
+	ta.Call("GET", "/api/v1/audit?action=ticket.read", nil, &aud)
 	if len(aud.Entries) == 0 || aud.Entries[0].ObjectID != number {
 		t.Errorf("no audit row for the ticket read: %+v", aud)
 	}
 	// Search finds it by the citizen's words.
-	var found ticketList
-	ta.call("GET", "/api/v1/tickets?q=dosis", nil, &found)
+	var found apptest.TicketList
+	ta.Call("GET", "/api/v1/tickets?q=dosis", nil, &found)
 	if len(found.Tickets) != 1 {
 		t.Errorf("search found %d tickets", len(found.Tickets))
 	}
@@ -110,42 +74,42 @@ func foundationEndToEnd(t *testing.T, cfg config.Config) {
 	var before struct {
 		NextCursor string `json:"next_cursor"`
 	}
-	ta.call("GET", "/api/v1/simulator/messages?to="+urlq(citizen), nil, &before)
-	if code := ta.call("POST", "/api/v1/tickets/"+number+"/replies", map[string]string{"text": "Data Bapak sudah kami perbaiki, silakan cek kembali."}, nil); code != http.StatusCreated {
+	ta.Call("GET", "/api/v1/simulator/messages?to="+apptest.URLQ(citizen), nil, &before)
+	if code := ta.Call("POST", "/api/v1/tickets/"+number+"/replies", map[string]string{"text": "Data Bapak sudah kami perbaiki, silakan cek kembali."}, nil); code != http.StatusCreated {
 		t.Fatalf("reply: %d", code)
 	}
-	mustReply(t, ta.replies(citizen, before.NextCursor), "sudah kami perbaiki")
+	apptest.MustReply(t, ta.Replies(citizen, before.NextCursor), "sudah kami perbaiki")
 
 	// Restart on the same data directory: everything is still there.
-	ta.stop()
-	ta2 := startApp(t, cfg)
-	var again ticketDetail
-	if code := ta2.call("GET", "/api/v1/tickets/"+number, nil, &again); code != 200 {
+	ta.Stop()
+	ta2 := apptest.Start(t, cfg)
+	var again apptest.TicketDetail
+	if code := ta2.Call("GET", "/api/v1/tickets/"+number, nil, &again); code != 200 {
 		t.Fatalf("after restart: %d", code)
 	}
 	if len(again.Ticket.Messages) != len(d.Ticket.Messages)+1 || again.Ticket.Status != "pending" {
 		t.Fatalf("after restart: %d messages (want %d), status %s", len(again.Ticket.Messages), len(d.Ticket.Messages)+1, again.Ticket.Status)
 	}
-	testlog.AssertClean(t, ta.logs.String()+ta2.logs.String(), citizen, "3174014501900001", "Budi Santoso", "dosis 2")
+	testlog.AssertClean(t, ta.Logs.String()+ta2.Logs.String(), citizen, "3174014501900001", "Budi Santoso", "dosis 2")
 }
 
 // TestHandoff is issue 3's "must show 3".
 func TestHandoff(t *testing.T) {
-	ta := startApp(t, testConfig(t))
+	ta := apptest.Start(t, apptest.Config(t))
 	const citizen = "+6281300000001"
-	ta.say(citizen, "halo")
-	rs := ta.say(citizen, "bicara dengan petugas")
-	number := ticketNumber.FindString(strings.Join(rs, "\n"))
+	ta.Say(citizen, "halo")
+	rs := ta.Say(citizen, "bicara dengan petugas")
+	number := apptest.TicketNumber.FindString(strings.Join(rs, "\n"))
 	if number == "" {
 		t.Fatalf("no ticket on hand-off: %q", rs)
 	}
 	// The bot stays quiet; the message is on the ticket.
-	if rs := ta.say(citizen, "tolong cepat ya, sertifikat saya tidak muncul"); len(rs) != 0 {
+	if rs := ta.Say(citizen, "tolong cepat ya, sertifikat saya tidak muncul"); len(rs) != 0 {
 		t.Fatalf("bot answered during hand-off: %q", rs)
 	}
-	var d ticketDetail
-	ta.call("GET", "/api/v1/tickets/"+number, nil, &d)
-	if !contains(func() []string {
+	var d apptest.TicketDetail
+	ta.Call("GET", "/api/v1/tickets/"+number, nil, &d)
+	if !apptest.Contains(func() []string {
 		var s []string
 		for _, m := range d.Ticket.Messages {
 			s = append(s, m.Text)
@@ -157,12 +121,12 @@ func TestHandoff(t *testing.T) {
 	var before struct {
 		NextCursor string `json:"next_cursor"`
 	}
-	ta.call("GET", "/api/v1/simulator/messages?to="+urlq(citizen), nil, &before)
-	ta.call("POST", "/api/v1/tickets/"+number+"/replies", map[string]string{"text": "Selamat siang, kami bantu cek."}, nil)
-	mustReply(t, ta.replies(citizen, before.NextCursor), "kami bantu cek")
+	ta.Call("GET", "/api/v1/simulator/messages?to="+apptest.URLQ(citizen), nil, &before)
+	ta.Call("POST", "/api/v1/tickets/"+number+"/replies", map[string]string{"text": "Selamat siang, kami bantu cek."}, nil)
+	apptest.MustReply(t, ta.Replies(citizen, before.NextCursor), "kami bantu cek")
 	st := "resolved"
-	ta.call("PATCH", "/api/v1/tickets/"+number, map[string]*string{"status": &st}, nil)
-	if rs := ta.say(citizen, "menu"); len(rs) == 0 {
+	ta.Call("PATCH", "/api/v1/tickets/"+number, map[string]*string{"status": &st}, nil)
+	if rs := ta.Say(citizen, "menu"); len(rs) == 0 {
 		t.Fatal("bot still quiet after the operator resolved the ticket")
 	}
 }
@@ -170,7 +134,7 @@ func TestHandoff(t *testing.T) {
 // TestBadInputThroughSimulator is issue 3's "must show 4": nothing panics,
 // nothing is lost, replies stay polite, and a flood is rate-limited.
 func TestBadInputThroughSimulator(t *testing.T) {
-	ta := startApp(t, testConfig(t))
+	ta := apptest.Start(t, apptest.Config(t))
 	inputs := map[string]string{
 		"10kB":  strings.Repeat("sertifikat belum muncul ", 430),
 		"emoji": "🙏🙏😭😭🇮🇩",
@@ -183,7 +147,7 @@ func TestBadInputThroughSimulator(t *testing.T) {
 	for name, text := range inputs {
 		from := "+62815000000" + fmt.Sprint(n)
 		n++
-		rs := ta.say(from, text)
+		rs := ta.Say(from, text)
 		if len(rs) == 0 {
 			t.Errorf("%s: no reply", name)
 		}
@@ -197,14 +161,14 @@ func TestBadInputThroughSimulator(t *testing.T) {
 	const flooder = "+6281600000001"
 	for i := 0; i < 100; i++ {
 		body := map[string]string{"from": flooder, "text": fmt.Sprintf("halo %d", i), "id": fmt.Sprintf("flood-%d", i)}
-		if code := ta.call("POST", "/api/v1/simulator/messages", body, nil); code != http.StatusAccepted {
+		if code := ta.Call("POST", "/api/v1/simulator/messages", body, nil); code != http.StatusAccepted {
 			t.Fatalf("flood message %d: %d", i, code)
 		}
 	}
 	var stored, replies int
 	ctx := context.Background()
-	ta.db.QueryRow(ctx, `SELECT COUNT(*) FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE c.address = ? AND m.direction = 'in'`, flooder).Scan(&stored)
-	ta.db.QueryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE recipient = ?`, flooder).Scan(&replies)
+	ta.DB.QueryRow(ctx, `SELECT COUNT(*) FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE c.address = ? AND m.direction = 'in'`, flooder).Scan(&stored)
+	ta.DB.QueryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE recipient = ?`, flooder).Scan(&replies)
 	if stored != 100 {
 		t.Errorf("flood: %d of 100 messages stored", stored)
 	}
@@ -212,7 +176,7 @@ func TestBadInputThroughSimulator(t *testing.T) {
 		t.Errorf("flood: %d replies to 100 messages, want the flood guard to pause them", replies)
 	}
 	var notice int
-	ta.db.QueryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE recipient = ? AND kind = 'notice'`, flooder).Scan(&notice)
+	ta.DB.QueryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE recipient = ? AND kind = 'notice'`, flooder).Scan(&notice)
 	if notice != 1 {
 		t.Errorf("flood notices: %d, want 1", notice)
 	}
@@ -223,7 +187,7 @@ func TestBadInputThroughSimulator(t *testing.T) {
 // simulator API. Scripts that need a fake clock, a pending Sijejak consent
 // or automatic mail are covered by the engine's own tests.
 func TestScriptsThroughSimulator(t *testing.T) {
-	files, _ := filepath.Glob("bot/conversation/testdata/scripts/*.txt")
+	files, _ := filepath.Glob("conversation/testdata/scripts/*.txt")
 	if len(files) == 0 {
 		t.Fatal("no scripts found")
 	}
@@ -244,40 +208,40 @@ func TestScriptsThroughSimulator(t *testing.T) {
 		}
 		ran++
 		t.Run(sc.Name, func(t *testing.T) {
-			ta := startApp(t, testConfig(t))
+			ta := apptest.Start(t, apptest.Config(t))
 			from := "+6281700000001"
 			for _, turn := range sc.Turns {
 				if turn.Resolve {
-					var list ticketList
-					ta.call("GET", "/api/v1/tickets", nil, &list)
+					var list apptest.TicketList
+					ta.Call("GET", "/api/v1/tickets", nil, &list)
 					st := "resolved"
 					for _, tk := range list.Tickets {
 						if tk.Status != "closed" {
-							ta.call("PATCH", "/api/v1/tickets/"+tk.ID, map[string]*string{"status": &st}, nil)
+							ta.Call("PATCH", "/api/v1/tickets/"+tk.ID, map[string]*string{"status": &st}, nil)
 						}
 					}
 				}
 				var before struct {
 					NextCursor string `json:"next_cursor"`
 				}
-				ta.call("GET", "/api/v1/simulator/messages?to="+urlq(from), nil, &before)
+				ta.Call("GET", "/api/v1/simulator/messages?to="+apptest.URLQ(from), nil, &before)
 				body := map[string]any{"from": from, "name": "Warga", "text": turn.Text}
 				if turn.Attachment {
 					body["attachments"] = []map[string]any{{"name": "ktp.jpg", "contentType": "image/jpeg", "data": []byte("\xff\xd8\xff fake jpeg")}}
 				}
-				if code := ta.call("POST", "/api/v1/simulator/messages", body, nil); code != http.StatusAccepted {
+				if code := ta.Call("POST", "/api/v1/simulator/messages", body, nil); code != http.StatusAccepted {
 					t.Fatalf("line %d: post: %d", turn.Line, code)
 				}
-				rs := ta.replies(from, before.NextCursor)
+				rs := ta.Replies(from, before.NextCursor)
 				for _, e := range turn.Expect {
 					e = strings.ReplaceAll(e, "PL-2026-", "PL-"+year+"-")
 					switch {
 					case strings.HasPrefix(e, "<! "):
-						if contains(rs, strings.TrimPrefix(e, "<! ")) {
+						if apptest.Contains(rs, strings.TrimPrefix(e, "<! ")) {
 							t.Errorf("line %d (%q): a reply contains %q: %q", turn.Line, turn.Text, e[3:], rs)
 						}
 					case strings.HasPrefix(e, "< "):
-						if !contains(rs, strings.TrimPrefix(e, "< ")) {
+						if !apptest.Contains(rs, strings.TrimPrefix(e, "< ")) {
 							t.Errorf("line %d (%q): no reply contains %q: %q", turn.Line, turn.Text, e[2:], rs)
 						}
 					case e == "=":

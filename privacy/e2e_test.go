@@ -1,4 +1,4 @@
-package main
+package privacy_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"lindungi/internal/app/apptest"
 	"lindungi/testlog"
 )
 
@@ -15,32 +16,32 @@ import (
 // then for deletion, through the simulator; afterwards no table holds any
 // of their personal data, and the audit log records both requests.
 func TestDeleteMyDataEndToEnd(t *testing.T) {
-	ta := startApp(t, testConfig(t))
+	ta := apptest.Start(t, apptest.Config(t))
 	const phone, nik, name = "+6281298765432", "3174014501900002", "Siti Rahmawati"
 	// A complaint with a photo.
-	ta.say(phone, "halo")
-	ta.say(phone, "1")
-	ta.say(phone, name)
-	ta.say(phone, nik)
-	ta.say(phone, "05-01-1990")
-	ta.say(phone, "081298765432")
-	ta.say(phone, "Sertifikat dosis booster belum muncul sejak Januari")
+	ta.Say(phone, "halo")
+	ta.Say(phone, "1")
+	ta.Say(phone, name)
+	ta.Say(phone, nik)
+	ta.Say(phone, "05-01-1990")
+	ta.Say(phone, "081298765432")
+	ta.Say(phone, "Sertifikat dosis booster belum muncul sejak Januari")
 	body := map[string]any{"from": phone, "text": "", "attachments": []map[string]any{{"name": "ktp-siti.jpg", "contentType": "image/jpeg", "data": []byte("JPEGDATA-" + nik)}}}
-	ta.call("POST", "/api/v1/simulator/messages", body, nil)
-	rs := ta.say(phone, "ya")
-	if ticketNumber.FindString(strings.Join(rs, " ")) == "" {
+	ta.Call("POST", "/api/v1/simulator/messages", body, nil)
+	rs := ta.Say(phone, "ya")
+	if apptest.TicketNumber.FindString(strings.Join(rs, " ")) == "" {
 		t.Fatalf("no ticket: %q", rs)
 	}
 	// A Sijejak registration for the same phone.
-	register(t, ta, phone)
+	apptest.Register(t, ta, phone)
 
 	// Export first.
-	mustReply(t, ta.say(phone, "data saya"), "YA")
-	rs = ta.say(phone, "ya")
+	apptest.MustReply(t, ta.Say(phone, "data saya"), "YA")
+	rs = ta.Say(phone, "ya")
 	var exported bool
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !exported; time.Sleep(50 * time.Millisecond) {
 		var n int
-		ta.db.QueryRow(context.Background(), `SELECT COUNT(*) FROM outbox WHERE kind = 'export' AND status = 'sent'`).Scan(&n)
+		ta.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM outbox WHERE kind = 'export' AND status = 'sent'`).Scan(&n)
 		exported = n == 1
 	}
 	if !exported {
@@ -48,14 +49,14 @@ func TestDeleteMyDataEndToEnd(t *testing.T) {
 	}
 	// Once sent, the export's copy of the data leaves the outbox.
 	var doc string
-	ta.db.QueryRow(context.Background(), `SELECT payload FROM outbox WHERE kind = 'export'`).Scan(&doc)
+	ta.DB.QueryRow(context.Background(), `SELECT payload FROM outbox WHERE kind = 'export'`).Scan(&doc)
 	if strings.Contains(doc, nik) {
 		t.Fatalf("sent export still in the outbox: %s", doc)
 	}
 	// The same export, as an operator gets it for a request by e-mail,
 	// holds the ticket fields and the Sijejak registration.
 	var exp map[string]any
-	if code := ta.call("POST", "/api/v1/privacy/requests", map[string]string{"kind": "export", "channel": "simulator", "address": phone}, &exp); code != 200 {
+	if code := ta.Call("POST", "/api/v1/privacy/requests", map[string]string{"kind": "export", "channel": "simulator", "address": phone}, &exp); code != 200 {
 		t.Fatalf("operator export: %d %v", code, exp)
 	}
 	if js := fmt.Sprint(exp); !strings.Contains(js, nik) || !strings.Contains(js, "sijejak") {
@@ -63,12 +64,12 @@ func TestDeleteMyDataEndToEnd(t *testing.T) {
 	}
 
 	// Then deletion, confirmed.
-	mustReply(t, ta.say(phone, "hapus data saya"), "tidak dapat dibatalkan")
-	ta.say(phone, "YA")
+	apptest.MustReply(t, ta.Say(phone, "hapus data saya"), "tidak dapat dibatalkan")
+	ta.Say(phone, "YA")
 	var done bool
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && !done; time.Sleep(50 * time.Millisecond) {
 		var n int
-		ta.db.QueryRow(context.Background(), `SELECT COUNT(*) FROM outbox WHERE kind = 'erasure' AND status = 'sent'`).Scan(&n)
+		ta.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM outbox WHERE kind = 'erasure' AND status = 'sent'`).Scan(&n)
 		done = n == 1
 	}
 	if !done {
@@ -80,7 +81,7 @@ func TestDeleteMyDataEndToEnd(t *testing.T) {
 	// the gateway's records, so it is left out.
 	ctx := context.Background()
 	needles := []string{phone, strings.TrimPrefix(phone, "+"), "081298765432", nik, name, "Rahmawati", "booster", "ktp-siti", "JPEGDATA"}
-	rows, err := ta.db.Query(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)
+	rows, err := ta.DB.Query(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +97,7 @@ func TestDeleteMyDataEndToEnd(t *testing.T) {
 		if table == "simulator_deliveries" {
 			continue
 		}
-		r, err := ta.db.Query(ctx, fmt.Sprintf(`SELECT * FROM "%s"`, table))
+		r, err := ta.DB.Query(ctx, fmt.Sprintf(`SELECT * FROM "%s"`, table))
 		if err != nil {
 			t.Fatalf("%s: %v", table, err)
 		}
@@ -132,9 +133,9 @@ func TestDeleteMyDataEndToEnd(t *testing.T) {
 		t.Fatalf("only %d tables checked", checked)
 	}
 	var audits int
-	ta.db.QueryRow(ctx, `SELECT COUNT(*) FROM audit_log WHERE action LIKE 'privacy.%'`).Scan(&audits)
+	ta.DB.QueryRow(ctx, `SELECT COUNT(*) FROM audit_log WHERE action LIKE 'privacy.%'`).Scan(&audits)
 	if audits < 2 {
 		t.Errorf("%d privacy audit rows, want request and completion of both", audits)
 	}
-	testlog.AssertClean(t, ta.logs.String(), phone, nik, name)
+	testlog.AssertClean(t, ta.Logs.String(), phone, nik, name)
 }

@@ -1,4 +1,4 @@
-package main
+package selfservice_test
 
 import (
 	"net/http"
@@ -13,6 +13,8 @@ import (
 
 	"lindungi/channels/whatsapp"
 	"lindungi/channels/whatsapp/wafake"
+	"lindungi/internal/app"
+	"lindungi/internal/app/apptest"
 	"lindungi/registry/fhirfake"
 	"lindungi/store/storetest"
 	"lindungi/testlog"
@@ -33,7 +35,7 @@ var (
 )
 
 type selfServiceApp struct {
-	*testApp
+	*apptest.Gateway
 	fake *fhirfake.Server
 }
 
@@ -55,14 +57,14 @@ func startSelfService(t *testing.T) *selfServiceApp {
 	if err := os.WriteFile(secret, []byte("rahasia\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := testConfig(t,
+	cfg := apptest.Config(t,
 		"LINDUNGI_REGISTRY_BASE_URL="+srv.URL+fhirfake.FHIRPath,
 		"LINDUNGI_REGISTRY_TOKEN_URL="+srv.URL+fhirfake.TokenPath,
 		"LINDUNGI_REGISTRY_CLIENT_ID=lindungi-gateway",
 		"LINDUNGI_REGISTRY_CLIENT_SECRET_FILE="+secret,
 		"LINDUNGI_REGISTRY_TIMEOUT=2s",
 		"LINDUNGI_SELFSERVICE_DEMO_CHANNELS=simulator")
-	return &selfServiceApp{testApp: startApp(t, cfg), fake: fake}
+	return &selfServiceApp{Gateway: apptest.Start(t, cfg), fake: fake}
 }
 
 type simDoc struct {
@@ -81,16 +83,16 @@ type simFull struct {
 // answer to each before the next (a person reads before typing).
 // in returns a with t as the test that fails, for subtests.
 func (a *selfServiceApp) in(t *testing.T) *selfServiceApp {
-	c := *a.testApp
-	c.t = t
-	return &selfServiceApp{testApp: &c, fake: a.fake}
+	c := *a.Gateway
+	c.T = t
+	return &selfServiceApp{Gateway: &c, fake: a.fake}
 }
 
 func (a *selfServiceApp) converse(from string, texts ...string) {
-	a.t.Helper()
+	a.T.Helper()
 	for _, text := range texts {
-		if got := a.say(from, text); len(got) == 0 {
-			a.t.Fatalf("no answer to %q", text)
+		if got := a.Say(from, text); len(got) == 0 {
+			a.T.Fatalf("no answer to %q", text)
 		}
 	}
 }
@@ -98,12 +100,12 @@ func (a *selfServiceApp) converse(from string, texts ...string) {
 // await returns the first message to `to` containing want, waiting for
 // the registry work that runs after the citizen's message committed.
 func (a *selfServiceApp) await(to, want string) simFull {
-	a.t.Helper()
+	a.T.Helper()
 	var got struct {
 		Messages []simFull `json:"messages"`
 	}
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
-		a.call("GET", "/api/v1/simulator/messages?to="+urlq(to)+"&wait=1s", nil, &got)
+		a.Call("GET", "/api/v1/simulator/messages?to="+apptest.URLQ(to)+"&wait=1s", nil, &got)
 		for _, m := range got.Messages {
 			if strings.Contains(m.Text, want) {
 				return m
@@ -114,7 +116,7 @@ func (a *selfServiceApp) await(to, want string) simFull {
 	for _, m := range got.Messages {
 		texts = append(texts, m.Text)
 	}
-	a.t.Fatalf("no message to %s containing %q; it got:\n%s", to, want, strings.Join(texts, "\n---\n"))
+	a.T.Fatalf("no message to %s containing %q; it got:\n%s", to, want, strings.Join(texts, "\n---\n"))
 	return simFull{}
 }
 
@@ -124,8 +126,8 @@ func (a *selfServiceApp) ticketCount() int {
 			Number string `json:"number"`
 		} `json:"tickets"`
 	}
-	if code := a.call("GET", "/api/v1/tickets", nil, &got); code != http.StatusOK {
-		a.t.Fatalf("tickets: %d", code)
+	if code := a.Call("GET", "/api/v1/tickets", nil, &got); code != http.StatusOK {
+		a.T.Fatalf("tickets: %d", code)
 	}
 	return len(got.Tickets)
 }
@@ -148,7 +150,7 @@ func TestSelfServiceThroughSimulator(t *testing.T) {
 		a := a.in(t)
 		from := phone(siti)
 		a.converse(from, "halo", "5", "LAPOR", siti.Name, siti.NIK, ddmmyyyy(siti.BirthDate), siti.Phone, "mau cek status vaksin")
-		a.say(from, "ya")
+		a.Say(from, "ya")
 		m := a.await(from, "Status vaksinasi atas nama *Siti Aminah*")
 		for _, w := range []string{"Dosis 1: 10 Agustus 2021, CoronaVac, Puskesmas Kebayoran Baru", "Dosis 2: 14 September 2021"} {
 			if !strings.Contains(m.Text, w) {
@@ -161,7 +163,7 @@ func TestSelfServiceThroughSimulator(t *testing.T) {
 		a := a.in(t)
 		from := phone(rina)
 		a.converse(from, "halo", "6", "LAPOR", rina.Name, rina.NIK, ddmmyyyy(rina.BirthDate), "minta sertifikat")
-		a.say(from, "ya")
+		a.Say(from, "ya")
 		m := a.await(from, "sertifikat vaksinasi atas nama *Rina Wulandari*")
 		if len(m.Attachments) != 1 || m.Attachments[0].ContentType != "application/pdf" {
 			t.Fatalf("attachments %+v, want one PDF", m.Attachments)
@@ -176,7 +178,7 @@ func TestSelfServiceThroughSimulator(t *testing.T) {
 		// The dose was recorded late: it is in the registry by the time she writes.
 		a.fake.AddDose(fhirfake.Dose{ID: "imm-late", PatientID: dewi.ID, Date: "2022-01-20", KFACode: "93001020", VaccineName: "Comirnaty (Pfizer)", Place: "RSUD Dr. Soetomo", Dose: 3, Series: 3})
 		a.converse(from, "halo", "1", dewi.Name, dewi.NIK, ddmmyyyy(dewi.BirthDate), dewi.Phone, "booster belum muncul", "LEWATI")
-		a.say(from, "ya")
+		a.Say(from, "ya")
 		m := a.await(from, "sertifikat vaksinasi atas nama *Dewi Lestari*")
 		if len(m.Attachments) != 1 {
 			t.Fatalf("no certificate attached: %+v", m)
@@ -190,7 +192,7 @@ func TestSelfServiceThroughSimulator(t *testing.T) {
 		a := a.in(t)
 		from := phone(agus)
 		a.converse(from, "halo", "1", agus.Name, agus.NIK, ddmmyyyy(agus.BirthDate), agus.Phone, "dosis 1 tgl 3 Maret 2022 belum muncul", "LEWATI")
-		a.say(from, "ya")
+		a.Say(from, "ya")
 		m := a.await(from, "belum tercatat")
 		number := ticketNumberRE.FindString(m.Text)
 		var got struct {
@@ -199,7 +201,7 @@ func TestSelfServiceThroughSimulator(t *testing.T) {
 				Fields   map[string]string `json:"fields"`
 			} `json:"ticket"`
 		}
-		if code := a.call("GET", "/api/v1/tickets/"+number, nil, &got); code != http.StatusOK {
+		if code := a.Call("GET", "/api/v1/tickets/"+number, nil, &got); code != http.StatusOK {
 			t.Fatalf("ticket %q: %d", number, code)
 		}
 		if got.Ticket.Category != "certificate_missing" || !strings.Contains(got.Ticket.Fields["registry_result"], "no completed Immunization") {
@@ -211,7 +213,7 @@ func TestSelfServiceThroughSimulator(t *testing.T) {
 		a := a.in(t)
 		from := phone(siti)
 		a.converse(from, "menu", "2", "1", "Siti Aminah", siti.NIK, ddmmyyyy(siti.BirthDate), siti.Phone, "Siti Aminah Rahayu", "LEWATI")
-		got := a.say(from, "ya")
+		got := a.Say(from, "ya")
 		number := ticketNumberRE.FindString(strings.Join(got, "\n"))
 		if number == "" {
 			t.Fatalf("no ticket number in %q", got)
@@ -224,7 +226,7 @@ func TestSelfServiceThroughSimulator(t *testing.T) {
 		}
 		// The registry is asked after the ticket committed.
 		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && tk.Ticket.Fields["registry_name"] == ""; {
-			a.call("GET", "/api/v1/tickets/"+number, nil, &tk)
+			a.Call("GET", "/api/v1/tickets/"+number, nil, &tk)
 			time.Sleep(50 * time.Millisecond) // polling pace, not an assertion
 		}
 		f := tk.Ticket.Fields
@@ -238,7 +240,7 @@ func TestSelfServiceThroughSimulator(t *testing.T) {
 		a := a.in(t)
 		from := "+6281200000001" // a different sender: attempt counts are per sender
 		a.converse(from, "halo", "5", "LAPOR", siti.Name, siti.NIK, "18-08-1990", from, "cek status")
-		a.say(from, "ya")
+		a.Say(from, "ya")
 		m := a.await(from, "tidak menemukan data")
 		if strings.Contains(m.Text, "Dosis") {
 			t.Errorf("a wrong birth date got %q", m.Text)
@@ -249,10 +251,10 @@ func TestSelfServiceThroughSimulator(t *testing.T) {
 		a := a.in(t)
 		from := "+6281200000002"
 		a.converse(from, "halo", "5", "LAPOR", siti.Name, siti.NIK, ddmmyyyy(siti.BirthDate), from, "cek status ibu saya")
-		a.say(from, "ya")
+		a.Say(from, "ya")
 		a.await(from, "kode 6 angka ke nomor yang terdaftar")
 		a.await(phone(siti), "Kode verifikasi PeduliLindungi")
-		a.say(from, "KODE 000000") // a guess; the real code went to Siti's phone
+		a.Say(from, "KODE 000000") // a guess; the real code went to Siti's phone
 		m := a.await(from, "tidak cocok")
 		if strings.Contains(m.Text, "Dosis") {
 			t.Errorf("a guessed code got %q", m.Text)
@@ -265,13 +267,13 @@ func TestSelfServiceThroughSimulator(t *testing.T) {
 		a.fake.Fail5xx(1000)
 		defer a.fake.Fail5xx(0)
 		a.converse(from, "halo", "5", "LAPOR", budi.Name, budi.NIK, ddmmyyyy(budi.BirthDate), from, "cek status")
-		a.say(from, "ya")
+		a.Say(from, "ya")
 		a.await(from, "coba lagi beberapa saat lagi")
 
 		// A report is filed even so, with the outage noted for the operator.
 		from = "+6281200000004"
 		a.converse(from, "halo", "1", budi.Name, budi.NIK, ddmmyyyy(budi.BirthDate), from, "sertifikat belum muncul", "LEWATI")
-		a.say(from, "ya")
+		a.Say(from, "ya")
 		m := a.await(from, "tidak dapat dihubungi")
 		var got struct {
 			Ticket struct {
@@ -279,12 +281,12 @@ func TestSelfServiceThroughSimulator(t *testing.T) {
 			} `json:"ticket"`
 		}
 		number := ticketNumberRE.FindString(m.Text)
-		if code := a.call("GET", "/api/v1/tickets/"+number, nil, &got); code != http.StatusOK || !strings.Contains(got.Ticket.Fields["registry_result"], "registry unavailable") {
+		if code := a.Call("GET", "/api/v1/tickets/"+number, nil, &got); code != http.StatusOK || !strings.Contains(got.Ticket.Fields["registry_result"], "registry unavailable") {
 			t.Errorf("ticket %q (%d): %+v", number, code, got.Ticket)
 		}
 	})
 
-	testlog.AssertClean(t, a.logs.String(), siti.NIK, rina.NIK, dewi.NIK, agus.NIK, "Siti Aminah", "Rina Wulandari")
+	testlog.AssertClean(t, a.Logs.String(), siti.NIK, rina.NIK, dewi.NIK, agus.NIK, "Siti Aminah", "Rina Wulandari")
 }
 
 // renderFirstPage saves the PDF's first page as a PNG for a person to look
@@ -323,8 +325,7 @@ func TestSelfServiceThroughWhatsApp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fake.Close()
-	testWhatsAppServer = &whatsapp.TestServer{Addr: fake.Addr(), RootKey: fake.RootKey()}
-	defer func() { testWhatsAppServer = nil }()
+	opts := app.Options{WhatsAppTestServer: &whatsapp.TestServer{Addr: fake.Addr(), RootKey: fake.RootKey()}}
 
 	reg := fhirfake.New("lindungi-gateway", "rahasia")
 	reg.AddPatient(rina)
@@ -336,9 +337,9 @@ func TestSelfServiceThroughWhatsApp(t *testing.T) {
 	if err := os.WriteFile(secret, []byte("rahasia"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ta := startApp(t, testConfig(t, "LINDUNGI_WHATSAPP_ENABLED=true", "LINDUNGI_WHATSAPP_RECIPIENT_GAP=1ms",
+	ta := apptest.Start(t, apptest.Config(t, "LINDUNGI_WHATSAPP_ENABLED=true", "LINDUNGI_WHATSAPP_RECIPIENT_GAP=1ms",
 		"LINDUNGI_REGISTRY_BASE_URL="+srv.URL+fhirfake.FHIRPath, "LINDUNGI_REGISTRY_TOKEN_URL="+srv.URL+fhirfake.TokenPath,
-		"LINDUNGI_REGISTRY_CLIENT_ID=lindungi-gateway", "LINDUNGI_REGISTRY_CLIENT_SECRET_FILE="+secret))
+		"LINDUNGI_REGISTRY_CLIENT_ID=lindungi-gateway", "LINDUNGI_REGISTRY_CLIENT_SECRET_FILE="+secret), opts)
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(90 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) { // failure guard only
@@ -348,12 +349,12 @@ func TestSelfServiceThroughWhatsApp(t *testing.T) {
 		}
 	}
 	var status struct{ State, JID, QR string }
-	waitFor("a QR code", func() bool { ta.call("GET", "/api/v1/whatsapp/status", nil, &status); return status.QR != "" })
+	waitFor("a QR code", func() bool { ta.Call("GET", "/api/v1/whatsapp/status", nil, &status); return status.QR != "" })
 	if err := fake.ScanQR(status.QR); err != nil {
 		t.Fatal(err)
 	}
 	waitFor("connected", func() bool {
-		ta.call("GET", "/api/v1/whatsapp/status", nil, &status)
+		ta.Call("GET", "/api/v1/whatsapp/status", nil, &status)
 		return status.State == "connected"
 	})
 	waitFor("pre-keys", fake.ReadyForMessages)
@@ -394,5 +395,5 @@ func TestSelfServiceThroughWhatsApp(t *testing.T) {
 		t.Fatalf("document %q %q, %d bytes: want the certificate PDF", doc.MediaType, doc.FileName, len(doc.Media))
 	}
 	renderFirstPage(t, doc.Media, "whatsapp-certificate")
-	testlog.AssertClean(t, ta.logs.String(), rina.NIK, rina.Name, strings.TrimPrefix(rina.Phone, "+"))
+	testlog.AssertClean(t, ta.Logs.String(), rina.NIK, rina.Name, strings.TrimPrefix(rina.Phone, "+"))
 }

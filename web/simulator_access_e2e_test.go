@@ -1,8 +1,9 @@
-package main
+package web_test
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"lindungi/accounts"
 	"lindungi/channels"
 	"lindungi/config"
+	"lindungi/internal/app/apptest"
 	"lindungi/store"
 )
 
@@ -20,11 +22,11 @@ func TestSimulatorOffByDefault(t *testing.T) {
 	if config.Default().Simulator.Enabled {
 		t.Fatal("the simulator is on in the default configuration")
 	}
-	cfg := testConfig(t)
+	cfg := apptest.Config(t)
 	cfg.Simulator = config.Default().Simulator
-	ta := startApp(t, cfg)
+	ta := apptest.Start(t, cfg)
 	var e struct{ Error struct{ Code string } }
-	if st := ta.call("POST", "/api/v1/simulator/messages", map[string]string{"from": "+6281211150001", "text": "halo"}, &e); st != http.StatusNotFound || e.Error.Code != "not_enabled" {
+	if st := ta.Call("POST", "/api/v1/simulator/messages", map[string]string{"from": "+6281211150001", "text": "halo"}, &e); st != http.StatusNotFound || e.Error.Code != "not_enabled" {
 		t.Fatalf("simulator with the defaults: %d %q, want 404 not_enabled", st, e.Error.Code)
 	}
 }
@@ -32,11 +34,11 @@ func TestSimulatorOffByDefault(t *testing.T) {
 // The simulator needs its own role: no operator or supervisor token may
 // inject a message, and a simulator token reads no tickets.
 func TestSimulatorNeedsItsOwnRole(t *testing.T) {
-	ta := startApp(t, testConfig(t))
+	ta := apptest.Start(t, apptest.Config(t))
 	ctx := context.Background()
 	tokens := map[string]string{}
 	for _, role := range []string{accounts.Operator, accounts.Supervisor, accounts.HealthOfficer, "simulator"} {
-		c, err := ta.accounts.Add(ctx, "u-"+role, role)
+		c, err := ta.Accounts.Add(ctx, "u-"+role, role)
 		if err != nil {
 			t.Fatalf("add %s: %v", role, err)
 		}
@@ -59,7 +61,7 @@ func TestSimulatorNeedsItsOwnRole(t *testing.T) {
 			if c.method == "POST" {
 				body = `{"from":"+6281211150002","text":"halo"}`
 			}
-			if got := apiCall(t, ta.base, tokens[c.role], c.method, c.path, body, nil); got != c.want {
+			if got := apiCall(t, ta.Base, tokens[c.role], c.method, c.path, body, nil); got != c.want {
 				t.Fatalf("status %d, want %d", got, c.want)
 			}
 		})
@@ -72,50 +74,68 @@ func TestSimulatorNeedsItsOwnRole(t *testing.T) {
 // consent in their name. The same messages through the WhatsApp channel
 // (the bot's intake, as the linked device delivers them) do.
 func TestSijejakOnlyFromTracingChannel(t *testing.T) {
-	ta := startApp(t, testConfig(t, "LINDUNGI_TRACING_CHANNEL=whatsapp"))
+	ta := apptest.Start(t, apptest.Config(t, "LINDUNGI_TRACING_CHANNEL=whatsapp"))
 	ctx := context.Background()
-	officer, err := ta.accounts.Add(ctx, "dinkes", accounts.HealthOfficer)
+	officer, err := ta.Accounts.Add(ctx, "dinkes", accounts.HealthOfficer)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const phone = "+6281211150003"
-	d := &device{ta: ta, phone: phone}
+	d := &apptest.Device{G: ta, Phone: phone}
 	viaWhatsApp := func(text string) {
 		t.Helper()
 		in := channels.Inbound{Channel: channels.WhatsApp, ExternalID: fmt.Sprintf("3EB0TEST%d", time.Now().UnixNano()), From: phone, Name: "Sari", Text: text, ReceivedAt: store.Now()}
-		if err := ta.bot.Deliver(ctx, in); err != nil {
+		if err := ta.Bot.Deliver(ctx, in); err != nil {
 			t.Fatal(err)
 		}
 	}
 
 	var reg struct{ Code string }
-	if st := d.do(t, "POST", "/api/tracing/v1/register", "", map[string]string{"phone": phone}, &reg); st != 201 {
+	if st := d.Do(t, "POST", "/api/tracing/v1/register", "", map[string]string{"phone": phone}, &reg); st != 201 {
 		t.Fatalf("register: %d", st)
 	}
-	ta.say(phone, "SIJEJAK "+reg.Code) // the simulator, "from" the citizen's number
+	ta.Say(phone, "SIJEJAK "+reg.Code) // the simulator, "from" the citizen's number
 	var v struct{ DeviceToken string }
-	if st := d.do(t, "POST", "/api/tracing/v1/register/verify", "", map[string]string{"phone": phone, "code": reg.Code}, &v); st != http.StatusConflict {
+	if st := d.Do(t, "POST", "/api/tracing/v1/register/verify", "", map[string]string{"phone": phone, "code": reg.Code}, &v); st != http.StatusConflict {
 		t.Fatalf("verify after SIJEJAK on the simulator: %d, want 409 (not confirmed)", st)
 	}
 	viaWhatsApp("SIJEJAK " + reg.Code)
-	if st := d.do(t, "POST", "/api/tracing/v1/register/verify", "", map[string]string{"phone": phone, "code": reg.Code}, &v); st != 200 || v.DeviceToken == "" {
+	if st := d.Do(t, "POST", "/api/tracing/v1/register/verify", "", map[string]string{"phone": phone, "code": reg.Code}, &v); st != 200 || v.DeviceToken == "" {
 		t.Fatalf("verify after SIJEJAK on WhatsApp: %d", st)
 	}
-	d.token = v.DeviceToken
+	d.Token = v.DeviceToken
 
-	if st := d.do(t, "POST", "/api/v1/tracing/cases", officer.Token, map[string]string{"phone": phone, "onsetDate": time.Now().Format("2006-01-02")}, nil); st != 201 {
+	if st := d.Do(t, "POST", "/api/v1/tracing/cases", officer.Token, map[string]string{"phone": phone, "onsetDate": time.Now().Format("2006-01-02")}, nil); st != 201 {
 		t.Fatalf("case: %d", st)
 	}
 	var auth struct{ Authorised bool }
-	ta.say(phone, "SETUJU")
-	if d.do(t, "GET", "/api/tracing/v1/upload-authorisation", d.token, nil, &auth); auth.Authorised {
+	ta.Say(phone, "SETUJU")
+	if d.Do(t, "GET", "/api/tracing/v1/upload-authorisation", d.Token, nil, &auth); auth.Authorised {
 		t.Fatal("consent given through the simulator opened an upload window")
 	}
-	if n := ta.count(t, `SELECT COUNT(*) FROM tracing_consents WHERE answered_at IS NOT NULL`); n != 0 {
+	if n := ta.Count(t, `SELECT COUNT(*) FROM tracing_consents WHERE answered_at IS NOT NULL`); n != 0 {
 		t.Fatalf("%d consents recorded from the simulator", n)
 	}
 	viaWhatsApp("SETUJU")
-	if d.do(t, "GET", "/api/tracing/v1/upload-authorisation", d.token, nil, &auth); !auth.Authorised {
+	if d.Do(t, "GET", "/api/tracing/v1/upload-authorisation", d.Token, nil, &auth); !auth.Authorised {
 		t.Fatal("consent on WhatsApp did not open the upload window")
 	}
+}
+
+// apiCall sends a JSON request with a bearer token; out, if set, receives the body.
+func apiCall(t testing.TB, base, token, method, path, body string, out *[]byte) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		*out = b
+	}
+	return resp.StatusCode
 }

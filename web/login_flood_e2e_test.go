@@ -1,4 +1,4 @@
-package main
+package web_test
 
 import (
 	"context"
@@ -7,16 +7,17 @@ import (
 	"testing"
 
 	"lindungi/accounts"
+	"lindungi/internal/app/apptest"
 )
 
 // Guesses sent in parallel must not all be checked against the password
 // before the first failure is counted: each attempt is reserved first.
 func TestLoginThrottleHoldsUnderConcurrentGuesses(t *testing.T) {
-	ta := startApp(t, testConfig(t))
-	if _, err := ta.accounts.Add(context.Background(), "petugas.budi", accounts.Operator); err != nil {
+	ta := apptest.Start(t, apptest.Config(t))
+	if _, err := ta.Accounts.Add(context.Background(), "petugas.budi", accounts.Operator); err != nil {
 		t.Fatal(err)
 	}
-	client := noRedirects
+	client := apptest.NoRedirects
 	const n = 40
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -27,7 +28,7 @@ func TestLoginThrottleHoldsUnderConcurrentGuesses(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			<-start
-			res, err := client.PostForm(ta.base+"/login", url.Values{"name": {"petugas.budi"}, "password": {"guess-" + string(rune('a'+i))}})
+			res, err := client.PostForm(ta.Base+"/login", url.Values{"name": {"petugas.budi"}, "password": {"guess-" + string(rune('a'+i))}})
 			if err != nil {
 				t.Error(err)
 				return
@@ -51,10 +52,10 @@ func TestLoginThrottleHoldsUnderConcurrentGuesses(t *testing.T) {
 // refused, unauthenticated logins must write one per throttled key and
 // window, not one per request.
 func TestLoginThrottleAuditsOncePerWindow(t *testing.T) {
-	ta := startApp(t, testConfig(t))
-	client := noRedirects
+	ta := apptest.Start(t, apptest.Config(t))
+	client := apptest.NoRedirects
 	post := func() string {
-		res, err := client.PostForm(ta.base+"/login", url.Values{"name": {"admin"}, "password": {"x"}})
+		res, err := client.PostForm(ta.Base+"/login", url.Values{"name": {"admin"}, "password": {"x"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,7 +71,7 @@ func TestLoginThrottleAuditsOncePerWindow(t *testing.T) {
 			t.Fatalf("attempt %d: %q, want throttled", i, loc)
 		}
 	}
-	if n := ta.count(t, `SELECT COUNT(*) FROM audit_log WHERE action = 'login.throttled'`); n != 1 {
+	if n := ta.Count(t, `SELECT COUNT(*) FROM audit_log WHERE action = 'login.throttled'`); n != 1 {
 		t.Errorf("%d audit rows for %d refused requests, want 1", n, flood)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package whatsapp_test
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 
 	"lindungi/channels/whatsapp"
 	"lindungi/channels/whatsapp/wafake"
+	"lindungi/internal/app"
+	"lindungi/internal/app/apptest"
 	"lindungi/testlog"
 )
 
@@ -27,22 +29,21 @@ func TestWhatsAppEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fake.Close()
-	testWhatsAppServer = &whatsapp.TestServer{Addr: fake.Addr(), RootKey: fake.RootKey()}
-	defer func() { testWhatsAppServer = nil }()
+	opts := app.Options{WhatsAppTestServer: &whatsapp.TestServer{Addr: fake.Addr(), RootKey: fake.RootKey()}}
 
-	ta := startApp(t, testConfig(t, "LINDUNGI_WHATSAPP_ENABLED=true", "LINDUNGI_WHATSAPP_RECIPIENT_GAP=1ms"))
+	ta := apptest.Start(t, apptest.Config(t, "LINDUNGI_WHATSAPP_ENABLED=true", "LINDUNGI_WHATSAPP_RECIPIENT_GAP=1ms"), opts)
 	// Poll: some conditions change in the client, not on the fake server.
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(90 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) { // failure guard only
 			if time.Now().After(deadline) {
-				t.Logf("app log:\n%s", ta.logs.String())
+				t.Logf("app log:\n%s", ta.Logs.String())
 				t.Fatalf("waiting for %s", what)
 			}
 		}
 	}
 	var status struct{ State, JID, QR string }
-	waitFor("a QR code", func() bool { ta.call("GET", "/api/v1/whatsapp/status", nil, &status); return status.QR != "" })
+	waitFor("a QR code", func() bool { ta.Call("GET", "/api/v1/whatsapp/status", nil, &status); return status.QR != "" })
 	if status.State != "pairing" {
 		t.Fatalf("status while pairing: %+v", status)
 	}
@@ -50,7 +51,7 @@ func TestWhatsAppEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor("connected", func() bool {
-		ta.call("GET", "/api/v1/whatsapp/status", nil, &status)
+		ta.Call("GET", "/api/v1/whatsapp/status", nil, &status)
 		return status.State == "connected"
 	})
 	waitFor("pre-keys", fake.ReadyForMessages)
@@ -78,8 +79,8 @@ func TestWhatsAppEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor("the hand-off reply", received("PL-"))
-	var list ticketList
-	ta.call("GET", "/api/v1/tickets?channel=whatsapp", nil, &list)
+	var list apptest.TicketList
+	ta.Call("GET", "/api/v1/tickets?channel=whatsapp", nil, &list)
 	if len(list.Tickets) != 1 || list.Tickets[0].Contact != "+6281233334444" || !list.Tickets[0].HandedOff {
 		t.Fatalf("tickets: %+v", list.Tickets)
 	}
@@ -89,9 +90,9 @@ func TestWhatsAppEndToEnd(t *testing.T) {
 	if _, err := ct.SendImage(photo, "image/jpeg", "ini foto KTP saya", wafake.SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	var d ticketDetail
+	var d apptest.TicketDetail
 	waitFor("the photo on the ticket", func() bool {
-		ta.call("GET", "/api/v1/tickets/"+number, nil, &d)
+		ta.Call("GET", "/api/v1/tickets/"+number, nil, &d)
 		for _, m := range d.Ticket.Messages {
 			if len(m.Attachments) > 0 {
 				return true
@@ -100,13 +101,13 @@ func TestWhatsAppEndToEnd(t *testing.T) {
 		return false
 	})
 
-	if code := ta.call("POST", "/api/v1/tickets/"+number+"/replies", map[string]string{"text": "Selamat siang Pak Budi, kami periksa datanya."}, nil); code != http.StatusCreated {
+	if code := ta.Call("POST", "/api/v1/tickets/"+number+"/replies", map[string]string{"text": "Selamat siang Pak Budi, kami periksa datanya."}, nil); code != http.StatusCreated {
 		t.Fatalf("reply: %d", code)
 	}
 	waitFor("the operator's reply at the contact", received("kami periksa datanya"))
 	// The message ID WhatsApp saw is the outbox row's stable ID.
 	var outboxIDs []string
-	rows, _ := ta.db.Query(context.Background(), `SELECT id FROM outbox WHERE channel = 'whatsapp'`)
+	rows, _ := ta.DB.Query(context.Background(), `SELECT id FROM outbox WHERE channel = 'whatsapp'`)
 	for rows.Next() {
 		var id string
 		rows.Scan(&id)
@@ -124,7 +125,7 @@ func TestWhatsAppEndToEnd(t *testing.T) {
 			t.Errorf("message %s at the contact has no outbox row with that ID", r.ID)
 		}
 	}
-	testlog.AssertClean(t, ta.logs.String(), "6281233334444", "kami periksa datanya", "foto KTP")
+	testlog.AssertClean(t, ta.Logs.String(), "6281233334444", "kami periksa datanya", "foto KTP")
 }
 
 // BenchmarkWhatsAppPipeline measures inbound messages from the fake server
@@ -133,19 +134,18 @@ func TestWhatsAppEndToEnd(t *testing.T) {
 // "halo" per contact, all contacts writing at once. It reports messages/s
 // and p50/p99 latency from send to reply.
 //
-//	go test -run '^$' -bench WhatsAppPipeline -benchtime 300x .
+//	go test -run '^$' -bench WhatsAppPipeline -benchtime 300x ./channels/whatsapp/
 func BenchmarkWhatsAppPipeline(b *testing.B) {
 	fake, err := wafake.New("127.0.0.1:0", wafake.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer fake.Close()
-	testWhatsAppServer = &whatsapp.TestServer{Addr: fake.Addr(), RootKey: fake.RootKey()}
-	defer func() { testWhatsAppServer = nil }()
-	cfg := testConfig(b, "LINDUNGI_WHATSAPP_ENABLED=true", "LINDUNGI_WHATSAPP_RECIPIENT_GAP=1ms",
+	opts := app.Options{WhatsAppTestServer: &whatsapp.TestServer{Addr: fake.Addr(), RootKey: fake.RootKey()}}
+	cfg := apptest.Config(b, "LINDUNGI_WHATSAPP_ENABLED=true", "LINDUNGI_WHATSAPP_RECIPIENT_GAP=1ms",
 		"LINDUNGI_WHATSAPP_SEND_RATE=100000", "LINDUNGI_LOG_LEVEL=error", "LINDUNGI_JOBS_ENABLED=false")
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := newApp(ctx, cfg, io.Discard)
+	a, err := app.New(ctx, cfg, io.Discard, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -162,11 +162,11 @@ func BenchmarkWhatsAppPipeline(b *testing.B) {
 			}
 		}
 	}
-	poll("a QR code", func() bool { return a.whatsapp.Status().QR != "" })
-	if err := fake.ScanQR(a.whatsapp.Status().QR); err != nil {
+	poll("a QR code", func() bool { return a.WhatsApp.Status().QR != "" })
+	if err := fake.ScanQR(a.WhatsApp.Status().QR); err != nil {
 		b.Fatal(err)
 	}
-	poll("connected", func() bool { return a.whatsapp.Status().State == "connected" })
+	poll("connected", func() bool { return a.WhatsApp.Status().State == "connected" })
 	poll("pre-keys", fake.ReadyForMessages)
 
 	n := b.N
@@ -218,9 +218,8 @@ func TestWhatsAppLogoutHoldsThenRepair(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fake.Close()
-	testWhatsAppServer = &whatsapp.TestServer{Addr: fake.Addr(), RootKey: fake.RootKey()}
-	defer func() { testWhatsAppServer = nil }()
-	cfg := testConfig(t, "LINDUNGI_WHATSAPP_ENABLED=true", "LINDUNGI_WHATSAPP_RECIPIENT_GAP=1ms")
+	opts := app.Options{WhatsAppTestServer: &whatsapp.TestServer{Addr: fake.Addr(), RootKey: fake.RootKey()}}
+	cfg := apptest.Config(t, "LINDUNGI_WHATSAPP_ENABLED=true", "LINDUNGI_WHATSAPP_RECIPIENT_GAP=1ms")
 	poll := func(what string, cond func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(90 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) { // failure guard only
@@ -229,46 +228,46 @@ func TestWhatsAppLogoutHoldsThenRepair(t *testing.T) {
 			}
 		}
 	}
-	pair := func(ta *testApp) {
+	pair := func(ta *apptest.Gateway) {
 		t.Helper()
 		var st struct{ State, QR string }
-		poll("a QR code", func() bool { ta.call("GET", "/api/v1/whatsapp/status", nil, &st); return st.QR != "" })
+		poll("a QR code", func() bool { ta.Call("GET", "/api/v1/whatsapp/status", nil, &st); return st.QR != "" })
 		if err := fake.ScanQR(st.QR); err != nil {
 			t.Fatal(err)
 		}
-		poll("connected", func() bool { ta.call("GET", "/api/v1/whatsapp/status", nil, &st); return st.State == "connected" })
+		poll("connected", func() bool { ta.Call("GET", "/api/v1/whatsapp/status", nil, &st); return st.State == "connected" })
 		poll("pre-keys", fake.ReadyForMessages)
 	}
-	ta := startApp(t, cfg)
+	ta := apptest.Start(t, cfg, opts)
 	pair(ta)
 	ct, err := fake.AddContact("6281255556666", "", "Sari")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ct.SendText("saya mau bicara dengan petugas", wafake.SendOptions{})
-	var list ticketList
+	var list apptest.TicketList
 	poll("the hand-off ticket", func() bool {
-		ta.call("GET", "/api/v1/tickets?channel=whatsapp", nil, &list)
+		ta.Call("GET", "/api/v1/tickets?channel=whatsapp", nil, &list)
 		return len(list.Tickets) == 1
 	})
 	number := list.Tickets[0].ID
 
 	fake.LogoutAll()
 	var st struct{ State string }
-	poll("logged_out", func() bool { ta.call("GET", "/api/v1/whatsapp/status", nil, &st); return st.State == "logged_out" })
-	if code := ta.call("POST", "/api/v1/tickets/"+number+"/replies", map[string]string{"text": "Balasan yang tertahan"}, nil); code != 201 {
+	poll("logged_out", func() bool { ta.Call("GET", "/api/v1/whatsapp/status", nil, &st); return st.State == "logged_out" })
+	if code := ta.Call("POST", "/api/v1/tickets/"+number+"/replies", map[string]string{"text": "Balasan yang tertahan"}, nil); code != 201 {
 		t.Fatalf("reply: %d", code)
 	}
 	var id, status string
 	var attempts int
 	poll("a send attempt", func() bool {
-		ta.db.QueryRow(context.Background(), `SELECT id, status, attempts FROM outbox WHERE channel = 'whatsapp' AND kind = 'reply' AND ticket_id IS NOT NULL ORDER BY created_at DESC LIMIT 1`).Scan(&id, &status, &attempts)
+		ta.DB.QueryRow(context.Background(), `SELECT id, status, attempts FROM outbox WHERE channel = 'whatsapp' AND kind = 'reply' AND ticket_id IS NOT NULL ORDER BY created_at DESC LIMIT 1`).Scan(&id, &status, &attempts)
 		return status == "queued"
 	})
 	// The worker has really tried (and been told "not ready") before we
 	// check that the row is still queued with no attempt spent.
 	poll("a not-ready send", func() bool {
-		resp, err := http.Get(ta.base + "/metrics")
+		resp, err := http.Get(ta.Base + "/metrics")
 		if err != nil {
 			return false
 		}
@@ -276,13 +275,13 @@ func TestWhatsAppLogoutHoldsThenRepair(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return strings.Contains(string(b), `lindungi_outbox_failures_total{channel="whatsapp",reason="not_ready"}`)
 	})
-	ta.db.QueryRow(context.Background(), `SELECT status, attempts FROM outbox WHERE id = ?`, id).Scan(&status, &attempts)
+	ta.DB.QueryRow(context.Background(), `SELECT status, attempts FROM outbox WHERE id = ?`, id).Scan(&status, &attempts)
 	if status != "queued" || attempts != 0 {
 		t.Fatalf("while logged out the reply is %s after %d attempts, want queued with 0", status, attempts)
 	}
 
-	ta.stop()
-	ta2 := startApp(t, cfg)
+	ta.Stop()
+	ta2 := apptest.Start(t, cfg, opts)
 	pair(ta2)
 	poll("the held reply at the contact", func() bool {
 		for _, r := range fake.Received(ct.Phone) {

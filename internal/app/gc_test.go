@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"os"
@@ -61,22 +61,22 @@ func TestTuneGC(t *testing.T) {
 		name        string
 		env         map[string]string
 		root        string
-		want        gcSettings
+		want        GCSettings
 		wantPercent int   // in effect afterwards
 		wantLimit   int64 // in effect afterwards
 	}{
-		{"defaults, no container limit", nil, t.TempDir(), gcSettings{defaultGCPercent, defaultMemoryLimit}, defaultGCPercent, defaultMemoryLimit},
-		{"defaults in a 2 GiB container", nil, container, gcSettings{defaultGCPercent, 3 << 29}, defaultGCPercent, 3 << 29},
-		{"operator's GOGC and GOMEMLIMIT", map[string]string{"GOGC": "150", "GOMEMLIMIT": "1GiB"}, container, gcSettings{}, 100, 1 << 40},
+		{"defaults, no container limit", nil, t.TempDir(), GCSettings{DefaultGCPercent, DefaultMemoryLimit}, DefaultGCPercent, DefaultMemoryLimit},
+		{"defaults in a 2 GiB container", nil, container, GCSettings{DefaultGCPercent, 3 << 29}, DefaultGCPercent, 3 << 29},
+		{"operator's GOGC and GOMEMLIMIT", map[string]string{"GOGC": "150", "GOMEMLIMIT": "1GiB"}, container, GCSettings{}, 100, 1 << 40},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			// What the runtime read from the operator's variables at start.
 			debug.SetGCPercent(100)
 			debug.SetMemoryLimit(1 << 40)
-			got := tuneGC(func(k string) string { return tc.env[k] }, tc.root)
+			got := TuneGC(func(k string) string { return tc.env[k] }, tc.root)
 			if got != tc.want {
-				t.Errorf("tuneGC = %+v, want %+v", got, tc.want)
+				t.Errorf("TuneGC = %+v, want %+v", got, tc.want)
 			}
 			if p := debug.SetGCPercent(100); p != tc.wantPercent {
 				t.Errorf("GC percent in effect %d, want %d", p, tc.wantPercent)

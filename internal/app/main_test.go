@@ -1,0 +1,16 @@
+package app_test
+
+import (
+	"os"
+	"testing"
+
+	"lindungi/internal/app"
+)
+
+// TestMain runs the tests and benchmarks (the pipeline's) with the
+// garbage-collector settings serve applies, so what they measure is the
+// process as deployed.
+func TestMain(m *testing.M) {
+	app.TuneGC(os.Getenv, "/")
+	os.Exit(m.Run())
+}
