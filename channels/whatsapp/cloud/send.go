@@ -366,7 +366,9 @@ func (c *Channel) upload(ctx context.Context, a channels.Attachment) (string, er
 
 // attach downloads a message's media through the media endpoint (its URL
 // first, then the file), within MaxMediaBytes; bigger media is noted in
-// Meta instead. An error leaves the webhook unanswered, so Meta retries.
+// Meta instead. An error wrapping channels.ErrPermanent means the media
+// can never be had (inbound notes it and stores the message); any other
+// leaves the webhook unanswered, so Meta retries.
 func (c *Channel) attach(ctx context.Context, md *media, prefix string, in *channels.Inbound) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.endpoint(md.ID), nil)
 	if err != nil {
@@ -399,7 +401,12 @@ func (c *Channel) attach(ctx context.Context, md *media, prefix string, in *chan
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("whatsapp cloud: media download: HTTP %d", resp.StatusCode)
+		err := fmt.Errorf("whatsapp cloud: media download: HTTP %d", resp.StatusCode)
+		if s := resp.StatusCode; s/100 == 4 && s != http.StatusRequestTimeout && s != http.StatusTooManyRequests {
+			// Gone (expired media) or refused: asking again will not help.
+			return fmt.Errorf("%w: %w", err, channels.ErrPermanent)
+		}
+		return err
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxMediaBytes+1))
 	if err != nil {

@@ -398,7 +398,19 @@ func (c *Channel) inbound(ctx context.Context, m message, name string) (in chann
 	if md != nil {
 		in.Text = md.Caption
 		if err := c.attach(ctx, md, prefix, &in); err != nil {
-			return in, false, err
+			if !errors.Is(err, channels.ErrPermanent) {
+				return in, false, err
+			}
+			// Media that can never be fetched (expired, refused, on a
+			// host we do not trust) must not stall the notification:
+			// Meta would resend it forever and nothing after this
+			// message would be stored. Kept with a note, as an
+			// unsupported message is, so an operator sees it came.
+			c.log.Warn("whatsapp cloud media not retrievable; message stored without it", "type", m.Type, "err", err)
+			in.Meta["attachment_error"] = err.Error()
+			if in.Text == "" {
+				in.Text = "[" + prefix + " tidak dapat diambil]"
+			}
 		}
 	}
 	return in, false, nil
