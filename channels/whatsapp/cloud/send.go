@@ -198,13 +198,30 @@ func kindOf(err error) string {
 
 // purpose names the template an outbound message would use: set by its
 // producer in Meta["template"], else Sijejak's Meta["tracing"] (exposure,
-// consent_request, otp).
+// consent_request, otp), else "otp" for any one-time code.
 func purpose(msg channels.Outbound) string {
 	if p := msg.Meta["template"]; p != "" {
 		return p
 	}
-	return msg.Meta["tracing"]
+	if p := msg.Meta["tracing"]; p != "" {
+		return p
+	}
+	if msg.Kind == channels.KindOTP {
+		return otpPurpose
+	}
+	return ""
 }
+
+// otpPurpose is the purpose of one-time codes. Meta only lets a code
+// leave outside the window as an authentication template, whose send
+// names the code twice: as the body's one parameter and as the copy-code
+// button's (a URL button at index 0). Its producers put the code in
+// Meta["code"].
+const otpPurpose = "otp"
+
+// errNoCode holds a one-time code whose producer did not put the code in
+// Meta: an authentication template without it would be refused.
+var errNoCode = errors.New("one-time code without Meta[\"code\"]: the authentication template cannot be filled")
 
 // sendTemplate sends msg as its purpose's approved template, or holds it.
 func (c *Channel) sendTemplate(ctx context.Context, to string, msg channels.Outbound) error {
@@ -230,7 +247,18 @@ func (c *Channel) sendTemplate(ctx context.Context, to string, msg channels.Outb
 		return err
 	}
 	tpl := map[string]any{"name": t.Name, "language": map[string]string{"code": code}}
-	if len(t.Params) > 0 {
+	if p == otpPurpose {
+		otp := msg.Meta["code"]
+		if otp == "" {
+			c.sends.WithLabelValues("template", "held").Inc()
+			return fmt.Errorf("whatsapp cloud: %w: %w", errNoCode, channels.ErrHeld)
+		}
+		param := []map[string]string{{"type": "text", "text": otp}}
+		tpl["components"] = []map[string]any{
+			{"type": "body", "parameters": param},
+			{"type": "button", "sub_type": "url", "index": "0", "parameters": param},
+		}
+	} else if len(t.Params) > 0 {
 		var params []map[string]string
 		for _, k := range t.Params {
 			params = append(params, map[string]string{"type": "text", "text": msg.Meta[k]})
