@@ -31,9 +31,20 @@ func (c *Channel) Send(ctx context.Context, msg channels.Outbound) error {
 	if err != nil {
 		return err
 	}
-	if done, err := c.alreadySent(ctx, msg.ID); err != nil {
-		return err
-	} else if done {
+	// Each part of a message with several attachments has its own marker
+	// (and callback data), so a retry after a failure half-way, or after
+	// a part's failure reported by webhook, sends only what WhatsApp does
+	// not have. The last part is keyed by the outbox ID itself.
+	parts := max(1, len(msg.Attachments))
+	done := make([]bool, parts)
+	all := true
+	for i := range done {
+		if done[i], err = c.alreadySent(ctx, partKey(msg.ID, i, parts)); err != nil {
+			return err
+		}
+		all = all && done[i]
+	}
+	if all {
 		return nil // accepted before a crash kept the outbox from recording it
 	}
 	open, err := c.windowOpen(ctx, to)
@@ -45,6 +56,10 @@ func (c *Channel) Send(ctx context.Context, msg channels.Outbound) error {
 	}
 	var reqs []map[string]any
 	for i, a := range msg.Attachments {
+		if done[i] {
+			reqs = append(reqs, nil) // keeps i the part's index
+			continue
+		}
 		id, err := c.upload(ctx, a)
 		if err != nil {
 			c.sends.WithLabelValues("media", kindOf(err)).Inc()
@@ -71,21 +86,14 @@ func (c *Channel) Send(ctx context.Context, msg channels.Outbound) error {
 		}
 	}
 	for i, r := range reqs {
-		// Each part of a message with several attachments has its own
-		// marker, so a retry after a failure half-way sends only the rest.
-		key := msg.ID
-		if i < len(reqs)-1 {
-			key = fmt.Sprintf("%s#%d", msg.ID, i)
-			if done, err := c.alreadySent(ctx, key); err != nil {
-				return err
-			} else if done {
-				continue
-			}
+		if r == nil {
+			continue
 		}
+		key := partKey(msg.ID, i, len(reqs))
 		r["messaging_product"] = "whatsapp"
 		r["recipient_type"] = "individual"
 		r["to"] = to
-		r["biz_opaque_callback_data"] = msg.ID
+		r["biz_opaque_callback_data"] = key
 		if msg.InReplyTo != "" && strings.HasPrefix(msg.InReplyTo, "wamid.") {
 			r["context"] = map[string]string{"message_id": msg.InReplyTo}
 		}
@@ -119,6 +127,23 @@ func (c *Channel) Send(ctx context.Context, msg channels.Outbound) error {
 		}
 	}
 	return nil
+}
+
+// partKey names part i of n of outbox message id: the last part (the only
+// one of most messages) is id itself, earlier ones id#i.
+func partKey(id string, i, n int) string {
+	if i == n-1 {
+		return id
+	}
+	return fmt.Sprintf("%s#%d", id, i)
+}
+
+// outboxIDOf is the outbox row a part's key belongs to.
+func outboxIDOf(key string) (id string, last bool) {
+	if i := strings.IndexByte(key, '#'); i >= 0 {
+		return key[:i], false
+	}
+	return key, true
 }
 
 func kindIf(t string) string {

@@ -428,15 +428,22 @@ func firstNonEmpty(a, b string) string {
 func (c *Channel) applyStatuses(ctx context.Context, sts []status) error {
 	for _, s := range sts {
 		c.statuses.WithLabelValues(s.Status).Inc()
-		id := s.BizOpaqueCallbackData
-		if id == "" {
+		key := s.BizOpaqueCallbackData
+		if key == "" {
 			var err error
-			if id, err = c.outboxIDFor(ctx, s.ID); err != nil {
+			if key, err = c.outboxIDFor(ctx, s.ID); err != nil {
 				return err
 			}
 		}
-		if id == "" || c.outb == nil {
+		if key == "" || c.outb == nil {
 			c.log.Debug("whatsapp cloud status for an unknown message", "status", s.Status)
+			continue
+		}
+		// A part before the last of a multi-attachment message: only
+		// its failure concerns the row (that part must go again); its
+		// progress does not, the last part's speaks for the message.
+		id, last := outboxIDOf(key)
+		if !last && s.Status != channels.DeliveryFailed {
 			continue
 		}
 		var outcome error
@@ -455,8 +462,9 @@ func (c *Channel) applyStatuses(ctx context.Context, sts []status) error {
 					return err
 				}
 			}
-			// A failed send is not "already sent": a retry must go out.
-			if err := c.forgetSent(ctx, id); err != nil {
+			// A failed part is not "already sent": a retry must send it
+			// (and only it: the other parts keep their markers).
+			if err := c.forgetSent(ctx, key); err != nil {
 				return err
 			}
 			c.log.Info("whatsapp cloud message failed", "outbox_id", id, "code", code)
