@@ -146,6 +146,11 @@ func outboxIDOf(key string) (id string, last bool) {
 	return key, true
 }
 
+// ReportsDelivery implements channels.DeliveryReporter: Send returning
+// nil only means Meta accepted the message; whether it arrived comes
+// later by webhook.
+func (c *Channel) ReportsDelivery() bool { return true }
+
 func kindIf(t string) string {
 	if t == "text" || t == "interactive" {
 		return t
