@@ -47,7 +47,10 @@ func rankOf(state string) int {
 // what becomes of the row, classified as Channel.Send's errors are:
 // ErrPermanent dead-letters it (OnDead flags the ticket), ErrHeld holds
 // it, ErrNotReady or anything else queues it again; nil only records.
-// Repeats and reports out of order change nothing.
+// A row whose content was already dropped cannot go again, so it is
+// dead-lettered instead. delivered or read drops the content an erasure,
+// export or code kept for a resend. Repeats and reports out of order
+// change nothing.
 func (o *Outbox) RecordDelivery(ctx context.Context, id, state string, outcome error) error {
 	r := rankOf(state)
 	if r == 0 || id == "" {

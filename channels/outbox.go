@@ -19,7 +19,9 @@ import (
 	"lindungi/store"
 )
 
-// Outbound kinds the outbox treats specially.
+// Outbound kinds the outbox treats specially. Through a DeliveryReporter
+// channel "sent" only means accepted: there they keep their content until
+// delivered, read or dead.
 const (
 	// KindErasure confirms a deletion: once sent, the row forgets its
 	// recipient and text, so the confirmation does not undo the erasure.
