@@ -19,7 +19,9 @@ import (
 	"lindungi/store"
 )
 
-// Outbound kinds the outbox treats specially.
+// Outbound kinds the outbox treats specially. Through a DeliveryReporter
+// channel "sent" only means accepted: there they keep their content until
+// delivered, read or dead.
 const (
 	// KindErasure confirms a deletion: once sent, the row forgets its
 	// recipient and text, so the confirmation does not undo the erasure.
@@ -35,6 +37,60 @@ const (
 
 // redactedOTP is what a sent one-time code's payload becomes.
 const redactedOTP = `{"text":"","meta":{"redacted":"otp"}}`
+
+// errContentDropped is why a row whose content was already dropped is
+// dead-lettered when its provider later reports it failed: there is
+// nothing left to send again.
+var errContentDropped = errors.New("the message's content was dropped once it left the gateway; it cannot be sent again")
+
+// DeliveryReporter is implemented by a Channel whose provider reports by
+// webhook what became of a message after Send returned (the WhatsApp
+// Cloud API: its Send only means Meta accepted it). The outbox keeps such
+// a row's content until the citizen has it (delivered, read) or the row
+// is dead, since a later failure report queues it again (RecordDelivery).
+type DeliveryReporter interface {
+	ReportsDelivery() bool
+}
+
+func reportsDelivery(ch Channel) bool {
+	r, ok := ch.(DeliveryReporter)
+	return ok && r.ReportsDelivery()
+}
+
+// dropsContent says whether rows of kind forget their content once done.
+func dropsContent(kind string) bool {
+	return kind == KindErasure || kind == KindExport || kind == KindOTP
+}
+
+// dropContent forgets what a done row of an erasure, export or one-time
+// code carried; cond (SQL, may be empty) narrows when it applies, so a
+// caller can make it depend on the row's state as of its own lock.
+func dropContent(ctx context.Context, tx *store.Tx, kind, id, cond string, args ...any) error {
+	q := ``
+	switch kind {
+	case KindErasure, KindExport:
+		q = `UPDATE outbox SET recipient = 'erased', payload = '{"text":""}' WHERE id = ?`
+	case KindOTP:
+		q = `UPDATE outbox SET payload = '` + redactedOTP + `' WHERE id = ?`
+	default:
+		return nil
+	}
+	if _, err := tx.Exec(ctx, q+cond, append([]any{id}, args...)...); err != nil {
+		return fmt.Errorf("outbox: drop the content of %s: %w", id, err)
+	}
+	return nil
+}
+
+// contentDropped says whether a row's content is gone (dropContent ran).
+func contentDropped(kind, recipient, payload string) bool {
+	switch kind {
+	case KindErasure, KindExport:
+		return recipient == "erased"
+	case KindOTP:
+		return payload == redactedOTP
+	}
+	return false
+}
 
 // OutboxConfig tunes delivery.
 type OutboxConfig struct {
@@ -509,7 +565,7 @@ func (o *Outbox) deliver(ctx context.Context, ch Channel, lim *rate.Limiter, bat
 	// Record outcomes even when shutting down.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err := o.record(rctx, name, results); err != nil {
+	if err := o.record(rctx, name, reportsDelivery(ch), results); err != nil {
 		o.log.Error("outbox record failed; rows will be retried after their claim expires", "channel", name, "err", err)
 	}
 	if notReady.Load() {
@@ -517,7 +573,10 @@ func (o *Outbox) deliver(ctx context.Context, ch Channel, lim *rate.Limiter, bat
 	}
 }
 
-func (o *Outbox) record(ctx context.Context, channel string, results []result) error {
+// record applies the outcomes of a batch's sends. reported says the
+// channel reports delivery by webhook: then a sent row keeps its content
+// until RecordDelivery hears it arrived (or the row dies).
+func (o *Outbox) record(ctx context.Context, channel string, reported bool, results []result) error {
 	now := o.Now()
 	return o.db.InTx(ctx, func(tx *store.Tx) error {
 		for _, r := range results {
@@ -531,12 +590,14 @@ func (o *Outbox) record(ctx context.Context, channel string, results []result) e
 				if _, err := tx.Exec(ctx, `UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = '' WHERE id = ? AND status = 'sending'`, r.sentAt, id); err != nil {
 					return err
 				}
-				if k := r.c.msg.Kind; k == KindErasure || k == KindExport {
-					if _, err := tx.Exec(ctx, `UPDATE outbox SET recipient = 'erased', payload = '{"text":""}' WHERE id = ?`, id); err != nil {
-						return err
-					}
+				cond := ""
+				if reported {
+					// Accepted is not arrived: a failure report may
+					// still queue it again. Drop now only if the
+					// arrival report overtook the send's answer.
+					cond = ` AND delivery IN ('delivered', 'read')`
 				}
-				if err := redactOTP(ctx, tx, r.c.msg); err != nil {
+				if err := dropContent(ctx, tx, r.c.msg.Kind, id, cond); err != nil {
 					return err
 				}
 				o.sent.WithLabelValues(channel).Inc()
@@ -569,6 +630,13 @@ func (o *Outbox) record(ctx context.Context, channel string, results []result) e
 				}
 				if err := redactOTP(ctx, tx, r.c.msg); err != nil {
 					return err
+				}
+				if reported && r.c.msg.Kind != KindOTP {
+					// Kept past "sent" only in case it had to go again;
+					// dead, it never will.
+					if err := dropContent(ctx, tx, r.c.msg.Kind, id, ""); err != nil {
+						return err
+					}
 				}
 				o.failed.WithLabelValues(channel, reason).Inc()
 				o.dead.WithLabelValues(channel).Inc()

@@ -427,7 +427,7 @@ func (s *Service) SendOTP(ctx context.Context, phone, ip string) error {
 			return fmt.Errorf("tracing: otp: %w", err)
 		}
 		text := Text(lang, "otp", map[string]string{"code": otp, "minutes": fmt.Sprint(int(s.cfg.OTPTTL / time.Minute))})
-		if _, err := s.sender.Enqueue(ctx, tx, channels.Outbound{Channel: s.cfg.Channel, To: phone, Kind: channels.KindOTP, Text: text, Meta: map[string]string{"tracing": "otp"}}); err != nil {
+		if _, err := s.sender.Enqueue(ctx, tx, channels.Outbound{Channel: s.cfg.Channel, To: phone, Kind: channels.KindOTP, Text: text, Meta: map[string]string{"tracing": "otp", "code": otp}}); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, "system:tracing", "otp_sent", "tracing_otp", fmt.Sprint(id), "")

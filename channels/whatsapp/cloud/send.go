@@ -31,9 +31,20 @@ func (c *Channel) Send(ctx context.Context, msg channels.Outbound) error {
 	if err != nil {
 		return err
 	}
-	if done, err := c.alreadySent(ctx, msg.ID); err != nil {
-		return err
-	} else if done {
+	// Each part of a message with several attachments has its own marker
+	// (and callback data), so a retry after a failure half-way, or after
+	// a part's failure reported by webhook, sends only what WhatsApp does
+	// not have. The last part is keyed by the outbox ID itself.
+	parts := max(1, len(msg.Attachments))
+	done := make([]bool, parts)
+	all := true
+	for i := range done {
+		if done[i], err = c.alreadySent(ctx, partKey(msg.ID, i, parts)); err != nil {
+			return err
+		}
+		all = all && done[i]
+	}
+	if all {
 		return nil // accepted before a crash kept the outbox from recording it
 	}
 	open, err := c.windowOpen(ctx, to)
@@ -45,6 +56,10 @@ func (c *Channel) Send(ctx context.Context, msg channels.Outbound) error {
 	}
 	var reqs []map[string]any
 	for i, a := range msg.Attachments {
+		if done[i] {
+			reqs = append(reqs, nil) // keeps i the part's index
+			continue
+		}
 		id, err := c.upload(ctx, a)
 		if err != nil {
 			c.sends.WithLabelValues("media", kindOf(err)).Inc()
@@ -71,21 +86,14 @@ func (c *Channel) Send(ctx context.Context, msg channels.Outbound) error {
 		}
 	}
 	for i, r := range reqs {
-		// Each part of a message with several attachments has its own
-		// marker, so a retry after a failure half-way sends only the rest.
-		key := msg.ID
-		if i < len(reqs)-1 {
-			key = fmt.Sprintf("%s#%d", msg.ID, i)
-			if done, err := c.alreadySent(ctx, key); err != nil {
-				return err
-			} else if done {
-				continue
-			}
+		if r == nil {
+			continue
 		}
+		key := partKey(msg.ID, i, len(reqs))
 		r["messaging_product"] = "whatsapp"
 		r["recipient_type"] = "individual"
 		r["to"] = to
-		r["biz_opaque_callback_data"] = msg.ID
+		r["biz_opaque_callback_data"] = key
 		if msg.InReplyTo != "" && strings.HasPrefix(msg.InReplyTo, "wamid.") {
 			r["context"] = map[string]string{"message_id": msg.InReplyTo}
 		}
@@ -120,6 +128,28 @@ func (c *Channel) Send(ctx context.Context, msg channels.Outbound) error {
 	}
 	return nil
 }
+
+// partKey names part i of n of outbox message id: the last part (the only
+// one of most messages) is id itself, earlier ones id#i.
+func partKey(id string, i, n int) string {
+	if i == n-1 {
+		return id
+	}
+	return fmt.Sprintf("%s#%d", id, i)
+}
+
+// outboxIDOf is the outbox row a part's key belongs to.
+func outboxIDOf(key string) (id string, last bool) {
+	if i := strings.IndexByte(key, '#'); i >= 0 {
+		return key[:i], false
+	}
+	return key, true
+}
+
+// ReportsDelivery implements channels.DeliveryReporter: Send returning
+// nil only means Meta accepted the message; whether it arrived comes
+// later by webhook.
+func (c *Channel) ReportsDelivery() bool { return true }
 
 func kindIf(t string) string {
 	if t == "text" || t == "interactive" {
@@ -198,13 +228,30 @@ func kindOf(err error) string {
 
 // purpose names the template an outbound message would use: set by its
 // producer in Meta["template"], else Sijejak's Meta["tracing"] (exposure,
-// consent_request, otp).
+// consent_request, otp), else "otp" for any one-time code.
 func purpose(msg channels.Outbound) string {
 	if p := msg.Meta["template"]; p != "" {
 		return p
 	}
-	return msg.Meta["tracing"]
+	if p := msg.Meta["tracing"]; p != "" {
+		return p
+	}
+	if msg.Kind == channels.KindOTP {
+		return otpPurpose
+	}
+	return ""
 }
+
+// otpPurpose is the purpose of one-time codes. Meta only lets a code
+// leave outside the window as an authentication template, whose send
+// names the code twice: as the body's one parameter and as the copy-code
+// button's (a URL button at index 0). Its producers put the code in
+// Meta["code"].
+const otpPurpose = "otp"
+
+// errNoCode holds a one-time code whose producer did not put the code in
+// Meta: an authentication template without it would be refused.
+var errNoCode = errors.New("one-time code without Meta[\"code\"]: the authentication template cannot be filled")
 
 // sendTemplate sends msg as its purpose's approved template, or holds it.
 func (c *Channel) sendTemplate(ctx context.Context, to string, msg channels.Outbound) error {
@@ -230,7 +277,18 @@ func (c *Channel) sendTemplate(ctx context.Context, to string, msg channels.Outb
 		return err
 	}
 	tpl := map[string]any{"name": t.Name, "language": map[string]string{"code": code}}
-	if len(t.Params) > 0 {
+	if p == otpPurpose {
+		otp := msg.Meta["code"]
+		if otp == "" {
+			c.sends.WithLabelValues("template", "held").Inc()
+			return fmt.Errorf("whatsapp cloud: %w: %w", errNoCode, channels.ErrHeld)
+		}
+		param := []map[string]string{{"type": "text", "text": otp}}
+		tpl["components"] = []map[string]any{
+			{"type": "body", "parameters": param},
+			{"type": "button", "sub_type": "url", "index": "0", "parameters": param},
+		}
+	} else if len(t.Params) > 0 {
 		var params []map[string]string
 		for _, k := range t.Params {
 			params = append(params, map[string]string{"type": "text", "text": msg.Meta[k]})
@@ -366,7 +424,9 @@ func (c *Channel) upload(ctx context.Context, a channels.Attachment) (string, er
 
 // attach downloads a message's media through the media endpoint (its URL
 // first, then the file), within MaxMediaBytes; bigger media is noted in
-// Meta instead. An error leaves the webhook unanswered, so Meta retries.
+// Meta instead. An error wrapping channels.ErrPermanent means the media
+// can never be had (inbound notes it and stores the message); any other
+// leaves the webhook unanswered, so Meta retries.
 func (c *Channel) attach(ctx context.Context, md *media, prefix string, in *channels.Inbound) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.endpoint(md.ID), nil)
 	if err != nil {
@@ -399,7 +459,12 @@ func (c *Channel) attach(ctx context.Context, md *media, prefix string, in *chan
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("whatsapp cloud: media download: HTTP %d", resp.StatusCode)
+		err := fmt.Errorf("whatsapp cloud: media download: HTTP %d", resp.StatusCode)
+		if s := resp.StatusCode; s/100 == 4 && s != http.StatusRequestTimeout && s != http.StatusTooManyRequests {
+			// Gone (expired media) or refused: asking again will not help.
+			return fmt.Errorf("%w: %w", err, channels.ErrPermanent)
+		}
+		return err
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxMediaBytes+1))
 	if err != nil {

@@ -398,7 +398,19 @@ func (c *Channel) inbound(ctx context.Context, m message, name string) (in chann
 	if md != nil {
 		in.Text = md.Caption
 		if err := c.attach(ctx, md, prefix, &in); err != nil {
-			return in, false, err
+			if !errors.Is(err, channels.ErrPermanent) {
+				return in, false, err
+			}
+			// Media that can never be fetched (expired, refused, on a
+			// host we do not trust) must not stall the notification:
+			// Meta would resend it forever and nothing after this
+			// message would be stored. Kept with a note, as an
+			// unsupported message is, so an operator sees it came.
+			c.log.Warn("whatsapp cloud media not retrievable; message stored without it", "type", m.Type, "err", err)
+			in.Meta["attachment_error"] = err.Error()
+			if in.Text == "" {
+				in.Text = "[" + prefix + " tidak dapat diambil]"
+			}
 		}
 	}
 	return in, false, nil
@@ -416,15 +428,22 @@ func firstNonEmpty(a, b string) string {
 func (c *Channel) applyStatuses(ctx context.Context, sts []status) error {
 	for _, s := range sts {
 		c.statuses.WithLabelValues(s.Status).Inc()
-		id := s.BizOpaqueCallbackData
-		if id == "" {
+		key := s.BizOpaqueCallbackData
+		if key == "" {
 			var err error
-			if id, err = c.outboxIDFor(ctx, s.ID); err != nil {
+			if key, err = c.outboxIDFor(ctx, s.ID); err != nil {
 				return err
 			}
 		}
-		if id == "" || c.outb == nil {
+		if key == "" || c.outb == nil {
 			c.log.Debug("whatsapp cloud status for an unknown message", "status", s.Status)
+			continue
+		}
+		// A part before the last of a multi-attachment message: only
+		// its failure concerns the row (that part must go again); its
+		// progress does not, the last part's speaks for the message.
+		id, last := outboxIDOf(key)
+		if !last && s.Status != channels.DeliveryFailed {
 			continue
 		}
 		var outcome error
@@ -443,8 +462,9 @@ func (c *Channel) applyStatuses(ctx context.Context, sts []status) error {
 					return err
 				}
 			}
-			// A failed send is not "already sent": a retry must go out.
-			if err := c.forgetSent(ctx, id); err != nil {
+			// A failed part is not "already sent": a retry must send it
+			// (and only it: the other parts keep their markers).
+			if err := c.forgetSent(ctx, key); err != nil {
 				return err
 			}
 			c.log.Info("whatsapp cloud message failed", "outbox_id", id, "code", code)
