@@ -10,7 +10,9 @@ package channels
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Channel names used in the database, metrics and config.
@@ -29,6 +31,23 @@ type Attachment struct {
 	Data        []byte
 	Inline      bool   // an inline image of an HTML mail
 	ContentID   string // for inline parts
+}
+
+// SafeFileName makes a sender's file name safe to store and offer for
+// download: no path separators or control characters, at most 200 bytes
+// (cut on a rune boundary). Every adapter's attachments go through it.
+func SafeFileName(n string) string {
+	n = strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r < 32 {
+			return '_'
+		}
+		return r
+	}, n)
+	for len(n) > 200 {
+		_, size := utf8.DecodeLastRuneInString(n)
+		n = n[:len(n)-size]
+	}
+	return n
 }
 
 // Inbound is one message from a citizen, as an adapter understood it.

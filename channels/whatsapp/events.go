@@ -252,7 +252,7 @@ func (c *Channel) attachMedia(ctx context.Context, cli *whatsmeow.Client, m *waE
 		name = prefix + "-" + in.ExternalID + extFor(mt)
 	}
 	in.Attachments = append(in.Attachments, channels.Attachment{
-		Name: safeName(name), ContentType: strings.TrimSpace(strings.Split(mt, ";")[0]), Data: data,
+		Name: channels.SafeFileName(name), ContentType: strings.TrimSpace(strings.Split(mt, ";")[0]), Data: data,
 	})
 	return nil
 }
@@ -269,19 +269,6 @@ func extFor(mt string) string {
 		return exts[0]
 	}
 	return ""
-}
-
-func safeName(n string) string {
-	n = strings.Map(func(r rune) rune {
-		if r == '/' || r == '\\' || r < 32 {
-			return '_'
-		}
-		return r
-	}, n)
-	if len(n) > 200 {
-		n = n[:200]
-	}
-	return n
 }
 
 // scheduleRedelivery reconnects once, RedeliveryDelay after a message was

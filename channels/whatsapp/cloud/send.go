@@ -480,7 +480,7 @@ func (c *Channel) attach(ctx context.Context, md *media, prefix string, in *chan
 	if name == "" {
 		name = prefix + "-" + shortID(in.ExternalID) + extFor(mt)
 	}
-	in.Attachments = append(in.Attachments, channels.Attachment{Name: safeName(name), ContentType: mt, Data: data})
+	in.Attachments = append(in.Attachments, channels.Attachment{Name: channels.SafeFileName(name), ContentType: mt, Data: data})
 	return nil
 }
 
@@ -543,19 +543,6 @@ func extFor(mt string) string {
 		return ".mp4"
 	}
 	return ""
-}
-
-func safeName(n string) string {
-	n = strings.Map(func(r rune) rune {
-		if r == '/' || r == '\\' || r < 32 {
-			return '_'
-		}
-		return r
-	}, n)
-	if len(n) > 200 {
-		n = n[:200]
-	}
-	return n
 }
 
 // The window and the sent markers: this package's own tables.
