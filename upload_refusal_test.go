@@ -1,80 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"io"
-	"net/http"
+	"lindungi/internal/app/apptest"
 	"os"
 	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 )
-
-// emptyRecords streams {"records":[{},{},…]} of exactly n bytes without
-// holding it: the shape that once made one upload cost a gigabyte.
-type emptyRecords struct{ n, off int }
-
-const emptyHead, emptyTail = `{"records":[`, `{}]}`
-
-func (e *emptyRecords) Read(p []byte) (int, error) {
-	if e.off >= e.n {
-		return 0, io.EOF
-	}
-	w := 0
-	for w < len(p) && e.off < e.n {
-		var c byte
-		switch {
-		case e.off < len(emptyHead):
-			c = emptyHead[e.off]
-		case e.off >= e.n-len(emptyTail):
-			c = emptyTail[e.off-(e.n-len(emptyTail))]
-		default:
-			c = "{},"[(e.off-len(emptyHead))%3]
-		}
-		p[w] = c
-		w++
-		e.off++
-	}
-	return w, nil
-}
-
-// postUpload sends an upload of n bytes of empty records with the device
-// token and returns the status (0 when the server closed the connection
-// before the client finished sending, which a refusal may do).
-func postUpload(base, token string, n int) int {
-	req, _ := http.NewRequest("POST", base+"/api/tracing/v1/uploads", &emptyRecords{n: n})
-	req.ContentLength = int64(n)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
-// metric reads one sample from /metrics (0 when absent).
-func metric(t testing.TB, base, name string) float64 {
-	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return f
-		}
-	}
-	return 0
-}
 
 // procStatus reads a "VmXXX:  1234 kB" line of /proc/PID/status in bytes.
 func procStatus(t testing.TB, pid int, field string) int64 {
@@ -116,7 +50,7 @@ func TestRefusedUploadsPeakRSS(t *testing.T) {
 
 	pid := p.cmd.Process.Pid
 	// Settle, then reset the peak to the current RSS.
-	postUpload(ta.base, d.Token, 1<<10)
+	apptest.PostUpload(ta.base, d.Token, 1<<10)
 	if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0); err != nil {
 		t.Skipf("cannot reset the peak RSS: %v", err)
 	}
@@ -125,7 +59,7 @@ func TestRefusedUploadsPeakRSS(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		wg.Add(1)
-		go func() { defer wg.Done(); postUpload(ta.base, d.Token, size) }()
+		go func() { defer wg.Done(); apptest.PostUpload(ta.base, d.Token, size) }()
 	}
 	wg.Wait()
 	peak := procStatus(t, pid, "VmHWM")
@@ -137,7 +71,7 @@ func TestRefusedUploadsPeakRSS(t *testing.T) {
 	}
 	// Each of them reached the handler and was refused (the client may see
 	// a closed connection instead of the 403, having more to send).
-	if got := metric(t, ta.base, `lindungi_tracing_uploads_total{outcome="refused_upload_not_authorised"}`); got != n+1 {
+	if got := apptest.Metric(t, ta.base, `lindungi_tracing_uploads_total{outcome="refused_upload_not_authorised"}`); got != n+1 {
 		t.Errorf("%v refusals counted, want %d", got, n+1)
 	}
 }

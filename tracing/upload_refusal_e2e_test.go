@@ -1,15 +1,12 @@
 package tracing_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -46,8 +43,8 @@ func TestRefusedUploadsAuditedOncePerDevice(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
-				sa := postUpload(ta.Base, a.Token, 4<<10)
-				sc := postUpload(ta.Base, c.Token, 4<<10) // {} records are refused as malformed
+				sa := apptest.PostUpload(ta.Base, a.Token, 4<<10)
+				sc := apptest.PostUpload(ta.Base, c.Token, 4<<10) // {} records are refused as malformed
 				mu.Lock()
 				statuses[sa]++
 				statuses[sc]++
@@ -81,18 +78,18 @@ func TestRefusedUploadsAuditedOncePerDevice(t *testing.T) {
 	}
 	refused := 0.0
 	for _, o := range []string{"refused_upload_not_authorised", "refused_bad_upload", "refused_rate_limited"} {
-		refused += metric(t, ta.Base, `lindungi_tracing_uploads_total{outcome="`+o+`"}`)
+		refused += apptest.Metric(t, ta.Base, `lindungi_tracing_uploads_total{outcome="`+o+`"}`)
 	}
 	if refused != 2*workers*each {
 		t.Errorf("metrics count %v refusals, want %d", refused, 2*workers*each)
 	}
 	// Without a valid device token: refused and counted, nothing to audit.
 	for i := 0; i < 3; i++ {
-		if st := postUpload(ta.Base, "not-a-device-token", 4<<10); st != http.StatusUnauthorized && st != 0 {
+		if st := apptest.PostUpload(ta.Base, "not-a-device-token", 4<<10); st != http.StatusUnauthorized && st != 0 {
 			t.Fatalf("unknown token: %d, want 401", st)
 		}
 	}
-	if n := metric(t, ta.Base, `lindungi_tracing_uploads_total{outcome="refused_invalid_token"}`); n != 3 {
+	if n := apptest.Metric(t, ta.Base, `lindungi_tracing_uploads_total{outcome="refused_invalid_token"}`); n != 3 {
 		t.Errorf("%v refusals for an unknown token counted, want 3", n)
 	}
 }
@@ -134,7 +131,7 @@ end
 		t.Fatalf("wrk: %v\n%s", err, out)
 	}
 	t.Logf("wrk:\n%s", out)
-	refused := metric(t, ta.Base, `lindungi_tracing_uploads_total{outcome="refused_upload_not_authorised"}`)
+	refused := apptest.Metric(t, ta.Base, `lindungi_tracing_uploads_total{outcome="refused_upload_not_authorised"}`)
 	rows := ta.Count(t, `SELECT COUNT(*) FROM audit_log WHERE action = 'upload_refused'`)
 	t.Logf("%v refused uploads counted, %d audit rows for 2 devices", refused, rows)
 	if refused < 100 {
@@ -143,67 +140,4 @@ end
 	if rows > 2 {
 		t.Errorf("%d refusal audit rows for 2 devices in one hour, want ≤ 2", rows)
 	}
-}
-
-// emptyRecords streams {"records":[{},{},…]} of exactly n bytes without
-// holding it: the shape that once made one upload cost a gigabyte.
-type emptyRecords struct{ n, off int }
-
-const emptyHead, emptyTail = `{"records":[`, `{}]}`
-
-func (e *emptyRecords) Read(p []byte) (int, error) {
-	if e.off >= e.n {
-		return 0, io.EOF
-	}
-	w := 0
-	for w < len(p) && e.off < e.n {
-		var c byte
-		switch {
-		case e.off < len(emptyHead):
-			c = emptyHead[e.off]
-		case e.off >= e.n-len(emptyTail):
-			c = emptyTail[e.off-(e.n-len(emptyTail))]
-		default:
-			c = "{},"[(e.off-len(emptyHead))%3]
-		}
-		p[w] = c
-		w++
-		e.off++
-	}
-	return w, nil
-}
-
-// postUpload sends an upload of n bytes of empty records with the device
-// token and returns the status (0 when the server closed the connection
-// before the client finished sending, which a refusal may do).
-func postUpload(base, token string, n int) int {
-	req, _ := http.NewRequest("POST", base+"/api/tracing/v1/uploads", &emptyRecords{n: n})
-	req.ContentLength = int64(n)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
-// metric reads one sample from /metrics (0 when absent).
-func metric(t testing.TB, base, name string) float64 {
-	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return f
-		}
-	}
-	return 0
 }

@@ -9,6 +9,7 @@
 package apptest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -395,4 +397,67 @@ func ErrorCode(t testing.TB, b []byte) string {
 		t.Fatalf("error without a message: %s", b)
 	}
 	return e.Error.Code
+}
+
+// EmptyRecords streams {"records":[{},{},…]} of exactly n bytes without
+// holding it: the shape that once made one upload cost a gigabyte.
+type EmptyRecords struct{ n, off int }
+
+const emptyHead, emptyTail = `{"records":[`, `{}]}`
+
+func (e *EmptyRecords) Read(p []byte) (int, error) {
+	if e.off >= e.n {
+		return 0, io.EOF
+	}
+	w := 0
+	for w < len(p) && e.off < e.n {
+		var c byte
+		switch {
+		case e.off < len(emptyHead):
+			c = emptyHead[e.off]
+		case e.off >= e.n-len(emptyTail):
+			c = emptyTail[e.off-(e.n-len(emptyTail))]
+		default:
+			c = "{},"[(e.off-len(emptyHead))%3]
+		}
+		p[w] = c
+		w++
+		e.off++
+	}
+	return w, nil
+}
+
+// PostUpload sends an upload of n bytes of empty records with the device
+// token and returns the status (0 when the server closed the connection
+// before the client finished sending, which a refusal may do).
+func PostUpload(base, token string, n int) int {
+	req, _ := http.NewRequest("POST", base+"/api/tracing/v1/uploads", &EmptyRecords{n: n})
+	req.ContentLength = int64(n)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// Metric reads one sample from /metrics (0 when absent).
+func Metric(t testing.TB, base, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return 0
 }
