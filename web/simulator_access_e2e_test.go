@@ -3,7 +3,6 @@ package web_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -61,7 +60,7 @@ func TestSimulatorNeedsItsOwnRole(t *testing.T) {
 			if c.method == "POST" {
 				body = `{"from":"+6281211150002","text":"halo"}`
 			}
-			if got := apiCall(t, ta.Base, tokens[c.role], c.method, c.path, body, nil); got != c.want {
+			if got, _ := apptest.APIDo(t, ta.Base, tokens[c.role], c.method, c.path, body); got != c.want {
 				t.Fatalf("status %d, want %d", got, c.want)
 			}
 		})
@@ -120,22 +119,4 @@ func TestSijejakOnlyFromTracingChannel(t *testing.T) {
 	if d.Do(t, "GET", "/api/tracing/v1/upload-authorisation", d.Token, nil, &auth); !auth.Authorised {
 		t.Fatal("consent on WhatsApp did not open the upload window")
 	}
-}
-
-// apiCall sends a JSON request with a bearer token; out, if set, receives the body.
-func apiCall(t testing.TB, base, token, method, path, body string, out *[]byte) int {
-	t.Helper()
-	req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if out != nil {
-		*out = b
-	}
-	return resp.StatusCode
 }

@@ -118,8 +118,8 @@ func TestEmailAutoresponderLoop(t *testing.T) {
 		number := ticketOf(ta, t, complaintID)
 		if round < rounds {
 			// An operator answers; the autoresponder answers that too.
-			if code := apiCall(t, ta.Base, op.Token, "POST", "/api/v1/tickets/"+number+"/replies",
-				`{"text":"Mohon kirimkan foto KTP Bapak agar data dapat kami perbaiki."}`, nil); code != http.StatusCreated {
+			if code, _ := apptest.APIDo(t, ta.Base, op.Token, "POST", "/api/v1/tickets/"+number+"/replies",
+				`{"text":"Mohon kirimkan foto KTP Bapak agar data dapat kami perbaiki."}`); code != http.StatusCreated {
 				t.Fatalf("operator reply: %d", code)
 			}
 		}
@@ -163,24 +163,6 @@ func TestEmailAutoresponderLoop(t *testing.T) {
 	}
 }
 
-// apiCall does an API request with token; out, if set, gets the JSON.
-func apiCall(t testing.TB, base, token, method, path, body string, out *[]byte) int {
-	t.Helper()
-	req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if out != nil {
-		*out = b
-	}
-	return resp.StatusCode
-}
-
 // ---------------------------------------------------------------------------
 // Must show 3: an operator's reply threads both ways.
 
@@ -208,7 +190,7 @@ func TestEmailOperatorReplyThreading(t *testing.T) {
 	}
 
 	text := "Data Ibu sudah kami perbaiki, silakan cek kembali aplikasi besok pagi."
-	if code := apiCall(t, ta.Base, op.Token, "POST", "/api/v1/tickets/"+number+"/replies", fmt.Sprintf(`{"text":%q}`, text), nil); code != http.StatusCreated {
+	if code, _ := apptest.APIDo(t, ta.Base, op.Token, "POST", "/api/v1/tickets/"+number+"/replies", fmt.Sprintf(`{"text":%q}`, text)); code != http.StatusCreated {
 		t.Fatalf("reply: %d", code)
 	}
 	reply := sink.WaitFor(t, "the operator's reply", func(m emailtest.SentMail) bool { return m.Rcpt == citizen && m.AutoSubmitted == "" })
@@ -501,7 +483,7 @@ func TestEmailAnswersFromTheMailboxWrittenTo(t *testing.T) {
 	d.Append("Kedua", complaint)
 	ta.WaitCount(t, 1, `SELECT COUNT(*) FROM tickets WHERE channel = 'email'`)
 	number := ticketOf(ta, t, complaintID)
-	if code := apiCall(t, ta.Base, op.Token, "POST", "/api/v1/tickets/"+number+"/replies", `{"text":"Sudah kami periksa, mohon cek kembali."}`, nil); code != http.StatusCreated {
+	if code, _ := apptest.APIDo(t, ta.Base, op.Token, "POST", "/api/v1/tickets/"+number+"/replies", `{"text":"Sudah kami periksa, mohon cek kembali."}`); code != http.StatusCreated {
 		t.Fatalf("reply: %d", code)
 	}
 	ack := sink.WaitFor(t, "the acknowledgement", func(m emailtest.SentMail) bool { return m.Rcpt == citizen && m.AutoSubmitted != "" })
