@@ -196,16 +196,7 @@ func TestCrashSafetySIGKILL(t *testing.T) {
 	}
 	defer db.Close()
 	ctx := context.Background()
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		var pending int
-		db.QueryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE status <> 'sent'`).Scan(&pending)
-		if pending == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d outbox rows never sent", pending)
-		}
-	}
+	waitOutboxSent(t, db, 60*time.Second, func() string { return "" })
 	mu.Lock()
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	p.cmd.Wait()
@@ -227,5 +218,22 @@ func TestCrashSafetySIGKILL(t *testing.T) {
 	t.Logf("outbox rows %d, delivered IDs %d, redelivered with the same ID %d", outRows, delivered, dupDeliveries)
 	if outRows == 0 || missing != 0 || strays != 0 || delivered != outRows || replyless != 0 {
 		t.Errorf("outbound: %d rows, %d delivered, %d missing, %d deliveries without a row, %d logged replies without a row", outRows, delivered, missing, strays, replyless)
+	}
+}
+
+// waitOutboxSent waits until every outbox row of db is sent; it fails the
+// test with the count left (and the process's logs) after within.
+func waitOutboxSent(t testing.TB, db *store.DB, within time.Duration, logs func() string) {
+	t.Helper()
+	ctx := context.Background()
+	for deadline := time.Now().Add(within); ; time.Sleep(100 * time.Millisecond) {
+		var pending int
+		db.QueryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE status <> 'sent'`).Scan(&pending)
+		if pending == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d outbox rows never sent\n%s", pending, logs())
+		}
 	}
 }

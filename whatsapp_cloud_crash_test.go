@@ -93,16 +93,7 @@ func TestWhatsAppCloudSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		var pending int
-		db.QueryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE status <> 'sent'`).Scan(&pending)
-		if pending == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d outbox rows never sent\n%s", pending, p.logs.String())
-		}
-	}
+	waitOutboxSent(t, db, 90*time.Second, p.logs.String)
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	p.cmd.Wait()
 

@@ -104,16 +104,7 @@ func TestWhatsAppCloudReplicasPostgres(t *testing.T) {
 	}
 	defer db.Close()
 	ctx := context.Background()
-	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
-		var pending int
-		db.QueryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE status <> 'sent'`).Scan(&pending)
-		if pending == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d outbox rows never sent", pending)
-		}
-	}
+	waitOutboxSent(t, db, 2*time.Minute, func() string { return "" })
 	var keys, msgs, distinct, rows int
 	db.QueryRow(ctx, `SELECT COUNT(*) FROM inbound_keys WHERE channel = 'whatsapp'`).Scan(&keys)
 	db.QueryRow(ctx, `SELECT COUNT(*), COUNT(DISTINCT external_id) FROM messages WHERE direction = 'in'`).Scan(&msgs, &distinct)
