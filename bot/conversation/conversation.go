@@ -47,6 +47,7 @@ import (
 	"maps"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"lindungi/bot/catalog"
@@ -210,7 +211,7 @@ func Categorise(text string) string {
 		b.WriteString(line)
 		b.WriteByte('\n')
 	}
-	return categoryOf(defaultMatcher.Match(b.String()).Intent)
+	return categoryOf(defaultMatcher().Match(b.String()).Intent)
 }
 
 // complaintLabels are form labels whose value is the complaint itself.
@@ -251,7 +252,11 @@ var formWords = map[string]bool{
 	"pekerjaan": true, "lokasi": true, "faskes": true, "dosis": true, "tempat": true,
 }
 
-var defaultMatcher = intent.NewMatcher()
+// defaultMatcher is built on first use, not at package init: every
+// command of the binary (healthcheck every 30 s in Docker, version,
+// tracing score) links this package, and the classifier takes a fraction
+// of a second to train.
+var defaultMatcher = sync.OnceValue(intent.NewMatcher)
 
 // LooksEnglish reports whether text is more likely English than Indonesian.
 func LooksEnglish(text string) bool { return intent.LooksEnglish(text) }
