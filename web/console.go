@@ -57,8 +57,8 @@ func (s *Server) providerDetails() map[string]string {
 		return nil
 	}
 	for _, c := range s.Outbox.Channels() {
-		if d, ok := c.(interface{ Readiness() map[string]string }); ok {
-			return d.Readiness()
+		if d, ok := c.(interface{ Status() map[string]string }); ok {
+			return d.Status()
 		}
 	}
 	return nil

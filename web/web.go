@@ -242,7 +242,8 @@ func sanitize(s string) string {
 }
 
 // readinessReporter is a channel that explains itself in /readyz beyond
-// its state (the e-mail channel: per mailbox).
+// its state (the e-mail channel: per mailbox; the WhatsApp Cloud API: the
+// number's quality rating and tier).
 type readinessReporter interface {
 	Readiness() (detail any, degraded bool)
 }
@@ -280,10 +281,6 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 				if bad {
 					degraded = append(degraded, c.Name())
 				}
-			} else if d, ok := c.(interface{ Readiness() map[string]string }); ok {
-				// A provider with more to say (the WhatsApp Cloud API's
-				// quality rating and messaging tier) says it beside.
-				details[c.Name()] = d.Readiness()
 			}
 		}
 	}

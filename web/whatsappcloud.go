@@ -19,7 +19,7 @@ func WhatsAppCloudRoutes(ch *cloud.Channel, sink channels.Sink) func(mux *http.S
 		mux.Handle("GET /webhooks/whatsapp", h)
 		mux.Handle("POST /webhooks/whatsapp", h)
 		mux.Handle("GET /api/v1/whatsapp/status", s.auth([]string{accounts.Admin}, func(w http.ResponseWriter, r *http.Request, u accounts.User) error {
-			writeJSON(w, http.StatusOK, ch.Readiness())
+			writeJSON(w, http.StatusOK, ch.Status())
 			return nil
 		}))
 	}

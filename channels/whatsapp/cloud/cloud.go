@@ -191,9 +191,14 @@ func (c *Channel) setState(s channels.State) {
 	}
 }
 
-// Readiness is what /readyz and the console show besides the state: the
-// number's quality rating and messaging tier from Meta's webhooks.
-func (c *Channel) Readiness() map[string]string {
+// Readiness is what /readyz shows besides the state (the same reporter
+// interface as the e-mail channel's): the provider's Status. A low quality
+// rating is a warning the console shows, not a degraded channel.
+func (c *Channel) Readiness() (detail any, degraded bool) { return c.Status(), false }
+
+// Status is the number's quality rating and messaging tier from Meta's
+// webhooks, with the provider and its state.
+func (c *Channel) Status() map[string]string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := map[string]string{"provider": "cloud", "state": string(c.state)}

@@ -268,7 +268,7 @@ func TestTierDefersTemplates(t *testing.T) {
 	if err := prompt("+6281200000003"); err != nil {
 		t.Fatalf("after the tier rose: %v", err)
 	}
-	if q := r.ch.Readiness(); q["tier"] != "TIER_1K" || q["quality"] != "UPGRADE" {
+	if q := r.ch.Status(); q["tier"] != "TIER_1K" || q["quality"] != "UPGRADE" {
 		t.Fatalf("readiness %v", q)
 	}
 	for _, s := range r.fake.Sent("") {
