@@ -129,6 +129,43 @@ func TestTune(t *testing.T) {
 	}
 }
 
+// TestCeiling bounds what the bucket rule can reach on recordings as short
+// as the held-out ones (04–05 last 20 minutes, 06 eleven): it cuts 01–03
+// into windows of those lengths and reports the best F1 over every bucket
+// pair, overall and at precision ≥ 0.5. These figures are in-sample (the
+// grid is searched on the windows it is scored on), so they are a ceiling
+// for the rule, not an estimate. Opt-in, like TestTune:
+//
+//	LINDUNGI_SCORE_TUNE=1 go test ./tracing/campaign -run TestCeiling -v
+func TestCeiling(t *testing.T) {
+	if os.Getenv("LINDUNGI_SCORE_TUNE") == "" {
+		t.Skip("set LINDUNGI_SCORE_TUNE=1")
+	}
+	scs := loadExp34(t, "01", "02", "03")
+	for _, length := range []time.Duration{20 * time.Minute, 11 * time.Minute} {
+		var set []*Scenario
+		for _, sc := range scs {
+			for from := time.Duration(0); from+length <= 29*time.Minute; from += 9 * time.Minute {
+				set = append(set, sc.Window(from, from+length))
+			}
+		}
+		var best, bestP Confusion
+		var at, atP string
+		for near := 55.0; near <= 69; near++ {
+			for med := near; med <= 75; med++ {
+				c := pooled(score.New(score.Params{MinMinutes: TruthMinutes, NearDB: near, MediumDB: med}), set)
+				if c.F1() > best.F1() {
+					best, at = c, fmt.Sprintf("near=%v medium=%v", near, med)
+				}
+				if c.Precision() >= 0.5 && c.F1() > bestP.F1() {
+					bestP, atP = c, fmt.Sprintf("near=%v medium=%v", near, med)
+				}
+			}
+		}
+		t.Logf("%v windows (%d): best %s %v; best at P>=0.5 %s %v", length, len(set), at, best, atP, bestP)
+	}
+}
+
 // writeCampaign makes a DP-3T-format file from rows
 // (rx, tx, timestamp, rssi, distance).
 func writeCampaign(t *testing.T, path string, rows [][5]any) {
