@@ -72,10 +72,9 @@ type Bot struct {
 	log     *slog.Logger
 
 	// Optional features the engine's actions go to; nil when off.
-	tracing  Tracing
-	privacy  Privacy
-	self     SelfService
-	selfWork *selfWork
+	tracing Tracing
+	privacy Privacy
+	self    SelfService
 
 	flood *floodGuard
 
@@ -121,7 +120,7 @@ func New(db *store.DB, ts *tickets.Store, ob *channels.Outbox, with Features, cf
 		cfg.AckRate = def.AckRate
 	}
 	b := &Bot{
-		db: db, tickets: ts, outbox: ob, tracing: with.Tracing, privacy: with.Privacy, self: with.SelfService, selfWork: newSelfWork(), cfg: cfg, log: log,
+		db: db, tickets: ts, outbox: ob, tracing: with.Tracing, privacy: with.Privacy, self: with.SelfService, cfg: cfg, log: log,
 		engine: conversation.New(conversation.Config{StateTTL: cfg.StateTTL}),
 		flood:  newFloodGuard(cfg.FloodLimit, time.Minute),
 		intake: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lindungi_intake_total", Help: "Inbound messages by channel and result (stored, duplicate, error, not_attempted)."}, []string{"channel", "result"}),

@@ -65,8 +65,8 @@ func (t *turn) chat(ctx context.Context) error {
 		}
 		return nil
 	}
-	if t.selfCode(in.Text) {
-		return nil // a one-time code is for self-service, not the engine
+	if taken, err := t.selfCode(ctx, in.Text); err != nil || taken {
+		return err // a one-time code is for self-service, not the engine
 	}
 	next, actions := b.engine.Step(st, input)
 	t.lang = next.Lang
@@ -97,8 +97,8 @@ func (t *turn) apply(ctx context.Context, a conversation.Action, open *tickets.T
 		}
 		return t.reply(ctx, a.Text, "reply")
 	case conversation.KindCreateTicket:
-		if t.selfRequest(a.Category, a.Fields) {
-			return nil
+		if taken, err := t.selfRequest(ctx, a.Category, a.Fields); err != nil || taken {
+			return err
 		}
 		subject := a.Fields["description"]
 		if i := strings.IndexByte(subject, '\n'); i >= 0 {
@@ -112,7 +112,9 @@ func (t *turn) apply(ctx context.Context, a conversation.Action, open *tickets.T
 			return err
 		}
 		t.ticket = &nt
-		t.selfAnnotate(nt.ID, a.Category, a.Fields)
+		if err := t.selfAnnotate(ctx, nt.ID, a.Category, a.Fields); err != nil {
+			return err
+		}
 		// The whole exchange that led here belongs to the ticket.
 		return b.tickets.AdoptMessages(ctx, tx, nt.ID, t.contact.ID, b.tickets.Now().Add(-2*b.cfg.StateTTL))
 	case conversation.KindAppend, conversation.KindReopen:

@@ -13,6 +13,7 @@ import (
 
 	"lindungi/bot"
 	"lindungi/channels"
+	"lindungi/store"
 	"lindungi/store/storetest"
 	"lindungi/tickets"
 )
@@ -23,6 +24,7 @@ type fakeSelf struct {
 	handled   []bot.SelfRequest
 	codes     []string
 	annotated []int64
+	nudged    int
 }
 
 func (f *fakeSelf) Takes(channel, category string) bool {
@@ -34,21 +36,30 @@ func (f *fakeSelf) IsCode(channel, text string) (string, bool) {
 	}
 	return "", false
 }
-func (f *fakeSelf) Checking(lang string) string { return "sedang kami periksa" }
-func (f *fakeSelf) Handle(ctx context.Context, r bot.SelfRequest) {
-	f.mu.Lock()
-	f.handled = append(f.handled, r)
-	f.mu.Unlock()
-}
-func (f *fakeSelf) Code(ctx context.Context, r bot.SelfRequest, code string) {
-	f.mu.Lock()
-	f.codes = append(f.codes, code)
-	f.mu.Unlock()
-}
+func (f *fakeSelf) Checking(lang string) string             { return "sedang kami periksa" }
 func (f *fakeSelf) Annotates(channel, category string) bool { return category == tickets.ChangeData }
-func (f *fakeSelf) Annotate(ctx context.Context, ticketID int64, r bot.SelfRequest) {
+
+// Queue records what the bot queued; a real Queue writes in tx, so the
+// bot's turn must hand it the message's transaction.
+func (f *fakeSelf) Queue(ctx context.Context, tx *store.Tx, op string, r bot.SelfRequest, code string, ticketID int64) error {
+	if tx == nil {
+		return fmt.Errorf("queue outside the message's transaction")
+	}
 	f.mu.Lock()
-	f.annotated = append(f.annotated, ticketID)
+	defer f.mu.Unlock()
+	switch op {
+	case bot.SelfLookup:
+		f.handled = append(f.handled, r)
+	case bot.SelfCode:
+		f.codes = append(f.codes, code)
+	case bot.SelfAnnotate:
+		f.annotated = append(f.annotated, ticketID)
+	}
+	return nil
+}
+func (f *fakeSelf) Nudge() {
+	f.mu.Lock()
+	f.nudged++
 	f.mu.Unlock()
 }
 
@@ -80,8 +91,6 @@ func TestSelfServiceHook(t *testing.T) {
 	for _, text := range []string{"menu", "2", "1", "Siti Aminah", "3174055708900003", "17-08-1990", "SAMA", "Siti Aminah Rahayu", "LEWATI", "ya"} {
 		say("+6281200000009", text)
 	}
-	b.WaitSelfService()
-
 	self.mu.Lock()
 	defer self.mu.Unlock()
 	if len(self.handled) != 1 {
@@ -97,6 +106,9 @@ func TestSelfServiceHook(t *testing.T) {
 	var open int
 	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM tickets WHERE category = 'vaccination_status'`).Scan(&open); err != nil || open != 0 {
 		t.Errorf("%d status tickets (%v); the request went to self-service", open, err)
+	}
+	if self.nudged != 3 {
+		t.Errorf("nudged %d times, want once per queued request (3)", self.nudged)
 	}
 	if len(self.annotated) != 1 {
 		t.Errorf("annotated %v, want the change-of-data ticket", self.annotated)

@@ -69,6 +69,7 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 	outcomes *prometheus.CounterVec
+	wake     chan struct{} // Nudge → Run
 }
 
 // New makes the service; zero fields of cfg take the defaults above.
@@ -89,7 +90,7 @@ func New(db *store.DB, sealer *store.Sealer, ts *tickets.Store, ob *channels.Out
 		log = slog.Default()
 	}
 	return &Service{db: db, sealer: sealer, tickets: ts, outbox: ob, registry: reg, signer: signer, cfg: cfg,
-		log: log.With("component", "selfservice"), now: store.Now,
+		log: log.With("component", "selfservice"), now: store.Now, wake: make(chan struct{}, 1),
 		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lindungi_selfservice_requests_total",
 			Help: "Self-service requests by kind and outcome (status_sent, certificate_sent, no_match, otp_sent, registry_unavailable, …)."}, []string{"kind", "outcome"}),
 	}
@@ -313,6 +314,7 @@ func (s *Service) code(ctx context.Context, r Request, code string) error {
 		sealed   []byte
 		ok       bool
 		failures int
+		orig     Request
 	)
 	// One transaction per answer, and the row locked by its first
 	// statement: of several answers at once, the first decides, and a
@@ -340,6 +342,17 @@ func (s *Service) code(ctx context.Context, r Request, code string) error {
 		ok = hash != nil && expires != nil && now.Before(*expires) && hmac.Equal([]byte(*hash), []byte(want))
 		// Right or wrong, the code is used up.
 		if ok {
+			plain, err := s.sealer.Open(sealed)
+			if err != nil {
+				return fmt.Errorf("open pending request: %w", err)
+			}
+			if err := json.Unmarshal(plain, &orig); err != nil {
+				return fmt.Errorf("pending request: %w", err)
+			}
+			// A retry after a crash must not check the used-up code again.
+			if err := s.becomeFulfil(ctx, tx, orig); err != nil {
+				return err
+			}
 			_, err = tx.Exec(ctx, `UPDATE selfservice_senders SET otp_hash = NULL, otp_request = NULL, otp_expires = NULL WHERE sender_index = ?`, idx)
 			return err
 		}
@@ -358,14 +371,11 @@ func (s *Service) code(ctx context.Context, r Request, code string) error {
 		}
 		return s.answer(ctx, r, "", "otp_wrong_locked", T(r.Lang, "locked", nil), func(tx *store.Tx) error { return s.lock(ctx, tx, idx) })
 	}
-	plain, err := s.sealer.Open(sealed)
-	if err != nil {
-		return fmt.Errorf("selfservice: open pending request: %w", err)
-	}
-	var orig Request
-	if err := json.Unmarshal(plain, &orig); err != nil {
-		return fmt.Errorf("selfservice: pending request: %w", err)
-	}
+	return s.lookUpAndFulfil(ctx, orig)
+}
+
+// lookUpAndFulfil answers a request whose one-time code was accepted.
+func (s *Service) lookUpAndFulfil(ctx context.Context, orig Request) error {
 	ref := s.personRef(orig.Fields["nik"])
 	person, err := s.registry.FindPerson(ctx, orig.Fields["nik"], orig.Fields["dob"])
 	if err != nil {
@@ -491,6 +501,9 @@ func (s *Service) fileTicket(ctx context.Context, r Request, ref, textKey, outco
 	}
 	var number string
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := done(ctx, tx); err != nil {
+			return err
+		}
 		t, err := s.tickets.Create(ctx, tx, tickets.NewTicket{ContactID: r.ContactID, Channel: r.Channel,
 			Subject: subjectFor(r.Kind), Category: r.Kind, Fields: fields})
 		if err != nil {
@@ -528,6 +541,9 @@ func (s *Service) answer(ctx context.Context, r Request, ref, outcome, text stri
 // look-up, in one transaction with whatever else also writes.
 func (s *Service) answerWith(ctx context.Context, r Request, ref, outcome, text string, atts []channels.Attachment, also func(tx *store.Tx) error) error {
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := done(ctx, tx); err != nil {
+			return err
+		}
 		if also != nil {
 			if err := also(tx); err != nil {
 				return err
@@ -643,6 +659,9 @@ func (s *Service) annotate(ctx context.Context, ticketID int64, r Request) error
 		add["registry_name"], add["registry_dob"], add["registry_phone"] = p.Name, p.BirthDate, p.Phone
 	}
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := done(ctx, tx); err != nil {
+			return err
+		}
 		if err := s.tickets.UpdateFields(ctx, tx, ticketID, add); err != nil {
 			return err
 		}

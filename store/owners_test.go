@@ -61,6 +61,7 @@ var tableOwners = map[string]string{
 	"tracing_rate_limits":    "tracing",
 
 	"selfservice_senders": "selfservice",
+	"selfservice_pending": "selfservice",
 }
 
 // ownerExceptions lets a package name another's table, each with the

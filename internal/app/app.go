@@ -216,8 +216,6 @@ func New(ctx context.Context, cfg config.Config, logw io.Writer, opts Options) (
 	a.Bot = bot.New(a.DB, a.Tickets, a.Outbox, with, bot.Config{
 		StateTTL: cfg.Bot.StateTTL.D(), FloodLimit: cfg.Bot.FloodLimit, MaxTextBytes: cfg.Bot.MaxTextBytes, AckRate: cfg.Email.AckRatePerHour,
 	}, a.Log.With("component", "bot"), a.Registry)
-	// Registry look-ups in flight finish before the database closes.
-	a.closers = append(a.closers, a.Bot.WaitSelfService)
 
 	if cfg.Simulator.Enabled {
 		a.Simulator = simulator.New(a.DB)

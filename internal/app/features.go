@@ -86,6 +86,7 @@ func (a *App) newSelfService() error {
 		DemoChannels: demo, VerifyURL: strings.TrimRight(a.Config.PublicURL, "/") + "/verify",
 	}, log)
 	a.SelfService.Register(a.Registry)
+	a.background = append(a.background, a.SelfService.Run)
 	return nil
 }
 
@@ -98,7 +99,12 @@ func (h selfServiceHolder) Export(ctx context.Context, s privacy.Subject) (any, 
 	return h.s.ExportSenders(ctx, s.Addresses)
 }
 func (h selfServiceHolder) Erase(ctx context.Context, tx *store.Tx, s privacy.Subject) (int64, error) {
-	return h.s.EraseSenders(ctx, tx, s.Addresses)
+	n, err := h.s.EraseSenders(ctx, tx, s.Addresses)
+	if err != nil {
+		return n, err
+	}
+	k, err := h.s.ErasePending(ctx, tx, s.ContactIDs)
+	return n + k, err
 }
 
 // selfServiceAdapter is self-service as the bot sees it.
@@ -117,21 +123,16 @@ func (x selfServiceAdapter) IsCode(channel, text string) (string, bool) {
 
 func (x selfServiceAdapter) Checking(lang string) string { return selfservice.Checking(lang) }
 
-func (x selfServiceAdapter) Handle(ctx context.Context, r bot.SelfRequest) {
-	x.s.Handle(ctx, selfservice.Request{Kind: r.Kind, Channel: r.Channel, From: r.From, ContactID: r.ContactID, Lang: r.Lang, Fields: r.Fields})
-}
-
 func (x selfServiceAdapter) Annotates(channel, category string) bool {
 	return category == tickets.ChangeData && x.s.Serves(channel, tickets.VaccinationStatus)
 }
 
-func (x selfServiceAdapter) Annotate(ctx context.Context, ticketID int64, r bot.SelfRequest) {
-	x.s.Annotate(ctx, ticketID, selfservice.Request{Kind: r.Kind, Channel: r.Channel, From: r.From, ContactID: r.ContactID, Lang: r.Lang, Fields: r.Fields})
+func (x selfServiceAdapter) Queue(ctx context.Context, tx *store.Tx, op string, r bot.SelfRequest, code string, ticketID int64) error {
+	ops := map[string]string{bot.SelfLookup: selfservice.OpLookup, bot.SelfCode: selfservice.OpCode, bot.SelfAnnotate: selfservice.OpAnnotate}
+	return x.s.Queue(ctx, tx, ops[op], selfservice.Request{Kind: r.Kind, Channel: r.Channel, From: r.From, ContactID: r.ContactID, Lang: r.Lang, Fields: r.Fields}, code, ticketID)
 }
 
-func (x selfServiceAdapter) Code(ctx context.Context, r bot.SelfRequest, code string) {
-	x.s.Code(ctx, selfservice.Request{Channel: r.Channel, From: r.From, ContactID: r.ContactID, Lang: r.Lang}, code)
-}
+func (x selfServiceAdapter) Nudge() { x.s.Nudge() }
 
 // newPrivacy makes the data-subject service: its requests reach every
 // holder of personal data (the owners of the gateway's tables, Sijejak
