@@ -9,6 +9,7 @@ import (
 
 	"lindungi/selfservice"
 	"lindungi/store"
+	"lindungi/store/storetest"
 	"lindungi/tickets"
 )
 
@@ -41,7 +42,10 @@ func (e *env) run() {
 // answered by the next process that runs the workers, once, and the row
 // goes in the answer's transaction. The row keeps the NIK sealed.
 func TestQueuedRequestOutlivesRestart(t *testing.T) {
-	e := newEnv(t)
+	storetest.Each(t, func(t *testing.T, db *store.DB) { testQueuedRequestOutlivesRestart(t, newEnvWith(t, db, nil)) })
+}
+
+func testQueuedRequestOutlivesRestart(t *testing.T, e *env) {
 	e.queue(selfservice.OpLookup, e.req(tickets.VaccinationStatus, phoneSit, nikSiti, dobSiti), "")
 	var body []byte
 	if err := e.db.QueryRow(context.Background(), `SELECT body FROM selfservice_pending`).Scan(&body); err != nil {
@@ -69,7 +73,10 @@ func TestQueuedRequestOutlivesRestart(t *testing.T) {
 // TestTakenRequestWaitsForItsLease: a row a worker took and never finished
 // (it died) is left alone until its lease ends, then carried out once.
 func TestTakenRequestWaitsForItsLease(t *testing.T) {
-	e := newEnv(t)
+	storetest.Each(t, func(t *testing.T, db *store.DB) { testTakenRequestWaitsForItsLease(t, newEnvWith(t, db, nil)) })
+}
+
+func testTakenRequestWaitsForItsLease(t *testing.T, e *env) {
 	var skew atomic.Int64
 	selfservice.SetClock(e.svc, func() time.Time { return time.Now().Add(time.Duration(skew.Load())) })
 	id := e.queue(selfservice.OpLookup, e.req(tickets.VaccinationStatus, phoneSit, nikSiti, dobSiti), "")
@@ -94,7 +101,10 @@ func TestTakenRequestWaitsForItsLease(t *testing.T) {
 // TestQueuedCodeAndErasure: a queued one-time code unlocks the waiting
 // look-up; an erasure removes a contact's waiting requests.
 func TestQueuedCodeAndErasure(t *testing.T) {
-	e := newEnv(t)
+	storetest.Each(t, func(t *testing.T, db *store.DB) { testQueuedCodeAndErasure(t, newEnvWith(t, db, nil)) })
+}
+
+func testQueuedCodeAndErasure(t *testing.T, e *env) {
 	e.run()
 	r := e.req(tickets.VaccinationStatus, stranger, nikSiti, dobSiti)
 	e.queue(selfservice.OpLookup, r, "")
