@@ -18,8 +18,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -49,7 +51,8 @@ func Binary(t testing.TB, tags ...string) string {
 			b.err = fmt.Errorf("go env GOMOD: %v (%q)", err, gomod)
 			return
 		}
-		dir, err := os.MkdirTemp("", "lindungi-bin-")
+		sweepOnce.Do(sweep)
+		dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", dirPrefix, os.Getpid()))
 		if err != nil {
 			b.err = err
 			return
@@ -69,6 +72,28 @@ func Binary(t testing.TB, tags ...string) string {
 		t.Fatal(b.err)
 	}
 	return b.path
+}
+
+// A test binary cannot remove what it built when it exits (packages have
+// no teardown without a TestMain of their own), so the binaries live in
+// a directory named after the test binary's PID, and the next build
+// removes those whose process is gone: one per running test binary stays.
+const dirPrefix = "lindungi-proctest-"
+
+var sweepOnce sync.Once
+
+func sweep() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
+	for _, d := range dirs {
+		pid, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(d), dirPrefix), "-")
+		n, err := strconv.Atoi(pid)
+		if !ok || err != nil || n == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(n, 0); errors.Is(err, syscall.ESRCH) {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 // FreePort is a loopback address nothing listens on right now.
