@@ -2,9 +2,12 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"lindungi/internal/app/proctest"
 )
 
 // The command line answers --help and refuses what it does not know
@@ -14,8 +17,8 @@ func TestCommandLine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process-level test skipped in -short mode")
 	}
-	bin := buildBinary(t)
-	_, version := runToExit(t, bin, nil, "version")
+	bin := proctest.Binary(t)
+	_, version := proctest.Run(t, bin, nil, "version")
 	cases := []struct {
 		args []string
 		code int
@@ -39,7 +42,7 @@ func TestCommandLine(t *testing.T) {
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			data := filepath.Join(t.TempDir(), "data")
-			code, out := runToExit(t, bin, []string{"LINDUNGI_DATA_DIR=" + data, "LINDUNGI_LISTEN=" + freePort(t), "LINDUNGI_TOKEN=lgw_secret-from-env"}, c.args...)
+			code, out := proctest.Run(t, bin, []string{"LINDUNGI_DATA_DIR=" + data, "LINDUNGI_LISTEN=" + proctest.FreePort(t), "LINDUNGI_TOKEN=lgw_secret-from-env"}, c.args...)
 			if code != c.code {
 				t.Errorf("exit %d, want %d:\n%s", code, c.code, out)
 			}
@@ -56,5 +59,71 @@ func TestCommandLine(t *testing.T) {
 	}
 	if !strings.HasPrefix(version, "lindungi ") {
 		t.Errorf("version prints %q", version)
+	}
+}
+
+// Commands pointed at the wrong place say so, and leave no database, data
+// key or token behind (they used to create a second, empty gateway and
+// then fail with a bare 401).
+func TestCommandsFindTheRunningGatewayOrSaySo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process-level test skipped in -short mode")
+	}
+	bin := proctest.Binary(t)
+	data := t.TempDir()
+	addr := proctest.FreePort(t)
+	base := []string{"LINDUNGI_SIMULATOR=true", "LINDUNGI_WHATSAPP_ENABLED=false", "LINDUNGI_JOBS_ENABLED=false"}
+	proctest.Start(t, bin, append([]string{"LINDUNGI_DATA_DIR=" + data, "LINDUNGI_LISTEN=" + addr}, base...), "serve")
+	proctest.WaitHealthy(t, addr)
+
+	// Another gateway's data, complete with its own database.
+	other := t.TempDir()
+	if code, out := proctest.Run(t, bin, nil, "migrate", "--data", other); code != 0 {
+		t.Fatalf("migrate: %s", out)
+	}
+	missing := filepath.Join(t.TempDir(), "mistyped")
+	elsewhere := t.TempDir() // a folder without ./data
+
+	cases := []struct {
+		name string
+		dir  string // working directory
+		args []string
+		want []string
+		// created must not exist afterwards
+		created string
+	}{
+		{"chat with a data dir that does not exist", "", []string{"chat", "--listen", addr, "--data", missing},
+			[]string{"does not exist", missing, "same --config/--data"}, missing},
+		{"chat with another gateway's data", "", []string{"chat", "--listen", addr, "--data", other},
+			[]string{"does not know the chat token", other}, ""},
+		{"chat where no gateway listens", "", []string{"chat", "--listen", proctest.FreePort(t), "--data", data},
+			[]string{"no gateway answers at", "it would use data directory " + data}, filepath.Join(data, "chat.token")},
+		{"jobs from another folder", elsewhere, []string{"jobs", "list"},
+			[]string{"does not exist", filepath.Join(elsewhere, "data")}, filepath.Join(elsewhere, "data")},
+		{"user add with a data dir that does not exist", "", []string{"user", "add", "--role", "admin", "budi", "--data", missing},
+			[]string{"does not exist", missing}, missing},
+		{"healthcheck where no gateway listens", "", []string{"healthcheck", "--listen", proctest.FreePort(t)},
+			[]string{"healthcheck: http://127.0.0.1:"}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(bin, c.args...)
+			cmd.Env = append(os.Environ(), base...)
+			cmd.Dir = c.dir
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("exit 0, want a refusal:\n%s", out)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("output does not say %q:\n%s", w, out)
+				}
+			}
+			if c.created != "" {
+				if _, err := os.Stat(c.created); err == nil {
+					t.Errorf("%s was created", c.created)
+				}
+			}
+		})
 	}
 }

@@ -7,9 +7,6 @@ package main
 import (
 	"database/sql"
 	"fmt"
-	"lindungi/channels/email"
-	"lindungi/channels/email/dovecottest"
-	"lindungi/channels/email/emailtest"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -17,6 +14,12 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+
+	"lindungi/channels/email"
+	"lindungi/channels/email/dovecottest"
+	"lindungi/channels/email/emailtest"
+	"lindungi/internal/app/apptest"
+	"lindungi/internal/app/proctest"
 )
 
 // TestEmailCrashSafetySIGKILL: 10,000 complaints in Dovecot, the real
@@ -33,7 +36,7 @@ func TestEmailCrashSafetySIGKILL(t *testing.T) {
 	kills := []int{2000, 5000, 8000}
 	d := dovecottest.Start(t)
 	sink := emailtest.StartSMTPSink(t)
-	bin := buildBinary(t)
+	bin := proctest.Binary(t)
 
 	msgs := make([][]byte, total)
 	citizenOf := map[string]string{} // Message-ID → sender
@@ -52,19 +55,13 @@ func TestEmailCrashSafetySIGKILL(t *testing.T) {
 	t.Logf("APPENDed %d messages in %v (%.0f/s, 4 connections, MULTIAPPEND)", total, appendTook.Round(time.Millisecond), float64(total)/appendTook.Seconds())
 
 	data := t.TempDir()
-	addr := freePort(t)
+	addr := proctest.FreePort(t)
 	cfgFile := emailtest.WriteConfigFile(t, emailtest.YAML(d, sink.Addr, "outbox:\n  rate:\n    email: 1000\n"))
 	env := []string{"LINDUNGI_DATA_DIR=" + data, "LINDUNGI_LISTEN=" + addr, "LINDUNGI_WHATSAPP_ENABLED=false", "LINDUNGI_JOBS_ENABLED=false"}
 	args := []string{"serve", "--config", cfgFile}
 
-	p := startProc(t, bin, env, args...)
-	defer func() {
-		if p != nil {
-			p.cmd.Process.Kill()
-			p.cmd.Wait()
-		}
-	}()
-	waitHealthy(t, addr)
+	p := proctest.Start(t, bin, env, args...)
+	proctest.WaitHealthy(t, addr)
 
 	// Progress, read-only from the SQLite file while the binary writes it.
 	ro, err := sql.Open("sqlite3", "file:"+filepath.Join(data, "lindungi.db")+"?mode=ro&_busy_timeout=10000")
@@ -91,7 +88,7 @@ func TestEmailCrashSafetySIGKILL(t *testing.T) {
 				last, lastAt = n, time.Now()
 			}
 			if time.Since(lastAt) > 2*time.Minute {
-				t.Fatalf("%s: stuck at %d messages stored, want %d\nlogs:\n%s", what, n, want, tail(p.logs.String(), 4000))
+				t.Fatalf("%s: stuck at %d messages stored, want %d\nlogs:\n%s", what, n, want, apptest.Tail(p.Logs(), 4000))
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -103,13 +100,12 @@ func TestEmailCrashSafetySIGKILL(t *testing.T) {
 	segStart := time.Now()
 	for _, at := range kills {
 		waitStored(at, fmt.Sprintf("before the kill at %d", at))
-		p.cmd.Process.Signal(syscall.SIGKILL)
-		p.cmd.Wait()
+		p.Kill()
 		busy += time.Since(segStart)
 		t.Logf("SIGKILL with %d messages stored", stored())
 		segStart = time.Now()
-		p = startProc(t, bin, env, args...)
-		waitHealthy(t, addr)
+		p = proctest.Start(t, bin, env, args...)
+		proctest.WaitHealthy(t, addr)
 	}
 	waitStored(total, "after the last restart")
 	busy += time.Since(segStart)
@@ -139,9 +135,8 @@ func TestEmailCrashSafetySIGKILL(t *testing.T) {
 			break
 		}
 	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	p.cmd.Wait()
-	p = nil
+	p.Cmd.Process.Signal(syscall.SIGTERM)
+	p.Cmd.Wait()
 
 	// Stored exactly once, each its own ticket.
 	keys := q(`SELECT COUNT(*) FROM inbound_keys WHERE channel = 'email'`)

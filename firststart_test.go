@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"lindungi/internal/app/proctest"
 	"lindungi/testlog"
 )
 
@@ -23,7 +24,7 @@ func serveOnce(t *testing.T, bin string, env []string, addr string, args ...stri
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitHealthy(t, addr)
+	proctest.WaitHealthy(t, addr)
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("serve: %v\n%s", err, errb.String())
@@ -38,12 +39,12 @@ func TestFirstStartPrintsNextStepsOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process-level test skipped in -short mode")
 	}
-	bin := buildBinary(t)
+	bin := proctest.Binary(t)
 	base := []string{"LINDUNGI_WHATSAPP_ENABLED=false", "LINDUNGI_JOBS_ENABLED=false", "LINDUNGI_SIMULATOR=true"}
 
 	t.Run("text", func(t *testing.T) {
 		data := filepath.Join(t.TempDir(), "data")
-		addr := freePort(t)
+		addr := proctest.FreePort(t)
 		out, _ := serveOnce(t, bin, base, addr, "--data", data, "--listen", addr)
 		for _, want := range []string{
 			"lindungi user add --role admin NAME --data " + data + " --listen " + addr,
@@ -61,7 +62,7 @@ func TestFirstStartPrintsNextStepsOnce(t *testing.T) {
 		}
 	})
 	t.Run("json", func(t *testing.T) {
-		addr := freePort(t)
+		addr := proctest.FreePort(t)
 		env := append([]string{"LINDUNGI_LOG_FORMAT=json", "LINDUNGI_DATA_DIR=" + t.TempDir(), "LINDUNGI_LISTEN=" + addr}, base...)
 		out, errs := serveOnce(t, bin, env, addr)
 		var sawFirst bool

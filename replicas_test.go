@@ -6,10 +6,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"lindungi/internal/app/proctest"
 	"lindungi/store"
 	"lindungi/store/storetest"
 )
@@ -22,7 +22,7 @@ func TestJobsRunOnceAcrossReplicas(t *testing.T) {
 		t.Skip("process-level test skipped in -short mode")
 	}
 	url := storetest.PostgresURL(t)
-	bin := buildBinary(t)
+	bin := proctest.Binary(t)
 	cfgPath := filepath.Join(t.TempDir(), "lindungi.yaml")
 	// A cheap job every two seconds; everything else off.
 	os.WriteFile(cfgPath, []byte(`jobs:
@@ -38,19 +38,13 @@ func TestJobsRunOnceAcrossReplicas(t *testing.T) {
     job-history-cleanup: "off"
 `), 0o600)
 	key := strings.Repeat("ab", 32)
-	start := func() *proc {
+	start := func() *proctest.Proc {
 		env := []string{"LINDUNGI_DATABASE_URL=" + url, "LINDUNGI_DATA_DIR=" + t.TempDir(), "LINDUNGI_DATA_KEY=" + key,
-			"LINDUNGI_LISTEN=" + freePort(t), "LINDUNGI_WHATSAPP_ENABLED=false", "LINDUNGI_TRACING_CHANNEL=simulator", "LINDUNGI_SIMULATOR=true"}
-		return startProc(t, bin, env, "serve", "--config", cfgPath)
+			"LINDUNGI_LISTEN=" + proctest.FreePort(t), "LINDUNGI_WHATSAPP_ENABLED=false", "LINDUNGI_TRACING_CHANNEL=simulator", "LINDUNGI_SIMULATOR=true"}
+		return proctest.Start(t, bin, env, "serve", "--config", cfgPath)
 	}
 	a, b := start(), start()
-	procs := map[int]*proc{a.cmd.Process.Pid: a, b.cmd.Process.Pid: b}
-	defer func() {
-		for _, p := range procs {
-			p.cmd.Process.Kill()
-			p.cmd.Wait()
-		}
-	}()
+	procs := map[int]*proctest.Proc{a.Cmd.Process.Pid: a, b.Cmd.Process.Pid: b}
 	db, err := store.Open(context.Background(), store.Options{URL: url})
 	if err != nil {
 		t.Fatal(err)
@@ -82,9 +76,8 @@ func TestJobsRunOnceAcrossReplicas(t *testing.T) {
 			}
 		}
 		for _, p := range procs {
-			p.cmd.Process.Kill()
-			p.cmd.Wait()
-			t.Logf("replica %v log:\n%s", p.cmd.ProcessState, p.logs.String())
+			p.Kill()
+			t.Logf("replica %v log:\n%s", p.Cmd.ProcessState, p.Logs())
 		}
 		t.Fatalf("fewer than %d scheduled runs recorded", n)
 		return nil
@@ -107,8 +100,7 @@ func TestJobsRunOnceAcrossReplicas(t *testing.T) {
 	if pid == 0 {
 		t.Fatalf("leader %q is neither process", leader)
 	}
-	procs[pid].cmd.Process.Signal(syscall.SIGKILL)
-	procs[pid].cmd.Wait()
+	procs[pid].Kill()
 	delete(procs, pid)
 	killedAt := len(rs)
 	after := waitRuns(killedAt + 3)

@@ -1,46 +1,20 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"lindungi/internal/app/proctest"
 	"lindungi/store/storetest"
 )
-
-// runToExit runs the binary and waits for it to exit (failure guard: 60 s).
-func runToExit(t *testing.T, bin string, env []string, args ...string) (int, string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("%v did not exit within 60 s:\n%s", args, out.String())
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode(), out.String()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return 0, out.String()
-}
 
 // Bad input at start-up: the real binary exits non-zero with a message that
 // names the problem (never a panic, never a secret), for each case of the
@@ -49,7 +23,7 @@ func TestStartupBadInput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process-level start-up tests skipped in -short mode")
 	}
-	bin := buildBinary(t)
+	bin := proctest.Binary(t)
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +69,7 @@ func TestStartupBadInput(t *testing.T) {
 					break
 				}
 			}
-			code, out := runToExit(t, bin, env, args...)
+			code, out := proctest.Run(t, bin, env, args...)
 			if code == 0 {
 				t.Fatalf("exit 0, want failure:\n%s", out)
 			}
@@ -120,13 +94,12 @@ func TestFullDiskAtRuntime(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process-level full-disk test skipped in -short mode")
 	}
-	bin := buildBinary(t)
+	bin := proctest.Binary(t)
 	data := storetest.Tmpfs(t, "96m")
-	addr := freePort(t)
-	token := addUser(t, bin, data, "simulator", "disk")
-	p := startProc(t, bin, []string{"LINDUNGI_DATA_DIR=" + data, "LINDUNGI_LISTEN=" + addr, "LINDUNGI_WHATSAPP_ENABLED=false", "LINDUNGI_JOBS_ENABLED=false", "LINDUNGI_SIMULATOR=true"}, "serve")
-	defer func() { p.cmd.Process.Kill(); p.cmd.Wait() }()
-	waitHealthy(t, addr)
+	addr := proctest.FreePort(t)
+	token := proctest.AddUser(t, bin, data, "simulator", "disk")
+	p := proctest.Start(t, bin, []string{"LINDUNGI_DATA_DIR=" + data, "LINDUNGI_LISTEN=" + addr, "LINDUNGI_WHATSAPP_ENABLED=false", "LINDUNGI_JOBS_ENABLED=false", "LINDUNGI_SIMULATOR=true"}, "serve")
+	proctest.WaitHealthy(t, addr)
 
 	post := func(id, text string) (int, string) {
 		t.Helper()
@@ -201,8 +174,8 @@ func TestFullDiskAtRuntime(t *testing.T) {
 	if refusedID == "" {
 		t.Fatal("no write was refused on a full disk")
 	}
-	if err := p.cmd.Process.Signal(syscall.Signal(0)); err != nil {
-		t.Fatalf("process died on a full disk: %v\n%s", err, p.logs.String())
+	if err := p.Cmd.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Fatalf("process died on a full disk: %v\n%s", err, p.Logs())
 	}
 
 	os.Remove(ballast)
@@ -215,8 +188,7 @@ func TestFullDiskAtRuntime(t *testing.T) {
 	if st, _ := post(refusedID, "sertifikat saya belum keluar"); st != http.StatusAccepted {
 		t.Fatalf("duplicate retry: %d", st)
 	}
-	p.cmd.Process.Kill()
-	p.cmd.Wait()
+	p.Kill()
 	// Stored exactly once, read straight from the file.
 	db, err := sql.Open("sqlite3", "file:"+filepath.Join(data, "lindungi.db")+"?_busy_timeout=5000")
 	if err != nil {

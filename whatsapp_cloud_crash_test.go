@@ -3,44 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
 	"lindungi/channels/whatsapp/cloud/graphfake"
+	"lindungi/internal/app/proctest"
 	"lindungi/store"
 )
-
-// The Cloud API credentials of the fake Graph API (channels/whatsapp/cloud's
-// end-to-end tests use the same).
-const (
-	cloudToken     = "EAAGcloudTokenNeverLogged0123456789abcdef"
-	cloudAppSecret = "cloud-app-secret-0123456789"
-	cloudVerify    = "cloud-verify-token-0123"
-)
-
-// cloudEnv is the environment of a real `lindungi serve` on the Cloud API
-// provider, pointed at fake.
-func cloudEnv(t testing.TB, fake *graphfake.Server, extra ...string) []string {
-	t.Helper()
-	dir := t.TempDir()
-	file := func(name, v string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(v), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	return append([]string{"LINDUNGI_WHATSAPP_ENABLED=true", "LINDUNGI_WHATSAPP_PROVIDER=cloud",
-		"LINDUNGI_WHATSAPP_CLOUD_PHONE_NUMBER_ID=" + fake.PhoneNumberID(),
-		"LINDUNGI_WHATSAPP_CLOUD_ACCESS_TOKEN_FILE=" + file("token", cloudToken),
-		"LINDUNGI_WHATSAPP_CLOUD_APP_SECRET_FILE=" + file("secret", cloudAppSecret),
-		"LINDUNGI_WHATSAPP_CLOUD_VERIFY_TOKEN_FILE=" + file("verify", cloudVerify),
-		"LINDUNGI_WHATSAPP_CLOUD_API_URL=" + fake.URL(), "LINDUNGI_WHATSAPP_SEND_RATE=10000",
-		"LINDUNGI_JOBS_ENABLED=false", "LINDUNGI_BOT_FLOOD_LIMIT=100000", "LINDUNGI_SIMULATOR=false"}, extra...)
-}
 
 // TestWhatsAppCloudSIGKILL is issue 17's "must show 3", last part: 500
 // webhooks from 50 citizens arrive while the real binary is killed with
@@ -51,19 +21,18 @@ func TestWhatsAppCloudSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process-level crash test skipped in -short mode")
 	}
-	bin := buildBinary(t)
-	fake, err := graphfake.New("127.0.0.1:0", graphfake.Options{AccessToken: cloudToken, AppSecret: cloudAppSecret})
+	bin := proctest.Binary(t)
+	fake, err := graphfake.New("127.0.0.1:0", graphfake.Options{AccessToken: proctest.CloudToken, AppSecret: proctest.CloudAppSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer fake.Close()
 	data := t.TempDir()
-	addr := freePort(t)
-	env := cloudEnv(t, fake, "LINDUNGI_DATA_DIR="+data, "LINDUNGI_LISTEN="+addr)
+	addr := proctest.FreePort(t)
+	env := proctest.CloudEnv(t, fake.URL(), fake.PhoneNumberID(), "LINDUNGI_DATA_DIR="+data, "LINDUNGI_LISTEN="+addr)
 	fake.SetWebhookURL("http://" + addr + "/webhooks/whatsapp")
-	p := startProc(t, bin, env, "serve")
-	waitHealthy(t, addr)
-	defer func() { p.cmd.Process.Kill(); p.cmd.Wait() }()
+	p := proctest.Start(t, bin, env, "serve")
+	proctest.WaitHealthy(t, addr)
 
 	const citizens, each = 50, 10
 	texts := []string{"halo", "sertif blm keluar", "menu", "1", "NIK sy dipakai org lain", "terima kasih", "gmn cara ubah data", "0", "batal", "halo lagi"}
@@ -77,11 +46,10 @@ func TestWhatsAppCloudSIGKILL(t *testing.T) {
 		for fake.Acked() < at {
 			time.Sleep(5 * time.Millisecond)
 		}
-		p.cmd.Process.Signal(syscall.SIGKILL)
-		p.cmd.Wait()
+		p.Kill()
 		t.Logf("SIGKILL after %d accepted webhooks", fake.Acked())
-		p = startProc(t, bin, env, "serve")
-		waitHealthy(t, addr)
+		p = proctest.Start(t, bin, env, "serve")
+		proctest.WaitHealthy(t, addr)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -93,9 +61,9 @@ func TestWhatsAppCloudSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	waitOutboxSent(t, db, 90*time.Second, p.logs.String)
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	p.cmd.Wait()
+	proctest.WaitOutboxSent(t, db, 90*time.Second, p.Logs)
+	p.Cmd.Process.Signal(syscall.SIGTERM)
+	p.Cmd.Wait()
 
 	var keys, msgs, distinct int
 	db.QueryRow(ctx, `SELECT COUNT(*) FROM inbound_keys WHERE channel = 'whatsapp'`).Scan(&keys)

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -17,49 +15,10 @@ import (
 
 	"lindungi/channels/whatsapp"
 	"lindungi/channels/whatsapp/wafake"
+	"lindungi/internal/app/apptest"
+	"lindungi/internal/app/proctest"
 	"lindungi/store"
 )
-
-// buildBinary ignores its tags after the first call (sync.Once), so the
-// wafake binary gets its own once-builder.
-var (
-	wafakeBuildOnce sync.Once
-	wafakeBinPath   string
-	wafakeBuildErr  error
-)
-
-func buildWafakeBinary(t testing.TB) string {
-	t.Helper()
-	wafakeBuildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "lindungi-wafake-bin-")
-		if err != nil {
-			wafakeBuildErr = err
-			return
-		}
-		wafakeBinPath = filepath.Join(dir, "lindungi")
-		out, err := exec.Command("go", "build", "-tags", "wafake", "-o", wafakeBinPath, ".").CombinedOutput()
-		if err != nil {
-			wafakeBuildErr = fmt.Errorf("go build -tags wafake: %v\n%s", err, out)
-		}
-	})
-	if wafakeBuildErr != nil {
-		t.Fatal(wafakeBuildErr)
-	}
-	return wafakeBinPath
-}
-
-// waitUntil polls cond; the deadline is a failure guard only.
-func waitUntil(t testing.TB, guard time.Duration, what string, logs func() string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(guard); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			if logs != nil {
-				t.Logf("logs (tail):\n%s", tail(logs(), 6000))
-			}
-			t.Fatalf("waiting for %s", what)
-		}
-	}
-}
 
 // TestWhatsAppProcessSIGKILL runs the real binary (built with -tags wafake)
 // against the fake WhatsApp server in the test process, pairs it by QR,
@@ -73,7 +32,7 @@ func TestWhatsAppProcessSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process-level WhatsApp crash test skipped in -short mode")
 	}
-	bin := buildWafakeBinary(t)
+	bin := proctest.Binary(t, "wafake")
 	fake, err := wafake.New("127.0.0.1:0", wafake.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -81,24 +40,18 @@ func TestWhatsAppProcessSIGKILL(t *testing.T) {
 	defer fake.Close()
 
 	data := t.TempDir()
-	addr := freePort(t)
+	addr := proctest.FreePort(t)
 	env := []string{
 		"LINDUNGI_WHATSAPP_TEST_ADDR=" + fake.Addr(), "LINDUNGI_WHATSAPP_TEST_ROOT_KEY=" + fake.RootKeyHex(),
 		"LINDUNGI_DATA_DIR=" + data, "LINDUNGI_LISTEN=" + addr, "LINDUNGI_WHATSAPP_ENABLED=true",
 		"LINDUNGI_JOBS_ENABLED=false", "LINDUNGI_BOT_FLOOD_LIMIT=100000", "LINDUNGI_WHATSAPP_RECIPIENT_GAP=1ms",
 	}
-	token := addUser(t, bin, data, "admin", "watest")
+	token := proctest.AddUser(t, bin, data, "admin", "watest")
 
 	var mu sync.Mutex // guards p
-	p := startProc(t, bin, env, "serve")
-	logs := func() string { mu.Lock(); defer mu.Unlock(); return p.logs.String() }
-	defer func() {
-		mu.Lock()
-		p.cmd.Process.Kill()
-		p.cmd.Wait()
-		mu.Unlock()
-	}()
-	waitHealthy(t, addr)
+	p := proctest.Start(t, bin, env, "serve")
+	logs := func() string { mu.Lock(); defer mu.Unlock(); return p.Logs() }
+	proctest.WaitHealthy(t, addr)
 
 	var status struct{ State, JID, QR string }
 	getStatus := func() bool {
@@ -112,12 +65,12 @@ func TestWhatsAppProcessSIGKILL(t *testing.T) {
 		status = struct{ State, JID, QR string }{}
 		return resp.StatusCode == 200 && json.NewDecoder(resp.Body).Decode(&status) == nil
 	}
-	waitUntil(t, 90*time.Second, "a QR code", logs, func() bool { return getStatus() && status.QR != "" })
+	proctest.WaitUntil(t, 90*time.Second, "a QR code", logs, func() bool { return getStatus() && status.QR != "" })
 	if err := fake.ScanQR(status.QR); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 90*time.Second, "connected", logs, func() bool { return getStatus() && status.State == "connected" })
-	waitUntil(t, 90*time.Second, "pre-keys", logs, fake.ReadyForMessages)
+	proctest.WaitUntil(t, 90*time.Second, "connected", logs, func() bool { return getStatus() && status.State == "connected" })
+	proctest.WaitUntil(t, 90*time.Second, "pre-keys", logs, fake.ReadyForMessages)
 
 	// Progress is read from the SQLite file, read-only, while the process writes.
 	ro, err := sql.Open("sqlite3", "file:"+filepath.Join(data, "lindungi.db")+"?mode=ro&_busy_timeout=5000")
@@ -169,16 +122,15 @@ func TestWhatsAppProcessSIGKILL(t *testing.T) {
 	}
 
 	// SIGKILL once, mid-burst, after ~200 messages are stored.
-	waitUntil(t, 120*time.Second, "200 stored messages", logs, func() bool { return stored() >= 200 })
+	proctest.WaitUntil(t, 120*time.Second, "200 stored messages", logs, func() bool { return stored() >= 200 })
 	mu.Lock()
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	p.cmd.Wait()
+	p.Kill()
 	atKill, sentAtKill, pendingAtKill := stored(), sent.Load(), fake.Pending()
 	t.Logf("SIGKILL: %d stored, %d written by contacts, %d not receipted at the fake", atKill, sentAtKill, pendingAtKill)
-	firstLogs := p.logs.String()
-	p = startProc(t, bin, env, "serve")
+	firstLogs := p.Logs()
+	p = proctest.Start(t, bin, env, "serve")
 	mu.Unlock()
-	waitHealthy(t, addr)
+	proctest.WaitHealthy(t, addr)
 	wg.Wait()
 	if t.Failed() {
 		t.FailNow()
@@ -188,20 +140,20 @@ func TestWhatsAppProcessSIGKILL(t *testing.T) {
 	}
 
 	// The restart must reconnect from the stored session, without a QR.
-	waitUntil(t, 90*time.Second, "connected after restart", logs, func() bool { return getStatus() && status.State == "connected" })
+	proctest.WaitUntil(t, 90*time.Second, "connected after restart", logs, func() bool { return getStatus() && status.State == "connected" })
 	if status.QR != "" {
 		t.Errorf("restart asked for a QR code: %+v", status)
 	}
-	waitUntil(t, 120*time.Second, "all messages stored", logs, func() bool { return stored() >= total })
-	waitUntil(t, 120*time.Second, "every message receipted", logs, func() bool { return fake.Pending() == 0 })
-	waitUntil(t, 120*time.Second, "the outbox drained", logs, func() bool {
+	proctest.WaitUntil(t, 120*time.Second, "all messages stored", logs, func() bool { return stored() >= total })
+	proctest.WaitUntil(t, 120*time.Second, "every message receipted", logs, func() bool { return fake.Pending() == 0 })
+	proctest.WaitUntil(t, 120*time.Second, "the outbox drained", logs, func() bool {
 		var n int
 		return ro.QueryRow(`SELECT COUNT(*) FROM outbox WHERE channel = 'whatsapp' AND status <> 'sent'`).Scan(&n) == nil && n == 0
 	})
 	mu.Lock()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	p.cmd.Wait()
-	secondLogs := p.logs.String()
+	p.Cmd.Process.Signal(syscall.SIGTERM)
+	p.Cmd.Wait()
+	secondLogs := p.Logs()
 	mu.Unlock()
 
 	ctx := context.Background()
@@ -281,7 +233,7 @@ func TestWhatsAppProcessSIGKILL(t *testing.T) {
 		t.Errorf("outbound: %d rows, %d not sent, %d missing at the contacts, %d received without a row", outRows, notSent, missing, strays)
 	}
 	if t.Failed() {
-		t.Logf("first run logs (tail):\n%s", tail(firstLogs, 6000))
-		t.Logf("second run logs (tail):\n%s", tail(secondLogs, 6000))
+		t.Logf("first run logs (tail):\n%s", apptest.Tail(firstLogs, 6000))
+		t.Logf("second run logs (tail):\n%s", apptest.Tail(secondLogs, 6000))
 	}
 }

@@ -697,6 +697,14 @@ func (o *Outbox) sampleDepth(ctx context.Context, channel string) {
 	}
 }
 
+// Unsent counts the rows of every channel not yet sent (queued, sending or
+// dead): the process-level crash tests wait for it to reach zero.
+func Unsent(ctx context.Context, db *store.DB) (int, error) {
+	var n int
+	err := db.QueryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE status <> 'sent'`).Scan(&n)
+	return n, err
+}
+
 // Stats counts rows by status for one channel (readiness and the console).
 func (o *Outbox) Stats(ctx context.Context, channel string) (map[string]int64, error) {
 	rows, err := o.db.Query(ctx, `SELECT status, COUNT(*) FROM outbox WHERE channel = ? GROUP BY status`, channel)

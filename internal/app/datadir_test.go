@@ -11,6 +11,7 @@ import (
 
 	"lindungi/internal/app"
 	"lindungi/internal/app/apptest"
+	"lindungi/internal/app/proctest"
 	"lindungi/store"
 )
 
@@ -119,6 +120,28 @@ func TestSecondAppOnDataDirRefused(t *testing.T) {
 		t.Fatalf("after the first stopped: %v", err)
 	}
 	c.Close()
+}
+
+// `lindungi migrate` on a new data directory makes the key too, so a
+// database migrated first and served later starts.
+func TestMigrateThenServeKeepsKey(t *testing.T) {
+	ctx := context.Background()
+	cfg := apptest.Config(t)
+	if code, out := proctest.Run(t, proctest.Binary(t), nil, "migrate", "--data", cfg.DataDir); code != 0 {
+		t.Fatalf("migrate: exit %d\n%s", code, out)
+	}
+	key, err := os.ReadFile(filepath.Join(cfg.DataDir, "data.key"))
+	if err != nil {
+		t.Fatalf("migrate made no key: %v", err)
+	}
+	a, err := app.New(ctx, cfg, &strings.Builder{}, app.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	if after, _ := os.ReadFile(filepath.Join(cfg.DataDir, "data.key")); string(after) != string(key) {
+		t.Error("serve replaced the key migrate made")
+	}
 }
 
 func must(t *testing.T, err error) {

@@ -1,4 +1,4 @@
-package main
+package whatsapp_test
 
 import (
 	"encoding/json"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"lindungi/channels/whatsapp/wafake"
+	"lindungi/internal/app/proctest"
 )
 
 // `lindungi whatsapp pair` next to a running gateway pairs through it
@@ -19,31 +20,30 @@ func TestWhatsAppPairThroughRunningGateway(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process-level WhatsApp test skipped in -short mode")
 	}
-	bin := buildWafakeBinary(t)
+	bin := proctest.Binary(t, "wafake")
 	fake, err := wafake.New("127.0.0.1:0", wafake.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer fake.Close()
 	data := t.TempDir()
-	addr := freePort(t)
+	addr := proctest.FreePort(t)
 	env := []string{
 		"LINDUNGI_WHATSAPP_TEST_ADDR=" + fake.Addr(), "LINDUNGI_WHATSAPP_TEST_ROOT_KEY=" + fake.RootKeyHex(),
 		"LINDUNGI_DATA_DIR=" + data, "LINDUNGI_LISTEN=" + addr, "LINDUNGI_WHATSAPP_ENABLED=true", "LINDUNGI_JOBS_ENABLED=false",
 	}
-	token := addUser(t, bin, data, "admin", "pairing-admin")
-	srv := startProc(t, bin, env, "serve")
-	t.Cleanup(func() { srv.cmd.Process.Kill(); srv.cmd.Wait() })
-	waitHealthy(t, addr)
+	token := proctest.AddUser(t, bin, data, "admin", "pairing-admin")
+	proctest.Start(t, bin, env, "serve")
+	proctest.WaitHealthy(t, addr)
 
-	if code, out := runToExit(t, bin, env, "whatsapp", "pair"); code == 0 || !strings.Contains(out, "--token") || !strings.Contains(out, "/api/v1/whatsapp/qr.png") {
+	if code, out := proctest.Run(t, bin, env, "whatsapp", "pair"); code == 0 || !strings.Contains(out, "--token") || !strings.Contains(out, "/api/v1/whatsapp/qr.png") {
 		t.Errorf("pair without a token next to a running gateway: exit %d\n%s", code, out)
 	}
 
-	pair := startTerm(t, bin, env, "whatsapp", "pair", "--token", token)
-	pair.expect(t, "Pairing through the gateway at http://"+addr)
-	pair.expect(t, "Linked devices")
-	pair.expect(t, "█") // the QR, drawn in block characters
+	pair := proctest.StartTerm(t, bin, env, "whatsapp", "pair", "--token", token)
+	pair.Expect(t, "Pairing through the gateway at http://"+addr)
+	pair.Expect(t, "Linked devices")
+	pair.Expect(t, "█") // the QR, drawn in block characters
 
 	var st struct{ State, JID, QR string }
 	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/api/v1/whatsapp/status", nil)
@@ -60,9 +60,9 @@ func TestWhatsAppPairThroughRunningGateway(t *testing.T) {
 	if err := fake.ScanQR(st.QR); err != nil {
 		t.Fatal(err)
 	}
-	pair.expect(t, "paired as ")
+	pair.Expect(t, "paired as ")
 	done := make(chan error, 1)
-	go func() { done <- pair.cmd.Wait() }()
+	go func() { done <- pair.Cmd.Wait() }()
 	select {
 	case err := <-done:
 		if err != nil {

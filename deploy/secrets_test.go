@@ -1,7 +1,6 @@
-package main
+package deploy
 
 import (
-	"bytes"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -9,18 +8,25 @@ import (
 	"testing"
 
 	"lindungi/config"
+	"lindungi/internal/app/proctest"
 	"lindungi/store"
 )
 
-// `secrets init` writes what the compose files read, in a form the
+// `lindungi secrets init` writes what the compose files read, in a form the
 // gateway and PostgreSQL accept, and never replaces an existing secret (a
 // new data key would make the sealed data unreadable).
 func TestSecretsInit(t *testing.T) {
+	bin := proctest.Binary(t)
 	dir := filepath.Join(t.TempDir(), "secrets")
-	var out bytes.Buffer
-	if err := cmdSecrets([]string{"init", "--dir", dir}, &out); err != nil {
-		t.Fatal(err)
+	initSecrets := func() string {
+		t.Helper()
+		code, out := proctest.Run(t, bin, nil, "secrets", "init", "--dir", dir)
+		if code != 0 {
+			t.Fatalf("secrets init: exit %d\n%s", code, out)
+		}
+		return out
 	}
+	initSecrets()
 	read := func(name string) string {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
@@ -54,17 +60,14 @@ func TestSecretsInit(t *testing.T) {
 
 	key := read("data_key")
 	os.Remove(filepath.Join(dir, "database_url"))
-	out.Reset()
-	if err := cmdSecrets([]string{"init", "--dir", dir}, &out); err != nil {
-		t.Fatal(err)
-	}
+	out := initSecrets()
 	if read("data_key") != key {
 		t.Error("a second init replaced the data key")
 	}
-	if !strings.Contains(out.String(), "kept") || !strings.Contains(read("database_url"), read("pg_password")) {
-		t.Errorf("second init:\n%s", out.String())
+	if !strings.Contains(out, "kept") || !strings.Contains(read("database_url"), read("pg_password")) {
+		t.Errorf("second init:\n%s", out)
 	}
-	if strings.Contains(out.String(), key) || strings.Contains(out.String(), read("pg_password")) {
+	if strings.Contains(out, key) || strings.Contains(out, read("pg_password")) {
 		t.Error("secrets init printed a secret")
 	}
 }

@@ -1,13 +1,15 @@
-package main
+package tracing_test
 
 import (
 	"fmt"
-	"lindungi/internal/app/apptest"
 	"os"
 	"regexp"
 	"strconv"
 	"sync"
 	"testing"
+
+	"lindungi/internal/app/apptest"
+	"lindungi/internal/app/proctest"
 )
 
 // procStatus reads a "VmXXX:  1234 kB" line of /proc/PID/status in bytes.
@@ -37,20 +39,19 @@ func TestRefusedUploadsPeakRSS(t *testing.T) {
 	if _, err := os.Stat("/proc/self/clear_refs"); err != nil {
 		t.Skip("needs Linux /proc to read and reset the peak RSS")
 	}
-	bin := buildBinary(t)
+	bin := proctest.Binary(t)
 	data := t.TempDir()
-	addr := freePort(t)
-	token := addUser(t, bin, data, "admin", "rss")
-	p := startProc(t, bin, []string{"LINDUNGI_DATA_DIR=" + data, "LINDUNGI_LISTEN=" + addr, "LINDUNGI_WHATSAPP_ENABLED=false",
+	addr := proctest.FreePort(t)
+	token := proctest.AddUser(t, bin, data, "admin", "rss")
+	p := proctest.Start(t, bin, []string{"LINDUNGI_DATA_DIR=" + data, "LINDUNGI_LISTEN=" + addr, "LINDUNGI_WHATSAPP_ENABLED=false",
 		"LINDUNGI_JOBS_ENABLED=false", "LINDUNGI_TRACING_CHANNEL=simulator", "LINDUNGI_SIMULATOR=true"}, "serve")
-	defer func() { p.cmd.Process.Kill(); p.cmd.Wait() }()
-	waitHealthy(t, addr)
-	ta := &testApp{t: t, base: "http://" + addr, token: token}
-	d := register(t, ta, "+6281211130001")
+	proctest.WaitHealthy(t, addr)
+	g := &apptest.Gateway{T: t, Base: "http://" + addr, Token: token}
+	d := apptest.Register(t, g, "+6281211130001")
 
-	pid := p.cmd.Process.Pid
+	pid := p.Cmd.Process.Pid
 	// Settle, then reset the peak to the current RSS.
-	apptest.PostUpload(ta.base, d.Token, 1<<10)
+	apptest.PostUpload(g.Base, d.Token, 1<<10)
 	if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0); err != nil {
 		t.Skipf("cannot reset the peak RSS: %v", err)
 	}
@@ -59,7 +60,7 @@ func TestRefusedUploadsPeakRSS(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		wg.Add(1)
-		go func() { defer wg.Done(); apptest.PostUpload(ta.base, d.Token, size) }()
+		go func() { defer wg.Done(); apptest.PostUpload(g.Base, d.Token, size) }()
 	}
 	wg.Wait()
 	peak := procStatus(t, pid, "VmHWM")
@@ -71,7 +72,7 @@ func TestRefusedUploadsPeakRSS(t *testing.T) {
 	}
 	// Each of them reached the handler and was refused (the client may see
 	// a closed connection instead of the 403, having more to send).
-	if got := apptest.Metric(t, ta.base, `lindungi_tracing_uploads_total{outcome="refused_upload_not_authorised"}`); got != n+1 {
+	if got := apptest.Metric(t, g.Base, `lindungi_tracing_uploads_total{outcome="refused_upload_not_authorised"}`); got != n+1 {
 		t.Errorf("%v refusals counted, want %d", got, n+1)
 	}
 }

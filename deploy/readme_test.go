@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"lindungi/config"
+	"lindungi/internal/app/proctest"
 	"lindungi/store/storetest"
 	"lindungi/testlog"
 )
@@ -22,7 +23,7 @@ import (
 // the next ## heading.
 func readmeSection(t *testing.T, heading string) string {
 	t.Helper()
-	b, err := os.ReadFile("README.md")
+	b, err := os.ReadFile(filepath.Join(moduleRoot, "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +161,7 @@ func TestREADMETwoCommands(t *testing.T) {
 	if len(cmds) != 2 || cmds[0] != "go run . serve" || !strings.HasPrefix(cmds[1], "go test ") {
 		t.Fatalf("the two commands are %q", cmds)
 	}
-	ci, err := os.ReadFile(".ci/run")
+	ci, err := os.ReadFile(filepath.Join(moduleRoot, ".ci", "run"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,8 +189,8 @@ func TestREADMETryItWorksWhenPasted(t *testing.T) {
 	if !strings.HasPrefix(block, "go build -o lindungi .") {
 		t.Fatalf("Try it does not start by building the binary:\n%s", block)
 	}
-	bin := buildBinary(t)
-	addr := freePort(t)
+	bin := proctest.Binary(t)
+	addr := proctest.FreePort(t)
 	dir := t.TempDir()
 	script := `cp "$LINDUNGI_TEST_BIN" lindungi` + block[strings.Index(block, "\n"):]
 	script = strings.ReplaceAll(script, "127.0.0.1:8080", addr)

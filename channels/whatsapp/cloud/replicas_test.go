@@ -1,4 +1,4 @@
-package main
+package cloud_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"lindungi/channels/whatsapp/cloud/graphfake"
+	"lindungi/internal/app/proctest"
 	"lindungi/store"
 	"lindungi/store/storetest"
 )
@@ -24,14 +25,14 @@ import (
 // messages/s, beside the same figures against a trivial handler (reads
 // the body, answers 200) measured in the same run.
 //
-//	LINDUNGI_TEST_POSTGRES_URL=… go test -run TestWhatsAppCloudReplicasPostgres -v .
+//	LINDUNGI_TEST_POSTGRES_URL=… go test -run TestWhatsAppCloudReplicasPostgres -v ./channels/whatsapp/cloud/
 func TestWhatsAppCloudReplicasPostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process-level test skipped in -short mode")
 	}
 	url := storetest.PostgresURL(t)
-	bin := buildBinary(t)
-	fake, err := graphfake.New("127.0.0.1:0", graphfake.Options{AccessToken: cloudToken, AppSecret: cloudAppSecret, Senders: 32})
+	bin := proctest.Binary(t)
+	fake, err := graphfake.New("127.0.0.1:0", graphfake.Options{AccessToken: proctest.CloudToken, AppSecret: proctest.CloudAppSecret, Senders: 32})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,22 +79,16 @@ func TestWhatsAppCloudReplicasPostgres(t *testing.T) {
 
 	key := strings.Repeat("cd", 32)
 	var addrs []string
-	var procs []*proc
+	var procs []*proctest.Proc
 	for i := 0; i < 3; i++ {
-		addr := freePort(t)
-		env := cloudEnv(t, fake, "LINDUNGI_DATABASE_URL="+url, "LINDUNGI_DATA_DIR="+t.TempDir(), "LINDUNGI_DATA_KEY="+key,
+		addr := proctest.FreePort(t)
+		env := proctest.CloudEnv(t, fake.URL(), fake.PhoneNumberID(), "LINDUNGI_DATABASE_URL="+url, "LINDUNGI_DATA_DIR="+t.TempDir(), "LINDUNGI_DATA_KEY="+key,
 			"LINDUNGI_LISTEN="+addr, "LINDUNGI_LOG_LEVEL=warn")
-		procs = append(procs, startProc(t, bin, env, "serve"))
+		procs = append(procs, proctest.Start(t, bin, env, "serve"))
 		addrs = append(addrs, "http://"+addr+"/webhooks/whatsapp")
 	}
-	defer func() {
-		for _, p := range procs {
-			p.cmd.Process.Kill()
-			p.cmd.Wait()
-		}
-	}()
 	for _, a := range addrs {
-		waitHealthy(t, strings.TrimSuffix(strings.TrimPrefix(a, "http://"), "/webhooks/whatsapp"))
+		proctest.WaitHealthy(t, strings.TrimSuffix(strings.TrimPrefix(a, "http://"), "/webhooks/whatsapp"))
 	}
 	fake.SetWebhookURLs(addrs...)
 	_, _, _ = burst("3 replicas on PostgreSQL", bodies(2))
@@ -104,7 +99,7 @@ func TestWhatsAppCloudReplicasPostgres(t *testing.T) {
 	}
 	defer db.Close()
 	ctx := context.Background()
-	waitOutboxSent(t, db, 2*time.Minute, func() string { return "" })
+	proctest.WaitOutboxSent(t, db, 2*time.Minute, func() string { return "" })
 	var keys, msgs, distinct, rows int
 	db.QueryRow(ctx, `SELECT COUNT(*) FROM inbound_keys WHERE channel = 'whatsapp'`).Scan(&keys)
 	db.QueryRow(ctx, `SELECT COUNT(*), COUNT(DISTINCT external_id) FROM messages WHERE direction = 'in'`).Scan(&msgs, &distinct)
@@ -127,8 +122,8 @@ func TestWhatsAppCloudReplicasPostgres(t *testing.T) {
 	}
 	// Every replica took webhooks: nothing was elected.
 	for i, p := range procs {
-		if strings.Contains(p.logs.String(), "level=ERROR") {
-			t.Errorf("replica %d logged errors:\n%s", i, p.logs.String())
+		if strings.Contains(p.Logs(), "level=ERROR") {
+			t.Errorf("replica %d logged errors:\n%s", i, p.Logs())
 		}
 	}
 }

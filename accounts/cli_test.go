@@ -1,27 +1,18 @@
-package main
+package accounts_test
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"strings"
 	"testing"
-	"time"
 
 	"lindungi/accounts"
-	"lindungi/store"
+	"lindungi/internal/app"
+	"lindungi/internal/app/apptest"
+	"lindungi/internal/app/proctest"
 )
 
-// The account commands (`user`, `token`) and the chat client's token,
-// run through the CLI: these stay with the CLI in the root package.
-
-// runCLI runs the lindungi command line in-process and returns its output.
-func runCLI(t testing.TB, args ...string) (string, error) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	err := realMain(context.Background(), args, strings.NewReader(""), &out, &errOut)
-	return out.String(), err
-}
+// The account commands (`user`, `token`), run as the operator runs them:
+// the binary on a data directory, no gateway running.
 
 // field returns the value after "name: " in command output.
 func field(t testing.TB, out, name string) string {
@@ -38,19 +29,24 @@ func field(t testing.TB, out, name string) string {
 // `lindungi user list|disable|enable|reset-password` and `lindungi token
 // list|add|revoke` work on the data directory like `user add`.
 func TestUserAndTokenCommands(t *testing.T) {
+	bin := proctest.Binary(t)
 	dir := t.TempDir()
+	run := func(args ...string) (int, string) {
+		t.Helper()
+		return proctest.Run(t, bin, nil, append([]string{"--data", dir}, args...)...)
+	}
 	cli := func(args ...string) string {
 		t.Helper()
-		out, err := runCLI(t, append([]string{"--data", dir}, args...)...)
-		if err != nil {
-			t.Fatalf("lindungi %s: %v", strings.Join(args, " "), err)
+		code, out := run(args...)
+		if code != 0 {
+			t.Fatalf("lindungi %s: exit %d\n%s", strings.Join(args, " "), code, out)
 		}
 		return out
 	}
 	added := cli("user", "add", "--role", "operator", "petugas.nina")
 	token := field(t, added, "token")
 	check := func(secret string) error {
-		db, _, err := openStore(context.Background(), testConfig(t, "LINDUNGI_DATA_DIR="+dir), nil)
+		db, _, err := app.OpenStore(context.Background(), apptest.Config(t, "LINDUNGI_DATA_DIR="+dir), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,39 +87,8 @@ func TestUserAndTokenCommands(t *testing.T) {
 		t.Error("a revoked token still works")
 	}
 	for _, bad := range [][]string{{"user", "disable"}, {"user", "frobnicate", "x"}, {"token", "revoke", "abc"}, {"token", "revoke", "99999"}, {"user", "disable", "tidak.ada"}} {
-		if _, err := runCLI(t, append([]string{"--data", dir}, bad...)...); err == nil {
-			t.Errorf("lindungi %s: no error", strings.Join(bad, " "))
+		if code, out := run(bad...); code == 0 {
+			t.Errorf("lindungi %s: exit 0\n%s", strings.Join(bad, " "), out)
 		}
-	}
-}
-
-// `lindungi chat` keeps its operator token in the data directory; once it
-// expires, chat makes a new one instead of failing with 401 forever.
-func TestChatTokenRenewedAfterExpiry(t *testing.T) {
-	cfg := testConfig(t)
-	ctx := context.Background()
-	// chat finds the database a gateway made; migrate makes one here.
-	if err := cmdMigrate(ctx, cfg, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	first, err := localChatToken(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if again, err := localChatToken(ctx, cfg); err != nil || again != first {
-		t.Fatalf("second call: %v, token changed %v", err, again != first)
-	}
-	db, _, err := openStore(ctx, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = db.Exec(ctx, `UPDATE api_tokens SET created_at = ? WHERE token_hash = ?`, store.Now().Add(-cfg.Accounts.TokenTTL.D()-time.Hour), accounts.HashSecret(first))
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	renewed, err := localChatToken(ctx, cfg)
-	if err != nil || renewed == first {
-		t.Fatalf("expired chat token not renewed: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"bufio"
@@ -18,6 +18,7 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
+	"lindungi/internal/app/proctest"
 	"lindungi/store/storetest"
 	"lindungi/testlog"
 )
@@ -28,6 +29,9 @@ import (
 // the same command and run the way the runtime image runs it
 // (TestReleaseBinaryInMinimalRoot).
 
+// moduleRoot is where the artefacts are: the tests run in deploy/.
+const moduleRoot = ".."
+
 // stage is one FROM … block of the Dockerfile.
 type stage struct {
 	image, name string
@@ -36,7 +40,7 @@ type stage struct {
 
 func parseDockerfile(t *testing.T) []stage {
 	t.Helper()
-	f, err := os.Open("Dockerfile")
+	f, err := os.Open(filepath.Join(moduleRoot, "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +135,7 @@ func TestDockerfile(t *testing.T) {
 	}
 	build, final := stages[0], stages[1]
 
-	gomod, _ := os.ReadFile("go.mod")
+	gomod, _ := os.ReadFile(filepath.Join(moduleRoot, "go.mod"))
 	goVersion := regexp.MustCompile(`(?m)^go (\d+\.\d+)`).FindSubmatch(gomod)
 	if goVersion == nil || !strings.HasPrefix(build.image, "golang:"+string(goVersion[1])+"-") {
 		t.Errorf("build stage FROM %s, want golang:%s-… (go.mod's toolchain)", build.image, goVersion[1])
@@ -198,7 +202,7 @@ func TestDockerfile(t *testing.T) {
 
 	// The build stage's `COPY . .` must never carry secrets or data into a
 	// layer.
-	ignore, err := os.ReadFile(".dockerignore")
+	ignore, err := os.ReadFile(filepath.Join(moduleRoot, ".dockerignore"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +241,7 @@ func TestReleaseBinaryInMinimalRoot(t *testing.T) {
 	out := t.TempDir()
 	cmd := strings.ReplaceAll(buildCmd, "/out/", out+"/")
 	sh := exec.Command("sh", "-c", cmd)
-	sh.Env = os.Environ()
+	sh.Dir, sh.Env = moduleRoot, os.Environ()
 	for k, v := range argDefaults {
 		sh.Env = append(sh.Env, k+"="+v)
 	}
@@ -258,7 +262,7 @@ func TestReleaseBinaryInMinimalRoot(t *testing.T) {
 	}
 	before := listTree(t, root)
 
-	addr := freePort(t)
+	addr := proctest.FreePort(t)
 	env := []string{"PATH=" + os.Getenv("PATH")} // for unshare, sh, mount and chroot; nothing else of the host
 	for k, v := range finalEnv(final) {
 		env = append(env, k+"="+v)
@@ -290,7 +294,7 @@ func TestReleaseBinaryInMinimalRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { serve.Process.Kill(); serve.Wait() })
-	waitHealthy(t, addr)
+	proctest.WaitHealthy(t, addr)
 	t.Logf("serve started, /healthz answers on %s", addr)
 
 	// Who runs it: /proc of the process unshare became (sh and chroot exec).

@@ -1,39 +1,25 @@
-package main
+package certificate_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"lindungi/certificate"
+	"lindungi/internal/app/proctest"
 )
 
-func issueDemo(t *testing.T, s *certificate.Signer) string {
-	t.Helper()
-	qr, err := s.Issue(certificate.DCC{
-		Name:        certificate.Name{Family: "Budi Santoso", FamilyT: "BUDI<SANTOSO"},
-		DateOfBirth: "1985-03-02",
-		Vaccination: []certificate.Dose{{Disease: "840539006", Prophylaxis: "J07BX03", Product: "CoronaVac",
-			Manufacturer: "Sinovac-Biotech", Number: 2, Series: 2, Date: "2021-08-02", Country: "ID",
-			Issuer: "Kementerian Kesehatan Republik Indonesia", ID: "URN:UVCI:01:ID:DEMO#1"}},
-	}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return qr
-}
-
-// TestCertificateVerifyCommand runs `lindungi certificate verify` as the
-// command line does: JSON on stdout, an error (exit 1) when not valid.
+// TestCertificateVerifyCommand runs `lindungi certificate verify`, the
+// binary: JSON on stdout, an error (exit 1) when not valid.
 func TestCertificateVerifyCommand(t *testing.T) {
+	bin := proctest.Binary(t)
 	s, err := certificate.DemoSigner(t.TempDir(), "ID", time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -53,9 +39,10 @@ func TestCertificateVerifyCommand(t *testing.T) {
 		{"after expiry", []string{"--at", time.Now().Add(2 * time.Hour).Format(time.RFC3339)}, false, "expired"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var out bytes.Buffer
-			args := append([]string{"certificate", "verify", "--trust", trust}, c.args...)
-			err := realMain(context.Background(), args, strings.NewReader(qr+"\n"), &out, io.Discard)
+			var out, stderr bytes.Buffer
+			cmd := exec.Command(bin, append([]string{"certificate", "verify", "--trust", trust}, c.args...)...)
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(qr+"\n"), &out, &stderr
+			err := cmd.Run()
 			var res struct {
 				Valid   bool            `json:"valid"`
 				Reason  string          `json:"reason"`
@@ -67,8 +54,10 @@ func TestCertificateVerifyCommand(t *testing.T) {
 			if res.Valid != c.valid || res.Reason != c.reason || len(res.Payload) < 10 {
 				t.Errorf("got %s", out.String())
 			}
-			if c.valid != (err == nil) || (err != nil && !errors.Is(err, certificate.ErrNotValid)) {
-				t.Errorf("error %v for valid=%v", err, c.valid)
+			var exit *exec.ExitError
+			if c.valid != (err == nil) || (err != nil && (!errors.As(err, &exit) || exit.ExitCode() != 1 ||
+				!strings.Contains(stderr.String(), certificate.ErrNotValid.Error()))) {
+				t.Errorf("%v (%s) for valid=%v", err, stderr.String(), c.valid)
 			}
 		})
 	}

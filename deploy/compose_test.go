@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"context"
@@ -20,8 +20,11 @@ import (
 // would.
 func loadCompose(t *testing.T, file string) *types.Project {
 	t.Helper()
-	wd, _ := os.Getwd()
-	opts, err := cli.NewProjectOptions([]string{file}, cli.WithWorkingDirectory(wd), cli.WithName("lindungi"))
+	wd, err := filepath.Abs(moduleRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := cli.NewProjectOptions([]string{filepath.Join(wd, file)}, cli.WithWorkingDirectory(wd), cli.WithName("lindungi"))
 	if err != nil {
 		t.Fatal(err)
 	}
