@@ -34,7 +34,7 @@ func BenchmarkUpload20k(b *testing.B) {
 // every upload creates 560 exposures and prompts 40 contacts.
 func benchUpload(b *testing.B, db *store.DB, fresh bool) {
 	ctx := context.Background()
-	f := newFixture(b, db, Config{Score: score.Params{MinMinutes: 5}, UploadsPerDevice: 1 << 30, RegisterPerIP: 1 << 30})
+	f := newFixture(b, db, Config{Score: score.Params{MinMinutes: 5}, UploadsPerDevice: 1 << 30, RegisterPerIP: 1 << 30, VerifyPerIP: 1 << 30})
 	svc := f.svc
 	start := f.clk.Now()
 	a := f.register(b, phoneA)
