@@ -1,4 +1,4 @@
-package main
+package web_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"lindungi/accounts"
+	"lindungi/internal/app/apptest"
 )
 
 // Who may use a route. Admin holds every role. Public routes answer
@@ -116,7 +117,7 @@ var routeRoles = map[string]struct {
 // source: every mux.Handle/HandleFunc with a literal pattern.
 func registeredRoutes(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob("web/*.go")
+	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,20 +186,20 @@ func concrete(pattern string) (method, path string) {
 // (403; a route switched off in this configuration answers 404 to all),
 // and a role it names gets past the door (neither 401 nor 403).
 func TestRolesOverEveryRoute(t *testing.T) {
-	ta := startApp(t, testConfig(t))
+	ta := apptest.Start(t, apptest.Config(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	// A ticket for the {id} routes.
-	fileComplaint(t, ta, "+6281234500111", "3174014501900011", "Sertifikat belum muncul")
+	apptest.FileComplaint(t, ta, "+6281234500111", "3174014501900011", "Sertifikat belum muncul")
 
 	type cred struct{ token, session, csrf string }
 	creds := map[string]cred{}
 	for _, role := range accounts.Roles {
-		acc, err := ta.accounts.Add(ctx, "peran."+role, role)
+		acc, err := ta.Accounts.Add(ctx, "peran."+role, role)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sid, csrf, _, err := ta.accounts.Login(ctx, "peran."+role, acc.Password, time.Hour)
+		sid, csrf, _, err := ta.Accounts.Login(ctx, "peran."+role, acc.Password, time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,7 +211,7 @@ func TestRolesOverEveryRoute(t *testing.T) {
 		if kind == routeConsole {
 			body = strings.NewReader(url.Values{"csrf": {c.csrf}, "text": {"x"}}.Encode())
 		}
-		req, _ := http.NewRequestWithContext(ctx, method, ta.base+path, body)
+		req, _ := http.NewRequestWithContext(ctx, method, ta.Base+path, body)
 		if kind == routeConsole {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			req.AddCookie(&http.Cookie{Name: "lindungi_session", Value: c.session})
