@@ -74,6 +74,20 @@ var routeRoles = map[string]struct {
 	"POST /canned":              {kind: routeConsole, roles: roleSupervisor},
 	"POST /canned/{cid}/delete": {kind: routeConsole, roles: roleSupervisor},
 
+	// The admin console: an operator or supervisor gets the forbidden page.
+	"GET /admin/users":                  {kind: routeConsole, roles: adminOnly},
+	"POST /admin/users":                 {kind: routeConsole, roles: adminOnly},
+	"POST /admin/users/{name}/disable":  {kind: routeConsole, roles: adminOnly},
+	"POST /admin/users/{name}/enable":   {kind: routeConsole, roles: adminOnly},
+	"POST /admin/users/{name}/role":     {kind: routeConsole, roles: adminOnly},
+	"POST /admin/users/{name}/password": {kind: routeConsole, roles: adminOnly},
+	"POST /admin/users/{name}/tokens":   {kind: routeConsole, roles: adminOnly},
+	"POST /admin/tokens/{id}/revoke":    {kind: routeConsole, roles: adminOnly},
+	"GET /admin/whatsapp":               {kind: routeConsole, roles: adminOnly},
+	"POST /admin/whatsapp/pair-phone":   {kind: routeConsole, roles: adminOnly},
+	"GET /admin/jobs":                   {kind: routeConsole, roles: adminOnly},
+	"POST /admin/jobs/{name}/run":       {kind: routeConsole, roles: adminOnly},
+
 	"GET /api/v1/tickets":                        {roles: roleStaff},
 	"POST /api/v1/tickets":                       {roles: roleStaff},
 	"GET /api/v1/tickets/{id}":                   {roles: roleStaff},
@@ -95,6 +109,9 @@ var routeRoles = map[string]struct {
 
 	"GET /api/v1/audit":                  {roles: adminOnly},
 	"GET /api/v1/users":                  {roles: adminOnly},
+	"POST /api/v1/users":                 {roles: adminOnly},
+	"GET /api/v1/jobs":                   {roles: adminOnly},
+	"POST /api/v1/jobs/{name}/run":       {roles: adminOnly},
 	"PATCH /api/v1/users/{name}":         {roles: adminOnly},
 	"POST /api/v1/users/{name}/password": {roles: adminOnly},
 	"POST /api/v1/users/{name}/tokens":   {roles: adminOnly},
