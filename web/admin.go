@@ -240,7 +240,10 @@ func (s *Server) adminJobRoutes(mux *http.ServeMux) {
 		var rows []jobRow
 		var recent []jobs.Run
 		for _, in := range infos {
-			rows = append(rows, jobRow{Info: in, Running: in.Last != nil && in.Last.Outcome == jobs.Running})
+			// A "running" row older than the job's timeout was abandoned by a
+			// process that died: the scheduler no longer counts it as busy.
+			running := in.Last != nil && in.Last.Outcome == jobs.Running && time.Since(in.Last.StartedAt) < in.Timeout
+			rows = append(rows, jobRow{Info: in, Running: running})
 			h, err := s.Jobs.History(r.Context(), in.Name, 5)
 			if err != nil {
 				return err
