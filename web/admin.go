@@ -199,7 +199,8 @@ func (s *Server) adminWhatsAppRoutes(mux *http.ServeMux) {
 	}))
 }
 
-// jobRow is a job with its recent runs, for the jobs page.
+// jobRow is a job for the jobs page: its last run, and whether that run
+// still counts as running (so the page offers no second start).
 type jobRow struct {
 	jobs.Info
 	Running bool
