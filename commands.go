@@ -99,7 +99,7 @@ func cmdUser(ctx context.Context, cfg config.Config, args []string, stdout io.Wr
 		return err
 	}
 	defer db.Close()
-	c, err := accounts.New(db).Add(ctx, fs.Arg(0), *role)
+	c, err := accounts.New(db).AddBy(ctx, cliActor, fs.Arg(0), *role)
 	if err != nil {
 		return err
 	}

@@ -13,12 +13,14 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"lindungi/audit"
 	"lindungi/coded"
 	"lindungi/store"
 )
@@ -73,18 +75,21 @@ func (s *Store) Active(ctx context.Context, name string) (bool, error) {
 }
 
 // DeviceSecret is what a console device cookie of name is bound to: the
-// account's password hash, so that a password reset revokes every cookie
-// issued before it. A disabled or unknown account has none ("").
+// account's password hash and its epoch, so that a password reset or a
+// disable revokes every cookie issued before it — for good, even when the
+// account is enabled again with the same password. A disabled or unknown
+// account has none ("").
 func (s *Store) DeviceSecret(ctx context.Context, name string) (string, error) {
 	var hash string
-	err := s.db.QueryRow(ctx, `SELECT password_hash FROM users WHERE name = ? AND disabled = ?`, name, false).Scan(&hash)
+	var epoch int64
+	err := s.db.QueryRow(ctx, `SELECT password_hash, epoch FROM users WHERE name = ? AND disabled = ?`, name, false).Scan(&hash, &epoch)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("accounts: device secret: %w", err)
 	}
-	return hash, nil
+	return hash + "\x00" + strconv.FormatInt(epoch, 10), nil
 }
 
 // Exists reports whether name is an account, disabled or not (a list
@@ -120,17 +125,21 @@ type Created struct {
 	Token    string
 }
 
-// Add creates a user with a generated password and API token.
+// Add creates a user with a generated password and API token, without an
+// audit row (tests, the chat command's own simulator account); people are
+// added with AddBy.
 func (s *Store) Add(ctx context.Context, name, role string) (Created, error) {
+	return s.AddBy(ctx, "", name, role)
+}
+
+// AddBy creates a user like Add and records "user.created" with actor in
+// the same transaction (actor "": no audit row).
+func (s *Store) AddBy(ctx context.Context, actor, name, role string) (Created, error) {
 	if !validName.MatchString(name) {
 		return Created{}, coded.New(coded.Invalid, "bad_name", "user name must be 2–64 letters, digits or . _ @ -")
 	}
-	ok := false
-	for _, r := range Roles {
-		ok = ok || r == role
-	}
-	if !ok {
-		return Created{}, coded.New(coded.Invalid, "bad_role", "role %q is not one of %s", role, strings.Join(Roles, ", "))
+	if err := checkRole(role); err != nil {
+		return Created{}, err
 	}
 	pw := randomString(18)
 	hash, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
@@ -147,10 +156,24 @@ func (s *Store) Add(ctx context.Context, name, role string) (Created, error) {
 			}
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO api_tokens (user_id, token_hash, created_at) VALUES (?, ?, ?)`, c.User.ID, HashSecret(token), store.Now())
-		return err
+		if _, err := tx.Exec(ctx, `INSERT INTO api_tokens (user_id, token_hash, created_at) VALUES (?, ?, ?)`, c.User.ID, HashSecret(token), store.Now()); err != nil {
+			return err
+		}
+		if actor == "" {
+			return nil
+		}
+		return audit.Record(ctx, tx, actor, "user.created", "user", strconv.FormatInt(c.User.ID, 10), "role="+role)
 	})
 	return c, err
+}
+
+func checkRole(role string) error {
+	for _, r := range Roles {
+		if r == role {
+			return nil
+		}
+	}
+	return coded.New(coded.Invalid, "bad_role", "role %q is not one of %s", role, strings.Join(Roles, ", "))
 }
 
 // HashSecret is how tokens and session IDs are stored.
@@ -207,7 +230,8 @@ var dummyHash = sync.OnceValue(func() []byte {
 func (s *Store) Login(ctx context.Context, name, password string, ttl time.Duration) (sessionID, csrf string, u User, err error) {
 	var hash string
 	var disabled bool
-	err = s.db.QueryRow(ctx, `SELECT id, name, role, password_hash, disabled FROM users WHERE name = ?`, name).Scan(&u.ID, &u.Name, &u.Role, &hash, &disabled)
+	var epoch int64
+	err = s.db.QueryRow(ctx, `SELECT id, name, role, password_hash, disabled, epoch FROM users WHERE name = ?`, name).Scan(&u.ID, &u.Name, &u.Role, &hash, &disabled, &epoch)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return "", "", User{}, fmt.Errorf("accounts: login: %w", err)
 	}
@@ -221,7 +245,9 @@ func (s *Store) Login(ctx context.Context, name, password string, ttl time.Durat
 		return "", "", User{}, ErrUnauthenticated
 	}
 	sessionID, csrf = randomString(32), randomString(24)
-	_, err = s.db.Exec(ctx, `INSERT INTO sessions (token_hash, user_id, csrf, expires_at) VALUES (?, ?, ?, ?)`, HashSecret(sessionID), u.ID, csrf, store.Now().Add(ttl))
+	// The session carries the account's epoch: a disable or password reset
+	// that happens while this login is under way still ends it.
+	_, err = s.db.Exec(ctx, `INSERT INTO sessions (token_hash, user_id, csrf, expires_at, epoch) VALUES (?, ?, ?, ?, ?)`, HashSecret(sessionID), u.ID, csrf, store.Now().Add(ttl), epoch)
 	u.Via = "session"
 	return sessionID, csrf, u, err
 }
@@ -231,7 +257,7 @@ func (s *Store) BySession(ctx context.Context, sessionID string) (User, string, 
 	var u User
 	var csrf string
 	var exp time.Time
-	err := s.db.QueryRow(ctx, `SELECT u.id, u.name, u.role, s.csrf, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND u.disabled = ?`,
+	err := s.db.QueryRow(ctx, `SELECT u.id, u.name, u.role, s.csrf, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND u.disabled = ? AND s.epoch = u.epoch`,
 		HashSecret(sessionID), false).Scan(&u.ID, &u.Name, &u.Role, &csrf, &exp)
 	if err != nil || store.Now().After(exp) {
 		return u, "", ErrUnauthenticated

@@ -241,3 +241,60 @@ func TestErasureNeedsSecondPerson(t *testing.T) {
 		}
 	}
 }
+
+// POST /api/v1/users adds an account (secrets once, audited) and PATCH
+// changes its role; an admin cannot demote or disable themselves.
+func TestAdminAddsUserAndChangesRoleOverAPI(t *testing.T) {
+	ta := apptest.Start(t, apptest.Config(t))
+	var added struct {
+		User            accounts.User `json:"user"`
+		Password, Token string
+	}
+	if code := ta.Call("POST", "/api/v1/users", map[string]string{"name": "petugas.lia", "role": accounts.Operator}, &added); code != http.StatusCreated ||
+		added.User.Name != "petugas.lia" || added.Password == "" || !strings.HasPrefix(added.Token, "lgw_") {
+		t.Fatalf("add: %d %+v", code, added)
+	}
+	if code, _ := apptest.APIDo(t, ta.Base, added.Token, "GET", "/api/v1/tickets", ""); code != 200 {
+		t.Errorf("the new user's token: %d", code)
+	}
+	for body, want := range map[string]int{`{"name":"petugas.lia","role":"operator"}`: 409, `{"name":"x","role":"operator"}`: 400, `{"name":"petugas.ani","role":"raja"}`: 400} {
+		if code, b := apptest.APIDo(t, ta.Base, ta.Token, "POST", "/api/v1/users", body); code != want {
+			t.Errorf("add %s: %d %s, want %d", body, code, b, want)
+		}
+	}
+	var patched struct {
+		User accounts.Account `json:"user"`
+	}
+	if code := ta.Call("PATCH", "/api/v1/users/petugas.lia", map[string]string{"role": accounts.Supervisor}, &patched); code != 200 || patched.User.Role != accounts.Supervisor {
+		t.Errorf("role change: %d %+v", code, patched.User)
+	}
+	if code, _ := apptest.APIDo(t, ta.Base, added.Token, "POST", "/api/v1/canned-replies", `{"title":"t","text":"x"}`); code != http.StatusCreated {
+		t.Errorf("the supervisor's token on a supervisor route: %d", code)
+	}
+	var admins struct {
+		Users []accounts.Account `json:"users"`
+	}
+	ta.Call("GET", "/api/v1/users", nil, &admins)
+	self := ""
+	for _, u := range admins.Users {
+		if u.Role == accounts.Admin {
+			self = u.Name
+		}
+	}
+	for _, body := range []string{`{"role":"operator"}`, `{"disabled":true}`} {
+		if code, b := apptest.APIDo(t, ta.Base, ta.Token, "PATCH", "/api/v1/users/"+self, body); code != http.StatusConflict {
+			t.Errorf("admin %s on themselves: %d %s, want 409", body, code, b)
+		}
+	}
+	var audited struct {
+		Entries []struct{ Action string } `json:"entries"`
+	}
+	ta.Call("GET", "/api/v1/audit?object_type=user&object_id="+fmt.Sprint(added.User.ID), nil, &audited)
+	var actions []string
+	for _, e := range audited.Entries {
+		actions = append(actions, e.Action)
+	}
+	if got := strings.Join(actions, ","); !strings.Contains(got, "user.created") || !strings.Contains(got, "user.role_changed") {
+		t.Errorf("audit rows of the new user: %s", got)
+	}
+}

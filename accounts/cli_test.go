@@ -57,6 +57,17 @@ func TestUserAndTokenCommands(t *testing.T) {
 	if err := check(token); err != nil {
 		t.Fatalf("new token: %v", err)
 	}
+	// `user add` is audited like the other account commands.
+	if db, _, err := app.OpenStore(context.Background(), apptest.Config(t, "LINDUNGI_DATA_DIR="+dir), nil); err != nil {
+		t.Fatal(err)
+	} else {
+		var n int
+		err := db.QueryRow(context.Background(), `SELECT COUNT(*) FROM audit_log WHERE action = 'user.created' AND actor = ?`, "system:cli").Scan(&n)
+		db.Close()
+		if err != nil || n != 1 {
+			t.Errorf("user add: %d audit rows by system:cli (%v), want 1", n, err)
+		}
+	}
 	if out := cli("user", "list"); !strings.Contains(out, "petugas.nina") || !strings.Contains(out, "active") {
 		t.Errorf("user list: %q", out)
 	}

@@ -110,7 +110,9 @@ func (s *Store) User(ctx context.Context, name string) (Account, error) {
 }
 
 // SetDisabled disables or enables an account. Disabling takes effect on the
-// next request: its console sessions are deleted, and its API tokens are
+// next request: its console sessions are deleted and its epoch moves on (so
+// neither a session opened meanwhile nor a console device cookie issued
+// before comes back when it is enabled again), and its API tokens are
 // refused while it stays disabled (they work again once it is enabled,
 // unless they expired or were revoked meanwhile).
 func (s *Store) SetDisabled(ctx context.Context, actor, name string, disabled bool) (Account, error) {
@@ -120,7 +122,7 @@ func (s *Store) SetDisabled(ctx context.Context, actor, name string, disabled bo
 	}
 	action := map[bool]string{true: "user.disabled", false: "user.enabled"}[disabled]
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE users SET disabled = ? WHERE id = ?`, disabled, a.ID); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE users SET disabled = ?, epoch = epoch + 1 WHERE id = ?`, disabled, a.ID); err != nil {
 			return err
 		}
 		if disabled {
@@ -137,6 +139,32 @@ func (s *Store) SetDisabled(ctx context.Context, actor, name string, disabled bo
 	return a, nil
 }
 
+// SetRole gives the account another role. It takes effect on the next
+// request (sessions and tokens read the role from the account).
+func (s *Store) SetRole(ctx context.Context, actor, name, role string) (Account, error) {
+	if err := checkRole(role); err != nil {
+		return Account{}, err
+	}
+	a, err := s.User(ctx, name)
+	if err != nil {
+		return a, err
+	}
+	if a.Role == role {
+		return a, nil
+	}
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE users SET role = ? WHERE id = ?`, role, a.ID); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, actor, "user.role_changed", "user", strconv.FormatInt(a.ID, 10), a.Role+"→"+role)
+	})
+	if err != nil {
+		return a, fmt.Errorf("accounts: set role: %w", err)
+	}
+	a.Role = role
+	return a, nil
+}
+
 // ResetPassword gives the account a new generated password (returned once)
 // and ends its console sessions; its API tokens are untouched.
 func (s *Store) ResetPassword(ctx context.Context, actor, name string) (string, error) {
@@ -150,7 +178,7 @@ func (s *Store) ResetPassword(ctx context.Context, actor, name string) (string, 
 		return "", err
 	}
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, string(hash), a.ID); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = ?, epoch = epoch + 1 WHERE id = ?`, string(hash), a.ID); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = ?`, a.ID); err != nil {

@@ -386,7 +386,7 @@ func (s *Scheduler) tick(e *entry) {
 			return
 		}
 	}
-	s.execute(s.base, e, "schedule", &scheduled)
+	s.execute(s.base, e, "schedule", &scheduled, nil)
 }
 
 // busyElsewhere reports whether job_runs shows the job running, started
@@ -426,11 +426,52 @@ func (s *Scheduler) RunOnce(ctx context.Context, name string) (Run, error) {
 	}
 	s.inflight.Add(1)
 	defer s.inflight.Done()
-	r := s.execute(ctx, e, "manual", nil)
+	r := s.execute(ctx, e, "manual", nil, nil)
 	if r.Outcome == Skipped {
 		return r, fmt.Errorf("%w: %s", ErrBusy, name)
 	}
 	if r.Outcome != OK {
+		return r, fmt.Errorf("jobs: %s %s: %s", name, r.Outcome, r.Error)
+	}
+	return r, nil
+}
+
+// Launch starts a manual run of a job (the console's "run now") and
+// returns once its job_runs row exists, with the run still going; it ends
+// with the scheduler (Stop waits for it, then cancels it) rather than with
+// the caller's request. Like RunOnce it refuses a job that is running here
+// or elsewhere (ErrBusy): a job is never started twice.
+func (s *Scheduler) Launch(name string) (Run, error) {
+	s.mu.Lock()
+	e, ok := s.entries[s.current(name)]
+	stopped := s.stopped
+	if ok && !stopped {
+		s.inflight.Add(1)
+	}
+	s.mu.Unlock()
+	if !ok {
+		return Run{}, fmt.Errorf("%w %q", ErrUnknownJob, name)
+	}
+	if stopped {
+		return Run{}, fmt.Errorf("jobs: %s: the scheduler is stopping", name)
+	}
+	if busy, err := s.busyElsewhere(s.base, e); err != nil || busy || e.running.Load() {
+		s.inflight.Done()
+		if err != nil {
+			return Run{}, err
+		}
+		return Run{}, fmt.Errorf("%w: %s", ErrBusy, name)
+	}
+	started := make(chan Run, 1)
+	go func() {
+		defer s.inflight.Done()
+		s.execute(s.base, e, "manual", nil, func(r Run) { started <- r })
+	}()
+	r := <-started
+	switch r.Outcome {
+	case Skipped:
+		return r, fmt.Errorf("%w: %s", ErrBusy, name)
+	case Failed:
 		return r, fmt.Errorf("jobs: %s %s: %s", name, r.Outcome, r.Error)
 	}
 	return r, nil
@@ -443,11 +484,19 @@ type result struct {
 }
 
 // execute runs e once under parent and records it. scheduled is nil for
-// manual runs.
-func (s *Scheduler) execute(parent context.Context, e *entry, source string, scheduled *time.Time) Run {
+// manual runs. started (optional) hears of the run once, as soon as its
+// row says it is running, or with its outcome when it never got that far.
+func (s *Scheduler) execute(parent context.Context, e *entry, source string, scheduled *time.Time, started func(Run)) Run {
 	name := e.job.Name
 	log := s.log.With("job", name, "source", source)
 	r := Run{Job: name, Source: source, ScheduledAt: scheduled, Node: s.opt.Node, StartedAt: store.Now()}
+	notify := func() {
+		if started != nil {
+			started(r)
+			started = nil
+		}
+	}
+	defer func() { notify() }()
 
 	if !e.running.CompareAndSwap(false, true) {
 		// Overlap: the previous run is still going. Skip, never stack.
@@ -486,6 +535,7 @@ func (s *Scheduler) execute(parent context.Context, e *entry, source string, sch
 		return r
 	}
 	s.m.running.WithLabelValues(name).Set(1)
+	notify()
 	ctx, cancel := context.WithTimeout(parent, e.job.Timeout)
 	defer cancel()
 	env := Env{Job: name, Now: s.opt.Now().UTC(), Log: log,

@@ -568,3 +568,53 @@ func TestRenamedJobAnswersToItsFormerName(t *testing.T) {
 		t.Errorf("run by the former name: %+v %v (ran %d times)", r, err, runs)
 	}
 }
+
+// Launch (the console's "run now") returns while the run goes on, refuses
+// a second start while it runs, outlives the context of the request that
+// asked for it, and is waited for by Stop.
+func TestLaunchRunsOnceInBackground(t *testing.T) {
+	db := storetest.SQLite(t)
+	s, _, _ := newScheduler(t, db, jobs.Options{})
+	release := make(chan struct{})
+	var calls atomic.Int32
+	s.MustRegister(jobs.Job{Name: "slow", Timeout: time.Minute, Run: func(ctx context.Context, env jobs.Env) (int64, error) {
+		calls.Add(1)
+		select {
+		case <-release:
+			return 7, nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}})
+	r, err := s.Launch("slow")
+	if err != nil || r.ID == 0 || r.Outcome != jobs.Running {
+		t.Fatalf("launch: %+v %v", r, err)
+	}
+	if rs := runs(t, db, "slow"); len(rs) != 1 || rs[0].Outcome != jobs.Running {
+		t.Fatalf("while running, job_runs holds %+v", rs)
+	}
+	for range 3 {
+		if _, err := s.Launch("slow"); !errors.Is(err, jobs.ErrBusy) {
+			t.Fatalf("second launch while running: %v, want ErrBusy", err)
+		}
+	}
+	if _, err := s.RunOnce(context.Background(), "slow"); !errors.Is(err, jobs.ErrBusy) {
+		t.Fatalf("RunOnce while launched: %v, want ErrBusy", err)
+	}
+	if _, err := s.Launch("nope"); !errors.Is(err, jobs.ErrUnknownJob) {
+		t.Fatalf("unknown job: %v", err)
+	}
+	close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a guard, not a measurement
+	defer cancel()
+	if err := s.Stop(ctx); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	rs := runs(t, db, "slow")
+	if len(rs) != 1 || rs[0].Outcome != jobs.OK || rs[0].Rows != 7 || rs[0].Source != "manual" || calls.Load() != 1 {
+		t.Fatalf("after the run: %+v, %d calls", rs, calls.Load())
+	}
+	if _, err := s.Launch("slow"); err == nil {
+		t.Error("launch after Stop accepted")
+	}
+}

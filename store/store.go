@@ -161,7 +161,7 @@ func Open(ctx context.Context, opt Options) (*DB, error) {
 	// transactions take the write lock at BEGIN so two writers queue on the
 	// busy timeout instead of failing with SQLITE_BUSY on upgrade; foreign
 	// keys are required by whatsmeow's store.
-	dsn := "file:" + path + "?" + SQLiteParams
+	dsn := "file:" + uriPath(path) + "?" + SQLiteParams
 	sdb, err := sql.Open(SQLiteDriver, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open sqlite: %w", err)
@@ -230,6 +230,15 @@ func schemeOf(s string) string {
 		return s[:i]
 	}
 	return ""
+}
+
+// uriPath escapes what a SQLite URI filename would otherwise read as
+// syntax: "?" starts the parameters and "#" a fragment, so a data
+// directory like /tmp/TestX/sqlite#01 (a repeated subtest's t.TempDir)
+// opened /tmp/TestX/sqlite instead, shared by every process that ran the
+// same test.
+func uriPath(p string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
 }
 
 // redactURL drops the password from a DSN for error messages.

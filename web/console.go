@@ -23,6 +23,7 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"when":  whenID,
 	"label": label,
 	"wa":    waFormat,
+	"dur":   runDuration,
 }).ParseFS(templateFS, "templates/*.html"))
 
 // labels are the Indonesian words operators read for the stored keys
@@ -46,6 +47,15 @@ var labels = map[string]string{
 	// outbound delivery
 	"queued": "dalam antrean", "sending": "sedang dikirim", "sent": "terkirim", "dead": "gagal dikirim",
 	"delivered": "diterima", "read": "dibaca", "failed": "gagal", "held": "ditahan (di luar jendela 24 jam)",
+	// WhatsApp pairing states (admin console)
+	"disconnected": "terputus", "unpaired": "belum ditautkan", "pairing": "menunggu penautan",
+	"logged_out": "dikeluarkan dari WhatsApp (tautkan ulang)", "disabled": "nonaktif",
+	"standby": "siaga (replika lain memegang sambungan)",
+	// job runs (admin console)
+	"ok": "berhasil", "running": "sedang berjalan", "skipped": "dilewati", "schedule": "terjadwal", "manual": "manual",
+	// roles (admin console)
+	accounts.Operator: "Petugas", accounts.Supervisor: "Supervisor", accounts.HealthOfficer: "Petugas kesehatan",
+	accounts.Admin: "Admin",
 }
 
 // providerDetails is what a channel provider says beyond its state (the
@@ -168,6 +178,7 @@ func (s *Server) console(mux *http.ServeMux) {
 	s.callRoutes(mux)
 	s.cannedRoutes(mux)
 	s.dashboardRoutes(mux)
+	s.adminRoutes(mux)
 	mux.HandleFunc("POST /tickets/{id}/reply", s.page(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
 		if _, err := s.Bot.Reply(r.Context(), r.PathValue("id"), u.Name, r.FormValue("text")); err != nil {
 			return err
@@ -276,32 +287,43 @@ func (s *Server) renderErrorFor(w http.ResponseWriter, status int, msg string, u
 // consoleErrors are the Indonesian words for the coded errors an operator
 // meets in the console; the API keeps the English message.
 var consoleErrors = map[string]string{
-	"ticket_not_found":   "Tiket tidak ditemukan. Periksa nomornya (contoh: PL-2026-000123).",
-	"ticket_closed":      "Tiket ini sudah ditutup; warga dapat membuka tiket baru.",
-	"empty_text":         "Teks masih kosong.",
-	"text_too_long":      "Teks terlalu panjang; mohon persingkat.",
-	"bad_status":         "Status tidak dikenal.",
-	"bad_category":       "Kategori tidak dikenal.",
-	"bad_channel":        "Kanal tidak dikenal.",
-	"bad_view":           "Tampilan tidak dikenal.",
-	"bad_sort":           "Urutan tidak dikenal.",
-	"bad_cursor":         "Alamat halaman berikutnya tidak valid; mulai lagi dari halaman pertama.",
-	"bad_query":          "Teks pencarian tidak dapat dipakai (terlalu panjang atau berisi karakter kontrol).",
-	"invalid_transition": "Perubahan status ini tidak diperbolehkan.",
-	"already_taken":      "Tiket ini sudah ditangani petugas lain, atau sudah ditutup.",
-	"unknown_assignee":   "Tidak ada petugas aktif dengan nama itu.",
-	"canned_title_taken": "Sudah ada balasan siap pakai dengan judul itu.",
-	"canned_not_found":   "Balasan siap pakai tidak ditemukan.",
-	"answer_by_callback": "Penelepon meminta ditelepon balik: hubungi penelepon, lalu catat hasilnya sebagai catatan internal.",
-	"no_answer_address":  "Alamat untuk mengirim jawaban kepada penelepon tidak tercatat.",
-	"bad_contact":        "Nomor telepon penelepon tidak dikenali; tulis nomor HP Indonesia, misalnya 0812 3456 7890.",
-	"bad_email":          "Untuk jawaban melalui surel, isi alamat surel penelepon.",
-	"bad_callback_due":   "Isi tanggal dan jam telepon balik.",
-	"bad_nik":            "NIK terdiri atas 16 angka.",
-	"no_chat_channel":    "Kanal WhatsApp sedang tidak berjalan; pilih surel atau telepon balik.",
-	"forbidden":          "Peran Anda tidak diizinkan melakukan ini.",
-	"nothing_selected":   "Belum ada tiket yang dipilih.",
-	"bad_action":         "Tindakan tidak dikenal.",
+	"ticket_not_found":    "Tiket tidak ditemukan. Periksa nomornya (contoh: PL-2026-000123).",
+	"ticket_closed":       "Tiket ini sudah ditutup; warga dapat membuka tiket baru.",
+	"empty_text":          "Teks masih kosong.",
+	"text_too_long":       "Teks terlalu panjang; mohon persingkat.",
+	"bad_status":          "Status tidak dikenal.",
+	"bad_category":        "Kategori tidak dikenal.",
+	"bad_channel":         "Kanal tidak dikenal.",
+	"bad_view":            "Tampilan tidak dikenal.",
+	"bad_sort":            "Urutan tidak dikenal.",
+	"bad_cursor":          "Alamat halaman berikutnya tidak valid; mulai lagi dari halaman pertama.",
+	"bad_query":           "Teks pencarian tidak dapat dipakai (terlalu panjang atau berisi karakter kontrol).",
+	"invalid_transition":  "Perubahan status ini tidak diperbolehkan.",
+	"already_taken":       "Tiket ini sudah ditangani petugas lain, atau sudah ditutup.",
+	"unknown_assignee":    "Tidak ada petugas aktif dengan nama itu.",
+	"canned_title_taken":  "Sudah ada balasan siap pakai dengan judul itu.",
+	"canned_not_found":    "Balasan siap pakai tidak ditemukan.",
+	"answer_by_callback":  "Penelepon meminta ditelepon balik: hubungi penelepon, lalu catat hasilnya sebagai catatan internal.",
+	"no_answer_address":   "Alamat untuk mengirim jawaban kepada penelepon tidak tercatat.",
+	"bad_contact":         "Nomor telepon penelepon tidak dikenali; tulis nomor HP Indonesia, misalnya 0812 3456 7890.",
+	"bad_email":           "Untuk jawaban melalui surel, isi alamat surel penelepon.",
+	"bad_callback_due":    "Isi tanggal dan jam telepon balik.",
+	"bad_nik":             "NIK terdiri atas 16 angka.",
+	"no_chat_channel":     "Kanal WhatsApp sedang tidak berjalan; pilih surel atau telepon balik.",
+	"forbidden":           "Peran Anda tidak diizinkan melakukan ini.",
+	"nothing_selected":    "Belum ada tiket yang dipilih.",
+	"bad_action":          "Tindakan tidak dikenal.",
+	"admin_only":          "Halaman ini hanya untuk admin.",
+	"bad_name":            "Nama pengguna harus 2–64 karakter: huruf, angka, atau . _ @ -",
+	"bad_role":            "Peran tidak dikenal.",
+	"user_exists":         "Sudah ada pengguna dengan nama itu.",
+	"user_not_found":      "Pengguna tidak ditemukan.",
+	"token_not_found":     "Token API tidak ditemukan (mungkin sudah dicabut).",
+	"cannot_disable_self": "Anda tidak dapat menonaktifkan akun Anda sendiri; minta admin lain.",
+	"cannot_demote_self":  "Anda tidak dapat melepas peran admin dari akun Anda sendiri; minta admin lain.",
+	"job_not_found":       "Tugas terjadwal tidak dikenal.",
+	"job_running":         "Tugas ini sedang berjalan; tunggu sampai selesai.",
+	"not_enabled":         "Fitur ini tidak aktif pada gateway ini.",
 }
 
 func consoleMessage(ce *coded.Error) string {

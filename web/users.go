@@ -21,25 +21,53 @@ func (s *Server) userRoutes(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, map[string]any{"users": us, "next_cursor": ""})
 		return nil
 	}))
-	mux.Handle("PATCH /api/v1/users/{name}", s.auth(admin, func(w http.ResponseWriter, r *http.Request, u accounts.User) error {
+	mux.Handle("POST /api/v1/users", s.auth(admin, func(w http.ResponseWriter, r *http.Request, u accounts.User) error {
 		var body struct {
-			Disabled *bool `json:"disabled"`
+			Name string `json:"name"`
+			Role string `json:"role"`
 		}
 		if err := DecodeJSON(r, &body); err != nil {
 			return err
 		}
-		if body.Disabled == nil {
-			return coded.New(coded.Invalid, "nothing_to_change", `send {"disabled": true} or {"disabled": false}`)
+		c, err := s.Accounts.AddBy(r.Context(), u.Actor(), body.Name, body.Role)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusCreated, map[string]any{"user": c.User, "password": c.Password, "token": c.Token})
+		return nil
+	}))
+	mux.Handle("PATCH /api/v1/users/{name}", s.auth(admin, func(w http.ResponseWriter, r *http.Request, u accounts.User) error {
+		var body struct {
+			Disabled *bool   `json:"disabled"`
+			Role     *string `json:"role"`
+		}
+		if err := DecodeJSON(r, &body); err != nil {
+			return err
+		}
+		if body.Disabled == nil && body.Role == nil {
+			return coded.New(coded.Invalid, "nothing_to_change", `send {"disabled": true}, {"disabled": false} or {"role": "supervisor"}`)
 		}
 		name := r.PathValue("name")
-		if *body.Disabled && name == u.Name {
+		if body.Disabled != nil && *body.Disabled && name == u.Name {
 			// An admin locking themselves out is a mistake, and might
 			// leave no admin at all.
 			return coded.New(coded.Conflict, "cannot_disable_self", "you cannot disable your own account; ask another admin")
 		}
-		a, err := s.Accounts.SetDisabled(r.Context(), u.Actor(), name, *body.Disabled)
-		if err != nil {
-			return err
+		if body.Role != nil && *body.Role != accounts.Admin && name == u.Name {
+			return coded.New(coded.Conflict, "cannot_demote_self", "you cannot take the admin role from yourself; ask another admin")
+		}
+		var a accounts.Account
+		var err error
+		if body.Role != nil {
+			if a, err = s.Accounts.SetRole(r.Context(), u.Actor(), name, *body.Role); err != nil {
+				return err
+			}
+		}
+		if body.Disabled != nil {
+			if a, err = s.Accounts.SetDisabled(r.Context(), u.Actor(), name, *body.Disabled); err != nil {
+				return err
+			}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"user": a})
 		return nil

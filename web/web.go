@@ -24,7 +24,10 @@ import (
 	"lindungi/bot"
 	"lindungi/channels"
 	"lindungi/channels/simulator"
+	"lindungi/channels/whatsapp"
+	"lindungi/channels/whatsapp/cloud"
 	"lindungi/coded"
+	"lindungi/jobs"
 	"lindungi/store"
 	"lindungi/tickets"
 )
@@ -54,6 +57,14 @@ type Server struct {
 	// SecureCookies marks the session cookie Secure even when the request
 	// reached us over plain HTTP (TLS ended at a proxy; public_url https).
 	SecureCookies bool
+	// Jobs is the scheduler, for the admin console's jobs page and
+	// /api/v1/jobs (nil: those answer not_enabled).
+	Jobs *jobs.Scheduler
+	// WhatsApp is the linked-device provider and WhatsAppCloud the Cloud
+	// API provider, whichever is configured (the admin console's pairing
+	// page; both nil: WhatsApp is off).
+	WhatsApp      *whatsapp.Channel
+	WhatsAppCloud *cloud.Channel
 	// Extra registers routes owned by optional features (WhatsApp pairing,
 	// Sijejak, privacy, audit), so this package does not grow a dependency
 	// on each.

@@ -179,6 +179,17 @@ func (a *App) wireJobs() error {
 		return fmt.Errorf("jobs.schedule names unknown jobs: %v (see lindungi jobs list)", unknown)
 	}
 	a.Scheduler = sched
+	a.Web.Jobs = sched
+	// A run an admin started from the console outlives its request, not
+	// the process: stopping the scheduler (again, when Run already did)
+	// waits for it, then cancels it, before the database closes.
+	a.closers = append(a.closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := sched.Stop(ctx); err != nil {
+			a.Log.Warn("scheduler stop", "err", err)
+		}
+	})
 	if a.Config.Jobs.Enabled {
 		a.background = append(a.background, func(ctx context.Context) error { return sched.Run(ctx, 30*time.Second) })
 	}
@@ -270,6 +281,7 @@ func (a *App) wireWhatsApp() error {
 		return err
 	}
 	a.WhatsApp = ch
+	a.Web.WhatsApp = ch
 	a.Outbox.Register(ch)
 	a.runners = append(a.runners, namedRunner{name: "whatsapp", runner: ch})
 	a.Web.Extra = append(a.Web.Extra, web.WhatsAppRoutes(ch))
@@ -322,6 +334,7 @@ func (a *App) wireWhatsAppCloud() error {
 		ch.Now = a.opts.CloudClock
 	}
 	a.Cloud = ch
+	a.Web.WhatsAppCloud = ch
 	a.background = append(a.background, func(ctx context.Context) error { return ch.Run(ctx, 15*time.Minute) })
 	a.Outbox.Register(ch)
 	a.Registry.MustRegister(ch)

@@ -57,3 +57,39 @@
     }
   });
 })();
+
+// The WhatsApp pairing page (admin): poll the channel's status and swap in
+// the new QR image whenever WhatsApp issues another code, without a
+// reload; once the state changes (paired, logged out), load the page anew
+// (by GET: the page may be the answer to the phone-code form).
+(function () {
+  "use strict";
+  var box = document.getElementById("wa-pairing");
+  var img = document.getElementById("wa-qr");
+  var state = document.getElementById("wa-state");
+  if (!box || !img || !state || !box.dataset.poll) { return; }
+  var every = parseInt(box.dataset.poll, 10) * 1000;
+  var last = null;
+  var n = 0;
+  function poll() {
+    fetch("/api/v1/whatsapp/status", { credentials: "same-origin", cache: "no-store" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (st) {
+        if (!st) { return; }
+        if (st.state !== state.dataset.state) {
+          window.location.assign("/admin/whatsapp");
+          return;
+        }
+        if (st.qr && st.qr !== last) {
+          last = st.qr;
+          n++;
+          img.src = "/api/v1/whatsapp/qr.png?v=" + n;
+          img.dataset.version = String(n);
+          box.hidden = false;
+        }
+      })
+      .catch(function () { /* the next tick tries again */ });
+  }
+  poll();
+  window.setInterval(poll, every);
+})();

@@ -1,16 +1,18 @@
-package main
+package web_test
 
 import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"lindungi/internal/app/apptest"
 )
 
 // A hand-off ticket takes its subject and category from the citizen's
 // first substantive message after the hand-off; a greeting does not
 // count, and later messages do not change it again.
 func TestHandoffTicketTakesItsTopic(t *testing.T) {
-	ta := startApp(t, testConfig(t))
+	ta := apptest.Start(t, apptest.Config(t))
 	for i, tc := range []struct {
 		name                 string
 		after                []string
@@ -24,22 +26,22 @@ func TestHandoffTicketTakesItsTopic(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			citizen := fmt.Sprintf("+628130000%04d", i+10)
-			ta.say(citizen, "halo")
-			number := ticketNumber.FindString(strings.Join(ta.say(citizen, "bicara dengan petugas"), "\n"))
+			ta.Say(citizen, "halo")
+			number := apptest.TicketNumber.FindString(strings.Join(ta.Say(citizen, "bicara dengan petugas"), "\n"))
 			if number == "" {
 				t.Fatal("no ticket on hand-off")
 			}
 			// The bot stays quiet during a hand-off: post without waiting
 			// for replies (delivery is done when the POST answers).
 			for _, m := range tc.after {
-				if code := ta.call("POST", "/api/v1/simulator/messages", map[string]string{"from": citizen, "name": "Budi", "text": m}, nil); code != 202 {
+				if code := ta.Call("POST", "/api/v1/simulator/messages", map[string]string{"from": citizen, "name": "Budi", "text": m}, nil); code != 202 {
 					t.Fatalf("post %q: %d", m, code)
 				}
 			}
 			var d struct {
 				Ticket struct{ Subject, Category string } `json:"ticket"`
 			}
-			ta.call("GET", "/api/v1/tickets/"+number, nil, &d)
+			ta.Call("GET", "/api/v1/tickets/"+number, nil, &d)
 			if d.Ticket.Subject != tc.wantSubject || d.Ticket.Category != tc.wantCat {
 				t.Errorf("subject %q category %q, want %q %q", d.Ticket.Subject, d.Ticket.Category, tc.wantSubject, tc.wantCat)
 			}

@@ -1,4 +1,4 @@
-package main
+package web_test
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 
 	"lindungi/accounts"
 	"lindungi/channels/email"
+	"lindungi/internal/app/apptest"
 )
 
 // htmlComplaint is an HTML complaint as webmail sends it: a table, a
@@ -68,30 +69,30 @@ func htmlComplaint(t *testing.T) []byte {
 // another host and the CSP reports nothing. Reading the inline photo leaves
 // one audit row; a photo that can no longer be read costs only itself.
 func TestConsoleMailHTML(t *testing.T) {
-	ta := startApp(t, testConfig(t))
+	ta := apptest.Start(t, apptest.Config(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	in := email.Parse(htmlComplaint(t), email.ParseOptions{ReceivedAt: time.Now()})
 	in.To = "pedulilindungi@kemkes.go.id"
-	if err := ta.bot.Deliver(ctx, in); err != nil {
+	if err := ta.Bot.Deliver(ctx, in); err != nil {
 		t.Fatal(err)
 	}
 	var number string
-	if err := ta.db.QueryRow(ctx, `SELECT number FROM tickets WHERE channel = 'email'`).Scan(&number); err != nil {
+	if err := ta.DB.QueryRow(ctx, `SELECT number FROM tickets WHERE channel = 'email'`).Scan(&number); err != nil {
 		t.Fatal(err)
 	}
-	op, err := ta.accounts.Add(ctx, "petugas.html", accounts.Operator)
+	op, err := ta.Accounts.Add(ctx, "petugas.html", accounts.Operator)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	b := newBrowser(t, ctx)
-	b.load("open login", chromedp.Navigate(ta.base+"/login"))
+	b.load("open login", chromedp.Navigate(ta.Base+"/login"))
 	b.do("type credentials",
 		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), "petugas.html"),
 		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), op.Password))
 	b.load("log in", chromedp.Click(chromedp.ID("login")))
-	resp := b.load("open the HTML mail", chromedp.Navigate(ta.base+"/tickets/"+number))
+	resp := b.load("open the HTML mail", chromedp.Navigate(ta.Base+"/tickets/"+number))
 	if resp.Status != http.StatusOK {
 		t.Fatalf("ticket page: status %d", resp.Status)
 	}
@@ -153,7 +154,7 @@ func TestConsoleMailHTML(t *testing.T) {
 	}
 	b.nothingRan()
 	var details []string
-	rows, err := ta.db.Query(ctx, `SELECT detail FROM audit_log WHERE action = 'attachment.read' AND detail LIKE 'console inline %'`)
+	rows, err := ta.DB.Query(ctx, `SELECT detail FROM audit_log WHERE action = 'attachment.read' AND detail LIKE 'console inline %'`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,10 +170,10 @@ func TestConsoleMailHTML(t *testing.T) {
 
 	// A stored photo that can no longer be read costs the photo, not the
 	// page: the operator can still read and answer the ticket.
-	if _, err := ta.db.Exec(ctx, `UPDATE attachments SET data_sealed = ? WHERE name = 'ktp.png'`, []byte("rusak")); err != nil {
+	if _, err := ta.DB.Exec(ctx, `UPDATE attachments SET data_sealed = ? WHERE name = 'ktp.png'`, []byte("rusak")); err != nil {
 		t.Fatal(err)
 	}
-	resp = b.load("reopen with a damaged photo", chromedp.Navigate(ta.base+"/tickets/"+number))
+	resp = b.load("reopen with a damaged photo", chromedp.Navigate(ta.Base+"/tickets/"+number))
 	if resp.Status != http.StatusOK {
 		t.Fatalf("ticket page with a damaged inline photo: status %d", resp.Status)
 	}
@@ -182,11 +183,11 @@ func TestConsoleMailHTML(t *testing.T) {
 
 	// HTML stored before it was balanced at import, in a shape one
 	// parse-and-render pass leaves able to close the elements around it.
-	if _, err := ta.db.Exec(ctx, `UPDATE messages SET html = ? WHERE html <> ''`,
+	if _, err := ta.DB.Exec(ctx, `UPDATE messages SET html = ? WHERE html <> ''`,
 		`<ul><li><table><div></td><li>Dosis 2</ul></div></div></div><h2>Status: Selesai</h2><p><a href="https://phish.example/login">Masuk ulang`); err != nil {
 		t.Fatal(err)
 	}
-	b.load("reopen with unbalanced stored HTML", chromedp.Navigate(ta.base+"/tickets/"+number))
+	b.load("reopen with unbalanced stored HTML", chromedp.Navigate(ta.Base+"/tickets/"+number))
 	b.staysInBox("stored unbalanced HTML")
 	b.nothingRan()
 }

@@ -1,4 +1,4 @@
-package main
+package web_test
 
 import (
 	"context"
@@ -11,30 +11,31 @@ import (
 	"time"
 
 	"lindungi/accounts"
+	"lindungi/internal/app/apptest"
 )
 
 // The inbox's bulk actions: take several tickets at once, refuse (and
 // count) the ones another operator already has, assign, and close.
 func TestConsoleBulkActions(t *testing.T) {
-	ta := startApp(t, testConfig(t))
+	ta := apptest.Start(t, apptest.Config(t))
 	ctx := context.Background()
 	var numbers []string
 	for i := range 3 {
 		var created struct {
 			Ticket struct{ ID string } `json:"ticket"`
 		}
-		if code := ta.call("POST", "/api/v1/tickets", map[string]any{"channel": "phone", "contact": fmt.Sprintf("08123450030%d", i), "name": "Warga",
+		if code := ta.Call("POST", "/api/v1/tickets", map[string]any{"channel": "phone", "contact": fmt.Sprintf("08123450030%d", i), "name": "Warga",
 			"text": "Menanyakan status vaksinasi", "answerVia": "callback", "callbackDue": "2030-01-02T10:00:00+07:00"}, &created); code != 201 {
 			t.Fatalf("log call: %d", code)
 		}
 		numbers = append(numbers, created.Ticket.ID)
 	}
 	session := func(name string) (string, string) {
-		acc, err := ta.accounts.Add(ctx, name, accounts.Operator)
+		acc, err := ta.Accounts.Add(ctx, name, accounts.Operator)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sid, csrf, _, err := ta.accounts.Login(ctx, name, acc.Password, time.Hour)
+		sid, csrf, _, err := ta.Accounts.Login(ctx, name, acc.Password, time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,10 +46,10 @@ func TestConsoleBulkActions(t *testing.T) {
 	post := func(sid, csrf string, form url.Values) string {
 		form.Set("csrf", csrf)
 		form.Set("back", "/?view=unassigned")
-		req, _ := http.NewRequest("POST", ta.base+"/tickets/bulk", strings.NewReader(form.Encode()))
+		req, _ := http.NewRequest("POST", ta.Base+"/tickets/bulk", strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.AddCookie(&http.Cookie{Name: "lindungi_session", Value: sid})
-		res, err := noRedirects.Do(req)
+		res, err := apptest.NoRedirects.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +66,7 @@ func TestConsoleBulkActions(t *testing.T) {
 			var d struct {
 				Ticket struct{ Assignee, Status string } `json:"ticket"`
 			}
-			ta.call("GET", "/api/v1/tickets/"+n, nil, &d)
+			ta.Call("GET", "/api/v1/tickets/"+n, nil, &d)
 			out[n] = d.Ticket.Assignee + "/" + d.Ticket.Status
 		}
 		return out

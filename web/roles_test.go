@@ -1,4 +1,4 @@
-package main
+package web_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"lindungi/accounts"
+	"lindungi/internal/app/apptest"
 )
 
 // Who may use a route. Admin holds every role. Public routes answer
@@ -73,6 +74,20 @@ var routeRoles = map[string]struct {
 	"POST /canned":              {kind: routeConsole, roles: roleSupervisor},
 	"POST /canned/{cid}/delete": {kind: routeConsole, roles: roleSupervisor},
 
+	// The admin console: an operator or supervisor gets the forbidden page.
+	"GET /admin/users":                  {kind: routeConsole, roles: adminOnly},
+	"POST /admin/users":                 {kind: routeConsole, roles: adminOnly},
+	"POST /admin/users/{name}/disable":  {kind: routeConsole, roles: adminOnly},
+	"POST /admin/users/{name}/enable":   {kind: routeConsole, roles: adminOnly},
+	"POST /admin/users/{name}/role":     {kind: routeConsole, roles: adminOnly},
+	"POST /admin/users/{name}/password": {kind: routeConsole, roles: adminOnly},
+	"POST /admin/users/{name}/tokens":   {kind: routeConsole, roles: adminOnly},
+	"POST /admin/tokens/{id}/revoke":    {kind: routeConsole, roles: adminOnly},
+	"GET /admin/whatsapp":               {kind: routeConsole, roles: adminOnly},
+	"POST /admin/whatsapp/pair-phone":   {kind: routeConsole, roles: adminOnly},
+	"GET /admin/jobs":                   {kind: routeConsole, roles: adminOnly},
+	"POST /admin/jobs/{name}/run":       {kind: routeConsole, roles: adminOnly},
+
 	"GET /api/v1/tickets":                        {roles: roleStaff},
 	"POST /api/v1/tickets":                       {roles: roleStaff},
 	"GET /api/v1/tickets/{id}":                   {roles: roleStaff},
@@ -94,6 +109,9 @@ var routeRoles = map[string]struct {
 
 	"GET /api/v1/audit":                  {roles: adminOnly},
 	"GET /api/v1/users":                  {roles: adminOnly},
+	"POST /api/v1/users":                 {roles: adminOnly},
+	"GET /api/v1/jobs":                   {roles: adminOnly},
+	"POST /api/v1/jobs/{name}/run":       {roles: adminOnly},
 	"PATCH /api/v1/users/{name}":         {roles: adminOnly},
 	"POST /api/v1/users/{name}/password": {roles: adminOnly},
 	"POST /api/v1/users/{name}/tokens":   {roles: adminOnly},
@@ -116,7 +134,7 @@ var routeRoles = map[string]struct {
 // source: every mux.Handle/HandleFunc with a literal pattern.
 func registeredRoutes(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob("web/*.go")
+	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,20 +203,20 @@ func concrete(pattern string) (method, path string) {
 // (403; a route switched off in this configuration answers 404 to all),
 // and a role it names gets past the door (neither 401 nor 403).
 func TestRolesOverEveryRoute(t *testing.T) {
-	ta := startApp(t, testConfig(t))
+	ta := apptest.Start(t, apptest.Config(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	// A ticket for the {id} routes.
-	fileComplaint(t, ta, "+6281234500111", "3174014501900011", "Sertifikat belum muncul")
+	apptest.FileComplaint(t, ta, "+6281234500111", "3174014501900011", "Sertifikat belum muncul")
 
 	type cred struct{ token, session, csrf string }
 	creds := map[string]cred{}
 	for _, role := range accounts.Roles {
-		acc, err := ta.accounts.Add(ctx, "peran."+role, role)
+		acc, err := ta.Accounts.Add(ctx, "peran."+role, role)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sid, csrf, _, err := ta.accounts.Login(ctx, "peran."+role, acc.Password, time.Hour)
+		sid, csrf, _, err := ta.Accounts.Login(ctx, "peran."+role, acc.Password, time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,7 +228,7 @@ func TestRolesOverEveryRoute(t *testing.T) {
 		if kind == routeConsole {
 			body = strings.NewReader(url.Values{"csrf": {c.csrf}, "text": {"x"}}.Encode())
 		}
-		req, _ := http.NewRequestWithContext(ctx, method, ta.base+path, body)
+		req, _ := http.NewRequestWithContext(ctx, method, ta.Base+path, body)
 		if kind == routeConsole {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			req.AddCookie(&http.Cookie{Name: "lindungi_session", Value: c.session})

@@ -1,4 +1,4 @@
-package main
+package web_test
 
 import (
 	"context"
@@ -11,36 +11,18 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"lindungi/accounts"
+	"lindungi/internal/app/apptest"
 	"lindungi/store/storetest"
 )
 
-// fileComplaint walks the bot's certificate complaint as citizen and
-// returns the ticket number.
-func fileComplaint(t *testing.T, ta *testApp, citizen, nik, text string) string {
-	t.Helper()
-	mustReply(t, ta.say(citizen, "halo"), "Selamat datang")
-	mustReply(t, ta.say(citizen, "1"), "nama lengkap")
-	mustReply(t, ta.say(citizen, "Budi Santoso"), "NIK")
-	mustReply(t, ta.say(citizen, nik), "tanggal lahir")
-	mustReply(t, ta.say(citizen, "05-01-1990"), "nomor HP")
-	mustReply(t, ta.say(citizen, "081234567890"), "jelaskan")
-	mustReply(t, ta.say(citizen, text), "foto")
-	mustReply(t, ta.say(citizen, "lewati"), nik)
-	number := ticketNumber.FindString(strings.Join(ta.say(citizen, "ya"), "\n"))
-	if number == "" {
-		t.Fatal("no ticket number in the confirmation")
-	}
-	return number
-}
-
 // login signs a new account of role in through the login form.
-func (b *browser) login(ta *testApp, name, role string) {
+func (b *browser) login(ta *apptest.Gateway, name, role string) {
 	b.t.Helper()
-	acc, err := ta.accounts.Add(b.ctx, name, role)
+	acc, err := ta.Accounts.Add(b.ctx, name, role)
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	b.load("open login", chromedp.Navigate(ta.base+"/login"))
+	b.load("open login", chromedp.Navigate(ta.Base+"/login"))
 	b.do("type credentials",
 		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), name),
 		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), acc.Password))
@@ -80,7 +62,7 @@ func TestConsoleOperatorFlow(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		storetest.SkipOrFail(t, "Chromium not installed at "+chromiumPath+" (apt-get install chromium)")
 	}
-	ta := startApp(t, testConfig(t))
+	ta := apptest.Start(t, apptest.Config(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	b := newBrowser(t, ctx)
@@ -96,7 +78,7 @@ func TestConsoleOperatorFlow(t *testing.T) {
 	// The complaint arrives while the page stays open: the page's own
 	// refresh brings its row (the context bounds the wait, not a timer).
 	const citizen, nik = "+6281234500088", "3174014501900002"
-	number := fileComplaint(t, ta, citizen, nik, "Sertifikat dosis *kedua* belum muncul")
+	number := apptest.FileComplaint(t, ta, citizen, nik, "Sertifikat dosis *kedua* belum muncul")
 	row := `#tickets tr[data-ticket="` + number + `"]`
 	b.do("wait for the new row without reload", chromedp.WaitVisible(chromedp.CSS(row)))
 	if got := b.text(row); !strings.Contains(got, "3174********0002") || !strings.Contains(got, "sisa 23 jam") || strings.Contains(got, nik) {
@@ -127,7 +109,7 @@ func TestConsoleOperatorFlow(t *testing.T) {
 	var cr struct {
 		Canned struct{ ID int64 } `json:"canned_reply"`
 	}
-	if code := ta.call("POST", "/api/v1/canned-replies", map[string]string{"title": "Sertifikat terbit ulang",
+	if code := ta.Call("POST", "/api/v1/canned-replies", map[string]string{"title": "Sertifikat terbit ulang",
 		"text": "Yth. {{nama}}, sertifikat untuk laporan {{nomor}} sudah kami terbitkan ulang. Silakan periksa aplikasi SATUSEHAT Mobile."}, &cr); code != 201 {
 		t.Fatalf("create canned reply: %d", code)
 	}
@@ -150,13 +132,13 @@ func TestConsoleOperatorFlow(t *testing.T) {
 	var before struct {
 		NextCursor string `json:"next_cursor"`
 	}
-	ta.call("GET", "/api/v1/simulator/messages?to="+urlq(citizen), nil, &before)
+	ta.Call("GET", "/api/v1/simulator/messages?to="+apptest.URLQ(citizen), nil, &before)
 	b.load("use canned reply", chromedp.Click(chromedp.CSS(`#canned button`)))
 	if draft := get(b, "draft", chromedp.Value(chromedp.ID("reply"))); !strings.Contains(draft, "Yth. Budi") || !strings.Contains(draft, number) {
 		t.Errorf("canned draft %q, want the name and %s filled in", draft, number)
 	}
 	b.load("send", chromedp.Click(chromedp.ID("send")))
-	mustReply(t, ta.replies(citizen, before.NextCursor), "sudah kami terbitkan ulang")
+	apptest.MustReply(t, ta.Replies(citizen, before.NextCursor), "sudah kami terbitkan ulang")
 	// The outbox records "sent" right after the channel took it: reload
 	// until the page shows it (the context bounds the wait).
 	for get(b, "sent replies", chromedp.Evaluate[int](`document.querySelectorAll('#messages .delivery[data-state=sent]').length`)) == 0 {
@@ -164,7 +146,7 @@ func TestConsoleOperatorFlow(t *testing.T) {
 	}
 
 	// An internal note is shown to operators and never reaches the citizen.
-	ta.call("GET", "/api/v1/simulator/messages?to="+urlq(citizen), nil, &before)
+	ta.Call("GET", "/api/v1/simulator/messages?to="+apptest.URLQ(citizen), nil, &before)
 	const note = "Sudah dicek di PCare: dosis 2 tercatat 12 Agustus."
 	b.do("type note", chromedp.SendKeys(chromedp.ID("note"), note))
 	b.load("save note", chromedp.Click(chromedp.ID("addnote")))
@@ -172,9 +154,9 @@ func TestConsoleOperatorFlow(t *testing.T) {
 		t.Errorf("note on the page: %q", got)
 	}
 	var after struct {
-		Messages []simMsg `json:"messages"`
+		Messages []apptest.SimMsg `json:"messages"`
 	}
-	ta.call("GET", "/api/v1/simulator/messages?to="+urlq(citizen)+"&after="+before.NextCursor, nil, &after)
+	ta.Call("GET", "/api/v1/simulator/messages?to="+apptest.URLQ(citizen)+"&after="+before.NextCursor, nil, &after)
 	for _, m := range after.Messages {
 		if strings.Contains(m.Text, "PCare") {
 			t.Errorf("the internal note reached the citizen: %q", m.Text)
@@ -201,12 +183,12 @@ func TestConsoleOperatorFlow(t *testing.T) {
 
 	// Closing the ticket asks the citizen to rate; their 5 shows on the
 	// dashboard.
-	ta.call("GET", "/api/v1/simulator/messages?to="+urlq(citizen), nil, &before)
-	b.load("back to the chat ticket", chromedp.Navigate(ta.base+"/tickets/"+number))
+	ta.Call("GET", "/api/v1/simulator/messages?to="+apptest.URLQ(citizen), nil, &before)
+	b.load("back to the chat ticket", chromedp.Navigate(ta.Base+"/tickets/"+number))
 	b.do("choose closed", chromedp.SetValue(chromedp.CSS(`select[name=status]`), "closed"))
 	b.load("close", chromedp.Click(chromedp.CSS(`form[action$="/status"] button`)))
-	mustReply(t, ta.replies(citizen, before.NextCursor), "Seberapa puas")
-	mustReply(t, ta.say(citizen, "5"), "Terima kasih atas penilaian")
+	apptest.MustReply(t, ta.Replies(citizen, before.NextCursor), "Seberapa puas")
+	apptest.MustReply(t, ta.Say(citizen, "5"), "Terima kasih atas penilaian")
 	b.load("dashboard", chromedp.Click(chromedp.ID("nav-dashboard")))
 	if got := b.text("#csat-average"); !strings.HasPrefix(got, "5.0 dari 1 penilaian") {
 		t.Errorf("dashboard CSAT %q, want 5.0 from 1 rating", got)
@@ -223,12 +205,12 @@ func TestConsoleOperatorFlow(t *testing.T) {
 			} `json:"csat"`
 		} `json:"dashboard"`
 	}
-	if code := ta.call("GET", "/api/v1/dashboard", nil, &dash); code != 200 || dash.Dashboard.CSAT.Rated != 1 || dash.Dashboard.CSAT.Scores[4] != 1 {
+	if code := ta.Call("GET", "/api/v1/dashboard", nil, &dash); code != 200 || dash.Dashboard.CSAT.Rated != 1 || dash.Dashboard.CSAT.Scores[4] != 1 {
 		t.Errorf("GET /api/v1/dashboard: %d %+v", code, dash.Dashboard.CSAT)
 	}
 
 	// A page that does not exist: Indonesian, inside the layout.
-	resp := b.load("unknown page", chromedp.Navigate(ta.base+"/tidak-ada"))
+	resp := b.load("unknown page", chromedp.Navigate(ta.Base+"/tidak-ada"))
 	if resp.Status != 404 || !strings.Contains(b.text("#error"), "tidak ada") || !strings.Contains(b.text("header"), "petugas.rina") {
 		t.Errorf("unknown page: status %d, %q, header %q", resp.Status, b.text("#error"), b.text("header"))
 	}

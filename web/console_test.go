@@ -1,4 +1,4 @@
-package main
+package web_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"lindungi/accounts"
+	"lindungi/internal/app/apptest"
 	"lindungi/store/storetest"
 )
 
@@ -188,36 +189,36 @@ func TestConsoleInBrowser(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		storetest.SkipOrFail(t, "Chromium not installed at "+chromiumPath+" (apt-get install chromium)")
 	}
-	ta := startApp(t, testConfig(t))
+	ta := apptest.Start(t, apptest.Config(t))
 
 	// A citizen files a certificate complaint over the simulator; the
 	// description carries markup that must never run in the console.
 	const citizen = "+6281234500077"
 	const nik, nikMasked = "3174014501900001", "3174********0001"
 	const evil = "<script>alert(1)</script>"
-	mustReply(t, ta.say(citizen, "halo"), "Selamat datang")
-	mustReply(t, ta.say(citizen, "1"), "nama lengkap")
-	mustReply(t, ta.say(citizen, "Budi Santoso"), "NIK")
-	mustReply(t, ta.say(citizen, nik), "tanggal lahir")
-	mustReply(t, ta.say(citizen, "05-01-1990"), "nomor HP")
-	mustReply(t, ta.say(citizen, "081234567890"), "jelaskan")
-	mustReply(t, ta.say(citizen, "Sertifikat dosis 2 belum muncul "+evil), "foto")
-	mustReply(t, ta.say(citizen, "lewati"), nik)
-	number := ticketNumber.FindString(strings.Join(ta.say(citizen, "ya"), "\n"))
+	apptest.MustReply(t, ta.Say(citizen, "halo"), "Selamat datang")
+	apptest.MustReply(t, ta.Say(citizen, "1"), "nama lengkap")
+	apptest.MustReply(t, ta.Say(citizen, "Budi Santoso"), "NIK")
+	apptest.MustReply(t, ta.Say(citizen, nik), "tanggal lahir")
+	apptest.MustReply(t, ta.Say(citizen, "05-01-1990"), "nomor HP")
+	apptest.MustReply(t, ta.Say(citizen, "081234567890"), "jelaskan")
+	apptest.MustReply(t, ta.Say(citizen, "Sertifikat dosis 2 belum muncul "+evil), "foto")
+	apptest.MustReply(t, ta.Say(citizen, "lewati"), nik)
+	number := apptest.TicketNumber.FindString(strings.Join(ta.Say(citizen, "ya"), "\n"))
 	if number == "" {
 		t.Fatal("no ticket number in the confirmation")
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	op, err := ta.accounts.Add(ctx, "petugas.sari", accounts.Operator)
+	op, err := ta.Accounts.Add(ctx, "petugas.sari", accounts.Operator)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := newBrowser(t, ctx)
 
 	// Not logged in: the console sends the browser to the login page.
-	b.load("open console", chromedp.Navigate(ta.base+"/"))
+	b.load("open console", chromedp.Navigate(ta.Base+"/"))
 	if u, _ := url.Parse(b.location()); u.Path != "/login" {
 		t.Fatalf("anonymous / went to %s, want /login", b.location())
 	}
@@ -237,7 +238,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if c := b.sessionCookie(); c != nil {
 		t.Fatalf("a wrong password set a session cookie: %+v", c)
 	}
-	b.load("open console again", chromedp.Navigate(ta.base+"/"))
+	b.load("open console again", chromedp.Navigate(ta.Base+"/"))
 	if u, _ := url.Parse(b.location()); u.Path != "/login" {
 		t.Fatalf("after a failed login / went to %s, want /login", b.location())
 	}
@@ -301,7 +302,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			ObjectID string `json:"objectId"`
 		} `json:"entries"`
 	}
-	ta.call("GET", "/api/v1/audit?action=ticket.reveal&object_id="+number, nil, &audited)
+	ta.Call("GET", "/api/v1/audit?action=ticket.reveal&object_id="+number, nil, &audited)
 	if len(audited.Entries) != 1 || !strings.Contains(audited.Entries[0].Actor, "petugas.sari") {
 		t.Errorf("audit rows of the reveal: %+v, want one by petugas.sari", audited.Entries)
 	}
@@ -319,7 +320,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	var before struct {
 		NextCursor string `json:"next_cursor"`
 	}
-	ta.call("GET", "/api/v1/simulator/messages?to="+urlq(citizen), nil, &before)
+	ta.Call("GET", "/api/v1/simulator/messages?to="+apptest.URLQ(citizen), nil, &before)
 	const answer = "Sertifikat Bapak sudah kami terbitkan ulang, silakan cek aplikasi."
 	b.do("type reply", chromedp.SendKeys(chromedp.ID("reply"), answer))
 	resp = b.load("send reply", chromedp.Click(chromedp.ID("send")))
@@ -330,17 +331,19 @@ func TestConsoleInBrowser(t *testing.T) {
 	if msgs := b.text("#messages"); !strings.Contains(msgs, answer) || !strings.Contains(msgs, "petugas.sari") {
 		t.Errorf("the reply is not on the ticket page: %q", msgs)
 	}
-	mustReply(t, ta.replies(citizen, before.NextCursor), "sudah kami terbitkan ulang")
+	apptest.MustReply(t, ta.Replies(citizen, before.NextCursor), "sudah kami terbitkan ulang")
 
-	shot := get(b, "screenshot", chromedp.FullScreenshot(100))
-	shotPath := os.Getenv("LINDUNGI_CONSOLE_SCREENSHOT")
-	if shotPath == "" {
-		shotPath = t.TempDir() + "/ticket.png"
+	// LINDUNGI_CONSOLE_SCREENSHOT names this one file; otherwise it is
+	// reply.png among the others (LINDUNGI_CONSOLE_SHOTS).
+	if shotPath := os.Getenv("LINDUNGI_CONSOLE_SCREENSHOT"); shotPath != "" {
+		shot := get(b, "screenshot", chromedp.FullScreenshot(100))
+		if err := os.WriteFile(shotPath, shot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot of %s: %s (%d bytes)", number, shotPath, len(shot))
+	} else {
+		b.screenshot("reply")
 	}
-	if err := os.WriteFile(shotPath, shot, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot of %s: %s (%d bytes)", number, shotPath, len(shot))
 
 	// The same form without its CSRF token is refused, and nothing is sent.
 	b.do("drop the token", chromedp.Evaluate[chromedp.Void](`document.querySelector('form[action$="/reply"] input[name=csrf]').remove()`))
@@ -358,7 +361,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		if token != "" {
 			form.Set("csrf", token)
 		}
-		req, _ := http.NewRequest("POST", ta.base+"/tickets/"+number+"/status", strings.NewReader(form.Encode()))
+		req, _ := http.NewRequest("POST", ta.Base+"/tickets/"+number+"/status", strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
 		res, err := http.DefaultClient.Do(req)
@@ -371,8 +374,8 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("status change with csrf=%q: %d, want 403", token, res.StatusCode)
 		}
 	}
-	var d ticketDetail
-	ta.call("GET", "/api/v1/tickets/"+number, nil, &d)
+	var d apptest.TicketDetail
+	ta.Call("GET", "/api/v1/tickets/"+number, nil, &d)
 	if d.Ticket.Status == "closed" {
 		t.Error("a POST without a valid CSRF token closed the ticket")
 	}
@@ -383,13 +386,13 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 
 	// The status form, then the list shows the new status.
-	b.load("back to the ticket", chromedp.Navigate(ta.base+"/tickets/"+number))
+	b.load("back to the ticket", chromedp.Navigate(ta.Base+"/tickets/"+number))
 	b.do("choose resolved", chromedp.SetValue(chromedp.CSS(`select[name=status]`), "resolved"))
 	b.load("save status", chromedp.Click(chromedp.CSS(`form[action$="/status"] button`)))
 	if h := b.text("h1 .badge"); h != "Selesai" {
 		t.Errorf("status badge after saving %q, want Selesai (resolved)", h)
 	}
-	b.load("list resolved", chromedp.Navigate(ta.base+"/?status=resolved"))
+	b.load("list resolved", chromedp.Navigate(ta.Base+"/?status=resolved"))
 	if row := b.text(`#tickets tbody tr`); !strings.Contains(row, number) || !strings.Contains(row, "Selesai") {
 		t.Errorf("resolved list row %q", row)
 	}
@@ -399,9 +402,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	if u, _ := url.Parse(b.location()); u.Path != "/login" {
 		t.Errorf("after logout the browser is at %s", b.location())
 	}
-	req, _ := http.NewRequest("GET", ta.base+"/", nil)
+	req, _ := http.NewRequest("GET", ta.Base+"/", nil)
 	req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
-	res, err := noRedirects.Do(req)
+	res, err := apptest.NoRedirects.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

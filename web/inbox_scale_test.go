@@ -1,4 +1,4 @@
-package main
+package web_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"lindungi/config"
+	"lindungi/internal/app/apptest"
 	"lindungi/store"
 	"lindungi/store/storetest"
 )
@@ -28,16 +29,16 @@ func TestInboxAtScale(t *testing.T) {
 	if n <= 0 {
 		t.Skip("set LINDUNGI_TEST_SCALE=1000000 to measure the inbox at scale")
 	}
-	t.Run("sqlite", func(t *testing.T) { inboxAtScale(t, testConfig(t, "LINDUNGI_LOG_LEVEL=error"), n) })
+	t.Run("sqlite", func(t *testing.T) { inboxAtScale(t, apptest.Config(t, "LINDUNGI_LOG_LEVEL=error"), n) })
 	t.Run("postgres", func(t *testing.T) {
-		inboxAtScale(t, testConfig(t, "LINDUNGI_LOG_LEVEL=error", "LINDUNGI_DATABASE_URL="+storetest.PostgresURL(t)), n)
+		inboxAtScale(t, apptest.Config(t, "LINDUNGI_LOG_LEVEL=error", "LINDUNGI_DATABASE_URL="+storetest.PostgresURL(t)), n)
 	})
 }
 
 func inboxAtScale(t *testing.T, cfg config.Config, n int) {
-	ta := startApp(t, cfg)
+	ta := apptest.Start(t, cfg)
 	ctx := context.Background()
-	db := ta.db
+	db := ta.DB
 	start := time.Now()
 	now := time.Now().UTC()
 	var contact int64
@@ -80,12 +81,12 @@ func inboxAtScale(t *testing.T, cfg config.Config, n int) {
 	}
 	t.Logf("%s: %d tickets inserted in %s", db.Dialect(), n, time.Since(start).Round(time.Second))
 
-	if _, err := ta.accounts.Add(ctx, "petugas3", "operator"); err != nil {
+	if _, err := ta.Accounts.Add(ctx, "petugas3", "operator"); err != nil {
 		t.Fatal(err)
 	}
 	get := func(path string) (int, []byte) {
-		req, _ := http.NewRequest("GET", ta.base+path, nil)
-		req.Header.Set("Authorization", "Bearer "+ta.token)
+		req, _ := http.NewRequest("GET", ta.Base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+ta.Token)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -120,7 +121,7 @@ func inboxAtScale(t *testing.T, cfg config.Config, n int) {
 	var page struct {
 		Tickets []struct{ Status, Assignee string } `json:"tickets"`
 	}
-	ta.call("GET", "/api/v1/tickets?view=unassigned", nil, &page)
+	ta.Call("GET", "/api/v1/tickets?view=unassigned", nil, &page)
 	if len(page.Tickets) != 50 {
 		t.Errorf("unassigned: %d tickets, want a page of 50", len(page.Tickets))
 	}
