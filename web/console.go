@@ -53,7 +53,7 @@ var labelsEN = map[string]string{
 	tickets.Sijejak: "SIJEJAK (contact tracing)", tickets.Other: "Other",
 	tickets.UnparseableFlag: "unreadable", tickets.OversizedFlag: "too large", tickets.DeliveryFailedFlag: "delivery failed",
 	tickets.SLAFlag: "past the service deadline",
-	"whatsapp": "WhatsApp", "email": "E-mail", "simulator": "Simulator", tickets.Phone: "Phone 119",
+	"whatsapp":      "WhatsApp", "email": "E-mail", "simulator": "Simulator", tickets.Phone: "Phone 119",
 	"connected": "connected", "unauthorized": "access token refused",
 	"queued": "queued", "sending": "sending", "sent": "sent", "dead": "not delivered",
 	"delivered": "delivered", "read": "read", "failed": "failed", "held": "held (outside the 24-hour window)",

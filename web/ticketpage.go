@@ -162,6 +162,7 @@ func (s *Server) ticketPage(w http.ResponseWriter, r *http.Request, u accounts.U
 			msgs[i].Text, msgs[i].Subject = maskPersonal(msgs[i].Text), maskPersonal(msgs[i].Subject)
 		}
 		t.Subject = maskPersonal(t.Subject)
+		t.CSATComment = maskPersonal(t.CSATComment)
 	}
 	notes, err := s.Tickets.Notes(r.Context(), t.ID)
 	if err != nil {
