@@ -174,6 +174,19 @@ var english = map[string]string{
 	"sisa":                             "left",
 	"lewat":                            "overdue by",
 
+	"Belum ditangani":    "Unassigned",
+	"Tiket saya":         "My tickets",
+	"Semua":              "All",
+	"Menunggu warga":     "Waiting for the citizen",
+	"Melewati SLA":       "Past SLA",
+	"Terbaru":            "Newest",
+	"Terlama menunggu":   "Longest waiting",
+	"Batas SLA terdekat": "Nearest SLA deadline",
+	"< 4 jam":            "< 4 h",
+	"4–24 jam":           "4–24 h",
+	"1–3 hari":           "1–3 days",
+	"> 3 hari":           "> 3 days",
+
 	// ticket page
 	"← Kotak masuk": "← Inbox",
 	"Balasan dimasukkan ke antrean pengiriman.":                  "The reply is queued for sending.",

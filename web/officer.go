@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/nyaruka/phonenumbers"
 
@@ -16,6 +17,11 @@ import (
 // number in any of its spellings (0812…, +62 812-…, 62812…), as E.164.
 func officerPhone(s string) (string, error) {
 	bad := coded.New(coded.Invalid, "bad_phone", "phone must be an Indonesian mobile number, like 0812 3456 7890")
+	// Digits and the usual separators only: the library would read
+	// letters as a vanity number's keypad digits.
+	if strings.TrimFunc(s, func(r rune) bool { return strings.ContainsRune("0123456789+-(). ", r) }) != "" {
+		return "", bad
+	}
 	n, err := phonenumbers.Parse(s, "ID")
 	if err != nil || !phonenumbers.IsValidNumberForRegion(n, "ID") {
 		return "", bad
