@@ -421,7 +421,11 @@ func isComment(text string, res intent.Result) bool {
 	case intent.Greeting, intent.Thanks:
 		// "makasih" is a goodbye; "makasih, cepat sekali prosesnya" a comment.
 		return len(strings.Fields(text)) > 3
-	case intent.Done, intent.MyData, intent.DeleteMyData, intent.SwitchLanguage, intent.Menu, intent.TalkToOperator:
+	case intent.TalkToOperator:
+		// "petugasnya ramah" mentions the operator; only "bicara dengan
+		// petugas" (a verb with it, the heavier rules) asks for one.
+		return res.Weight < 28
+	case intent.Done, intent.MyData, intent.DeleteMyData, intent.SwitchLanguage, intent.Menu:
 		return false
 	}
 	// A complaint or a question: a new request when short, a comment
