@@ -224,6 +224,26 @@ var english = map[string]string{
 	"Penilaian warga":      "Citizens' ratings",
 	"Nilai dari warga":     "The citizen's rating",
 
+	// ticket fields (fieldLabels, fieldValues)
+	"Nama lengkap":     "Full name",
+	"Tanggal lahir":    "Date of birth",
+	"Nomor HP":         "Phone number",
+	"Data yang diubah": "Data to change",
+	"Nilai baru":       "New value",
+	"Uraian keluhan":   "Complaint",
+	"Lampiran":         "Attachment",
+	"Jawaban melalui":  "Answer by",
+	"Surel":            "E-mail",
+	"Bahasa Indonesia": "Indonesian",
+	"Bahasa Inggris":   "English",
+	"ada":              "yes",
+	"tidak ada":        "no",
+	"nama":             "name",
+	"tanggal lahir":    "date of birth",
+	"nomor HP":         "phone number",
+	"surel":            "e-mail",
+	"telepon balik":    "call back",
+
 	// call form
 	"Catat panggilan Call Center 119 ext. 9": "Log a Call Center 119 ext. 9 call",
 	"Panggilan menjadi tiket pada kanal Telepon 119. Nomor penelepon menghubungkan tiket ini dengan riwayat WhatsApp dan surelnya.": "The call becomes a ticket on the 119 phone channel. The caller's number links it to their WhatsApp and e-mail history.",

@@ -58,6 +58,16 @@ func TestEnglishCoversTemplates(t *testing.T) {
 			t.Errorf("inbox tab %q has no English", l)
 		}
 	}
+	for _, l := range fieldLabels {
+		if _, ok := english[l.Label]; !ok && l.Label != "NIK" {
+			t.Errorf("ticket field %q has no English", l.Label)
+		}
+	}
+	for k, v := range fieldValues {
+		if _, ok := english[v]; !ok && v != "WhatsApp" && v != "NIK" {
+			t.Errorf("ticket field value %s (%q) has no English", k, v)
+		}
+	}
 	for _, l := range sortLabels {
 		if _, ok := english[l]; !ok {
 			t.Errorf("inbox order %q has no English", l)

@@ -254,6 +254,15 @@ func TestEnglishPerUser(t *testing.T) {
 			}
 		}
 	}
+	var list apptest.TicketList
+	g.Call("GET", "/api/v1/tickets?view=all", nil, &list)
+	if len(list.Tickets) != 1 {
+		t.Fatalf("%d tickets, want the hand-off", len(list.Tickets))
+	}
+	if _, body := rina.Get(t, "/tickets/"+list.Tickets[0].ID); !strings.Contains(body, "Reply to the citizen") || !strings.Contains(body, "Internal note") ||
+		!strings.Contains(body, "Status and category") || strings.Contains(body, "Balas warga") {
+		t.Errorf("the ticket page in English:\n%s", apptest.Tail(body, 2000))
+	}
 	// The setting is kept with the account: a new session reads English.
 	res, err := apptest.NoRedirects.PostForm(g.Base+"/login", url.Values{"name": {"petugas.rina"}, "password": {rina.Password}})
 	if err != nil {
