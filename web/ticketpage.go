@@ -37,7 +37,9 @@ var secretFields = map[string]func(string) string{"nik": tickets.MaskNIK, "phone
 
 type fieldRow struct{ Label, Value string }
 
-func ticketFields(f map[string]string, reveal bool) []fieldRow { return ticketFieldsIn(f, reveal, "id") }
+func ticketFields(f map[string]string, reveal bool) []fieldRow {
+	return ticketFieldsIn(f, reveal, "id")
+}
 
 // ticketFieldsIn is ticketFields with labels and words in lang.
 func ticketFieldsIn(f map[string]string, reveal bool, lang string) []fieldRow {
