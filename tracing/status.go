@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"lindungi/store"
 )
 
 // CaseStatus is a case as a health officer follows it: where its consent,
@@ -43,8 +45,7 @@ func (s *Service) Cases(ctx context.Context, officer string, limit int) ([]CaseS
 		COALESCE((SELECT CASE WHEN k.answered_at IS NULL THEN (CASE WHEN k.expires_at > ? THEN 'requested' ELSE 'expired' END)
 			WHEN k.answer THEN 'given' ELSE 'refused' END
 			FROM tracing_consents k WHERE k.case_id = c.id ORDER BY k.id DESC LIMIT 1), 'requested'),
-		(SELECT COUNT(*) FROM tracing_uploads u WHERE u.case_id = c.id),
-		(SELECT COUNT(*) FROM tracing_exposures e JOIN tracing_uploads u ON u.id = e.upload_id WHERE u.case_id = c.id AND e.notified_at IS NOT NULL)
+		(SELECT COUNT(*) FROM tracing_uploads u WHERE u.case_id = c.id)
 		FROM tracing_cases c`
 	args := []any{now}
 	if officer != "" {
@@ -60,13 +61,45 @@ func (s *Service) Cases(ctx context.Context, officer string, limit int) ([]CaseS
 	out := []CaseStatus{}
 	for rows.Next() {
 		var c CaseStatus
-		if err := rows.Scan(&c.ID, &c.Officer, &c.MarkedAt, &c.OnsetDate, &c.SpecimenDate, &c.InfectiousFrom, &c.Consent, &c.Uploads, &c.Notified); err != nil {
+		if err := rows.Scan(&c.ID, &c.Officer, &c.MarkedAt, &c.OnsetDate, &c.SpecimenDate, &c.InfectiousFrom, &c.Consent, &c.Uploads); err != nil {
 			return nil, fmt.Errorf("tracing: cases: %w", err)
 		}
 		c.MarkedAt, c.InfectiousFrom = c.MarkedAt.UTC(), c.InfectiousFrom.UTC()
 		out = append(out, c)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	// Notifications per case in one pass over the exposures (which have
+	// no index by upload: matching never needs one).
+	ids := make([]int64, 0, len(out))
+	at := map[int64]int{}
+	for i, c := range out {
+		if c.Uploads > 0 {
+			ids = append(ids, c.ID)
+			at[c.ID] = i
+		}
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	in, args := store.InList(ids)
+	nrows, err := s.db.Query(ctx, `SELECT u.case_id, COUNT(*) FROM tracing_exposures e JOIN tracing_uploads u ON u.id = e.upload_id
+		WHERE e.notified_at IS NOT NULL AND u.case_id IN (`+in+`) GROUP BY u.case_id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("tracing: cases notified: %w", err)
+	}
+	defer nrows.Close()
+	for nrows.Next() {
+		var id int64
+		var n int
+		if err := nrows.Scan(&id, &n); err != nil {
+			return nil, fmt.Errorf("tracing: cases notified: %w", err)
+		}
+		out[at[id]].Notified = n
+	}
+	return out, nrows.Err()
 }
 
 // Stats are Sijejak's aggregates since a time, for the dashboard.

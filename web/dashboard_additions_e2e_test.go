@@ -69,8 +69,15 @@ func rateWithComment(t *testing.T, g *apptest.Gateway, citizen, comment string) 
 // then writes a comment; the comment lands on the ticket and on the
 // dashboard (NIKs and phone numbers masked), beside the rating. Sijejak's
 // counts on the dashboard follow a case and its consent: aggregates only.
-func TestDashboardCSATCommentAndSijejak(t *testing.T) {
-	g := apptest.Start(t, apptest.Config(t))
+func TestDashboardCSATCommentAndSijejak(t *testing.T) { dashboardCSATCommentAndSijejak(t) }
+
+// TestDashboardCSATCommentAndSijejakPostgres is the same on PostgreSQL.
+func TestDashboardCSATCommentAndSijejakPostgres(t *testing.T) {
+	dashboardCSATCommentAndSijejak(t, apptest.Postgres(t))
+}
+
+func dashboardCSATCommentAndSijejak(t *testing.T, env ...string) {
+	g := apptest.Start(t, apptest.Config(t, env...))
 	op := apptest.SignIn(t, g, "petugas.rina", accounts.Operator)
 	rateWithComment(t, g, "+6281234500401", "Pelayanan cepat, tapi sertifikat NIK 3372011506610005 baru muncul setelah seminggu")
 	var list apptest.TicketList

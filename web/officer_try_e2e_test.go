@@ -212,8 +212,13 @@ func TestTryPage(t *testing.T) {
 // TestEnglishPerUser: a user switches the console to English and back; the
 // setting is theirs (another user still reads Indonesian), and labels,
 // dates, the dashboard and error pages follow it.
-func TestEnglishPerUser(t *testing.T) {
-	g := apptest.Start(t, apptest.Config(t))
+func TestEnglishPerUser(t *testing.T) { englishPerUser(t) }
+
+// TestEnglishPerUserPostgres is the same on PostgreSQL.
+func TestEnglishPerUserPostgres(t *testing.T) { englishPerUser(t, apptest.Postgres(t)) }
+
+func englishPerUser(t *testing.T, env ...string) {
+	g := apptest.Start(t, apptest.Config(t, env...))
 	rina := apptest.SignIn(t, g, "petugas.rina", accounts.Operator)
 	ani := apptest.SignIn(t, g, "petugas.ani", accounts.Operator)
 	apptest.MustReply(t, g.Say("+6281234500304", "halo"), "Selamat datang")
@@ -286,5 +291,51 @@ func TestEnglishPerUser(t *testing.T) {
 	rina.Post(t, "/settings/lang", url.Values{"lang": {"id"}})
 	if _, body := rina.Get(t, "/"); !strings.Contains(body, "Kotak masuk") {
 		t.Error("switching back to Indonesian did not take")
+	}
+}
+
+// TestOfficerCaseCountsAfterUpload: after the consented upload matched a
+// close contact, the case shows one upload and one contact notified — how
+// many, never who — on the officer's page and API and on the dashboard.
+func TestOfficerCaseCountsAfterUpload(t *testing.T) { officerCaseCounts(t) }
+
+// TestOfficerCaseCountsAfterUploadPostgres is the same on PostgreSQL.
+func TestOfficerCaseCountsAfterUploadPostgres(t *testing.T) {
+	officerCaseCounts(t, apptest.Postgres(t))
+}
+
+func officerCaseCounts(t *testing.T, env ...string) {
+	g := apptest.Start(t, apptest.Config(t, append(env, "LINDUNGI_TRACING_MIN_MINUTES=0.5")...))
+	a := apptest.Register(t, g, "+6281234500311")
+	b := apptest.Register(t, g, "+6281234500312")
+	var ids apptest.TempIDs
+	if code := b.Do(t, "GET", "/api/tracing/v1/tempids", b.Token, nil, &ids); code != 200 || len(ids.TempIDs) == 0 {
+		t.Fatalf("tempids: %d", code)
+	}
+	first := ids.TempIDs[0]
+	var recs []map[string]any
+	for ts := first.StartTime + 1; ts < time.Now().Unix() && ts < first.ExpiryTime; ts += 10 {
+		recs = append(recs, map[string]any{"v": 2, "msg": first.TempID, "org": "ID_MOH", "modelP": "SM-G973F", "modelC": "SM-G981B/DS", "rssi": -45, "txPower": 12, "timestamp": ts})
+	}
+	officer := apptest.SignIn(t, g, "nakes.dewi", accounts.HealthOfficer)
+	if code, _ := officer.Post(t, "/officer/cases", url.Values{"phone": {"0812 3450 0311"}, "onset": {time.Now().Format("2006-01-02")}}); code != http.StatusSeeOther {
+		t.Fatalf("mark: %d", code)
+	}
+	apptest.MustReply(t, g.Say(a.Phone, "SETUJU"), "")
+	var res struct{ Accepted int }
+	if code := a.Do(t, "POST", "/api/tracing/v1/uploads", a.Token, map[string]any{"records": recs}, &res); code != 200 || res.Accepted != len(recs) {
+		t.Fatalf("upload: %d %+v (%d records)", code, res, len(recs))
+	}
+	_, l := listCases(t, officer, "")
+	if len(l.Cases) != 1 || l.Cases[0].Uploads != 1 || l.Cases[0].Notified != 1 || l.Cases[0].Consent != "given" {
+		t.Fatalf("cases %+v, want one upload and one contact notified", l.Cases)
+	}
+	_, page := officer.Get(t, "/officer")
+	if !strings.Contains(page, `<td class="uploads">1</td><td class="notified">1</td>`) || strings.Contains(page, "0312") || strings.Contains(page, "0311") {
+		t.Errorf("the officer page:\n%s", apptest.Tail(page, 1200))
+	}
+	op := apptest.SignIn(t, g, "petugas.rina", accounts.Operator)
+	if s := getDashboard(t, op).Dashboard.Sijejak; s == nil || *s != (struct{ Cases, Consents, Uploads, Notifications int }{1, 1, 1, 1}) {
+		t.Errorf("dashboard Sijejak %+v, want 1 case, 1 consent, 1 upload, 1 notification", s)
 	}
 }
