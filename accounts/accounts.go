@@ -46,6 +46,9 @@ type User struct {
 	ID   int64  `json:"id"`
 	Name string `json:"name"`
 	Role string `json:"role"`
+	// Lang is the console's language for this user: "id" (default) or
+	// "en".
+	Lang string `json:"lang,omitempty"`
 	// Via says how they authenticated: "token:ID" or "session".
 	Via string `json:"-"`
 }
@@ -199,8 +202,8 @@ func (s *Store) ByToken(ctx context.Context, token string) (User, error) {
 	var tid int64
 	var disabled bool
 	var created time.Time
-	err := s.db.QueryRow(ctx, `SELECT u.id, u.name, u.role, u.disabled, t.id, t.created_at FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?`,
-		HashSecret(token)).Scan(&u.ID, &u.Name, &u.Role, &disabled, &tid, &created)
+	err := s.db.QueryRow(ctx, `SELECT u.id, u.name, u.role, u.lang, u.disabled, t.id, t.created_at FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?`,
+		HashSecret(token)).Scan(&u.ID, &u.Name, &u.Role, &u.Lang, &disabled, &tid, &created)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && (disabled || s.expired(created))) {
 		return User{}, ErrUnauthenticated
 	}
@@ -231,7 +234,7 @@ func (s *Store) Login(ctx context.Context, name, password string, ttl time.Durat
 	var hash string
 	var disabled bool
 	var epoch int64
-	err = s.db.QueryRow(ctx, `SELECT id, name, role, password_hash, disabled, epoch FROM users WHERE name = ?`, name).Scan(&u.ID, &u.Name, &u.Role, &hash, &disabled, &epoch)
+	err = s.db.QueryRow(ctx, `SELECT id, name, role, lang, password_hash, disabled, epoch FROM users WHERE name = ?`, name).Scan(&u.ID, &u.Name, &u.Role, &u.Lang, &hash, &disabled, &epoch)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return "", "", User{}, fmt.Errorf("accounts: login: %w", err)
 	}
@@ -257,13 +260,31 @@ func (s *Store) BySession(ctx context.Context, sessionID string) (User, string, 
 	var u User
 	var csrf string
 	var exp time.Time
-	err := s.db.QueryRow(ctx, `SELECT u.id, u.name, u.role, s.csrf, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND u.disabled = ? AND s.epoch = u.epoch`,
-		HashSecret(sessionID), false).Scan(&u.ID, &u.Name, &u.Role, &csrf, &exp)
+	err := s.db.QueryRow(ctx, `SELECT u.id, u.name, u.role, u.lang, s.csrf, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND u.disabled = ? AND s.epoch = u.epoch`,
+		HashSecret(sessionID), false).Scan(&u.ID, &u.Name, &u.Role, &u.Lang, &csrf, &exp)
 	if err != nil || store.Now().After(exp) {
 		return u, "", ErrUnauthenticated
 	}
 	u.Via = "session"
 	return u, csrf, nil
+}
+
+// Languages are the console's languages, Indonesian first (the default).
+var Languages = []string{"id", "en"}
+
+// SetLang stores the console language of user id ("id" or "en").
+func (s *Store) SetLang(ctx context.Context, id int64, lang string) error {
+	ok := false
+	for _, l := range Languages {
+		ok = ok || l == lang
+	}
+	if !ok {
+		return coded.New(coded.Invalid, "bad_lang", "language must be one of %s", strings.Join(Languages, ", "))
+	}
+	if _, err := s.db.Exec(ctx, `UPDATE users SET lang = ? WHERE id = ?`, lang, id); err != nil {
+		return fmt.Errorf("accounts: set language: %w", err)
+	}
+	return nil
 }
 
 // Logout ends a session.

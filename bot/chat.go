@@ -177,6 +177,16 @@ func (t *turn) apply(ctx context.Context, a conversation.Action, open *tickets.T
 			return err
 		}
 		return b.tickets.SetRating(ctx, tx, id, a.Rating)
+	case conversation.KindComment:
+		// The comment follows the rating, on the same (newest) ticket.
+		id, ok, err := b.tickets.LatestTicketID(ctx, tx, t.contact.ID)
+		if err != nil || !ok {
+			return err
+		}
+		if err := b.tickets.AttachToTicket(ctx, tx, id, t.msgID); err != nil {
+			return err
+		}
+		return b.tickets.SetCSATComment(ctx, tx, id, a.Text)
 	case conversation.KindSijejakRegister:
 		if b.tracing == nil {
 			return nil

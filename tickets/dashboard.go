@@ -24,10 +24,25 @@ type Dashboard struct {
 	// SLABreaching: open or pending now, unanswered past the SLA.
 	SLABreaching int  `json:"slaBreaching"`
 	CSAT         CSAT `json:"csat"`
+	// Comments are the latest comments citizens wrote after rating a
+	// ticket closed in the window, newest first (at most MaxDashboardComments).
+	// Free text: the console masks NIKs and phone numbers in it.
+	Comments []CSATComment `json:"csatComments"`
 	// BotContained is the share of tickets of the window closed without an
 	// operator's reply (the bot and the citizen finished them).
 	BotContained float64 `json:"botContained"`
 }
+
+// CSATComment is one citizen's comment on a closed ticket.
+type CSATComment struct {
+	Number   string    `json:"ticket"`
+	Rating   int       `json:"rating,omitempty"`
+	Comment  string    `json:"comment"`
+	ClosedAt time.Time `json:"closedAt"`
+}
+
+// MaxDashboardComments bounds the dashboard's comment list.
+const MaxDashboardComments = 10
 
 // DayFlow is one day's tickets in (created) and out (closed) by channel.
 type DayFlow struct {
@@ -81,7 +96,7 @@ func (s *Store) Dashboard(ctx context.Context, days int) (Dashboard, error) {
 		index[day] = i
 		d.Days = append(d.Days, DayFlow{Day: day, In: map[string]int{}, Out: map[string]int{}})
 	}
-	rows, err := s.db.Query(ctx, `SELECT channel, status, created_at, first_response_at, resolved_at, closed_at, rating, csat_asked_at
+	rows, err := s.db.Query(ctx, `SELECT channel, status, created_at, first_response_at, resolved_at, closed_at, rating, csat_asked_at, csat_comment, number
 		FROM tickets WHERE created_at >= ? OR closed_at >= ?`, since, since)
 	if err != nil {
 		return d, fmt.Errorf("tickets: dashboard: %w", err)
@@ -95,7 +110,8 @@ func (s *Store) Dashboard(ctx context.Context, days int) (Dashboard, error) {
 		var at time.Time
 		var fr, rs, cl, asked sql.NullTime
 		var rating int
-		if err := rows.Scan(&ch, &status, &at, &fr, &rs, &cl, &rating, &asked); err != nil {
+		var comment, number string
+		if err := rows.Scan(&ch, &status, &at, &fr, &rs, &cl, &rating, &asked, &comment, &number); err != nil {
 			return d, fmt.Errorf("tickets: dashboard: %w", err)
 		}
 		if !at.Before(since) {
@@ -120,6 +136,9 @@ func (s *Store) Dashboard(ctx context.Context, days int) (Dashboard, error) {
 			if asked.Valid {
 				d.CSAT.Asked++
 			}
+			if comment != "" {
+				d.Comments = append(d.Comments, CSATComment{Number: number, Rating: rating, Comment: comment, ClosedAt: cl.Time.UTC()})
+			}
 			if rating >= 1 && rating <= 5 {
 				d.CSAT.Rated++
 				d.CSAT.Scores[rating-1]++
@@ -129,6 +148,13 @@ func (s *Store) Dashboard(ctx context.Context, days int) (Dashboard, error) {
 	}
 	if err := rows.Err(); err != nil {
 		return d, fmt.Errorf("tickets: dashboard: %w", err)
+	}
+	slices.SortFunc(d.Comments, func(a, b CSATComment) int { return b.ClosedAt.Compare(a.ClosedAt) })
+	if len(d.Comments) > MaxDashboardComments {
+		d.Comments = d.Comments[:MaxDashboardComments]
+	}
+	if d.Comments == nil {
+		d.Comments = []CSATComment{}
 	}
 	d.FirstResponse, d.Resolution = percentiles(first), percentiles(resolved)
 	if d.CSAT.Rated > 0 {

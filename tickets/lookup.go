@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"lindungi/store"
@@ -52,4 +53,30 @@ func ContactLang(ctx context.Context, q interface {
 		return "", nil
 	}
 	return lang, err
+}
+
+// InboundOf returns the newest limit messages the contact at (channel,
+// address) sent, oldest first (the console's "try the bot" page shows what
+// the operator typed as its test citizen).
+func (s *Store) InboundOf(ctx context.Context, channel, address string, limit int) ([]Message, error) {
+	if limit <= 0 || limit > 200 {
+		limit = 200
+	}
+	rows, err := s.db.Query(ctx, fmt.Sprintf(`SELECT m.id, m.body, m.created_at FROM messages m JOIN contacts c ON c.id = m.contact_id
+		WHERE c.channel = ? AND c.address = ? AND m.direction = 'in' ORDER BY m.id DESC LIMIT %d`, limit), channel, address)
+	if err != nil {
+		return nil, fmt.Errorf("tickets: inbound of contact: %w", err)
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		m := Message{Direction: "in", Channel: channel, From: address}
+		if err := rows.Scan(&m.ID, &m.Text, &m.CreatedAt); err != nil {
+			return nil, fmt.Errorf("tickets: inbound of contact: %w", err)
+		}
+		m.CreatedAt = m.CreatedAt.UTC()
+		out = append(out, m)
+	}
+	slices.Reverse(out)
+	return out, rows.Err()
 }

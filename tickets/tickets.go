@@ -248,7 +248,9 @@ type Ticket struct {
 	NIKMasked   string            `json:"nik,omitempty"`
 	Fields      map[string]string `json:"fields,omitempty"` // only in detail views
 	Rating      int               `json:"rating,omitempty"`
-	ThreadRef   string            `json:"-"`
+	// CSATComment is what the citizen wrote after rating the service.
+	CSATComment string `json:"csatComment,omitempty"`
+	ThreadRef   string `json:"-"`
 	// Mailbox is the address an e-mail ticket came in through.
 	Mailbox         string     `json:"mailbox,omitempty"`
 	CreatedAt       time.Time  `json:"createdAt"`
@@ -421,7 +423,7 @@ func (s *Store) openFields(sealed []byte) (map[string]string, error) {
 
 const ticketCols = `t.id, t.number, t.contact_id, t.channel, c.address, c.name, t.subject, t.category, t.status, t.assignee, t.handed_off, t.flags,
 	t.nik_masked, t.rating, t.thread_ref, t.mailbox, t.created_at, t.updated_at, t.first_response_at, t.resolved_at, t.closed_at,
-	t.answer_via, t.callback_due`
+	t.answer_via, t.callback_due, t.csat_comment`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -430,7 +432,7 @@ func scanTicket(r scanner) (Ticket, error) {
 	var flags string
 	var fr, rs, cl, cb sql.NullTime
 	err := r.Scan(&t.ID, &t.Number, &t.ContactID, &t.Channel, &t.Contact, &t.ContactName, &t.Subject, &t.Category, &t.Status, &t.Assignee,
-		&t.HandedOff, &flags, &t.NIKMasked, &t.Rating, &t.ThreadRef, &t.Mailbox, &t.CreatedAt, &t.UpdatedAt, &fr, &rs, &cl, &t.AnswerVia, &cb)
+		&t.HandedOff, &flags, &t.NIKMasked, &t.Rating, &t.ThreadRef, &t.Mailbox, &t.CreatedAt, &t.UpdatedAt, &fr, &rs, &cl, &t.AnswerVia, &cb, &t.CSATComment)
 	if err != nil {
 		return t, err
 	}
@@ -917,6 +919,25 @@ func (s *Store) SetRating(ctx context.Context, tx *store.Tx, ticketID int64, rat
 	}
 	_, err := tx.Exec(ctx, `UPDATE tickets SET rating = ?, updated_at = ? WHERE id = ?`, rating, s.Now(), ticketID)
 	return err
+}
+
+// MaxCSATComment caps a citizen's comment on the service (runes).
+const MaxCSATComment = 1000
+
+// SetCSATComment stores what the citizen wrote after rating a ticket.
+func (s *Store) SetCSATComment(ctx context.Context, tx *store.Tx, ticketID int64, comment string) error {
+	comment = strings.TrimSpace(CleanText(comment))
+	if r := []rune(comment); len(r) > MaxCSATComment {
+		comment = string(r[:MaxCSATComment])
+	}
+	if comment == "" {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `UPDATE tickets SET csat_comment = ?, updated_at = ? WHERE id = ?`, comment, s.Now(), ticketID)
+	if err != nil {
+		return fmt.Errorf("tickets: csat comment: %w", err)
+	}
+	return nil
 }
 
 // AddFlag adds a flag (unparseable, sla_breached, delivery_failed) once.

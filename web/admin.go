@@ -50,6 +50,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 type usersPage struct {
 	User    accounts.User
 	CSRF    string
+	TryOn   bool // the top bar's "try the bot" link
 	Users   []accounts.Account
 	Tokens  []accounts.Token
 	Roles   []string
@@ -68,6 +69,7 @@ func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, p usersPage
 		return err
 	}
 	p.Roles = accounts.Roles
+	p.TryOn = s.Simulator != nil
 	if p.Secret != "" || p.Created != nil {
 		s.renderSecret(w, "admin_users.html", p)
 	} else {

@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"embed"
 	"errors"
-	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
@@ -18,13 +17,6 @@ import (
 
 //go:embed templates/*.html
 var templateFS embed.FS
-
-var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"when":  whenID,
-	"label": label,
-	"wa":    waFormat,
-	"dur":   runDuration,
-}).ParseFS(templateFS, "templates/*.html"))
 
 // labels are the Indonesian words operators read for the stored keys
 // (which stay English: they are the API's values). A key without a label
@@ -56,6 +48,31 @@ var labels = map[string]string{
 	// roles (admin console)
 	accounts.Operator: "Petugas", accounts.Supervisor: "Supervisor", accounts.HealthOfficer: "Petugas kesehatan",
 	accounts.Admin: "Admin",
+	// Sijejak consent of a case (tracing.Consent…)
+	"consent_requested": "diminta, belum dijawab", "consent_given": "disetujui", "consent_refused": "ditolak", "consent_expired": "kedaluwarsa",
+}
+
+// labelsEN is the label table's English column, for users who switched the
+// console to English (TestEnglishLabels: every key of labels has one).
+var labelsEN = map[string]string{
+	tickets.Open: "Open", tickets.Pending: "Waiting for the citizen", tickets.Resolved: "Resolved", tickets.Closed: "Closed",
+	tickets.CertificateMissing: "Certificate not appearing", tickets.ChangeData: "Change of data",
+	tickets.NIKMisuse: "NIK misused", tickets.VaccinationStatus: "Vaccination status",
+	tickets.CertificateDownload: "Certificate download", tickets.LoginProblem: "Login problem",
+	tickets.Sijejak: "SIJEJAK (contact tracing)", tickets.Other: "Other",
+	tickets.UnparseableFlag: "unreadable", tickets.OversizedFlag: "too large", tickets.DeliveryFailedFlag: "delivery failed",
+	tickets.SLAFlag: "past the service deadline",
+	"whatsapp":      "WhatsApp", "email": "E-mail", "simulator": "Simulator", tickets.Phone: "Phone 119",
+	"connected": "connected", "unauthorized": "access token refused",
+	"queued": "queued", "sending": "sending", "sent": "sent", "dead": "not delivered",
+	"delivered": "delivered", "read": "read", "failed": "failed", "held": "held (outside the 24-hour window)",
+	"disconnected": "disconnected", "unpaired": "not linked", "pairing": "waiting to be linked",
+	"logged_out": "logged out of WhatsApp (link again)", "disabled": "disabled",
+	"standby": "standby (another replica holds the connection)",
+	"ok":      "succeeded", "running": "running", "skipped": "skipped", "schedule": "scheduled", "manual": "manual",
+	accounts.Operator: "Operator", accounts.Supervisor: "Supervisor", accounts.HealthOfficer: "Health officer",
+	accounts.Admin:      "Admin",
+	"consent_requested": "requested, no answer yet", "consent_given": "given", "consent_refused": "refused", "consent_expired": "expired",
 }
 
 // providerDetails is what a channel provider says beyond its state (the
@@ -133,7 +150,7 @@ func (s *Server) console(mux *http.ServeMux) {
 			http.Redirect(w, r, "/login?e=wait", http.StatusSeeOther)
 			return
 		}
-		sid, _, _, err := s.Accounts.Login(r.Context(), name, r.FormValue("password"), 12*time.Hour)
+		sid, _, lu, err := s.Accounts.Login(r.Context(), name, r.FormValue("password"), 12*time.Hour)
 		if err != nil {
 			if !errors.Is(err, accounts.ErrUnauthenticated) {
 				// The database failed, not the password: say so in the log
@@ -153,6 +170,12 @@ func (s *Server) console(mux *http.ServeMux) {
 			}
 		}
 		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sid, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.SecureCookies || r.TLS != nil})
+		// A health officer's console is the case page; the ticket desk
+		// would only refuse them.
+		if lu.Role == accounts.HealthOfficer {
+			http.Redirect(w, r, "/officer", http.StatusSeeOther)
+			return
+		}
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	})
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
@@ -179,6 +202,11 @@ func (s *Server) console(mux *http.ServeMux) {
 	s.cannedRoutes(mux)
 	s.dashboardRoutes(mux)
 	s.adminRoutes(mux)
+	// issue-18c: the health officers' case page, "try the bot", the
+	// user's console language.
+	s.officerRoutes(mux)
+	s.tryRoutes(mux)
+	s.settingsRoutes(mux)
 	mux.HandleFunc("POST /tickets/{id}/reply", s.page(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
 		if _, err := s.Bot.Reply(r.Context(), r.PathValue("id"), u.Name, r.FormValue("text")); err != nil {
 			return err
@@ -211,7 +239,19 @@ func (s *Server) console(mux *http.ServeMux) {
 	}))
 }
 
-func (s *Server) page(h func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error) http.HandlerFunc {
+// consolePage is a console handler: it knows its user and the session's
+// CSRF token, and returns an error shown inside the layout.
+type consolePage func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error
+
+// page is a console page of the ticket desk (operators and supervisors).
+func (s *Server) page(h consolePage) http.HandlerFunc {
+	return s.pageFor([]string{accounts.Operator, accounts.Supervisor}, "Peran Anda tidak memiliki akses ke konsol tiket.", h)
+}
+
+// pageFor is a console page for roles (nil: any signed-in user; admin
+// always passes); others get forbidden, an Indonesian sentence (translated
+// for users who chose English).
+func (s *Server) pageFor(roles []string, forbidden string, h consolePage) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c, err := r.Cookie(sessionCookie)
 		if err != nil {
@@ -224,8 +264,8 @@ func (s *Server) page(h func(w http.ResponseWriter, r *http.Request, u accounts.
 			return
 		}
 		fail := func(status int, msg string) { s.renderErrorFor(w, status, msg, u, csrf) }
-		if !u.Has(accounts.Operator, accounts.Supervisor) {
-			fail(http.StatusForbidden, "Peran Anda tidak memiliki akses ke konsol tiket.")
+		if roles != nil && !u.Has(roles...) {
+			fail(http.StatusForbidden, forbidden)
 			return
 		}
 		if r.Method == http.MethodPost {
@@ -247,7 +287,7 @@ func (s *Server) page(h func(w http.ResponseWriter, r *http.Request, u accounts.
 				if status == 0 {
 					status = http.StatusBadRequest
 				}
-				fail(status, consoleMessage(ce))
+				fail(status, consoleMessageIn(langOf(u), ce))
 				return
 			}
 			s.Log.Error("console request failed", "path", r.URL.Path, "err", err)
@@ -269,7 +309,15 @@ func (s *Server) renderStatus(w http.ResponseWriter, status int, name string, da
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; img-src 'self' data:")
 	w.Header().Set("X-Frame-Options", "DENY")
 	w.WriteHeader(status)
-	if err := pages.ExecuteTemplate(w, name, data); err != nil {
+	lang := "id"
+	if m, ok := data.(map[string]any); ok {
+		if u, ok := m["User"].(accounts.User); ok {
+			lang = langOf(u)
+			// The top bar offers "try the bot" only where the page exists.
+			m["TryOn"] = s.Simulator != nil && u.Has(accounts.Operator, accounts.Supervisor)
+		}
+	}
+	if err := pagesIn(lang).ExecuteTemplate(w, name, data); err != nil {
 		s.Log.Error("template failed", "template", name, "err", err)
 	}
 }
@@ -281,7 +329,7 @@ func (s *Server) renderError(w http.ResponseWriter, status int, msg string) {
 // renderErrorFor is an error page inside the console's layout, with the
 // top bar of the signed-in operator.
 func (s *Server) renderErrorFor(w http.ResponseWriter, status int, msg string, u accounts.User, csrf string) {
-	s.renderStatus(w, status, "error.html", map[string]any{"Message": msg, "User": u, "CSRF": csrf})
+	s.renderStatus(w, status, "error.html", map[string]any{"Message": trIn(langOf(u), msg), "User": u, "CSRF": csrf})
 }
 
 // consoleErrors are the Indonesian words for the coded errors an operator
@@ -324,9 +372,72 @@ var consoleErrors = map[string]string{
 	"job_not_found":       "Tugas terjadwal tidak dikenal.",
 	"job_running":         "Tugas ini sedang berjalan; tunggu sampai selesai.",
 	"not_enabled":         "Fitur ini tidak aktif pada gateway ini.",
+	"bad_phone":           "Nomor HP tidak dikenali; tulis nomor HP Indonesia, misalnya 0812 3456 7890.",
+	"not_registered":      "Nomor ini tidak terdaftar di Sijejak.",
+	"no_date":             "Isi tanggal mulai gejala atau tanggal pengambilan spesimen.",
+	"bad_date":            "Tanggal tidak valid.",
+	"bad_lang":            "Bahasa tidak dikenal.",
 }
 
-func consoleMessage(ce *coded.Error) string {
+// consoleErrorsEN are consoleErrors for users who chose English, where
+// the API's own message is not the one an operator should read.
+var consoleErrorsEN = map[string]string{
+	"ticket_not_found":    "Ticket not found. Check its number (e.g. PL-2026-000123).",
+	"ticket_closed":       "This ticket is closed; the citizen can open a new one.",
+	"empty_text":          "The text is empty.",
+	"text_too_long":       "The text is too long; please shorten it.",
+	"bad_cursor":          "The next page's address is not valid; start again from the first page.",
+	"bad_query":           "The search text cannot be used (too long, or it has control characters).",
+	"invalid_transition":  "This status change is not allowed.",
+	"already_taken":       "Another operator has this ticket, or it is closed.",
+	"unknown_assignee":    "No active operator has that name.",
+	"canned_title_taken":  "A canned reply with that title exists already.",
+	"canned_not_found":    "Canned reply not found.",
+	"answer_by_callback":  "The caller asked to be called back: call them, then write the outcome as an internal note.",
+	"bad_contact":         "The caller's phone number is not recognised; write an Indonesian mobile number, e.g. 0812 3456 7890.",
+	"bad_phone":           "The phone number is not recognised; write an Indonesian mobile number, e.g. 0812 3456 7890.",
+	"bad_status":          "Unknown status.",
+	"bad_category":        "Unknown category.",
+	"bad_channel":         "Unknown channel.",
+	"bad_view":            "Unknown view.",
+	"bad_sort":            "Unknown order.",
+	"bad_action":          "Unknown action.",
+	"bad_callback_due":    "Fill in the call-back date and time.",
+	"bad_nik":             "A NIK has 16 digits.",
+	"bad_email":           "For an answer by e-mail, fill in the caller's e-mail address.",
+	"no_answer_address":   "The address to send the caller's answer to is not recorded.",
+	"no_chat_channel":     "The WhatsApp channel is not running; choose e-mail or a call back.",
+	"forbidden":           "Your role may not do this.",
+	"nothing_selected":    "No ticket is selected.",
+	"page_not_found":      "The page you asked for does not exist. Check the address, or go back to the ticket list.",
+	"not_registered":      "This number is not registered with Sijejak.",
+	"no_date":             "Fill in the symptom onset date or the specimen date.",
+	"bad_date":            "The date is not valid.",
+	"not_enabled":         "This feature is not enabled on this gateway.",
+	"bad_lang":            "Unknown language.",
+	"admin_only":          "This page is for admins only.",
+	"bad_name":            "A user name has 2–64 characters: letters, digits or . _ @ -",
+	"bad_role":            "Unknown role.",
+	"user_exists":         "A user with that name exists already.",
+	"user_not_found":      "User not found.",
+	"token_not_found":     "API token not found (it may have been revoked already).",
+	"cannot_disable_self": "You cannot disable your own account; ask another admin.",
+	"cannot_demote_self":  "You cannot take the admin role from your own account; ask another admin.",
+	"job_not_found":       "Unknown scheduled job.",
+	"job_running":         "This job is running; wait until it has finished.",
+}
+
+func consoleMessage(ce *coded.Error) string { return consoleMessageIn("id", ce) }
+
+// consoleMessageIn is the message of a coded error for a console user in
+// lang; for English it falls back to the API's (English) message.
+func consoleMessageIn(lang string, ce *coded.Error) string {
+	if lang == langEN {
+		if m, ok := consoleErrorsEN[ce.Code]; ok {
+			return m
+		}
+		return trIn(lang, ce.Message)
+	}
 	if m, ok := consoleErrors[ce.Code]; ok {
 		return m
 	}

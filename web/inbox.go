@@ -70,15 +70,15 @@ func span(d time.Duration) string {
 	}
 }
 
-func (s *Server) inboxRows(ts []tickets.Ticket, now time.Time) []inboxRow {
+func (s *Server) inboxRows(ts []tickets.Ticket, now time.Time, lang string) []inboxRow {
 	rows := make([]inboxRow, len(ts))
 	for i, t := range ts {
-		rows[i] = inboxRow{Ticket: t, Age: span(now.Sub(t.CreatedAt))}
+		rows[i] = inboxRow{Ticket: t, Age: spanIn(lang, now.Sub(t.CreatedAt))}
 		if due := s.Tickets.SLADue(t); due != nil {
 			if left := due.Sub(now); left >= 0 {
-				rows[i].SLA = "sisa " + span(left)
+				rows[i].SLA = trIn(lang, "sisa") + " " + spanIn(lang, left)
 			} else {
-				rows[i].SLA, rows[i].Breach = "lewat "+span(left), true
+				rows[i].SLA, rows[i].Breach = trIn(lang, "lewat")+" "+spanIn(lang, left), true
 			}
 		}
 	}
@@ -122,9 +122,9 @@ func (s *Server) inboxPage(w http.ResponseWriter, r *http.Request, u accounts.Us
 		tabs = append(tabs, tabLink{v, viewLabels[v], tab(v)})
 	}
 	now := store.Now()
-	s.render(w, "list.html", map[string]any{"User": u, "CSRF": csrf, "Rows": s.inboxRows(ts, now), "Next": next, "NextQuery": nq.Encode(),
+	s.render(w, "list.html", map[string]any{"User": u, "CSRF": csrf, "Rows": s.inboxRows(ts, now, langOf(u)), "Next": next, "NextQuery": nq.Encode(),
 		"Q": q, "View": f.View, "Tabs": tabs, "Categories": tickets.Categories, "Statuses": tickets.Statuses, "Channels": tickets.Channels,
-		"Sorts": tickets.Sorts, "SortLabels": sortLabels, "Poll": pollSeconds, "Refreshed": whenID(now), "Back": r.URL.RequestURI(), "Failed": q.Get("failed"), "Provider": s.providerDetails()})
+		"Sorts": tickets.Sorts, "SortLabels": sortLabels, "Poll": pollSeconds, "Refreshed": whenIn(langOf(u), now), "Back": r.URL.RequestURI(), "Failed": q.Get("failed"), "Provider": s.providerDetails()})
 	return nil
 }
 

@@ -122,6 +122,15 @@ var routeRoles = map[string]struct {
 	"POST /api/v1/whatsapp/pair-phone":   {roles: adminOnly},
 	"POST /api/v1/tracing/cases":         {roles: []string{accounts.HealthOfficer}},
 
+	// issue-18c routes
+	"GET /officer":              {kind: routeConsole, roles: []string{accounts.HealthOfficer}},
+	"POST /officer/cases":       {kind: routeConsole, roles: []string{accounts.HealthOfficer}},
+	"GET /api/v1/tracing/cases": {roles: []string{accounts.HealthOfficer}},
+	"GET /try":                  {kind: routeConsole, roles: roleStaff},
+	"POST /try":                 {kind: routeConsole, roles: roleStaff},
+	"POST /settings/lang":       {kind: routeConsole, roles: []string{accounts.Operator, accounts.Supervisor, accounts.HealthOfficer}},
+	// end of issue-18c routes
+
 	"POST /api/tracing/v1/register":            {kind: routePublic},
 	"POST /api/tracing/v1/register/otp":        {kind: routePublic},
 	"POST /api/tracing/v1/register/verify":     {kind: routePublic},

@@ -38,6 +38,11 @@ var secretFields = map[string]func(string) string{"nik": tickets.MaskNIK, "phone
 type fieldRow struct{ Label, Value string }
 
 func ticketFields(f map[string]string, reveal bool) []fieldRow {
+	return ticketFieldsIn(f, reveal, "id")
+}
+
+// ticketFieldsIn is ticketFields with labels and words in lang.
+func ticketFieldsIn(f map[string]string, reveal bool, lang string) []fieldRow {
 	var rows []fieldRow
 	seen := map[string]bool{}
 	show := func(k, label string) {
@@ -49,13 +54,17 @@ func ticketFields(f map[string]string, reveal bool) []fieldRow {
 		if mask, ok := secretFields[k]; ok && !reveal {
 			v = mask(v)
 		} else if w, ok := fieldValues[k+":"+v]; ok {
-			v = w
+			v = trIn(lang, w)
 		} else if k == "dob" && len(v) == 10 {
 			if d, err := time.Parse("2006-01-02", v); err == nil {
-				v = strconv.Itoa(d.Day()) + " " + months[d.Month()-1] + " " + strconv.Itoa(d.Year())
+				month := months[d.Month()-1]
+				if lang == langEN {
+					month = monthsEN[d.Month()-1]
+				}
+				v = strconv.Itoa(d.Day()) + " " + month + " " + strconv.Itoa(d.Year())
 			}
 		}
-		rows = append(rows, fieldRow{label, v})
+		rows = append(rows, fieldRow{trIn(lang, label), v})
 	}
 	for _, l := range fieldLabels {
 		show(l.Key, l.Label)
@@ -162,6 +171,7 @@ func (s *Server) ticketPage(w http.ResponseWriter, r *http.Request, u accounts.U
 			msgs[i].Text, msgs[i].Subject = maskPersonal(msgs[i].Text), maskPersonal(msgs[i].Subject)
 		}
 		t.Subject = maskPersonal(t.Subject)
+		t.CSATComment = maskPersonal(t.CSATComment)
 	}
 	notes, err := s.Tickets.Notes(r.Context(), t.ID)
 	if err != nil {
@@ -222,7 +232,7 @@ func (s *Server) ticketPage(w http.ResponseWriter, r *http.Request, u accounts.U
 	if !reveal && looksLikePhone(contact) {
 		contact = maskPhone(contact)
 	}
-	s.render(w, "ticket.html", map[string]any{"User": u, "CSRF": csrf, "T": t, "Contact": contact, "Fields": ticketFields(t.Fields, reveal),
+	s.render(w, "ticket.html", map[string]any{"User": u, "CSRF": csrf, "T": t, "Contact": contact, "Fields": ticketFieldsIn(t.Fields, reveal, langOf(u)),
 		"Revealed": reveal, "Thread": thread, "Transcript": msgs, "BotCount": bot, "HTML": views, "Others": others,
 		"Canned": canned, "Draft": draft, "SLADue": s.Tickets.SLADue(t),
 		"Categories": tickets.Categories, "Statuses": tickets.Statuses, "Sent": r.URL.Query().Get("sent") != "",

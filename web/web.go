@@ -30,6 +30,7 @@ import (
 	"lindungi/jobs"
 	"lindungi/store"
 	"lindungi/tickets"
+	"lindungi/tracing"
 )
 
 // Server wires the domain packages to HTTP. Fields left nil switch their
@@ -41,8 +42,11 @@ type Server struct {
 	Outbox    *channels.Outbox
 	Accounts  *accounts.Store
 	Simulator *simulator.Channel
-	Registry  *prometheus.Registry
-	Log       *slog.Logger
+	// Tracing is Sijejak (nil when off): the health officers' pages and
+	// the dashboard's Sijejak counts.
+	Tracing  *tracing.Service
+	Registry *prometheus.Registry
+	Log      *slog.Logger
 	// MaxBody caps request bodies (tracing uploads have their own cap).
 	MaxBody int64
 	// Auditor records reads of personal data and other access.

@@ -20,6 +20,7 @@
 //	handoff           mark the open ticket handed off to an operator (create one in Category if none)
 //	close_ticket      close the open ticket
 //	rate_ticket       store Rating (1–5) on the contact's newest ticket
+//	comment_ticket    store Text, the citizen's comment after rating, on the contact's newest ticket
 //	sijejak_register  the citizen sent "SIJEJAK <Code>"
 //	sijejak_consent   answer to a pending Sijejak consent request; Text is the request shown
 //	export_data       send the contact everything held about them (after confirmation)
@@ -57,7 +58,7 @@ import (
 // State is one contact's conversation, persisted as JSON by the caller.
 type State struct {
 	Lang   string            `json:"lang,omitempty"` // "id" (default) or "en"
-	Flow   string            `json:"flow,omitempty"` // "" idle, a category, "help", "rating", "confirm_export", "confirm_delete", "offer_operator"
+	Flow   string            `json:"flow,omitempty"` // "" idle, a category, "help", "rating", "rating_comment", "confirm_export", "confirm_delete", "offer_operator"
 	Step   string            `json:"step,omitempty"` // the field being asked, "confirm", or "menu" when idle with the menu shown
 	Fields map[string]string `json:"fields,omitempty"`
 	// Resumed is the number of a handed-off ticket on which the citizen
@@ -121,6 +122,7 @@ const (
 	KindHandoff         = "handoff"
 	KindClose           = "close_ticket"
 	KindRate            = "rate_ticket"
+	KindComment         = "comment_ticket"
 	KindSijejakRegister = "sijejak_register"
 	KindSijejakConsent  = "sijejak_consent"
 	KindExport          = "export_data"
@@ -400,6 +402,37 @@ func (t *turn) run() {
 	t.idleTurn(text, res)
 }
 
+// isComment tells a comment on the service, written after a rating, from
+// a new request: a menu number, a command (done, my data, delete, English)
+// or a short message a rule reads as a complaint or question starts over
+// as usual; anything else ("pelayanannya cepat, terima kasih") is the
+// comment. Menu, cancel and an explicit request for an operator are
+// handled before any flow.
+func isComment(text string, res intent.Result) bool {
+	if res.Via == "menu" || len(strings.Fields(text)) == 0 {
+		return false
+	}
+	if res.Via == "model" || res.Via == "none" {
+		return true
+	}
+	switch res.Intent {
+	case intent.Unknown:
+		return true
+	case intent.Greeting, intent.Thanks:
+		// "makasih" is a goodbye; "makasih, cepat sekali prosesnya" a comment.
+		return len(strings.Fields(text)) > 3
+	case intent.TalkToOperator:
+		// "petugasnya ramah" mentions the operator; only "bicara dengan
+		// petugas" (a verb with it, the heavier rules) asks for one.
+		return res.Weight < 28
+	case intent.Done, intent.MyData, intent.DeleteMyData, intent.SwitchLanguage, intent.Menu:
+		return false
+	}
+	// A complaint or a question: a new request when short, a comment
+	// that mentions the topic when long.
+	return len(strings.Fields(text)) > 6
+}
+
 // short is true for a message that is a command rather than a sentence that
 // happens to contain the word.
 func short(text string) bool { return len(strings.Fields(text)) <= 4 }
@@ -409,20 +442,31 @@ func short(text string) bool { return len(strings.Fields(text)) <= 4 }
 func (t *turn) flow(text string, res intent.Result) bool {
 	switch t.st.Flow {
 	case "rating":
-		if n, err := strconv.Atoi(strings.Trim(text, " .*⭐")); err == nil && n >= 1 && n <= 5 {
-			t.act(Action{Kind: KindRate, Rating: n})
-			t.idle("")
-			t.say("rating_thanks")
-			return true
+		n, err := strconv.Atoi(strings.Trim(text, " .*⭐"))
+		if err != nil || n < 1 || n > 5 {
+			n = strings.Count(text, "⭐")
+			if strings.Trim(text, "⭐ ") != "" {
+				n = 0
+			}
 		}
-		if n := strings.Count(text, "⭐"); n >= 1 && n <= 5 && strings.Trim(text, "⭐ ") == "" {
+		if n >= 1 && n <= 5 {
 			t.act(Action{Kind: KindRate, Rating: n})
+			// The next message may be a comment on the service.
 			t.idle("")
-			t.say("rating_thanks")
+			t.st.Flow = "rating_comment"
+			t.say("rating_thanks", "rating_comment_invite")
 			return true
 		}
 		t.idle("")
 		return false
+	case "rating_comment":
+		t.idle("")
+		if !isComment(text, res) {
+			return false
+		}
+		t.act(Action{Kind: KindComment, Text: text})
+		t.say("rating_comment_thanks")
+		return true
 	case "confirm_export", "confirm_delete":
 		switch {
 		case intent.Yes(text):

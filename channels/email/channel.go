@@ -161,6 +161,10 @@ type MailboxHealth struct {
 	PendingActions int64     `json:"pending_actions"`
 	ActionError    string    `json:"action_error,omitempty"`
 	FailingSince   time.Time `json:"failing_since,omitzero"`
+	// Backlog is the mail the current pass found and has not stored;
+	// LastPass is when a pass last went through to the end (zero: never).
+	Backlog  int64     `json:"backlog"`
+	LastPass time.Time `json:"last_pass,omitzero"`
 }
 
 // SenderHealth is one sending mailbox's line in /readyz.
@@ -186,8 +190,10 @@ func (c *Channel) Readiness() (detail any, degraded bool) {
 			continue
 		}
 		h := r.ActionHealth()
+		backlog, last := r.Progress()
 		mh := MailboxHealth{Mailbox: r.box.Address, Folder: r.box.Folder, State: string(r.State()), Status: "ok",
-			Action: h.Action, PendingActions: h.Pending, ActionError: h.Error, FailingSince: h.Since}
+			Action: h.Action, PendingActions: h.Pending, ActionError: h.Error, FailingSince: h.Since,
+			Backlog: backlog, LastPass: last}
 		if h.Degraded() {
 			mh.Status, degraded = "degraded", true
 		}

@@ -258,6 +258,7 @@ func (a *App) newTracing(ctx context.Context) error {
 // wireTracing adds Sijejak's phone API and the officers' case route.
 func (a *App) wireTracing() {
 	if a.Tracing != nil {
+		a.Web.Tracing = a.Tracing
 		a.Web.Extra = append(a.Web.Extra, web.TracingRoutes(a.Tracing))
 	}
 }

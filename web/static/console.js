@@ -93,3 +93,30 @@
   poll();
   window.setInterval(poll, every);
 })();
+
+// "Try the bot": the conversation refreshes in place every second, so the
+// bot's answer (delivered by the outbox a moment after the message was
+// stored) appears without a reload. Server-rendered rows only, as above.
+(function () {
+  "use strict";
+  var log = document.getElementById("trylog");
+  if (!log) { return; }
+  log.scrollTop = log.scrollHeight;
+  var input = document.getElementById("try-text");
+  if (input) { input.focus(); }
+  function refresh() {
+    if (document.visibilityState !== "visible") { return; }
+    fetch("/try", { credentials: "same-origin", headers: { "X-Lindungi-Poll": "1" } })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (!html) { return; }
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("trylog");
+        if (!fresh || fresh.innerHTML === log.innerHTML) { return; }
+        log.replaceWith(document.importNode(fresh, true));
+        log = document.getElementById("trylog");
+        log.scrollTop = log.scrollHeight;
+      })
+      .catch(function () { /* the next tick tries again */ });
+  }
+  window.setInterval(refresh, 1000);
+})();
