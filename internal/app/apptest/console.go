@@ -80,6 +80,7 @@ func (c *Console) API(t testing.TB, method, path, body string) (int, []byte) {
 	t.Helper()
 	return APIDo(t, c.G.Base, c.Token, method, path, body)
 }
+
 // FileComplaint walks the bot's certificate complaint as citizen over the
 // simulator and returns the ticket number (the console's tests start from
 // a ticket a citizen made the ordinary way).
