@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"lindungi/accounts"
+	"lindungi/channels"
 	"lindungi/coded"
 	"lindungi/jobs"
 )
@@ -78,6 +79,9 @@ func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, p usersPage
 	return nil
 }
 
+// userNotices are what the users page says after a form that redirects
+// back to it (?done=key); userNoticesEN the same for users who chose
+// English.
 var userNotices = map[string]string{
 	"disabled": "Akun dinonaktifkan; sesinya berakhir.",
 	"enabled":  "Akun diaktifkan kembali. Sesi dan perangkat lama tetap tidak berlaku.",
@@ -85,9 +89,24 @@ var userNotices = map[string]string{
 	"revoked":  "Token API dicabut.",
 }
 
+var userNoticesEN = map[string]string{
+	"disabled": "The account has been disabled; its session has ended.",
+	"enabled":  "The account has been enabled again. Its old sessions and devices remain invalid.",
+	"role":     "The role has been changed.",
+	"revoked":  "The API token has been revoked.",
+}
+
+// userNotice is the notice for key in lang ("" for an unknown key).
+func userNotice(lang, key string) string {
+	if lang == langEN {
+		return userNoticesEN[key]
+	}
+	return userNotices[key]
+}
+
 func (s *Server) adminUserRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/users", s.adminPage(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
-		return s.renderUsers(w, r, usersPage{User: u, CSRF: csrf, Notice: userNotices[r.URL.Query().Get("done")]})
+		return s.renderUsers(w, r, usersPage{User: u, CSRF: csrf, Notice: userNotice(langOf(u), r.URL.Query().Get("done"))})
 	}))
 	mux.HandleFunc("POST /admin/users", s.adminPage(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {
 		c, err := s.Accounts.AddBy(r.Context(), u.Actor(), strings.TrimSpace(r.FormValue("name")), r.FormValue("role"))
@@ -191,7 +210,7 @@ func (s *Server) adminWhatsAppRoutes(mux *http.ServeMux) {
 		phone := r.FormValue("phone")
 		code, err := s.WhatsApp.PairPhone(r.Context(), phone)
 		if err != nil {
-			render(w, u, csrf, map[string]any{"PairError": err.Error(), "Phone": phone})
+			render(w, u, csrf, map[string]any{"PairError": pairError(langOf(u), err), "Phone": phone})
 			return nil
 		}
 		s.audit(r.Context(), u, "whatsapp.pair_phone", "whatsapp", "device", "console")
@@ -199,6 +218,27 @@ func (s *Server) adminWhatsAppRoutes(mux *http.ServeMux) {
 		render(w, u, csrf, map[string]any{"PairCode": code, "Phone": phone})
 		return nil
 	}))
+}
+
+// pairErrors are the reasons a pairing code could not be made that an
+// admin can act on, in Indonesian and English; any other error is shown
+// as the WhatsApp library wrote it (a diagnosis for whoever runs the
+// gateway, in English in both languages).
+var pairErrors = map[error][2]string{
+	channels.ErrNotReady:  {"gateway tidak sedang menunggu penautan (sudah tertaut, atau WhatsApp belum berjalan).", "the gateway is not waiting to be linked (it is linked already, or WhatsApp is not running)."},
+	channels.ErrPermanent: {"nomor tidak dikenali; tulis nomor WhatsApp Kementerian lengkap, misalnya 0811 10 500 567.", "the number is not recognised; write the Ministry's full WhatsApp number, e.g. 0811 10 500 567."},
+}
+
+func pairError(lang string, err error) string {
+	for target, msg := range pairErrors {
+		if errors.Is(err, target) {
+			if lang == langEN {
+				return msg[1]
+			}
+			return msg[0]
+		}
+	}
+	return err.Error()
 }
 
 // jobRow is a job for the jobs page: its last run, and whether that run
@@ -302,8 +342,9 @@ func (s *Server) launchJob(r *http.Request, u accounts.User, via string) (jobs.R
 	return run, nil
 }
 
-// runDuration is a run's duration for the jobs page ("" while running).
-func runDuration(r jobs.Run) string {
+// runDuration is a run's duration for the jobs page in lang ("" while
+// running): "1.5 dtk" in Indonesian, "1.5 s" in English.
+func runDuration(lang string, r jobs.Run) string {
 	if r.FinishedAt == nil {
 		return ""
 	}
@@ -312,7 +353,11 @@ func runDuration(r jobs.Run) string {
 	case d < time.Second:
 		return strconv.FormatInt(d.Milliseconds(), 10) + " ms"
 	case d < time.Minute:
-		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + " dtk"
+		unit := " dtk"
+		if lang == langEN {
+			unit = " s"
+		}
+		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + unit
 	}
-	return span(d)
+	return spanIn(lang, d)
 }

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -17,15 +16,7 @@ import (
 	"lindungi/channels/whatsapp/wafake"
 	"lindungi/internal/app"
 	"lindungi/internal/app/apptest"
-	"lindungi/store/storetest"
 )
-
-func needChromium(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		storetest.SkipOrFail(t, "Chromium not installed at "+chromiumPath+" (apt-get install chromium)")
-	}
-}
 
 // auditCount is how many audit rows of action by actor the API lists.
 func auditCount(t *testing.T, ta *apptest.Gateway, action, actor string) int {
@@ -178,6 +169,29 @@ func TestAdminUsersInBrowser(t *testing.T) {
 	}
 	if consoleLogin(t, ta.Base, "petugas.baru", fresh) == nil {
 		t.Error("the new password does not work")
+	}
+
+	// In English, the admin pages too (issue 18d): the switch brings the
+	// admin back to the users page, and a form's notice follows.
+	b.load("users page again", chromedp.Navigate(ta.Base+"/admin/users"))
+	b.load("switch to English", chromedp.Click(chromedp.ID("lang-switch")))
+	if got := b.text("h1"); got != "Users and API tokens" {
+		t.Errorf("users page heading in English: %q", got)
+	}
+	if got := b.text(`#users tr[data-user="petugas.baru"] td.status`); got != "active" {
+		t.Errorf("status in English: %q", got)
+	}
+	b.load("disable in English", chromedp.Click(chromedp.CSS(`#users tr[data-user="petugas.baru"] button.disable`)))
+	if got := b.text("#notice"); got != "The account has been disabled; its session has ended." {
+		t.Errorf("notice in English: %q", got)
+	}
+	b.load("jobs page in English", chromedp.Click(chromedp.ID("nav-jobs")))
+	if got := b.text("h1"); got != "Scheduled jobs" {
+		t.Errorf("jobs page heading in English: %q", got)
+	}
+	b.load("WhatsApp page in English", chromedp.Click(chromedp.ID("nav-whatsapp")))
+	if got := b.text("#wa-state"); !strings.Contains(got, "not enabled") {
+		t.Errorf("WhatsApp page in English: %q", got)
 	}
 	b.nothingRan()
 }

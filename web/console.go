@@ -310,12 +310,16 @@ func (s *Server) renderStatus(w http.ResponseWriter, status int, name string, da
 	w.Header().Set("X-Frame-Options", "DENY")
 	w.WriteHeader(status)
 	lang := "id"
-	if m, ok := data.(map[string]any); ok {
-		if u, ok := m["User"].(accounts.User); ok {
+	switch d := data.(type) {
+	case map[string]any:
+		if u, ok := d["User"].(accounts.User); ok {
 			lang = langOf(u)
 			// The top bar offers "try the bot" only where the page exists.
-			m["TryOn"] = s.Simulator != nil && u.Has(accounts.Operator, accounts.Supervisor)
+			d["TryOn"] = s.Simulator != nil && u.Has(accounts.Operator, accounts.Supervisor)
 		}
+	case usersPage:
+		// The one page with a struct for data (it sets its TryOn itself).
+		lang = langOf(d.User)
 	}
 	if err := pagesIn(lang).ExecuteTemplate(w, name, data); err != nil {
 		s.Log.Error("template failed", "template", name, "err", err)
@@ -371,6 +375,7 @@ var consoleErrors = map[string]string{
 	"cannot_demote_self":  "Anda tidak dapat melepas peran admin dari akun Anda sendiri; minta admin lain.",
 	"job_not_found":       "Tugas terjadwal tidak dikenal.",
 	"job_running":         "Tugas ini sedang berjalan; tunggu sampai selesai.",
+	"job_failed":          "Tugas tidak dapat dimulai; alasannya tercatat di riwayat terakhir halaman Tugas terjadwal.",
 	"not_enabled":         "Fitur ini tidak aktif pada gateway ini.",
 	"bad_phone":           "Nomor HP tidak dikenali; tulis nomor HP Indonesia, misalnya 0812 3456 7890.",
 	"not_registered":      "Nomor ini tidak terdaftar di Sijejak.",
@@ -425,6 +430,7 @@ var consoleErrorsEN = map[string]string{
 	"cannot_demote_self":  "You cannot take the admin role from your own account; ask another admin.",
 	"job_not_found":       "Unknown scheduled job.",
 	"job_running":         "This job is running; wait until it has finished.",
+	"job_failed":          "The job could not start; the reason is recorded under recent runs on the Scheduled jobs page.",
 }
 
 func consoleMessage(ce *coded.Error) string { return consoleMessageIn("id", ce) }

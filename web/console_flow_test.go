@@ -2,8 +2,6 @@ package web_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,42 +10,7 @@ import (
 
 	"lindungi/accounts"
 	"lindungi/internal/app/apptest"
-	"lindungi/store/storetest"
 )
-
-// login signs a new account of role in through the login form.
-func (b *browser) login(ta *apptest.Gateway, name, role string) {
-	b.t.Helper()
-	acc, err := ta.Accounts.Add(b.ctx, name, role)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	b.load("open login", chromedp.Navigate(ta.Base+"/login"))
-	b.do("type credentials",
-		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), name),
-		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), acc.Password))
-	b.load("log in", chromedp.Click(chromedp.ID("login")))
-}
-
-// screenshot saves the page as name.png (quality 100: PNG, not JPEG) in LINDUNGI_CONSOLE_SHOTS (a
-// temporary folder when unset) and returns the path.
-func (b *browser) screenshot(name string) string {
-	b.t.Helper()
-	dir := os.Getenv("LINDUNGI_CONSOLE_SHOTS")
-	if dir == "" {
-		dir = b.t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		b.t.Fatal(err)
-	}
-	shot := get(b, "screenshot "+name, chromedp.FullScreenshot(100))
-	p := filepath.Join(dir, name+".png")
-	if err := os.WriteFile(p, shot, 0o644); err != nil {
-		b.t.Fatal(err)
-	}
-	b.t.Logf("screenshot %s: %s (%d bytes)", name, p, len(shot))
-	return p
-}
 
 // TestConsoleOperatorFlow is the operator's day in Chromium (issue 18,
 // must-show 1, as far as built): a complaint filed over the simulator while
@@ -59,9 +22,7 @@ func (b *browser) screenshot(name string) string {
 // citizen to rate and the score shows on the dashboard. Screenshots:
 // inbox, ticket, call form, dashboard.
 func TestConsoleOperatorFlow(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		storetest.SkipOrFail(t, "Chromium not installed at "+chromiumPath+" (apt-get install chromium)")
-	}
+	needChromium(t)
 	ta := apptest.Start(t, apptest.Config(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -87,11 +87,7 @@ func TestConsoleMailHTML(t *testing.T) {
 	}
 
 	b := newBrowser(t, ctx)
-	b.load("open login", chromedp.Navigate(ta.Base+"/login"))
-	b.do("type credentials",
-		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), "petugas.html"),
-		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), op.Password))
-	b.load("log in", chromedp.Click(chromedp.ID("login")))
+	b.signIn(ta, "petugas.html", op.Password)
 	resp := b.load("open the HTML mail", chromedp.Navigate(ta.Base+"/tickets/"+number))
 	if resp.Status != http.StatusOK {
 		t.Fatalf("ticket page: status %d", resp.Status)

@@ -2,183 +2,20 @@ package web_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"lindungi/accounts"
 	"lindungi/internal/app/apptest"
-	"lindungi/store/storetest"
 )
-
-const chromiumPath = "/usr/bin/chromium"
-
-// browser is one headless Chromium tab with what it saw on the side: the
-// JavaScript dialogs that opened and the console messages (CSP violations
-// and uncaught exceptions land there).
-type browser struct {
-	t   *testing.T
-	ctx context.Context
-
-	mu      sync.Mutex
-	dialogs []string
-	console []string
-}
-
-// newBrowser starts Debian's Chromium with a fresh profile. ctx bounds the
-// whole session: it is the failure guard, not an assertion on speed.
-func newBrowser(t *testing.T, ctx context.Context) *browser {
-	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	}
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	t.Cleanup(func() { bcancel(); acancel() })
-	b := &browser{t: t, ctx: bctx}
-	// Start the browser and the tab, then subscribe before any page loads.
-	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	dialogs := chromedp.Events(bctx, page.JavascriptDialogOpening)
-	go func() {
-		for ev, err := range dialogs {
-			if err != nil {
-				return
-			}
-			b.mu.Lock()
-			b.dialogs = append(b.dialogs, string(ev.Type)+": "+ev.Message)
-			b.mu.Unlock()
-			// Close it, or the page (and the test) would hang.
-			chromedp.Call(bctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
-		}
-	}()
-	messages := chromedp.Console(bctx)
-	go func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			b.mu.Lock()
-			b.console = append(b.console, m.String())
-			b.mu.Unlock()
-		}
-	}()
-	return b
-}
-
-// do runs actions that return nothing and fails the test on error.
-func (b *browser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	if err := chromedp.Do(b.ctx, actions...); err != nil {
-		b.t.Fatalf("%s: %v", what, err)
-	}
-}
-
-// load runs actions that navigate (a link, a form) and returns the response
-// of the document that loaded.
-func (b *browser) load(what string, actions ...chromedp.Action[chromedp.Void]) *network.Response {
-	b.t.Helper()
-	resp, err := chromedp.RunResponse(b.ctx, actions...)
-	if err != nil {
-		b.t.Fatalf("%s: %v", what, err)
-	}
-	return resp
-}
-
-func get[T any](b *browser, what string, a chromedp.Action[T]) T {
-	b.t.Helper()
-	v, err := chromedp.Run(b.ctx, a)
-	if err != nil {
-		b.t.Fatalf("%s: %v", what, err)
-	}
-	return v
-}
-
-func (b *browser) text(sel string) string {
-	b.t.Helper()
-	return get(b, "text of "+sel, chromedp.Text(chromedp.CSS(sel)))
-}
-
-func (b *browser) html() string {
-	b.t.Helper()
-	return get(b, "page HTML", chromedp.OuterHTML(chromedp.CSS("html")))
-}
-
-func (b *browser) location() string {
-	b.t.Helper()
-	return get(b, "location", chromedp.Location())
-}
-
-// sessionCookie returns the console's session cookie, or nil.
-func (b *browser) sessionCookie() *network.Cookie {
-	b.t.Helper()
-	res, err := chromedp.Call(b.ctx, network.GetCookies, network.GetCookiesParams{})
-	if err != nil {
-		b.t.Fatalf("cookies: %v", err)
-	}
-	for _, c := range res.Cookies {
-		if c.Name == "lindungi_session" {
-			return c
-		}
-	}
-	return nil
-}
-
-func (b *browser) seen() (dialogs, console []string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]string(nil), b.dialogs...), append([]string(nil), b.console...)
-}
-
-func header(r *network.Response, name string) string {
-	for k, v := range r.Headers {
-		if strings.EqualFold(k, name) {
-			return fmt.Sprint(v)
-		}
-	}
-	return ""
-}
-
-// checkCSP fails unless the document came with the console's strict policy.
-func checkCSP(t *testing.T, what string, r *network.Response) {
-	t.Helper()
-	csp := header(r, "Content-Security-Policy")
-	// The console's one script is its own file: no inline script, no eval.
-	script := ""
-	for _, d := range strings.Split(csp, ";") {
-		if d = strings.TrimSpace(d); strings.HasPrefix(d, "script-src") {
-			script = d
-		}
-	}
-	if !strings.Contains(csp, "default-src 'none'") || script != "script-src 'self'" || !strings.Contains(csp, "frame-ancestors 'none'") {
-		t.Errorf("%s: Content-Security-Policy %q, want default-src 'none', script-src 'self' only, frame-ancestors 'none'", what, csp)
-	}
-	if xfo := header(r, "X-Frame-Options"); xfo != "DENY" {
-		t.Errorf("%s: X-Frame-Options %q", what, xfo)
-	}
-}
 
 // TestConsoleInBrowser drives the operator console in headless Chromium:
 // login (wrong and right password), the ticket list with the NIK masked, the
@@ -186,9 +23,7 @@ func checkCSP(t *testing.T, what string, r *network.Response) {
 // refusal, the CSP header, a script in a citizen's message shown as text,
 // the status form and logout.
 func TestConsoleInBrowser(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		storetest.SkipOrFail(t, "Chromium not installed at "+chromiumPath+" (apt-get install chromium)")
-	}
+	needChromium(t)
 	ta := apptest.Start(t, apptest.Config(t))
 
 	// A citizen files a certificate complaint over the simulator; the
@@ -419,18 +254,3 @@ func TestConsoleInBrowser(t *testing.T) {
 // foreignScripts counts the script elements of a page other than the
 // console's own file: a citizen's markup must never become one.
 const foreignScripts = `document.querySelectorAll('script:not([src="/static/console.js"])').length`
-
-// nothingRan fails the test if a JavaScript dialog opened, the CSP blocked
-// something or a script threw in this tab.
-func (b *browser) nothingRan() {
-	b.t.Helper()
-	dialogs, console := b.seen()
-	if len(dialogs) > 0 {
-		b.t.Errorf("JavaScript dialogs opened: %q", dialogs)
-	}
-	for _, m := range console {
-		if strings.Contains(m, "Content Security Policy") || strings.HasPrefix(m, "exception") {
-			b.t.Errorf("browser console: %s", m)
-		}
-	}
-}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"lindungi/accounts"
+	"lindungi/jobs"
 )
 
 // langEN is the one language besides the default Indonesian.
@@ -34,7 +35,7 @@ func parsePages(lang string) *template.Template {
 		"tr":    func(s string) string { return trIn(lang, s) },
 		"lang":  func() string { return lang },
 		"wa":    waFormat,
-		"dur":   runDuration,
+		"dur":   func(r jobs.Run) string { return runDuration(lang, r) },
 	}).ParseFS(templateFS, "templates/*.html"))
 }
 
@@ -341,6 +342,92 @@ var english = map[string]string{
 	"Bot":                                                          "Bot",
 	"Anda":                                                         "You",
 	"Belum ada percakapan. Mulai dengan \"halo\".": "No conversation yet. Start with \"halo\".",
+
+	// login (shown before anyone is signed in, so in Indonesian for now;
+	// the phrases are here so the page can follow a language later)
+	"Masuk":                                "Log in",
+	"Masuk ke konsol petugas":              "Log in to the operators' console",
+	"Nama pengguna atau kata sandi salah.": "Wrong user name or password.",
+	"Terlalu banyak percobaan masuk yang gagal. Silakan coba lagi dalam 15 menit.": "Too many failed login attempts. Please try again in 15 minutes.",
+	"Nama pengguna": "User name",
+	"Kata sandi":    "Password",
+
+	// admin: users and API tokens
+	"Pengguna dan token API": "Users and API tokens",
+	"Akun pengguna":          "The user account",
+	"dibuat. Sampaikan kata sandi dan token ini kepadanya sekarang: keduanya": "has been created. Give its holder this password and token now: both are",
+	"hanya ditampilkan sekali":                 "shown only once",
+	"dan tidak disimpan dalam bentuk terbaca.": "and are not stored in readable form.",
+	"Kata sandi:":              "Password:",
+	"Token API:":               "API token:",
+	"Kata sandi baru untuk":    "New password for",
+	"(sesinya telah diakhiri)": "(their session has been ended)",
+	"Token API baru untuk":     "New API token for",
+	"Nama":                     "Name",
+	"Peran":                    "Role",
+	"Token aktif":              "Active tokens",
+	"Dibuat":                   "Created",
+	"Tindakan":                 "Actions",
+	"Ubah peran":               "Change role",
+	"nonaktif":                 "disabled",
+	"aktif":                    "active",
+	"Aktifkan":                 "Enable",
+	"Nonaktifkan":              "Disable",
+	"Atur ulang kata sandi":    "Reset password",
+	"Token baru":               "New token",
+	"Tambah pengguna":          "Add a user",
+	"Tambah":                   "Add",
+	"Kata sandi dan token API dibuat otomatis dan ditampilkan sekali. Menonaktifkan akun mengakhiri sesinya; bila diaktifkan kembali, sesi dan perangkat lama tetap tidak berlaku (token API berlaku lagi kecuali dicabut).": "Passwords and API tokens are generated automatically and shown once. Disabling an account ends its session; when it is enabled again, its old sessions and devices remain invalid (its API tokens become valid again unless they were revoked).",
+	"Token API":            "API tokens",
+	"Pemilik":              "Owner",
+	"Kedaluwarsa":          "Expires",
+	"tidak pernah":         "never",
+	"Cabut":                "Revoke",
+	"Belum ada token API.": "No API tokens yet.",
+	"Rahasia token tidak disimpan, jadi tidak dapat ditampilkan lagi; buat token baru bila hilang, lalu cabut yang lama.": "A token's secret is not stored, so it cannot be shown again; if it is lost, create a new token, then revoke the old one.",
+
+	// admin: WhatsApp
+	"Kanal WhatsApp tidak aktif pada gateway ini": "The WhatsApp channel is not enabled on this gateway",
+	"Penyedia:":                       "Provider:",
+	"Tidak perlu penautan perangkat.": "No device linking is needed.",
+	"Peringkat kualitas":              "Quality rating",
+	"belum dilaporkan":                "not reported yet",
+	"Batas pesan (tier)":              "Messaging limit (tier)",
+	"Akun":                            "Account",
+	"perangkat tertaut":               "linked device",
+	"WhatsApp di ponsel Kementerian → Perangkat tertaut": "WhatsApp on the Ministry's phone → Linked devices",
+	"Status:":                "Status:",
+	"sebagai":                "as",
+	"Tautkan dengan kode QR": "Link with a QR code",
+	"Di ponsel: WhatsApp → Setelan → Perangkat tertaut → Tautkan perangkat, lalu pindai kode ini. Kode berganti sendiri setiap beberapa puluh detik; halaman ini memperbaruinya tanpa dimuat ulang.": "On the phone: WhatsApp → Settings → Linked devices → Link a device, then scan this code. The code changes by itself every few tens of seconds; this page updates it without reloading.",
+	"Kode QR penautan WhatsApp":         "WhatsApp linking QR code",
+	"Atau tautkan dengan nomor telepon": "Or link with a phone number",
+	"Nomor WhatsApp Kementerian":        "The Ministry's WhatsApp number",
+	"Minta kode":                        "Request a code",
+	"Ketik kode ini di ponsel (Perangkat tertaut → Tautkan dengan nomor telepon):": "Type this code on the phone (Linked devices → Link with phone number instead):",
+	"Kode tidak dapat dibuat:": "The code could not be created:",
+	"Perangkat sudah tertaut. Untuk menautkan ulang, keluarkan perangkat ini dari ponsel.": "The device is linked. To link it again, log this device out on the phone first.",
+	"Kode QR muncul di sini saat gateway menunggu penautan.":                               "The QR code appears here while the gateway is waiting to be linked.",
+
+	// admin: scheduled jobs (a job's description and error are data from
+	// package jobs, in English, and are shown as they are)
+	"Tugas": "Job",
+	"dijalankan sekarang. Muat ulang halaman untuk melihat hasilnya.": "has been started. Reload the page to see its outcome.",
+	"sedang berjalan; tidak dijalankan dua kali.":                     "is already running; it is not started twice.",
+	"Jadwal":                           "Schedule",
+	"Berikutnya":                       "Next run",
+	"Terakhir":                         "Last run",
+	"Hasil":                            "Outcome",
+	"Durasi":                           "Duration",
+	"Baris":                            "Rows",
+	"Sedang berjalan":                  "Running",
+	"Jalankan sekarang":                "Run now",
+	"Riwayat terakhir":                 "Recent runs",
+	"Sumber":                           "Source",
+	"Mulai":                            "Started",
+	"Simpul":                           "Node",
+	"Belum ada tugas yang dijalankan.": "No job has run yet.",
+	"Waktu dalam WIB. Di antara beberapa replika hanya satu yang menjalankan jadwal; \"Jalankan sekarang\" ditolak selama tugas itu masih berjalan di mana pun.": "Times are in WIB. Among several replicas only one runs the schedule; \"Run now\" is refused while the job is still running anywhere.",
 
 	// errors of the console (consoleErrors)
 	"Nomor HP tidak dikenali; tulis nomor HP Indonesia, misalnya 0812 3456 7890.": "The phone number is not recognised; write an Indonesian mobile number, e.g. 0812 3456 7890.",

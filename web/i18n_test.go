@@ -18,7 +18,8 @@ import (
 // English text: a user who chose English never meets a stray Indonesian
 // sentence the table forgot.
 func TestEnglishCoversTemplates(t *testing.T) {
-	trCall := regexp.MustCompile(`\{\{tr ("(?:[^"\\]|\\.)*")`)
+	// A page's title goes through tr in the layout's head template.
+	trCall := regexp.MustCompile(`\{\{(?:tr|template "head") ("(?:[^"\\]|\\.)*")`)
 	files, _ := filepath.Glob("templates/*.html")
 	n := 0
 	for _, f := range files {
@@ -32,7 +33,7 @@ func TestEnglishCoversTemplates(t *testing.T) {
 				t.Fatalf("%s: %s: %v", f, m[1], err)
 			}
 			n++
-			if _, ok := english[phrase]; !ok {
+			if _, ok := english[phrase]; !ok && phrase != "WhatsApp" && !bilingualPages[filepath.Base(f)] {
 				t.Errorf("%s: no English for %q", f, phrase)
 			}
 		}
@@ -82,6 +83,11 @@ func TestEnglishLabels(t *testing.T) {
 	for k := range labels {
 		if _, ok := labelsEN[k]; !ok {
 			t.Errorf("label %q has no English", k)
+		}
+	}
+	for k := range userNotices {
+		if _, ok := userNoticesEN[k]; !ok {
+			t.Errorf("users page notice %q has no English", k)
 		}
 	}
 	for k := range consoleErrors {
@@ -143,6 +149,77 @@ func TestOfficerPhone(t *testing.T) {
 		}
 		if err != nil || got != tc.want {
 			t.Errorf("%q: %q %v, want %s", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// indonesianWords are common Indonesian words that hardly occur in the
+// console's English: one of them in a template's text outside a tr call
+// is a phrase an English user would read in Indonesian.
+var indonesianWords = map[string]bool{
+	"yang": true, "dan": true, "tidak": true, "untuk": true, "belum": true,
+	"sudah": true, "akan": true, "dengan": true, "ini": true, "itu": true,
+	"dari": true, "atau": true, "ada": true, "di": true, "ke": true,
+	"pada": true, "bila": true, "baru": true, "sedang": true, "hanya": true,
+	"kembali": true, "sekarang": true, "kode": true, "nomor": true,
+	"halaman": true, "pengguna": true, "tugas": true, "kata": true,
+	"sandi": true, "peran": true, "dibuat": true, "tautkan": true,
+	"pernah": true, "ditampilkan": true, "berjalan": true, "jadwal": true,
+}
+
+// untranslatedAllowed are texts that stay as they are in both languages:
+// the language switch names the other language in that language.
+var untranslatedAllowed = map[string]bool{
+	"Bahasa Indonesia": true,
+	"Bahasa":           true,
+}
+
+// bilingualPages print both languages side by side and take no tr: the
+// public certificate check has no signed-in user to choose one.
+var bilingualPages = map[string]bool{
+	"verify.html": true,
+}
+
+// TestTemplatesHaveNoBareIndonesian fails when a template shows Indonesian
+// text (a text node, or an alt, title, placeholder or aria-label) outside
+// {{tr "…"}}: TestEnglishCoversTemplates only sees what tr already wraps.
+func TestTemplatesHaveNoBareIndonesian(t *testing.T) {
+	var (
+		style   = regexp.MustCompile(`(?s)<style>.*?</style>`)
+		action  = regexp.MustCompile(`(?s)\{\{.*?\}\}`)
+		visible = regexp.MustCompile(`\b(?:alt|title|placeholder|aria-label)="([^"]*)"`)
+		tag     = regexp.MustCompile(`(?s)<[^>]*>`)
+		word    = regexp.MustCompile(`[\p{L}]+`)
+	)
+	files, _ := filepath.Glob("templates/*.html")
+	if len(files) < 10 {
+		t.Fatalf("found only %d templates", len(files))
+	}
+	for _, f := range files {
+		if bilingualPages[filepath.Base(f)] {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := action.ReplaceAllString(style.ReplaceAllString(string(b), ""), "\x00")
+		var texts []string
+		for _, m := range visible.FindAllStringSubmatch(src, -1) {
+			texts = append(texts, m[1])
+		}
+		texts = append(texts, strings.Split(tag.ReplaceAllString(src, "\x00"), "\x00")...)
+		for _, text := range texts {
+			text = strings.TrimSpace(text)
+			if text == "" || untranslatedAllowed[text] {
+				continue
+			}
+			for _, w := range word.FindAllString(text, -1) {
+				if indonesianWords[strings.ToLower(w)] {
+					t.Errorf("%s: Indonesian outside tr: %q", f, text)
+					break
+				}
+			}
 		}
 	}
 }

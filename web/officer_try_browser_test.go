@@ -2,147 +2,15 @@ package web_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"lindungi/accounts"
 	"lindungi/internal/app/apptest"
-	"lindungi/store/storetest"
 )
-
-// The browser tests drive Debian's Chromium the way the root console tests
-// do (console_test.go): skipped when it is absent, required in CI
-// (LINDUNGI_TEST_REQUIRE_SERVERS=1, .ci/run).
-const chromiumBinary = "/usr/bin/chromium"
-
-// consoleTab is one headless Chromium tab and the console messages it
-// logged (a CSP violation or an uncaught exception lands there).
-type consoleTab struct {
-	t   *testing.T
-	ctx context.Context
-
-	mu      sync.Mutex
-	console []string
-}
-
-func openConsoleTab(t *testing.T, ctx context.Context) *consoleTab {
-	t.Helper()
-	if _, err := os.Stat(chromiumBinary); err != nil {
-		storetest.SkipOrFail(t, "Chromium not installed at "+chromiumBinary+" (apt-get install chromium)")
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumBinary),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	}
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	t.Cleanup(func() { bcancel(); acancel() })
-	b := &consoleTab{t: t, ctx: bctx}
-	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	messages := chromedp.Console(bctx)
-	go func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			b.mu.Lock()
-			b.console = append(b.console, m.String())
-			b.mu.Unlock()
-		}
-	}()
-	return b
-}
-
-func (b *consoleTab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	if err := chromedp.Do(b.ctx, actions...); err != nil {
-		b.t.Fatalf("%s: %v", what, err)
-	}
-}
-
-func (b *consoleTab) load(what string, actions ...chromedp.Action[chromedp.Void]) *network.Response {
-	b.t.Helper()
-	resp, err := chromedp.RunResponse(b.ctx, actions...)
-	if err != nil {
-		b.t.Fatalf("%s: %v", what, err)
-	}
-	return resp
-}
-
-func tabGet[T any](b *consoleTab, what string, a chromedp.Action[T]) T {
-	b.t.Helper()
-	v, err := chromedp.Run(b.ctx, a)
-	if err != nil {
-		b.t.Fatalf("%s: %v", what, err)
-	}
-	return v
-}
-
-func (b *consoleTab) text(sel string) string {
-	b.t.Helper()
-	return tabGet(b, "text of "+sel, chromedp.Text(chromedp.CSS(sel)))
-}
-
-// login signs in through the form with an account made by apptest.SignIn.
-func (b *consoleTab) login(g *apptest.Gateway, c *apptest.Console) {
-	b.t.Helper()
-	b.load("open login", chromedp.Navigate(g.Base+"/login"))
-	b.do("type credentials",
-		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), c.Name),
-		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), c.Password))
-	b.load("log in", chromedp.Click(chromedp.ID("login")))
-}
-
-// screenshot saves the page as name.png in LINDUNGI_CONSOLE_SHOTS, the
-// directory the root console tests save theirs to (a temporary folder
-// when unset).
-func (b *consoleTab) screenshot(name string) {
-	b.t.Helper()
-	dir := os.Getenv("LINDUNGI_CONSOLE_SHOTS")
-	if dir == "" {
-		dir = b.t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		b.t.Fatal(err)
-	}
-	shot := tabGet(b, "screenshot "+name, chromedp.FullScreenshot(100))
-	p := filepath.Join(dir, name+".png")
-	if err := os.WriteFile(p, shot, 0o644); err != nil {
-		b.t.Fatal(err)
-	}
-	b.t.Logf("screenshot %s: %s (%d bytes)", name, p, len(shot))
-}
-
-// nothingBlocked fails on a CSP violation or a script error in the tab.
-func (b *consoleTab) nothingBlocked() {
-	b.t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, m := range b.console {
-		if strings.Contains(m, "Content Security Policy") || strings.Contains(m, "Uncaught") {
-			b.t.Errorf("browser console: %s", m)
-		}
-	}
-}
 
 // TestOfficerTryEnglishInBrowser is issue 18's officer, try-it and language
 // pages in Chromium: a health officer signs in, lands on the case page,
@@ -153,9 +21,7 @@ func (b *consoleTab) nothingBlocked() {
 // Sijejak counts and a citizen's comment). Screenshots: officer, try,
 // dashboard-en.
 func TestOfficerTryEnglishInBrowser(t *testing.T) {
-	if _, err := os.Stat(chromiumBinary); err != nil {
-		storetest.SkipOrFail(t, "Chromium not installed at "+chromiumBinary+" (apt-get install chromium)")
-	}
+	needChromium(t)
 	g := apptest.Start(t, apptest.Config(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -165,9 +31,9 @@ func TestOfficerTryEnglishInBrowser(t *testing.T) {
 
 	// The health officer.
 	officer := apptest.SignIn(t, g, "nakes.dewi", accounts.HealthOfficer)
-	b := openConsoleTab(t, ctx)
-	b.login(g, officer)
-	if loc := tabGet(b, "location", chromedp.Location()); !strings.HasSuffix(loc, "/officer") {
+	b := newBrowser(t, ctx)
+	b.signIn(g, officer.Name, officer.Password)
+	if loc := get(b, "location", chromedp.Location()); !strings.HasSuffix(loc, "/officer") {
 		t.Fatalf("a health officer lands on %s, want /officer", loc)
 	}
 	if got := b.text("header nav"); strings.Contains(got, "Kotak masuk") || !strings.Contains(got, "Kasus Sijejak") {
@@ -185,12 +51,12 @@ func TestOfficerTryEnglishInBrowser(t *testing.T) {
 		t.Errorf("the case row %q, want consent requested, the officer, and no phone", row)
 	}
 	b.screenshot("officer")
-	b.nothingBlocked()
+	b.nothingRan()
 
 	// The operator, in a browser of their own.
 	op := apptest.SignIn(t, g, "petugas.rina", accounts.Operator)
-	b = openConsoleTab(t, ctx)
-	b.login(g, op)
+	b = newBrowser(t, ctx)
+	b.signIn(g, op.Name, op.Password)
 	b.load("try page", chromedp.Click(chromedp.ID("nav-try")))
 	b.do("type as the citizen", chromedp.SendKeys(chromedp.ID("try-text"), "halo"))
 	b.load("send", chromedp.Click(chromedp.ID("try-send")))
@@ -208,7 +74,7 @@ func TestOfficerTryEnglishInBrowser(t *testing.T) {
 	// English: the switch in the top bar brings the operator back to the
 	// page they were on, in English.
 	b.load("switch to English", chromedp.Click(chromedp.ID("lang-switch")))
-	if loc := tabGet(b, "location", chromedp.Location()); !strings.HasSuffix(loc, "/try") {
+	if loc := get(b, "location", chromedp.Location()); !strings.HasSuffix(loc, "/try") {
 		t.Errorf("after the switch the browser is at %s, want /try", loc)
 	}
 	if got := b.text("h1"); got != "Try the bot as a citizen" {
@@ -236,5 +102,5 @@ func TestOfficerTryEnglishInBrowser(t *testing.T) {
 		t.Errorf("the citizens' comments on the dashboard: %q", got)
 	}
 	b.screenshot("dashboard-en")
-	b.nothingBlocked()
+	b.nothingRan()
 }
