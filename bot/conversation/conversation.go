@@ -403,34 +403,52 @@ func (t *turn) run() {
 }
 
 // isComment tells a comment on the service, written after a rating, from
-// a new request: a menu number, a command (done, my data, delete, English)
-// or a short message a rule reads as a complaint or question starts over
-// as usual; anything else ("pelayanannya cepat, terima kasih") is the
-// comment. Menu, cancel and an explicit request for an operator are
-// handled before any flow.
+// a new request. A menu number or a command (done, my data, delete,
+// English) starts over as usual; so does a complaint or a question, by
+// rule or by the classifier, whatever its length, unless it also judges
+// the service ("pelayanannya cepat, tapi sertifikat lama muncul"). A
+// request taken for a comment would be thanked and forgotten on a closed
+// ticket; a comment taken for a request costs the citizen one more answer.
+// Menu, cancel and an explicit request for an operator are handled before
+// any flow.
 func isComment(text string, res intent.Result) bool {
-	if res.Via == "menu" || len(strings.Fields(text)) == 0 {
+	words := strings.Fields(text)
+	if res.Via == "menu" || len(words) == 0 {
 		return false
 	}
-	if res.Via == "model" || res.Via == "none" {
-		return true
-	}
 	switch res.Intent {
+	case intent.Done, intent.MyData, intent.DeleteMyData, intent.SwitchLanguage, intent.Menu:
+		return false
 	case intent.Unknown:
 		return true
 	case intent.Greeting, intent.Thanks:
 		// "makasih" is a goodbye; "makasih, cepat sekali prosesnya" a comment.
-		return len(strings.Fields(text)) > 3
+		return len(words) > 3
 	case intent.TalkToOperator:
 		// "petugasnya ramah" mentions the operator; only "bicara dengan
 		// petugas" (a verb with it, the heavier rules) asks for one.
-		return res.Weight < 28
-	case intent.Done, intent.MyData, intent.DeleteMyData, intent.SwitchLanguage, intent.Menu:
-		return false
+		return res.Weight < 28 || judgesService(words)
 	}
-	// A complaint or a question: a new request when short, a comment
-	// that mentions the topic when long.
-	return len(strings.Fields(text)) > 6
+	return res.Via == "none" || judgesService(words)
+}
+
+// serviceWords judge the service rather than ask for something: the
+// words a citizen uses to say how they were served.
+var serviceWords = map[string]bool{
+	"pelayanan": true, "pelayanannya": true, "layanan": true, "layanannya": true, "pelayan": true,
+	"ramah": true, "sopan": true, "membantu": true, "terbantu": true, "puas": true, "memuaskan": true,
+	"kecewa": true, "mengecewakan": true, "mantap": true, "mantab": true, "bagus": true, "keren": true,
+	"cepat": true, "cpt": true, "lambat": true, "lelet": true, "responsif": true, "jelek": true, "buruk": true,
+	"service": true, "helpful": true, "friendly": true, "slow": true, "fast": true, "satisfied": true,
+}
+
+func judgesService(words []string) bool {
+	for _, w := range words {
+		if serviceWords[strings.ToLower(strings.Trim(w, ".,!?;:()*_~\"'"))] {
+			return true
+		}
+	}
+	return false
 }
 
 // short is true for a message that is a command rather than a sentence that
