@@ -3,20 +3,28 @@ package selfservice
 // Requests wait in the database, not in memory. The bot writes a request in
 // the transaction that stores the citizen's message (Queue) and tells the
 // citizen "we are checking"; Run carries it out and deletes it in the
-// transaction that answers. A crash, a deploy or a registry outage between
-// the two leaves the row, which the next pass (here or on another replica)
-// takes again: the citizen is answered once, late rather than never.
+// transaction that answers. A crash or a deploy between the two leaves the
+// row, which the next pass (here or on another replica) takes again: the
+// citizen is answered once, late rather than never.
 //
-// A worker takes a row by moving its not_before forward by a lease (one
-// UPDATE that must find the row still due), so two replicas never carry out
-// the same request at once. A request that keeps failing is retried with a
-// growing pause and, after maxAttempts, answered as if the registry were
-// down: "try later", or for "certificate missing" a ticket with what the
-// citizen gave.
+// A worker takes a row by moving its not_before forward by a lease and
+// counting the attempt (one UPDATE that must find the row still due); the
+// attempt number is the worker's claim. Every later write to the row, and
+// the delete in the answering transaction, names that number too: a worker
+// whose row was erased, or taken by another after the lease ran out, finds
+// nothing, and its answer rolls back instead of going out twice.
 //
-// Retrying is not free of effects: an attempt reserved against the sender
-// before a crash stays counted. That errs towards the lock, never towards
-// more guesses.
+// What is retried is the gateway's own failure (the database, a crash, the
+// certificate): the registry being down or slow is answered at once, as
+// the registry client has already retried ("try later"; "certificate
+// missing" filed as a ticket). After maxAttempts the request is answered as
+// an outage; a row that cannot even be answered is dropped after a few
+// more, logged.
+//
+// The attempt a look-up counts against its sender (five wrong NIKs stop a
+// sender) is marked on the row in the transaction that counts it, and
+// cleared in the one that gives it back, so a retry neither counts it twice
+// nor loses it.
 
 import (
 	"context"
@@ -43,9 +51,17 @@ const (
 
 const (
 	maxAttempts = 5
+	dropAfter   = maxAttempts + 3 // even the outage answer kept failing
 	pollEvery   = 5 * time.Second
 	workers     = 8
+	// writeTimeout bounds a bookkeeping write made outside the request's
+	// own time (reschedule, drop).
+	writeTimeout = 10 * time.Second
 )
+
+// errLeaseLost means the row is no longer this worker's: erased, or taken
+// by another worker after the lease ran out.
+var errLeaseLost = errors.New("selfservice: pending request no longer held")
 
 type pending struct {
 	Op       string  `json:"op"`
@@ -54,9 +70,26 @@ type pending struct {
 	TicketID int64   `json:"ticketId,omitempty"`
 }
 
-// pendingKey carries the ID of the row being carried out, so that the
-// transaction that answers deletes it (done).
-type pendingKey struct{}
+// held is the row a worker carries out, in its context: the transactions
+// that count, give back and answer write to it under the worker's claim.
+type held struct {
+	id       int64
+	attempts int  // the worker's claim
+	counted  bool // an earlier run counted the sender's attempt
+}
+
+type heldKey struct{}
+
+func heldIn(ctx context.Context) (held, bool) {
+	h, ok := ctx.Value(heldKey{}).(held)
+	return h, ok
+}
+
+// retryCounted reports whether the request's attempt is already counted.
+func retryCounted(ctx context.Context) bool {
+	h, ok := heldIn(ctx)
+	return ok && h.counted
+}
 
 // Queue records a request in tx, the transaction that stores the citizen's
 // message. Call Nudge once tx has committed.
@@ -133,7 +166,7 @@ func (s *Service) drain(ctx context.Context, sem chan struct{}, wg *sync.WaitGro
 		case <-ctx.Done():
 			return nil
 		}
-		attempts, body, ok, err := s.take(ctx, id)
+		h, body, ok, err := s.take(ctx, id)
 		if err != nil || !ok {
 			<-sem
 			if err != nil {
@@ -145,33 +178,36 @@ func (s *Service) drain(ctx context.Context, sem chan struct{}, wg *sync.WaitGro
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			s.carryOut(context.WithoutCancel(ctx), id, attempts, body)
+			s.carryOut(context.WithoutCancel(ctx), h, body)
 		}()
 	}
 	return nil
 }
 
-// lease is how long a taken row is left to its worker: a request's own
-// timeout and the answer's transaction, with room to spare.
-func (s *Service) lease() time.Duration { return 2*s.cfg.LookupTimeout + time.Minute }
+// lease is how long a taken row is left to its worker: the request's time
+// with room to spare (replicas' clocks differ by far less).
+func (s *Service) lease() time.Duration { return s.budget() + 30*time.Second }
 
 // take claims row id if it is still due.
-func (s *Service) take(ctx context.Context, id int64) (attempts int, body []byte, ok bool, err error) {
+func (s *Service) take(ctx context.Context, id int64) (h held, body []byte, ok bool, err error) {
 	now := s.now()
+	h.id = id
+	var counted int
 	err = s.db.QueryRow(ctx, `UPDATE selfservice_pending SET not_before = ?, attempts = attempts + 1
-		WHERE id = ? AND not_before <= ? RETURNING attempts, body`, now.Add(s.lease()), id, now).Scan(&attempts, &body)
+		WHERE id = ? AND not_before <= ? RETURNING attempts, counted, body`, now.Add(s.lease()), id, now).Scan(&h.attempts, &counted, &body)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil, false, nil
+		return held{}, nil, false, nil
 	}
 	if err != nil {
-		return 0, nil, false, fmt.Errorf("selfservice: take pending request: %w", err)
+		return held{}, nil, false, fmt.Errorf("selfservice: take pending request: %w", err)
 	}
-	return attempts, body, true, nil
+	h.counted = counted != 0
+	return h, body, true, nil
 }
 
-func (s *Service) carryOut(ctx context.Context, id int64, attempts int, body []byte) {
-	ctx = context.WithValue(ctx, pendingKey{}, id)
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.LookupTimeout)
+func (s *Service) carryOut(ctx context.Context, h held, body []byte) {
+	ctx = context.WithValue(ctx, heldKey{}, h)
+	ctx, cancel := context.WithTimeout(ctx, s.budget())
 	defer cancel()
 	var p pending
 	plain, err := s.sealer.Open(body)
@@ -180,8 +216,18 @@ func (s *Service) carryOut(ctx context.Context, id int64, attempts int, body []b
 	}
 	if err != nil {
 		// Another data key, or a damaged row: no retry can read it.
-		s.log.Error("selfservice: unreadable pending request dropped", "id", id, "err", err)
-		s.drop(ctx, id)
+		s.log.Error("selfservice: unreadable pending request dropped", "id", h.id, "err", err)
+		s.drop(h)
+		return
+	}
+	if h.attempts > dropAfter {
+		s.log.Error("selfservice: pending request dropped after repeated failures", "id", h.id, "op", p.Op,
+			"kind", p.Request.Kind, "channel", p.Request.Channel, "contact_id", p.Request.ContactID, "attempts", h.attempts)
+		s.drop(h)
+		return
+	}
+	if h.attempts > maxAttempts {
+		s.giveUp(ctx, h, p, errors.New("out of attempts"))
 		return
 	}
 	switch p.Op {
@@ -196,69 +242,107 @@ func (s *Service) carryOut(ctx context.Context, id int64, attempts int, body []b
 	default:
 		err = fmt.Errorf("unknown op %q", p.Op)
 	}
-	if err == nil {
+	switch {
+	case err == nil:
 		// Every path that answers deletes the row in its transaction; this
 		// catches one that had nothing to write.
-		s.drop(ctx, id)
+		s.drop(h)
+		return
+	case errors.Is(err, errLeaseLost):
+		s.log.Warn("selfservice: pending request erased or taken over while carried out; nothing sent", "id", h.id)
 		return
 	}
 	s.log.Error("selfservice: request failed", "op", p.Op, "kind", p.Request.Kind, "channel", p.Request.Channel,
-		"contact_id", p.Request.ContactID, "attempt", attempts, "err", err)
-	if attempts < maxAttempts {
-		// 20 s, 80 s, 3 min, 5 min: a registry back within minutes
-		// answers the citizen without an operator.
-		pause := min(time.Duration(attempts*attempts)*20*time.Second, 5*time.Minute)
-		if _, uerr := s.db.Exec(context.WithoutCancel(ctx), `UPDATE selfservice_pending SET not_before = ? WHERE id = ?`, s.now().Add(pause), id); uerr != nil {
-			s.log.Error("selfservice: reschedule pending request", "id", id, "err", uerr)
-		}
+		"contact_id", p.Request.ContactID, "attempt", h.attempts, "err", err)
+	if h.attempts < maxAttempts {
+		// 20 s, 80 s, 3 min, 5 min: the gateway's own trouble (a database
+		// failover, say) passes without an operator.
+		pause := min(time.Duration(h.attempts*h.attempts)*20*time.Second, 5*time.Minute)
+		s.reschedule(h, pause)
 		return
 	}
-	// Out of attempts: answer as for a registry outage, which files a
-	// "certificate missing" report as a ticket and deletes the row.
-	gctx, gcancel := context.WithTimeout(context.WithValue(context.WithoutCancel(ctx), pendingKey{}, id), 30*time.Second)
-	defer gcancel()
+	s.giveUp(ctx, h, p, err)
+}
+
+// giveUp answers as for a registry outage, which files a "certificate
+// missing" report as a ticket and deletes the row; an annotation is
+// dropped (the ticket is filed already).
+func (s *Service) giveUp(ctx context.Context, h held, p pending, cause error) {
 	if p.Op == OpAnnotate {
-		s.drop(gctx, id)
+		s.drop(h)
 		return
 	}
-	if uerr := s.unavailable(gctx, p.Request, s.personRef(p.Request.Fields["nik"]), err); uerr != nil {
-		s.log.Error("selfservice: give up on pending request", "id", id, "err", uerr)
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := s.unavailable(gctx, p.Request, s.personRef(p.Request.Fields["nik"]), cause); err != nil {
+		s.log.Error("selfservice: give up on pending request", "id", h.id, "attempt", h.attempts, "err", err)
+		// Taken again after its lease, up to dropAfter.
 	}
 }
 
-// done deletes the row being carried out (if any) in tx, the transaction
-// that answers the citizen: answered and forgotten together.
-func done(ctx context.Context, tx *store.Tx) error {
-	id, ok := ctx.Value(pendingKey{}).(int64)
+func (s *Service) reschedule(h held, pause time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	if _, err := s.db.Exec(ctx, `UPDATE selfservice_pending SET not_before = ? WHERE id = ? AND attempts = ?`, s.now().Add(pause), h.id, h.attempts); err != nil {
+		s.log.Error("selfservice: reschedule pending request", "id", h.id, "err", err)
+	}
+}
+
+// writeHeld runs one statement on the held row in tx, under the worker's
+// claim; outside a worker (Handle, Code called directly) there is no row.
+func writeHeld(ctx context.Context, tx *store.Tx, q string, args ...any) error {
+	h, ok := heldIn(ctx)
 	if !ok {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM selfservice_pending WHERE id = ?`, id); err != nil {
-		return fmt.Errorf("selfservice: forget pending request: %w", err)
+	res, err := tx.Exec(ctx, q+` WHERE id = ? AND attempts = ?`, append(args, h.id, h.attempts)...)
+	if err != nil {
+		return fmt.Errorf("selfservice: pending request: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return errLeaseLost
 	}
 	return nil
 }
 
-// becomeFulfil rewrites the row being carried out as an accepted look-up,
-// in the transaction that uses up the one-time code.
+// markCounted records in tx whether the sender's attempt for the held
+// request is counted.
+func markCounted(ctx context.Context, tx *store.Tx, counted bool) error {
+	v := 0
+	if counted {
+		v = 1
+	}
+	return writeHeld(ctx, tx, `UPDATE selfservice_pending SET counted = ?`, v)
+}
+
+// done deletes the held row in tx, the transaction that answers the
+// citizen: answered and forgotten together. A row that is no longer held
+// rolls the answer back.
+func done(ctx context.Context, tx *store.Tx) error {
+	if _, ok := heldIn(ctx); !ok {
+		return nil
+	}
+	return writeHeld(ctx, tx, `DELETE FROM selfservice_pending`)
+}
+
+// becomeFulfil rewrites the held row as an accepted look-up, in the
+// transaction that uses up the one-time code.
 func (s *Service) becomeFulfil(ctx context.Context, tx *store.Tx, orig Request) error {
-	id, ok := ctx.Value(pendingKey{}).(int64)
-	if !ok {
+	if _, ok := heldIn(ctx); !ok {
 		return nil
 	}
 	raw, err := json.Marshal(pending{Op: opFulfil, Request: orig})
 	if err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE selfservice_pending SET body = ? WHERE id = ?`, s.sealer.Seal(raw), id); err != nil {
-		return fmt.Errorf("selfservice: accept code: %w", err)
-	}
-	return nil
+	return writeHeld(ctx, tx, `UPDATE selfservice_pending SET body = ?`, s.sealer.Seal(raw))
 }
 
-func (s *Service) drop(ctx context.Context, id int64) {
-	if _, err := s.db.Exec(context.WithoutCancel(ctx), `DELETE FROM selfservice_pending WHERE id = ?`, id); err != nil {
-		s.log.Error("selfservice: forget pending request", "id", id, "err", err)
+func (s *Service) drop(h held) {
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	if _, err := s.db.Exec(ctx, `DELETE FROM selfservice_pending WHERE id = ? AND attempts = ?`, h.id, h.attempts); err != nil {
+		s.log.Error("selfservice: forget pending request", "id", h.id, "err", err)
 	}
 }
 

@@ -3,10 +3,12 @@ package selfservice_test
 import (
 	"bytes"
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"lindungi/registry"
 	"lindungi/selfservice"
 	"lindungi/store"
 	"lindungi/store/storetest"
@@ -166,4 +168,111 @@ func waitPending(t *testing.T, e *env, want int) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestErasedWhileCarriedOut: a row erased while a worker carries it out is
+// not answered (the answer's transaction finds the row gone and rolls
+// back): an erasure does not bring the citizen's data back as a reply or
+// a ticket.
+func TestErasedWhileCarriedOut(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnvWith(t, db, nil)
+		ctx := context.Background()
+		r := e.req(tickets.CertificateMissing, phoneAgu, nikAgus, dobAgus) // would file a ticket
+		id := e.queue(selfservice.OpLookup, r, "")
+		ok, err := selfservice.TakeThen(ctx, e.svc, id, func() {
+			if err := e.db.InTx(ctx, func(tx *store.Tx) error {
+				_, err := e.svc.ErasePending(ctx, tx, []int64{r.ContactID})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if err != nil || !ok {
+			t.Fatalf("take: %v %v", ok, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if n := len(e.wa.Sent()); n != 0 {
+			t.Errorf("%d messages sent for an erased request", n)
+		}
+		if n := e.count(`SELECT COUNT(*) FROM tickets`); n != 0 {
+			t.Errorf("%d tickets filed for an erased request", n)
+		}
+	})
+}
+
+// hangingRegistry never answers within the call's time.
+type hangingRegistry struct{ registry.Registry }
+
+func (h hangingRegistry) FindPerson(ctx context.Context, nik, dob string) (registry.Person, error) {
+	<-ctx.Done()
+	return registry.Person{}, ctx.Err()
+}
+
+// TestSlowRegistryCountsNothing: a registry that does not answer in time
+// is answered "try later", and the attempt is given back even though the
+// call's time ran out (on PostgreSQL a cancelled context used to fail the
+// give-back, so each retry counted one more and the record's own owner was
+// locked out). After more slow answers than the limit the owner is served.
+func TestSlowRegistryCountsNothing(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		var slow atomic.Bool
+		slow.Store(true)
+		e := newEnvWith(t, db, func(r registry.Registry) registry.Registry {
+			return switchable{Registry: r, slow: &slow}
+		})
+		selfservice.SetLookupTimeout(e.svc, 150*time.Millisecond)
+		e.run()
+		for range 6 {
+			e.queue(selfservice.OpLookup, e.req(tickets.VaccinationStatus, phoneSit, nikSiti, dobSiti), "")
+			e.svc.Nudge()
+			if m := e.next(1)[0]; !strings.Contains(m.Text, "coba lagi") {
+				t.Fatalf("slow registry answered %q", m.Text)
+			}
+		}
+		waitPending(t, e, 0)
+		slow.Store(false)
+		e.queue(selfservice.OpLookup, e.req(tickets.VaccinationStatus, phoneSit, nikSiti, dobSiti), "")
+		e.svc.Nudge()
+		if m := e.next(1)[0]; !strings.Contains(m.Text, "Siti Aminah") {
+			t.Errorf("after the slow spell the owner got %q", m.Text)
+		}
+	})
+}
+
+type switchable struct {
+	registry.Registry
+	slow *atomic.Bool
+}
+
+func (s switchable) FindPerson(ctx context.Context, nik, dob string) (registry.Person, error) {
+	if s.slow.Load() {
+		return hangingRegistry{}.FindPerson(ctx, nik, dob)
+	}
+	return s.Registry.FindPerson(ctx, nik, dob)
+}
+
+// TestRetryDoesNotCountTwice: a look-up whose run counted the sender's
+// attempt and then died is retried without counting it again.
+func TestRetryDoesNotCountTwice(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnvWith(t, db, nil)
+		ctx := context.Background()
+		// The first run: a wrong birth date, counted, then the process died
+		// before the answer (the row still says its attempt is counted).
+		e.svc.Handle(ctx, e.req(tickets.VaccinationStatus, stranger, nikSiti, "1990-01-01"))
+		e.next(1)
+		id := e.queue(selfservice.OpLookup, e.req(tickets.VaccinationStatus, stranger, nikSiti, "1990-01-02"), "")
+		if _, err := e.db.Exec(ctx, `UPDATE selfservice_senders SET failures = failures + 1`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.db.Exec(ctx, `UPDATE selfservice_pending SET counted = 1 WHERE id = ?`, id); err != nil {
+			t.Fatal(err)
+		}
+		e.run()
+		e.svc.Nudge()
+		if m := e.next(1)[0]; !strings.Contains(m.Text, "Sisa percobaan: 3") {
+			t.Errorf("the retried wrong attempt answered %q, want it counted once (3 left)", m.Text)
+		}
+	})
 }

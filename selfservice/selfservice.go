@@ -17,6 +17,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,7 +54,8 @@ type Config struct {
 	MaxFailures int           // wrong NIK/birth-date combinations before the stop (5)
 	LockFor     time.Duration // how long the stop lasts (24 h)
 	OTPTTL      time.Duration // how long a one-time code is good (10 min)
-	// LookupTimeout bounds one request's registry work, retries included.
+	// LookupTimeout bounds one registry call, the client's retries
+	// included; a request has room for two calls and its own writes.
 	LookupTimeout time.Duration
 }
 
@@ -175,6 +177,9 @@ func (s *Service) reserve(ctx context.Context, idx string) (failures int, locked
 		if err != nil {
 			return err
 		}
+		if err := markCounted(ctx, tx, true); err != nil {
+			return err
+		}
 		if locked == nil {
 			return nil
 		}
@@ -194,6 +199,35 @@ func (s *Service) reserve(ctx context.Context, idx string) (failures int, locked
 	return failures, lockedUntil, nil
 }
 
+// counted reads the sender's count without adding to it: for the retry of
+// a request whose attempt a crashed or timed-out run already counted.
+func (s *Service) counted(ctx context.Context, idx string) (failures int, lockedUntil time.Time, err error) {
+	var locked *time.Time
+	err = s.db.QueryRow(ctx, `SELECT failures, locked_until FROM selfservice_senders WHERE sender_index = ?`, idx).Scan(&failures, &locked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 1, time.Time{}, nil // forgotten since: count this one as the first
+	}
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("selfservice: read attempts: %w", err)
+	}
+	if locked != nil && s.now().Before(*locked) {
+		lockedUntil = *locked
+	}
+	return max(failures, 1), lockedUntil, nil
+}
+
+// findPerson asks the registry within one call's time, so that a slow
+// registry leaves the request's own writes (giving an attempt back, the
+// answer) time to run.
+func (s *Service) findPerson(ctx context.Context, nik, dob string) (registry.Person, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.LookupTimeout)
+	defer cancel()
+	return s.registry.FindPerson(ctx, nik, dob)
+}
+
+// budget is one request's time: two registry calls and its writes.
+func (s *Service) budget() time.Duration { return 2*s.cfg.LookupTimeout + 30*time.Second }
+
 func (s *Service) purgeAfter(now time.Time) time.Time {
 	return now.Add(max(s.cfg.LockFor, 24*time.Hour))
 }
@@ -202,6 +236,9 @@ func (s *Service) purgeAfter(now time.Time) time.Time {
 // to be a wrong guess (the registry was down, or the record is someone
 // else's number and a code is sent to it).
 func release(ctx context.Context, tx *store.Tx, idx string) error {
+	if err := markCounted(ctx, tx, false); err != nil {
+		return err
+	}
 	if _, err := tx.Exec(ctx, `UPDATE selfservice_senders SET failures = failures - 1 WHERE sender_index = ? AND failures > 0`, idx); err != nil {
 		return fmt.Errorf("selfservice: release attempt: %w", err)
 	}
@@ -211,6 +248,9 @@ func release(ctx context.Context, tx *store.Tx, idx string) error {
 // reset clears the count: only for a match on the sender's own registered
 // number, which no guesser can produce from another number.
 func reset(ctx context.Context, tx *store.Tx, idx string) error {
+	if err := markCounted(ctx, tx, false); err != nil {
+		return err
+	}
 	if _, err := tx.Exec(ctx, `UPDATE selfservice_senders SET failures = 0 WHERE sender_index = ?`, idx); err != nil {
 		return fmt.Errorf("selfservice: reset attempts: %w", err)
 	}
@@ -238,7 +278,7 @@ func (s *Service) Purge(ctx context.Context) (int64, error) {
 // It runs after the citizen's message committed; it logs what fails and
 // returns nothing, like the bot's other after-commit work.
 func (s *Service) Handle(ctx context.Context, r Request) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.LookupTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.budget())
 	defer cancel()
 	if err := s.handle(ctx, r); err != nil {
 		s.log.Error("selfservice: request failed", "kind", r.Kind, "channel", r.Channel, "contact_id", r.ContactID, "err", err)
@@ -249,7 +289,13 @@ func (s *Service) handle(ctx context.Context, r Request) error {
 	idx := s.senderIndex(r.Channel, r.From)
 	nik, dob := r.Fields["nik"], r.Fields["dob"]
 	ref := s.personRef(nik)
-	failures, lockedUntil, err := s.reserve(ctx, idx)
+	// A retry of a queued request whose attempt is already counted reads
+	// the count instead of adding to it.
+	count := s.reserve
+	if retryCounted(ctx) {
+		count = s.counted
+	}
+	failures, lockedUntil, err := count(ctx, idx)
 	if err != nil {
 		return err
 	}
@@ -263,7 +309,7 @@ func (s *Service) handle(ctx context.Context, r Request) error {
 			return nil
 		})
 	}
-	person, err := s.registry.FindPerson(ctx, nik, dob)
+	person, err := s.findPerson(ctx, nik, dob)
 	switch {
 	case errors.Is(err, registry.ErrNoMatch):
 		// The reserved attempt stays counted.
@@ -301,7 +347,7 @@ func (s *Service) handle(ctx context.Context, r Request) error {
 
 // Code takes a one-time code answer from the sender of r.
 func (s *Service) Code(ctx context.Context, r Request, code string) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.LookupTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.budget())
 	defer cancel()
 	if err := s.code(ctx, r, code); err != nil {
 		s.log.Error("selfservice: code failed", "channel", r.Channel, "contact_id", r.ContactID, "err", err)
@@ -377,7 +423,7 @@ func (s *Service) code(ctx context.Context, r Request, code string) error {
 // lookUpAndFulfil answers a request whose one-time code was accepted.
 func (s *Service) lookUpAndFulfil(ctx context.Context, orig Request) error {
 	ref := s.personRef(orig.Fields["nik"])
-	person, err := s.registry.FindPerson(ctx, orig.Fields["nik"], orig.Fields["dob"])
+	person, err := s.findPerson(ctx, orig.Fields["nik"], orig.Fields["dob"])
 	if err != nil {
 		return s.unavailable(ctx, orig, ref, err)
 	}
@@ -460,7 +506,9 @@ func (s *Service) unavailable(ctx context.Context, r Request, ref string, err er
 
 // fulfil answers an authorised request from the registry's doses.
 func (s *Service) fulfil(ctx context.Context, r Request, ref string, p registry.Person) error {
-	doses, err := s.registry.Immunizations(ctx, p.ID)
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.LookupTimeout)
+	defer cancel()
+	doses, err := s.registry.Immunizations(rctx, p.ID)
 	if err != nil {
 		return s.unavailable(ctx, r, ref, err)
 	}
@@ -622,7 +670,7 @@ func (s *Service) Jobs() []jobs.Job {
 // the change in the registry sees both. Nothing is shown to the citizen,
 // so a miss is not counted against the sender.
 func (s *Service) Annotate(ctx context.Context, ticketID int64, r Request) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.LookupTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.budget())
 	defer cancel()
 	if err := s.annotate(ctx, ticketID, r); err != nil {
 		s.log.Error("selfservice: annotate failed", "ticket_id", ticketID, "err", err)
@@ -641,7 +689,7 @@ func (s *Service) annotate(ctx context.Context, ticketID int64, r Request) error
 	var p registry.Person
 	var err error
 	for _, d := range dates {
-		if p, err = s.registry.FindPerson(ctx, nik, d); !errors.Is(err, registry.ErrNoMatch) {
+		if p, err = s.findPerson(ctx, nik, d); !errors.Is(err, registry.ErrNoMatch) {
 			break
 		}
 	}

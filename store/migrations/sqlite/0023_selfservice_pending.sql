@@ -9,6 +9,7 @@ CREATE TABLE selfservice_pending (
     contact_id  INTEGER NOT NULL,
     body        BLOB NOT NULL,
     attempts    INTEGER NOT NULL DEFAULT 0,
+    counted     INTEGER NOT NULL DEFAULT 0,
     not_before  TIMESTAMP NOT NULL,
     created_at  TIMESTAMP NOT NULL
 );
