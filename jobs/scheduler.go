@@ -518,7 +518,14 @@ func (s *Scheduler) execute(parent context.Context, e *entry, source string, sch
 	}()
 
 	r.Outcome = Running
-	if err := s.insertRun(&r); err != nil {
+	err := s.insertRun(&r)
+	if store.IsUniqueViolation(err) && s.closeStale(e) {
+		// The running row in the way was a dead process's.
+		err = s.insertRun(&r)
+	}
+	if err != nil {
+		// Another replica claimed this tick (UNIQUE job, scheduled_at) or
+		// the job is running somewhere (one running row per job).
 		if store.IsUniqueViolation(err) {
 			log.Debug("tick already claimed by another replica")
 			r.Outcome = Skipped
@@ -647,6 +654,22 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// closeStale closes e's running row when it is older than the job's
+// timeout and grace (its process died), and reports whether it did.
+func (s *Scheduler) closeStale(e *entry) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	now := store.Now()
+	res, err := s.db.Exec(ctx, `UPDATE job_runs SET outcome = 'failed', finished_at = ?, error = 'abandoned: the process running it stopped before it finished'
+		WHERE job = ? AND outcome = 'running' AND started_at < ?`, now, e.job.Name, now.Add(-e.job.Timeout-s.opt.Grace))
+	if err != nil {
+		s.log.Warn("cannot close an abandoned run", "job", e.job.Name, "err", err)
+		return false
+	}
+	n, _ := res.RowsAffected()
+	return n > 0
 }
 
 // closeAbandoned marks runs left "running" by a process that died (no

@@ -618,3 +618,72 @@ func TestLaunchRunsOnceInBackground(t *testing.T) {
 		t.Error("launch after Stop accepted")
 	}
 }
+
+// Two replicas asked to "run now" at the same moment start the job once:
+// the check for a running row and the insert of one are not atomic, so one
+// running row per job is an index, and the loser records a skip. A running
+// row left by a dead process (older than the job's timeout) does not block
+// the next run.
+func TestLaunchOnceAcrossReplicas(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		release := make(chan struct{})
+		var calls atomic.Int32
+		job := jobs.Job{Name: "slow", Timeout: time.Minute, Run: func(ctx context.Context, env jobs.Env) (int64, error) {
+			calls.Add(1)
+			select {
+			case <-release:
+				return 1, nil
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
+		}}
+		var reps []*jobs.Scheduler
+		for range 4 {
+			s, _, _ := newScheduler(t, db, jobs.Options{})
+			s.MustRegister(job)
+			reps = append(reps, s)
+		}
+		var wg sync.WaitGroup
+		var started, busy atomic.Int32
+		for _, s := range reps {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				switch _, err := s.Launch("slow"); {
+				case err == nil:
+					started.Add(1)
+				case errors.Is(err, jobs.ErrBusy):
+					busy.Add(1)
+				default:
+					t.Errorf("launch: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if started.Load() != 1 || busy.Load() != 3 {
+			t.Errorf("%d replicas started the job, %d were told it is busy; want 1 and 3", started.Load(), busy.Load())
+		}
+		close(release)
+		for _, s := range reps {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a guard
+			if err := s.Stop(ctx); err != nil {
+				t.Errorf("stop: %v", err)
+			}
+			cancel()
+		}
+		if calls.Load() != 1 {
+			t.Errorf("the job ran %d times", calls.Load())
+		}
+
+		// A dead process's running row, older than the timeout and grace.
+		old := time.Now().UTC().Add(-2 * time.Hour)
+		if _, err := db.Exec(context.Background(), `INSERT INTO job_runs (job, source, node, started_at, outcome) VALUES ('quick', 'manual', 'dead', ?, 'running')`, old); err != nil {
+			t.Fatal(err)
+		}
+		s, _, _ := newScheduler(t, db, jobs.Options{})
+		s.MustRegister(jobs.Job{Name: "quick", Timeout: time.Minute, Run: func(ctx context.Context, env jobs.Env) (int64, error) { return 2, nil }})
+		if r, err := s.RunOnce(context.Background(), "quick"); err != nil || r.Rows != 2 {
+			t.Errorf("run after a dead process's row: %+v %v", r, err)
+		}
+	})
+}
