@@ -70,6 +70,14 @@ var (
 	scaleFollow = []string{"min sudah seminggu belum ada kabar", "halo apa ada perkembangan", "ini nomor NIK saya sudah saya kirim ya", "tolong dong min", "sertifikatnya sudah muncul belum ya"}
 )
 
+// scaleSyl makes village names (none of them scaleRareWord).
+var scaleSyl = []string{"ba", "bu", "ci", "da", "di", "ga", "gu", "ja", "ka", "ku", "la", "lu", "ma", "mu", "pa", "pu", "ra", "ri", "sa", "si", "ta", "tu", "ya", "jo", "ko", "ro", "so", "to", "lo", "no"}
+
+func scaleVillage(k int) string {
+	n := len(scaleSyl)
+	return strings.ToUpper(scaleSyl[k%n][:1]) + scaleSyl[k%n][1:] + scaleSyl[k/n%n] + scaleSyl[k/n/n%n]
+}
+
 // scaleRareWord is in the first message of five tickets (scaleRare).
 const scaleRareWord = "Wamena"
 
@@ -85,11 +93,16 @@ func scaleMessages(i, n int) []string {
 		place = scaleRareWord
 	}
 	parts := []string{scaleGreet[pick(len(scaleGreet))], scaleIssue[pick(len(scaleIssue))]}
-	if pick(3) > 0 {
+	if pick(3) > 0 || scaleRare(i, n) {
 		parts = append(parts, fmt.Sprintf("saya vaksin "+scaleWhere[pick(len(scaleWhere))]+" tanggal %d %s 2021", place, 1+pick(28), scaleMonth[pick(12)]))
 	}
 	if pick(4) == 0 {
 		parts = append(parts, fmt.Sprintf("NIK %016d", 3171000000000000+uint64(pick(1e9))))
+	}
+	if pick(2) == 0 {
+		// A long tail of village names, few of them common: a real
+		// desk's vocabulary, and what PostgreSQL's statistics see.
+		parts = append(parts, "saya tinggal di kelurahan "+scaleVillage(pick(pick(len(scaleSyl)*len(scaleSyl)*len(scaleSyl))+1)))
 	}
 	parts = append(parts, scaleClose[pick(len(scaleClose))])
 	out := []string{strings.Join(parts, " ")}
