@@ -24,11 +24,12 @@ import (
 
 // TestInboxAtScale is issue 18's must-show 3, run by hand: with
 // LINDUNGI_TEST_SCALE=1000000 it fills the database with that many tickets
-// (most closed, as in life) and times the inbox views over HTTP next to
-// GET /healthz in the same run, on SQLite and (with
-// LINDUNGI_TEST_POSTGRES_URL) PostgreSQL. It asserts what each view
-// returns; the timings are reported, not asserted (a shared machine is no
-// place for timed assertions).
+// (most closed, as in life), each with a citizen's message, and times the
+// inbox views and full-text searches over HTTP, as JSON and as the
+// console's pages, next to GET /healthz in the same run, on SQLite and
+// (with LINDUNGI_TEST_POSTGRES_URL) PostgreSQL. It asserts what each view
+// and search returns; the timings are reported, not asserted (a shared
+// machine is no place for timed assertions).
 func TestInboxAtScale(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("LINDUNGI_TEST_SCALE"))
 	if n <= 0 {
