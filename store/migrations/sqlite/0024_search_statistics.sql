@@ -1,0 +1,4 @@
+-- PostgreSQL's 0024 widens the search index's statistics so a rare word is
+-- looked up in the index rather than tested message by message. SQLite's
+-- FTS table is always driven from the index, so nothing changes here; the
+-- file keeps the two dialects' versions the same.
