@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"lindungi/store"
 	"lindungi/store/storetest"
@@ -44,6 +45,11 @@ func TestSearchShapesAgree(t *testing.T) {
 					return err
 				}
 			}
+			if i%3 == 0 { // past the SLA, unanswered: Breaching
+				if _, err := tx.Exec(ctx, `UPDATE tickets SET created_at = ? WHERE id = ?`, time.Now().UTC().Add(-30*24*time.Hour), tk.ID); err != nil {
+					return err
+				}
+			}
 			if i%4 == 0 {
 				if _, err := tx.Exec(ctx, `UPDATE tickets SET status = 'closed' WHERE id = ?`, tk.ID); err != nil {
 					return err
@@ -76,7 +82,7 @@ func TestSearchShapesAgree(t *testing.T) {
 	}
 	defer func(v int) { commonMatches = v }(commonMatches)
 	for _, q := range []string{"sertifikat", "wamena", "ganti nomor", "kulkas", "tidak ada"} {
-		for _, view := range []string{"", ViewAll, ViewUnassigned} {
+		for _, view := range []string{"", ViewAll, ViewUnassigned, ViewBreaching} {
 			for _, sort := range []string{"", SortNewest, SortOldest} {
 				f := Filter{Q: q, View: view, Sort: sort, Limit: 7}
 				commonMatches = 1 << 30
