@@ -355,6 +355,38 @@ func (s *Service) Pending(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// WaitingRequest is a request of the citizen's still waiting for the
+// registry, for a data export: what was asked and since when, never the
+// NIK or birth date it carries.
+type WaitingRequest struct {
+	Since    time.Time `json:"since"`
+	Attempts int       `json:"attempts"`
+}
+
+// ExportPending lists the waiting requests of the given contacts.
+func (s *Service) ExportPending(ctx context.Context, contactIDs []int64) ([]WaitingRequest, error) {
+	out := []WaitingRequest{}
+	for _, id := range contactIDs {
+		rows, err := s.db.Query(ctx, `SELECT created_at, attempts FROM selfservice_pending WHERE contact_id = ? ORDER BY id`, id)
+		if err != nil {
+			return nil, fmt.Errorf("selfservice: export pending: %w", err)
+		}
+		for rows.Next() {
+			var w WaitingRequest
+			if err := rows.Scan(&w.Since, &w.Attempts); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("selfservice: export pending: %w", err)
+			}
+			out = append(out, w)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("selfservice: export pending: %w", err)
+		}
+	}
+	return out, nil
+}
+
 // ErasePending deletes the waiting requests of the given contacts.
 func (s *Service) ErasePending(ctx context.Context, tx *store.Tx, contactIDs []int64) (int64, error) {
 	var n int64

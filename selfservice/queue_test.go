@@ -276,3 +276,18 @@ func TestRetryDoesNotCountTwice(t *testing.T) {
 		}
 	})
 }
+
+// TestWaitingRequestsExported: a data export lists the citizen's requests
+// still waiting for the registry (when, how many tries), not their NIK.
+func TestWaitingRequestsExported(t *testing.T) {
+	e := newEnv(t)
+	r := e.req(tickets.VaccinationStatus, phoneSit, nikSiti, dobSiti)
+	e.queue(selfservice.OpLookup, r, "")
+	got, err := e.svc.ExportPending(context.Background(), []int64{r.ContactID})
+	if err != nil || len(got) != 1 || got[0].Since.IsZero() {
+		t.Fatalf("export: %+v %v", got, err)
+	}
+	if other, _ := e.svc.ExportPending(context.Background(), []int64{r.ContactID + 1000}); len(other) != 0 {
+		t.Errorf("another contact's export lists %+v", other)
+	}
+}

@@ -91,12 +91,21 @@ func (a *App) newSelfService() error {
 }
 
 // selfServiceHolder hands data-subject requests to self-service: its
-// sender rows (attempt counts, a pending code with a sealed NIK).
+// sender rows (attempt counts, a pending code with a sealed NIK) and the
+// requests still waiting for the registry.
 type selfServiceHolder struct{ s *selfservice.Service }
 
 func (h selfServiceHolder) Name() string { return "selfservice" }
 func (h selfServiceHolder) Export(ctx context.Context, s privacy.Subject) (any, error) {
-	return h.s.ExportSenders(ctx, s.Addresses)
+	senders, err := h.s.ExportSenders(ctx, s.Addresses)
+	if err != nil {
+		return nil, err
+	}
+	waiting, err := h.s.ExportPending(ctx, s.ContactIDs)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"senders": senders, "waitingRequests": waiting}, nil
 }
 func (h selfServiceHolder) Erase(ctx context.Context, tx *store.Tx, s privacy.Subject) (int64, error) {
 	n, err := h.s.EraseSenders(ctx, tx, s.Addresses)
