@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -21,7 +22,9 @@ import (
 func tryAddress(u accounts.User) string {
 	a := "coba:" + u.Name
 	if len(a) > 64 {
-		a = a[:64]
+		// A long name would be cut and could meet another's: the
+		// account's number is unique.
+		a = fmt.Sprintf("coba:#%d", u.ID)
 	}
 	return a
 }
