@@ -49,14 +49,16 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 // usersPage is the data of admin_users.html; the flash fields show what
 // the last form did (a secret only in the answer to that form).
 type usersPage struct {
-	User    accounts.User
-	CSRF    string
-	TryOn   bool // the top bar's "try the bot" link
-	Users   []accounts.Account
-	Tokens  []accounts.Token
-	Roles   []string
-	Notice  string
-	Created *accounts.Created
+	User  accounts.User
+	CSRF  string
+	TryOn bool // the top bar's "try the bot" link
+	// SijejakOn: the top bar's Sijejak cases link for admins.
+	SijejakOn bool
+	Users     []accounts.Account
+	Tokens    []accounts.Token
+	Roles     []string
+	Notice    string
+	Created   *accounts.Created
 	// Secret is a new password or token, for Whom, shown once.
 	Secret, SecretKind, Whom string
 }
@@ -71,6 +73,7 @@ func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, p usersPage
 	}
 	p.Roles = accounts.Roles
 	p.TryOn = s.Simulator != nil
+	p.SijejakOn = s.Tracing != nil
 	if p.Secret != "" || p.Created != nil {
 		s.renderSecret(w, "admin_users.html", p)
 	} else {

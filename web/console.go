@@ -316,9 +316,13 @@ func (s *Server) renderStatus(w http.ResponseWriter, status int, name string, da
 			lang = langOf(u)
 			// The top bar offers "try the bot" only where the page exists.
 			d["TryOn"] = s.Simulator != nil && u.Has(accounts.Operator, accounts.Supervisor)
+			// An admin sees Sijejak's cases only where Sijejak runs (a
+			// health officer's one page says when it does not).
+			d["SijejakOn"] = s.Tracing != nil
 		}
 	case usersPage:
-		// The one page with a struct for data (it sets its TryOn itself).
+		// The one page with a struct for data (it sets its TryOn and
+		// SijejakOn itself).
 		lang = langOf(d.User)
 	}
 	if err := pagesIn(lang).ExecuteTemplate(w, name, data); err != nil {
