@@ -29,3 +29,37 @@ func TakeThen(ctx context.Context, s *Service, id int64, meanwhile func()) (bool
 	s.carryOut(ctx, h, body)
 	return true, nil
 }
+
+// The synchronous entry points the tests drive the service through; the
+// gateway queues every request instead (Queue, Run).
+
+func (s *Service) Handle(ctx context.Context, r Request) {
+	ctx, cancel := context.WithTimeout(ctx, s.budget())
+	defer cancel()
+	if err := s.handle(ctx, r); err != nil {
+		s.log.Error("selfservice: request failed", "kind", r.Kind, "err", err)
+	}
+}
+
+func (s *Service) Code(ctx context.Context, r Request, code string) {
+	ctx, cancel := context.WithTimeout(ctx, s.budget())
+	defer cancel()
+	if err := s.code(ctx, r, code); err != nil {
+		s.log.Error("selfservice: code failed", "err", err)
+	}
+}
+
+func (s *Service) Annotate(ctx context.Context, ticketID int64, r Request) {
+	ctx, cancel := context.WithTimeout(ctx, s.budget())
+	defer cancel()
+	if err := s.annotate(ctx, ticketID, r); err != nil {
+		s.log.Error("selfservice: annotate failed", "err", err)
+	}
+}
+
+// Pending counts requests waiting.
+func (s *Service) Pending(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM selfservice_pending`).Scan(&n)
+	return n, err
+}

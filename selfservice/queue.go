@@ -32,6 +32,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -346,15 +347,6 @@ func (s *Service) drop(h held) {
 	}
 }
 
-// Pending counts requests waiting (readiness, tests).
-func (s *Service) Pending(ctx context.Context) (int, error) {
-	var n int
-	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM selfservice_pending`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("selfservice: count pending: %w", err)
-	}
-	return n, nil
-}
-
 // WaitingRequest is a request of the citizen's still waiting for the
 // registry, for a data export: what was asked and since when, never the
 // NIK or birth date it carries.
@@ -366,37 +358,42 @@ type WaitingRequest struct {
 // ExportPending lists the waiting requests of the given contacts.
 func (s *Service) ExportPending(ctx context.Context, contactIDs []int64) ([]WaitingRequest, error) {
 	out := []WaitingRequest{}
-	for _, id := range contactIDs {
-		rows, err := s.db.Query(ctx, `SELECT created_at, attempts FROM selfservice_pending WHERE contact_id = ? ORDER BY id`, id)
-		if err != nil {
-			return nil, fmt.Errorf("selfservice: export pending: %w", err)
-		}
-		for rows.Next() {
-			var w WaitingRequest
-			if err := rows.Scan(&w.Since, &w.Attempts); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("selfservice: export pending: %w", err)
-			}
-			out = append(out, w)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("selfservice: export pending: %w", err)
-		}
+	if len(contactIDs) == 0 {
+		return out, nil
 	}
-	return out, nil
+	rows, err := s.db.Query(ctx, `SELECT created_at, attempts FROM selfservice_pending WHERE contact_id IN (`+placeholders(len(contactIDs))+`) ORDER BY id`, ids(contactIDs)...)
+	if err != nil {
+		return nil, fmt.Errorf("selfservice: export pending: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var w WaitingRequest
+		if err := rows.Scan(&w.Since, &w.Attempts); err != nil {
+			return nil, fmt.Errorf("selfservice: export pending: %w", err)
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
 }
 
 // ErasePending deletes the waiting requests of the given contacts.
 func (s *Service) ErasePending(ctx context.Context, tx *store.Tx, contactIDs []int64) (int64, error) {
-	var n int64
-	for _, id := range contactIDs {
-		res, err := tx.Exec(ctx, `DELETE FROM selfservice_pending WHERE contact_id = ?`, id)
-		if err != nil {
-			return n, fmt.Errorf("selfservice: erase pending: %w", err)
-		}
-		k, _ := res.RowsAffected()
-		n += k
+	if len(contactIDs) == 0 {
+		return 0, nil
 	}
-	return n, nil
+	res, err := tx.Exec(ctx, `DELETE FROM selfservice_pending WHERE contact_id IN (`+placeholders(len(contactIDs))+`)`, ids(contactIDs)...)
+	if err != nil {
+		return 0, fmt.Errorf("selfservice: erase pending: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+func placeholders(n int) string { return "?" + strings.Repeat(", ?", n-1) }
+
+func ids(v []int64) []any {
+	out := make([]any, len(v))
+	for i, x := range v {
+		out[i] = x
+	}
+	return out
 }

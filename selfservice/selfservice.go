@@ -274,17 +274,7 @@ func (s *Service) Purge(ctx context.Context) (int64, error) {
 	return res.RowsAffected()
 }
 
-// Handle carries out r: the registry look-up, the checks, and the answer.
-// It runs after the citizen's message committed; it logs what fails and
-// returns nothing, like the bot's other after-commit work.
-func (s *Service) Handle(ctx context.Context, r Request) {
-	ctx, cancel := context.WithTimeout(ctx, s.budget())
-	defer cancel()
-	if err := s.handle(ctx, r); err != nil {
-		s.log.Error("selfservice: request failed", "kind", r.Kind, "channel", r.Channel, "contact_id", r.ContactID, "err", err)
-	}
-}
-
+// handle carries out a look-up: the registry, the checks, the answer.
 func (s *Service) handle(ctx context.Context, r Request) error {
 	idx := s.senderIndex(r.Channel, r.From)
 	nik, dob := r.Fields["nik"], r.Fields["dob"]
@@ -345,15 +335,7 @@ func (s *Service) handle(ctx context.Context, r Request) error {
 	return s.fulfil(ctx, r, ref, person)
 }
 
-// Code takes a one-time code answer from the sender of r.
-func (s *Service) Code(ctx context.Context, r Request, code string) {
-	ctx, cancel := context.WithTimeout(ctx, s.budget())
-	defer cancel()
-	if err := s.code(ctx, r, code); err != nil {
-		s.log.Error("selfservice: code failed", "channel", r.Channel, "contact_id", r.ContactID, "err", err)
-	}
-}
-
+// code takes a one-time code answer from the sender of r.
 func (s *Service) code(ctx context.Context, r Request, code string) error {
 	idx := s.senderIndex(r.Channel, r.From)
 	var (
@@ -665,18 +647,10 @@ func (s *Service) Jobs() []jobs.Job {
 		Run:         func(ctx context.Context, env jobs.Env) (int64, error) { return s.Purge(ctx) }}}
 }
 
-// Annotate puts the registry's current values beside a change-of-data
+// annotate puts the registry's current values beside a change-of-data
 // request (ticket ticketID, already filed), so that the operator who makes
 // the change in the registry sees both. Nothing is shown to the citizen,
 // so a miss is not counted against the sender.
-func (s *Service) Annotate(ctx context.Context, ticketID int64, r Request) {
-	ctx, cancel := context.WithTimeout(ctx, s.budget())
-	defer cancel()
-	if err := s.annotate(ctx, ticketID, r); err != nil {
-		s.log.Error("selfservice: annotate failed", "ticket_id", ticketID, "err", err)
-	}
-}
-
 func (s *Service) annotate(ctx context.Context, ticketID int64, r Request) error {
 	nik := r.Fields["nik"]
 	ref := s.personRef(nik)
