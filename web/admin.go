@@ -72,8 +72,7 @@ func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, p usersPage
 		return err
 	}
 	p.Roles = accounts.Roles
-	p.TryOn = s.Simulator != nil
-	p.SijejakOn = s.Tracing != nil
+	p.TryOn, p.SijejakOn = s.barLinks(p.User)
 	if p.Secret != "" || p.Created != nil {
 		s.renderSecret(w, "admin_users.html", p)
 	} else {

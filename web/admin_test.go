@@ -31,7 +31,7 @@ func TestWhatsAppPageWithoutLinkedDevice(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
-			if err := pages.ExecuteTemplate(&b, "admin_whatsapp.html", map[string]any{"User": admin, "CSRF": "x", "WA": tc.wa}); err != nil {
+			if err := pagesIn("id").ExecuteTemplate(&b, "admin_whatsapp.html", map[string]any{"User": admin, "CSRF": "x", "WA": tc.wa}); err != nil {
 				t.Fatal(err)
 			}
 			page := b.String()
@@ -53,7 +53,7 @@ func TestWhatsAppPageWithoutLinkedDevice(t *testing.T) {
 func TestAdminLinksOnlyForAdmins(t *testing.T) {
 	for _, role := range accounts.Roles {
 		var b bytes.Buffer
-		if err := pages.ExecuteTemplate(&b, "error.html", map[string]any{"Message": "x", "User": accounts.User{Name: "u", Role: role}, "CSRF": "x"}); err != nil {
+		if err := pagesIn("id").ExecuteTemplate(&b, "error.html", map[string]any{"Message": "x", "User": accounts.User{Name: "u", Role: role}, "CSRF": "x"}); err != nil {
 			t.Fatal(err)
 		}
 		if got, want := strings.Contains(b.String(), `href="/admin/users"`), role == accounts.Admin; got != want {

@@ -296,6 +296,13 @@ func (s *Server) pageFor(roles []string, forbidden string, h consolePage) http.H
 	}
 }
 
+// barLinks says which optional links the top bar shows u: "try the bot"
+// only where that page exists, and Sijejak's cases for an admin only where
+// Sijejak runs (a health officer's one page says when it does not).
+func (s *Server) barLinks(u accounts.User) (tryOn, sijejakOn bool) {
+	return s.Simulator != nil && u.Has(accounts.Operator, accounts.Supervisor), s.Tracing != nil
+}
+
 func (s *Server) render(w http.ResponseWriter, name string, data any) {
 	s.renderStatus(w, http.StatusOK, name, data)
 }
@@ -314,15 +321,11 @@ func (s *Server) renderStatus(w http.ResponseWriter, status int, name string, da
 	case map[string]any:
 		if u, ok := d["User"].(accounts.User); ok {
 			lang = langOf(u)
-			// The top bar offers "try the bot" only where the page exists.
-			d["TryOn"] = s.Simulator != nil && u.Has(accounts.Operator, accounts.Supervisor)
-			// An admin sees Sijejak's cases only where Sijejak runs (a
-			// health officer's one page says when it does not).
-			d["SijejakOn"] = s.Tracing != nil
+			d["TryOn"], d["SijejakOn"] = s.barLinks(u)
 		}
 	case usersPage:
-		// The one page with a struct for data (it sets its TryOn and
-		// SijejakOn itself).
+		// The one page with a struct for data (renderUsers sets its
+		// links from barLinks too).
 		lang = langOf(d.User)
 	}
 	if err := pagesIn(lang).ExecuteTemplate(w, name, data); err != nil {

@@ -11,6 +11,7 @@ package web
 import (
 	"fmt"
 	"html/template"
+	"sync"
 	"time"
 
 	"lindungi/accounts"
@@ -39,16 +40,19 @@ func parsePages(lang string) *template.Template {
 	}).ParseFS(templateFS, "templates/*.html"))
 }
 
+// Both languages' templates are parsed on the first page served, not at
+// package start: every command of the binary (the Docker healthcheck
+// included) links this package.
 var (
-	pages   = parsePages("id")
-	pagesEN = parsePages(langEN)
+	pagesID = sync.OnceValue(func() *template.Template { return parsePages("id") })
+	pagesEN = sync.OnceValue(func() *template.Template { return parsePages(langEN) })
 )
 
 func pagesIn(lang string) *template.Template {
 	if lang == langEN {
-		return pagesEN
+		return pagesEN()
 	}
-	return pages
+	return pagesID()
 }
 
 // trIn is an Indonesian phrase of the console in lang. A phrase without an
