@@ -41,11 +41,7 @@ func TestWhatsAppProcessSIGKILL(t *testing.T) {
 
 	data := t.TempDir()
 	addr := proctest.FreePort(t)
-	env := []string{
-		"LINDUNGI_WHATSAPP_TEST_ADDR=" + fake.Addr(), "LINDUNGI_WHATSAPP_TEST_ROOT_KEY=" + fake.RootKeyHex(),
-		"LINDUNGI_DATA_DIR=" + data, "LINDUNGI_LISTEN=" + addr, "LINDUNGI_WHATSAPP_ENABLED=true",
-		"LINDUNGI_JOBS_ENABLED=false", "LINDUNGI_BOT_FLOOD_LIMIT=100000", "LINDUNGI_WHATSAPP_RECIPIENT_GAP=1ms",
-	}
+	env := proctest.WhatsAppEnv(fake, data, addr, "LINDUNGI_BOT_FLOOD_LIMIT=100000", "LINDUNGI_WHATSAPP_RECIPIENT_GAP=1ms")
 	token := proctest.AddUser(t, bin, data, "admin", "watest")
 
 	var mu sync.Mutex // guards p

@@ -28,10 +28,7 @@ func TestWhatsAppPairThroughRunningGateway(t *testing.T) {
 	defer fake.Close()
 	data := t.TempDir()
 	addr := proctest.FreePort(t)
-	env := []string{
-		"LINDUNGI_WHATSAPP_TEST_ADDR=" + fake.Addr(), "LINDUNGI_WHATSAPP_TEST_ROOT_KEY=" + fake.RootKeyHex(),
-		"LINDUNGI_DATA_DIR=" + data, "LINDUNGI_LISTEN=" + addr, "LINDUNGI_WHATSAPP_ENABLED=true", "LINDUNGI_JOBS_ENABLED=false",
-	}
+	env := proctest.WhatsAppEnv(fake, data, addr)
 	token := proctest.AddUser(t, bin, data, "admin", "pairing-admin")
 	proctest.Start(t, bin, env, "serve")
 	proctest.WaitHealthy(t, addr)

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"lindungi/channels"
+	"lindungi/channels/whatsapp/wafake"
 	"lindungi/store"
 	"lindungi/testlog"
 )
@@ -242,6 +243,16 @@ const (
 	CloudAppSecret = "cloud-app-secret-0123456789"
 	CloudVerify    = "cloud-verify-token-0123"
 )
+
+// WhatsAppEnv is the environment of a `lindungi serve` built with -tags
+// wafake, linked to the fake WhatsApp server fake, on data and addr, jobs
+// off; extra lines follow (and override).
+func WhatsAppEnv(fake *wafake.Server, data, addr string, extra ...string) []string {
+	return append([]string{
+		"LINDUNGI_WHATSAPP_TEST_ADDR=" + fake.Addr(), "LINDUNGI_WHATSAPP_TEST_ROOT_KEY=" + fake.RootKeyHex(),
+		"LINDUNGI_DATA_DIR=" + data, "LINDUNGI_LISTEN=" + addr, "LINDUNGI_WHATSAPP_ENABLED=true", "LINDUNGI_JOBS_ENABLED=false",
+	}, extra...)
+}
 
 // CloudEnv is the environment of a `lindungi serve` on the WhatsApp Cloud
 // API provider, pointed at the fake Graph API at apiURL with phone number
