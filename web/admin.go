@@ -82,29 +82,16 @@ func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, p usersPage
 }
 
 // userNotices are what the users page says after a form that redirects
-// back to it (?done=key); userNoticesEN the same for users who chose
-// English.
-var userNotices = map[string]string{
-	"disabled": "Akun dinonaktifkan; sesinya berakhir.",
-	"enabled":  "Akun diaktifkan kembali. Sesi dan perangkat lama tetap tidak berlaku.",
-	"role":     "Peran diubah.",
-	"revoked":  "Token API dicabut.",
-}
-
-var userNoticesEN = map[string]string{
-	"disabled": "The account has been disabled; its session has ended.",
-	"enabled":  "The account has been enabled again. Its old sessions and devices remain invalid.",
-	"role":     "The role has been changed.",
-	"revoked":  "The API token has been revoked.",
+// back to it (?done=key).
+var userNotices = map[string]bilingual{
+	"disabled": {"Akun dinonaktifkan; sesinya berakhir.", "The account has been disabled; its session has ended."},
+	"enabled":  {"Akun diaktifkan kembali. Sesi dan perangkat lama tetap tidak berlaku.", "The account has been enabled again. Its old sessions and devices remain invalid."},
+	"role":     {"Peran diubah.", "The role has been changed."},
+	"revoked":  {"Token API dicabut.", "The API token has been revoked."},
 }
 
 // userNotice is the notice for key in lang ("" for an unknown key).
-func userNotice(lang, key string) string {
-	if lang == langEN {
-		return userNoticesEN[key]
-	}
-	return userNotices[key]
-}
+func userNotice(lang, key string) string { return userNotices[key].in(lang) }
 
 func (s *Server) adminUserRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/users", s.adminPage(func(w http.ResponseWriter, r *http.Request, u accounts.User, csrf string) error {

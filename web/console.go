@@ -18,61 +18,82 @@ import (
 //go:embed templates/*.html
 var templateFS embed.FS
 
-// labels are the Indonesian words operators read for the stored keys
-// (which stay English: they are the API's values). A key without a label
-// is shown as it is, so a new one is never hidden.
-var labels = map[string]string{
-	// statuses
-	tickets.Open: "Terbuka", tickets.Pending: "Menunggu warga", tickets.Resolved: "Selesai", tickets.Closed: "Ditutup",
-	// categories
-	tickets.CertificateMissing: "Sertifikat belum muncul", tickets.ChangeData: "Perubahan data",
-	tickets.NIKMisuse: "NIK disalahgunakan", tickets.VaccinationStatus: "Status vaksinasi",
-	tickets.CertificateDownload: "Unduh sertifikat", tickets.LoginProblem: "Masalah masuk akun",
-	tickets.Sijejak: "SIJEJAK (pelacakan kontak)", tickets.Other: "Lainnya",
-	// flags
-	tickets.UnparseableFlag: "tidak terbaca", tickets.OversizedFlag: "terlalu besar", tickets.DeliveryFailedFlag: "gagal terkirim",
-	tickets.SLAFlag: "melewati batas waktu layanan",
-	// channels
-	"whatsapp": "WhatsApp", "email": "Surel", "simulator": "Simulator", tickets.Phone: "Telepon 119",
-	// channel states shown beside the ticket list
-	"connected": "tersambung", "unauthorized": "token akses ditolak",
-	// outbound delivery
-	"queued": "dalam antrean", "sending": "sedang dikirim", "sent": "terkirim", "dead": "gagal dikirim",
-	"delivered": "diterima", "read": "dibaca", "failed": "gagal", "held": "ditahan (di luar jendela 24 jam)",
-	// WhatsApp pairing states (admin console)
-	"disconnected": "terputus", "unpaired": "belum ditautkan", "pairing": "menunggu penautan",
-	"logged_out": "dikeluarkan dari WhatsApp (tautkan ulang)", "disabled": "nonaktif",
-	"standby": "siaga (replika lain memegang sambungan)",
-	// job runs (admin console)
-	"ok": "berhasil", "running": "sedang berjalan", "skipped": "dilewati", "schedule": "terjadwal", "manual": "manual",
-	// roles (admin console)
-	accounts.Operator: "Petugas", accounts.Supervisor: "Supervisor", accounts.HealthOfficer: "Petugas kesehatan",
-	accounts.Admin: "Admin",
-	// Sijejak consent of a case (tracing.Consent…)
-	"consent_requested": "diminta, belum dijawab", "consent_given": "disetujui", "consent_refused": "ditolak", "consent_expired": "kedaluwarsa",
+// bilingual is one console text in Indonesian and in English, side by
+// side so that neither can be added without the other.
+type bilingual struct{ id, en string }
+
+// in is the text in lang; "" where the table leaves that language to the
+// caller's fallback.
+func (b bilingual) in(lang string) string {
+	if lang == langEN {
+		return b.en
+	}
+	return b.id
 }
 
-// labelsEN is the label table's English column, for users who switched the
-// console to English (TestEnglishLabels: every key of labels has one).
-var labelsEN = map[string]string{
-	tickets.Open: "Open", tickets.Pending: "Waiting for the citizen", tickets.Resolved: "Resolved", tickets.Closed: "Closed",
-	tickets.CertificateMissing: "Certificate not appearing", tickets.ChangeData: "Change of data",
-	tickets.NIKMisuse: "NIK misused", tickets.VaccinationStatus: "Vaccination status",
-	tickets.CertificateDownload: "Certificate download", tickets.LoginProblem: "Login problem",
-	tickets.Sijejak: "SIJEJAK (contact tracing)", tickets.Other: "Other",
-	tickets.UnparseableFlag: "unreadable", tickets.OversizedFlag: "too large", tickets.DeliveryFailedFlag: "delivery failed",
-	tickets.SLAFlag: "past the service deadline",
-	"whatsapp":      "WhatsApp", "email": "E-mail", "simulator": "Simulator", tickets.Phone: "Phone 119",
-	"connected": "connected", "unauthorized": "access token refused",
-	"queued": "queued", "sending": "sending", "sent": "sent", "dead": "not delivered",
-	"delivered": "delivered", "read": "read", "failed": "failed", "held": "held (outside the 24-hour window)",
-	"disconnected": "disconnected", "unpaired": "not linked", "pairing": "waiting to be linked",
-	"logged_out": "logged out of WhatsApp (link again)", "disabled": "disabled",
-	"standby": "standby (another replica holds the connection)",
-	"ok":      "succeeded", "running": "running", "skipped": "skipped", "schedule": "scheduled", "manual": "manual",
-	accounts.Operator: "Operator", accounts.Supervisor: "Supervisor", accounts.HealthOfficer: "Health officer",
-	accounts.Admin:      "Admin",
-	"consent_requested": "requested, no answer yet", "consent_given": "given", "consent_refused": "refused", "consent_expired": "expired",
+// labels are the words operators read for the stored keys (which stay
+// English: they are the API's values). A key without a label is shown as
+// it is, so a new one is never hidden.
+var labels = map[string]bilingual{
+	// statuses
+	tickets.Open:     {"Terbuka", "Open"},
+	tickets.Pending:  {"Menunggu warga", "Waiting for the citizen"},
+	tickets.Resolved: {"Selesai", "Resolved"},
+	tickets.Closed:   {"Ditutup", "Closed"},
+	// categories
+	tickets.CertificateMissing:  {"Sertifikat belum muncul", "Certificate not appearing"},
+	tickets.ChangeData:          {"Perubahan data", "Change of data"},
+	tickets.NIKMisuse:           {"NIK disalahgunakan", "NIK misused"},
+	tickets.VaccinationStatus:   {"Status vaksinasi", "Vaccination status"},
+	tickets.CertificateDownload: {"Unduh sertifikat", "Certificate download"},
+	tickets.LoginProblem:        {"Masalah masuk akun", "Login problem"},
+	tickets.Sijejak:             {"SIJEJAK (pelacakan kontak)", "SIJEJAK (contact tracing)"},
+	tickets.Other:               {"Lainnya", "Other"},
+	// flags
+	tickets.UnparseableFlag:    {"tidak terbaca", "unreadable"},
+	tickets.OversizedFlag:      {"terlalu besar", "too large"},
+	tickets.DeliveryFailedFlag: {"gagal terkirim", "delivery failed"},
+	tickets.SLAFlag:            {"melewati batas waktu layanan", "past the service deadline"},
+	// channels
+	"whatsapp":    {"WhatsApp", "WhatsApp"},
+	"email":       {"Surel", "E-mail"},
+	"simulator":   {"Simulator", "Simulator"},
+	tickets.Phone: {"Telepon 119", "Phone 119"},
+	// channel states shown beside the ticket list
+	"connected":    {"tersambung", "connected"},
+	"unauthorized": {"token akses ditolak", "access token refused"},
+	// outbound delivery
+	"queued":    {"dalam antrean", "queued"},
+	"sending":   {"sedang dikirim", "sending"},
+	"sent":      {"terkirim", "sent"},
+	"dead":      {"gagal dikirim", "not delivered"},
+	"delivered": {"diterima", "delivered"},
+	"read":      {"dibaca", "read"},
+	"failed":    {"gagal", "failed"},
+	"held":      {"ditahan (di luar jendela 24 jam)", "held (outside the 24-hour window)"},
+	// WhatsApp pairing states (admin console)
+	"disconnected": {"terputus", "disconnected"},
+	"unpaired":     {"belum ditautkan", "not linked"},
+	"pairing":      {"menunggu penautan", "waiting to be linked"},
+	"logged_out":   {"dikeluarkan dari WhatsApp (tautkan ulang)", "logged out of WhatsApp (link again)"},
+	"disabled":     {"nonaktif", "disabled"},
+	"standby":      {"siaga (replika lain memegang sambungan)", "standby (another replica holds the connection)"},
+	// job runs (admin console)
+	"ok":       {"berhasil", "succeeded"},
+	"running":  {"sedang berjalan", "running"},
+	"skipped":  {"dilewati", "skipped"},
+	"schedule": {"terjadwal", "scheduled"},
+	"manual":   {"manual", "manual"},
+	// roles (admin console)
+	accounts.Operator:      {"Petugas", "Operator"},
+	accounts.Supervisor:    {"Supervisor", "Supervisor"},
+	accounts.HealthOfficer: {"Petugas kesehatan", "Health officer"},
+	accounts.Admin:         {"Admin", "Admin"},
+	// Sijejak consent of a case (tracing.Consent…)
+	"consent_requested": {"diminta, belum dijawab", "requested, no answer yet"},
+	"consent_given":     {"disetujui", "given"},
+	"consent_refused":   {"ditolak", "refused"},
+	"consent_expired":   {"kedaluwarsa", "expired"},
 }
 
 // providerDetails is what a channel provider says beyond its state (the
@@ -91,9 +112,11 @@ func (s *Server) providerDetails() map[string]string {
 	return nil
 }
 
-func label(key string) string {
+func label(key string) string { return labelIn("id", key) }
+
+func labelIn(lang, key string) string {
 	if l, ok := labels[key]; ok {
-		return l
+		return l.in(lang)
 	}
 	return key
 }
@@ -343,101 +366,54 @@ func (s *Server) renderErrorFor(w http.ResponseWriter, status int, msg string, u
 	s.renderStatus(w, status, "error.html", map[string]any{"Message": trIn(langOf(u), msg), "User": u, "CSRF": csrf})
 }
 
-// consoleErrors are the Indonesian words for the coded errors an operator
-// meets in the console; the API keeps the English message.
-var consoleErrors = map[string]string{
-	"ticket_not_found":    "Tiket tidak ditemukan. Periksa nomornya (contoh: PL-2026-000123).",
-	"ticket_closed":       "Tiket ini sudah ditutup; warga dapat membuka tiket baru.",
-	"empty_text":          "Teks masih kosong.",
-	"text_too_long":       "Teks terlalu panjang; mohon persingkat.",
-	"bad_status":          "Status tidak dikenal.",
-	"bad_category":        "Kategori tidak dikenal.",
-	"bad_channel":         "Kanal tidak dikenal.",
-	"bad_view":            "Tampilan tidak dikenal.",
-	"bad_sort":            "Urutan tidak dikenal.",
-	"bad_cursor":          "Alamat halaman berikutnya tidak valid; mulai lagi dari halaman pertama.",
-	"bad_query":           "Teks pencarian tidak dapat dipakai (terlalu panjang atau berisi karakter kontrol).",
-	"invalid_transition":  "Perubahan status ini tidak diperbolehkan.",
-	"already_taken":       "Tiket ini sudah ditangani petugas lain, atau sudah ditutup.",
-	"unknown_assignee":    "Tidak ada petugas aktif dengan nama itu.",
-	"canned_title_taken":  "Sudah ada balasan siap pakai dengan judul itu.",
-	"canned_not_found":    "Balasan siap pakai tidak ditemukan.",
-	"answer_by_callback":  "Penelepon meminta ditelepon balik: hubungi penelepon, lalu catat hasilnya sebagai catatan internal.",
-	"no_answer_address":   "Alamat untuk mengirim jawaban kepada penelepon tidak tercatat.",
-	"bad_contact":         "Nomor telepon penelepon tidak dikenali; tulis nomor HP Indonesia, misalnya 0812 3456 7890.",
-	"bad_email":           "Untuk jawaban melalui surel, isi alamat surel penelepon.",
-	"bad_callback_due":    "Isi tanggal dan jam telepon balik.",
-	"bad_nik":             "NIK terdiri atas 16 angka.",
-	"no_chat_channel":     "Kanal WhatsApp sedang tidak berjalan; pilih surel atau telepon balik.",
-	"forbidden":           "Peran Anda tidak diizinkan melakukan ini.",
-	"nothing_selected":    "Belum ada tiket yang dipilih.",
-	"bad_action":          "Tindakan tidak dikenal.",
-	"admin_only":          "Halaman ini hanya untuk admin.",
-	"bad_name":            "Nama pengguna harus 2–64 karakter: huruf, angka, atau . _ @ -",
-	"bad_role":            "Peran tidak dikenal.",
-	"user_exists":         "Sudah ada pengguna dengan nama itu.",
-	"user_not_found":      "Pengguna tidak ditemukan.",
-	"token_not_found":     "Token API tidak ditemukan (mungkin sudah dicabut).",
-	"cannot_disable_self": "Anda tidak dapat menonaktifkan akun Anda sendiri; minta admin lain.",
-	"cannot_demote_self":  "Anda tidak dapat melepas peran admin dari akun Anda sendiri; minta admin lain.",
-	"job_not_found":       "Tugas terjadwal tidak dikenal.",
-	"job_running":         "Tugas ini sedang berjalan; tunggu sampai selesai.",
-	"job_failed":          "Tugas tidak dapat dimulai; alasannya tercatat di riwayat terakhir halaman Tugas terjadwal.",
-	"not_enabled":         "Fitur ini tidak aktif pada gateway ini.",
-	"bad_phone":           "Nomor HP tidak dikenali; tulis nomor HP Indonesia, misalnya 0812 3456 7890.",
-	"not_registered":      "Nomor ini tidak terdaftar di Sijejak.",
-	"no_date":             "Isi tanggal mulai gejala atau tanggal pengambilan spesimen.",
-	"bad_date":            "Tanggal tidak valid.",
-	"bad_lang":            "Bahasa tidak dikenal.",
-}
-
-// consoleErrorsEN are consoleErrors for users who chose English, where
-// the API's own message is not the one an operator should read.
-var consoleErrorsEN = map[string]string{
-	"ticket_not_found":    "Ticket not found. Check its number (e.g. PL-2026-000123).",
-	"ticket_closed":       "This ticket is closed; the citizen can open a new one.",
-	"empty_text":          "The text is empty.",
-	"text_too_long":       "The text is too long; please shorten it.",
-	"bad_cursor":          "The next page's address is not valid; start again from the first page.",
-	"bad_query":           "The search text cannot be used (too long, or it has control characters).",
-	"invalid_transition":  "This status change is not allowed.",
-	"already_taken":       "Another operator has this ticket, or it is closed.",
-	"unknown_assignee":    "No active operator has that name.",
-	"canned_title_taken":  "A canned reply with that title exists already.",
-	"canned_not_found":    "Canned reply not found.",
-	"answer_by_callback":  "The caller asked to be called back: call them, then write the outcome as an internal note.",
-	"bad_contact":         "The caller's phone number is not recognised; write an Indonesian mobile number, e.g. 0812 3456 7890.",
-	"bad_phone":           "The phone number is not recognised; write an Indonesian mobile number, e.g. 0812 3456 7890.",
-	"bad_status":          "Unknown status.",
-	"bad_category":        "Unknown category.",
-	"bad_channel":         "Unknown channel.",
-	"bad_view":            "Unknown view.",
-	"bad_sort":            "Unknown order.",
-	"bad_action":          "Unknown action.",
-	"bad_callback_due":    "Fill in the call-back date and time.",
-	"bad_nik":             "A NIK has 16 digits.",
-	"bad_email":           "For an answer by e-mail, fill in the caller's e-mail address.",
-	"no_answer_address":   "The address to send the caller's answer to is not recorded.",
-	"no_chat_channel":     "The WhatsApp channel is not running; choose e-mail or a call back.",
-	"forbidden":           "Your role may not do this.",
-	"nothing_selected":    "No ticket is selected.",
-	"page_not_found":      "The page you asked for does not exist. Check the address, or go back to the ticket list.",
-	"not_registered":      "This number is not registered with Sijejak.",
-	"no_date":             "Fill in the symptom onset date or the specimen date.",
-	"bad_date":            "The date is not valid.",
-	"not_enabled":         "This feature is not enabled on this gateway.",
-	"bad_lang":            "Unknown language.",
-	"admin_only":          "This page is for admins only.",
-	"bad_name":            "A user name has 2–64 characters: letters, digits or . _ @ -",
-	"bad_role":            "Unknown role.",
-	"user_exists":         "A user with that name exists already.",
-	"user_not_found":      "User not found.",
-	"token_not_found":     "API token not found (it may have been revoked already).",
-	"cannot_disable_self": "You cannot disable your own account; ask another admin.",
-	"cannot_demote_self":  "You cannot take the admin role from your own account; ask another admin.",
-	"job_not_found":       "Unknown scheduled job.",
-	"job_running":         "This job is running; wait until it has finished.",
-	"job_failed":          "The job could not start; the reason is recorded under recent runs on the Scheduled jobs page.",
+// consoleErrors are the words for the coded errors an operator meets in
+// the console; the API keeps its own message. page_not_found's Indonesian
+// is the error's own.
+var consoleErrors = map[string]bilingual{
+	"ticket_not_found":    {"Tiket tidak ditemukan. Periksa nomornya (contoh: PL-2026-000123).", "Ticket not found. Check its number (e.g. PL-2026-000123)."},
+	"ticket_closed":       {"Tiket ini sudah ditutup; warga dapat membuka tiket baru.", "This ticket is closed; the citizen can open a new one."},
+	"empty_text":          {"Teks masih kosong.", "The text is empty."},
+	"text_too_long":       {"Teks terlalu panjang; mohon persingkat.", "The text is too long; please shorten it."},
+	"bad_status":          {"Status tidak dikenal.", "Unknown status."},
+	"bad_category":        {"Kategori tidak dikenal.", "Unknown category."},
+	"bad_channel":         {"Kanal tidak dikenal.", "Unknown channel."},
+	"bad_view":            {"Tampilan tidak dikenal.", "Unknown view."},
+	"bad_sort":            {"Urutan tidak dikenal.", "Unknown order."},
+	"bad_cursor":          {"Alamat halaman berikutnya tidak valid; mulai lagi dari halaman pertama.", "The next page's address is not valid; start again from the first page."},
+	"bad_query":           {"Teks pencarian tidak dapat dipakai (terlalu panjang atau berisi karakter kontrol).", "The search text cannot be used (too long, or it has control characters)."},
+	"invalid_transition":  {"Perubahan status ini tidak diperbolehkan.", "This status change is not allowed."},
+	"already_taken":       {"Tiket ini sudah ditangani petugas lain, atau sudah ditutup.", "Another operator has this ticket, or it is closed."},
+	"unknown_assignee":    {"Tidak ada petugas aktif dengan nama itu.", "No active operator has that name."},
+	"canned_title_taken":  {"Sudah ada balasan siap pakai dengan judul itu.", "A canned reply with that title exists already."},
+	"canned_not_found":    {"Balasan siap pakai tidak ditemukan.", "Canned reply not found."},
+	"answer_by_callback":  {"Penelepon meminta ditelepon balik: hubungi penelepon, lalu catat hasilnya sebagai catatan internal.", "The caller asked to be called back: call them, then write the outcome as an internal note."},
+	"no_answer_address":   {"Alamat untuk mengirim jawaban kepada penelepon tidak tercatat.", "The address to send the caller's answer to is not recorded."},
+	"bad_contact":         {"Nomor telepon penelepon tidak dikenali; tulis nomor HP Indonesia, misalnya 0812 3456 7890.", "The caller's phone number is not recognised; write an Indonesian mobile number, e.g. 0812 3456 7890."},
+	"bad_email":           {"Untuk jawaban melalui surel, isi alamat surel penelepon.", "For an answer by e-mail, fill in the caller's e-mail address."},
+	"bad_callback_due":    {"Isi tanggal dan jam telepon balik.", "Fill in the call-back date and time."},
+	"bad_nik":             {"NIK terdiri atas 16 angka.", "A NIK has 16 digits."},
+	"no_chat_channel":     {"Kanal WhatsApp sedang tidak berjalan; pilih surel atau telepon balik.", "The WhatsApp channel is not running; choose e-mail or a call back."},
+	"forbidden":           {"Peran Anda tidak diizinkan melakukan ini.", "Your role may not do this."},
+	"nothing_selected":    {"Belum ada tiket yang dipilih.", "No ticket is selected."},
+	"bad_action":          {"Tindakan tidak dikenal.", "Unknown action."},
+	"admin_only":          {"Halaman ini hanya untuk admin.", "This page is for admins only."},
+	"bad_name":            {"Nama pengguna harus 2–64 karakter: huruf, angka, atau . _ @ -", "A user name has 2–64 characters: letters, digits or . _ @ -"},
+	"bad_role":            {"Peran tidak dikenal.", "Unknown role."},
+	"user_exists":         {"Sudah ada pengguna dengan nama itu.", "A user with that name exists already."},
+	"user_not_found":      {"Pengguna tidak ditemukan.", "User not found."},
+	"token_not_found":     {"Token API tidak ditemukan (mungkin sudah dicabut).", "API token not found (it may have been revoked already)."},
+	"cannot_disable_self": {"Anda tidak dapat menonaktifkan akun Anda sendiri; minta admin lain.", "You cannot disable your own account; ask another admin."},
+	"cannot_demote_self":  {"Anda tidak dapat melepas peran admin dari akun Anda sendiri; minta admin lain.", "You cannot take the admin role from your own account; ask another admin."},
+	"job_not_found":       {"Tugas terjadwal tidak dikenal.", "Unknown scheduled job."},
+	"job_running":         {"Tugas ini sedang berjalan; tunggu sampai selesai.", "This job is running; wait until it has finished."},
+	"job_failed":          {"Tugas tidak dapat dimulai; alasannya tercatat di riwayat terakhir halaman Tugas terjadwal.", "The job could not start; the reason is recorded under recent runs on the Scheduled jobs page."},
+	"not_enabled":         {"Fitur ini tidak aktif pada gateway ini.", "This feature is not enabled on this gateway."},
+	"bad_phone":           {"Nomor HP tidak dikenali; tulis nomor HP Indonesia, misalnya 0812 3456 7890.", "The phone number is not recognised; write an Indonesian mobile number, e.g. 0812 3456 7890."},
+	"not_registered":      {"Nomor ini tidak terdaftar di Sijejak.", "This number is not registered with Sijejak."},
+	"no_date":             {"Isi tanggal mulai gejala atau tanggal pengambilan spesimen.", "Fill in the symptom onset date or the specimen date."},
+	"bad_date":            {"Tanggal tidak valid.", "The date is not valid."},
+	"bad_lang":            {"Bahasa tidak dikenal.", "Unknown language."},
+	"page_not_found":      {"", "The page you asked for does not exist. Check the address, or go back to the ticket list."},
 }
 
 func consoleMessage(ce *coded.Error) string { return consoleMessageIn("id", ce) }
@@ -445,14 +421,11 @@ func consoleMessage(ce *coded.Error) string { return consoleMessageIn("id", ce) 
 // consoleMessageIn is the message of a coded error for a console user in
 // lang; for English it falls back to the API's (English) message.
 func consoleMessageIn(lang string, ce *coded.Error) string {
-	if lang == langEN {
-		if m, ok := consoleErrorsEN[ce.Code]; ok {
-			return m
-		}
-		return trIn(lang, ce.Message)
-	}
-	if m, ok := consoleErrors[ce.Code]; ok {
+	if m := consoleErrors[ce.Code].in(lang); m != "" {
 		return m
+	}
+	if lang == langEN {
+		return trIn(lang, ce.Message)
 	}
 	return ce.Message
 }

@@ -67,16 +67,6 @@ func trIn(lang, s string) string {
 	return s
 }
 
-func labelIn(lang, key string) string {
-	if lang == langEN {
-		if l, ok := labelsEN[key]; ok {
-			return l
-		}
-		return key
-	}
-	return label(key)
-}
-
 var monthsEN = [...]string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"}
 
 // whenIn is whenID in lang: "4 December 2026 14.05 WIB" in English (the

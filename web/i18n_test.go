@@ -80,19 +80,19 @@ func TestEnglishCoversTemplates(t *testing.T) {
 }
 
 func TestEnglishLabels(t *testing.T) {
-	for k := range labels {
-		if _, ok := labelsEN[k]; !ok {
-			t.Errorf("label %q has no English", k)
+	for k, l := range labels {
+		if l.id == "" || l.en == "" {
+			t.Errorf("label %q: %+v, want both languages", k, l)
 		}
 	}
-	for k := range userNotices {
-		if _, ok := userNoticesEN[k]; !ok {
-			t.Errorf("users page notice %q has no English", k)
+	for k, n := range userNotices {
+		if n.id == "" || n.en == "" {
+			t.Errorf("users page notice %q: %+v, want both languages", k, n)
 		}
 	}
-	for k := range consoleErrors {
-		if _, ok := consoleErrorsEN[k]; !ok {
-			t.Errorf("console error %q has no English", k)
+	for k, m := range consoleErrors {
+		if m.en == "" || (m.id == "" && k != "page_not_found") {
+			t.Errorf("console error %q: %+v, want both languages", k, m)
 		}
 	}
 }
