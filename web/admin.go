@@ -49,19 +49,21 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 // usersPage is the data of admin_users.html; the flash fields show what
 // the last form did (a secret only in the answer to that form).
 type usersPage struct {
-	User  accounts.User
-	CSRF  string
-	TryOn bool // the top bar's "try the bot" link
-	// SijejakOn: the top bar's Sijejak cases link for admins.
-	SijejakOn bool
-	Users     []accounts.Account
-	Tokens    []accounts.Token
-	Roles     []string
-	Notice    string
-	Created   *accounts.Created
+	User accounts.User
+	CSRF string
+	// The top bar's optional links (renderStatus sets them).
+	TryOn, SijejakOn bool
+	Users            []accounts.Account
+	Tokens           []accounts.Token
+	Roles            []string
+	Notice           string
+	Created          *accounts.Created
 	// Secret is a new password or token, for Whom, shown once.
 	Secret, SecretKind, Whom string
 }
+
+func (p *usersPage) user() accounts.User          { return p.User }
+func (p *usersPage) setBar(tryOn, sijejakOn bool) { p.TryOn, p.SijejakOn = tryOn, sijejakOn }
 
 func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, p usersPage) error {
 	var err error
@@ -72,11 +74,10 @@ func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, p usersPage
 		return err
 	}
 	p.Roles = accounts.Roles
-	p.TryOn, p.SijejakOn = s.barLinks(p.User)
 	if p.Secret != "" || p.Created != nil {
-		s.renderSecret(w, "admin_users.html", p)
+		s.renderSecret(w, "admin_users.html", &p)
 	} else {
-		s.render(w, "admin_users.html", p)
+		s.render(w, "admin_users.html", &p)
 	}
 	return nil
 }

@@ -326,6 +326,14 @@ func (s *Server) barLinks(u accounts.User) (tryOn, sijejakOn bool) {
 	return s.Simulator != nil && u.Has(accounts.Operator, accounts.Supervisor), s.Tracing != nil
 }
 
+// barPage is page data in a struct (a pointer to it) rather than a map:
+// renderStatus reads its user and fills its top bar's links as it does a
+// map's.
+type barPage interface {
+	user() accounts.User
+	setBar(tryOn, sijejakOn bool)
+}
+
 func (s *Server) render(w http.ResponseWriter, name string, data any) {
 	s.renderStatus(w, http.StatusOK, name, data)
 }
@@ -346,10 +354,10 @@ func (s *Server) renderStatus(w http.ResponseWriter, status int, name string, da
 			lang = langOf(u)
 			d["TryOn"], d["SijejakOn"] = s.barLinks(u)
 		}
-	case usersPage:
-		// The one page with a struct for data (renderUsers sets its
-		// links from barLinks too).
-		lang = langOf(d.User)
+	case barPage:
+		// A page whose data is a struct.
+		lang = langOf(d.user())
+		d.setBar(s.barLinks(d.user()))
 	}
 	if err := pagesIn(lang).ExecuteTemplate(w, name, data); err != nil {
 		s.Log.Error("template failed", "template", name, "err", err)
